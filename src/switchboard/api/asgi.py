@@ -1,0 +1,109 @@
+"""The little of ASGI the handlers need, written against the raw interface: no framework
+middleware sits on the hot path (performance-facts: BaseHTTPMiddleware alone costs 4x)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from switchboard.errors import RequestTooLarge
+from switchboard.ids import request_id
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+JSON = b"application/json"
+
+
+class Exchange:
+    """One request and its response: headers read once, a request id, what was sent."""
+
+    __slots__ = (
+        "headers",
+        "log",
+        "method",
+        "path",
+        "receive",
+        "request_id",
+        "send",
+        "started",
+        "status",
+        "streaming",
+    )
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        headers: dict[str, str] = {}
+        for name, value in scope["headers"]:
+            key = name.decode("latin-1")
+            text = value.decode("latin-1")
+            # Repeated headers (anthropic-beta may be) are joined as HTTP says.
+            headers[key] = f"{headers[key]},{text}" if key in headers else text
+        self.headers = headers
+        self.receive = receive
+        self.send = send
+        self.request_id = request_id()
+        self.started = time.perf_counter()
+        self.status = 0  # 0 until the response has started
+        self.streaming = False
+        self.log: dict[str, Any] = {}
+
+    async def body(self, limit: int) -> bytes:
+        declared = self.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise RequestTooLarge(f"request body is larger than the {limit}-byte limit")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await self.receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise RequestTooLarge(f"request body is larger than the {limit}-byte limit")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def _headers(self, content_type: bytes, extra: list[tuple[bytes, bytes]]) -> list[Any]:
+        return [
+            (b"content-type", content_type),
+            (b"request-id", self.request_id.encode()),
+            (b"x-request-id", self.request_id.encode()),
+            *extra,
+        ]
+
+    async def respond(
+        self, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
+        self.status = status
+        await self.send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": self._headers(JSON, extra or []),
+            }
+        )
+        await self.send({"type": "http.response.body", "body": body})
+
+    async def start_stream(self, extra: list[tuple[bytes, bytes]]) -> None:
+        self.status = 200
+        self.streaming = True
+        headers = self._headers(b"text/event-stream; charset=utf-8", extra)
+        headers.append((b"cache-control", b"no-cache"))
+        await self.send({"type": "http.response.start", "status": 200, "headers": headers})
+
+    async def chunk(self, data: bytes) -> None:
+        await self.send({"type": "http.response.body", "body": data, "more_body": True})
+
+    async def end_stream(self) -> None:
+        await self.send({"type": "http.response.body", "body": b""})
+
+    def elapsed_ms(self) -> float:
+        return round((time.perf_counter() - self.started) * 1000, 3)

@@ -1,0 +1,97 @@
+"""create_app(config): routes, the error boundary, the lifespan. The only composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from switchboard.api.anthropic import MessagesHandler
+from switchboard.api.asgi import Exchange, Receive, Scope, Send
+from switchboard.api.health import health
+from switchboard.auth import Authenticator
+from switchboard.catalog import Catalog
+from switchboard.config import Config
+from switchboard.dialects.anthropic.errors import error_body, error_event
+from switchboard.errors import ApiError, GatewayError, InvalidRequest, NotFound
+from switchboard.log import access
+from switchboard.log import events as log
+from switchboard.service import Gateway
+from switchboard.upstreams.http import HttpClient
+
+Handler = Callable[[Exchange], Awaitable[None]]
+
+PREFIXES = ("/anthropic", "")
+
+
+class App:
+    """A raw ASGI application: a dict of routes and one error boundary."""
+
+    def __init__(self, config: Config, master_key: str) -> None:
+        self.config = config
+        self.http = HttpClient()
+        self.gateway = Gateway(Catalog(config), self.http)
+        auth = Authenticator(master_key, config)
+        messages = MessagesHandler(self.gateway, auth, config.server.max_body_bytes)
+        self.routes: dict[tuple[str, str], Handler] = {("GET", "/health"): health}
+        for prefix in PREFIXES:
+            self.routes[("POST", f"{prefix}/v1/messages")] = messages
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(Exchange(scope, receive, send))
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.http.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.http.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, ex: Exchange) -> None:
+        path = ex.path.rstrip("/") or "/"
+        handler = self.routes.get((ex.method, path))
+        try:
+            if handler is None:
+                if any(p == path for _, p in self.routes):
+                    raise InvalidRequest(f"method {ex.method} is not allowed on {path}")
+                raise NotFound(f"no route for {ex.method} {path}")
+            await handler(ex)
+        except GatewayError as exc:
+            await self._fail(ex, exc)
+        except Exception:  # noqa: BLE001 - the outermost boundary: a bug of ours
+            log.exception("unhandled error in %s %s (request %s)", ex.method, path, ex.request_id)
+            await self._fail(ex, ApiError("internal error in the gateway"))
+        finally:
+            if path != "/health":
+                self._access(ex, path)
+
+    async def _fail(self, ex: Exchange, exc: GatewayError) -> None:
+        ex.log.setdefault("error_type", exc.error_type)
+        ex.log.setdefault("error", exc.message)
+        if ex.status == 0:
+            await ex.respond(exc.status, error_body(exc, ex.request_id), exc.headers())
+        elif ex.streaming:
+            await ex.chunk(error_event(exc, ex.request_id))
+            await ex.end_stream()
+
+    @staticmethod
+    def _access(ex: Exchange, path: str) -> None:
+        line = {
+            "request_id": ex.request_id,
+            "method": ex.method,
+            "path": path,
+            "status": ex.status,
+            "latency_ms": ex.elapsed_ms(),
+            **ex.log,
+        }
+        access.info(line)
+
+
+def create_app(config: Config, master_key: str) -> App:
+    return App(config, master_key)

@@ -1,0 +1,80 @@
+"""Client keys: the config's master key and static keys, stored only as SHA-256 hashes and
+compared in constant time. The key may come in `x-api-key` or `Authorization: Bearer`; old SDKs
+send both, possibly different: either valid one is enough."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from switchboard.config import Config
+from switchboard.errors import AuthenticationFailed
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    name: str
+    is_master: bool = False
+
+
+def _hash(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+
+
+class Authenticator:
+    def __init__(self, master_key: str, config: Config) -> None:
+        self._entries: list[tuple[bytes, Principal]] = [
+            (_hash(master_key), Principal("master", True))
+        ]
+        self._entries.extend((_hash(k.key), Principal(k.name)) for k in config.keys)
+
+    def authenticate(self, api_key: str | None, authorization: str | None) -> Principal:
+        candidates = []
+        if api_key:
+            candidates.append(api_key.strip())
+        if authorization:
+            scheme, _, token = authorization.strip().partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                candidates.append(token.strip())
+        if not candidates:
+            raise AuthenticationFailed(
+                "missing API key: send it in the x-api-key header or as Authorization: Bearer"
+            )
+        for candidate in candidates:
+            digest = _hash(candidate)
+            found: Principal | None = None
+            for stored, principal in self._entries:
+                # No early exit: every stored hash is compared, so timing says nothing.
+                if hmac.compare_digest(digest, stored) and found is None:
+                    found = principal
+            if found is not None:
+                return found
+        raise AuthenticationFailed("invalid x-api-key")
+
+
+def master_key_file(database_url: str) -> Path:
+    """Beside the SQLite database; in the working directory for other databases."""
+    prefix = "sqlite:///"
+    if database_url.startswith(prefix):
+        db = Path(database_url.removeprefix(prefix))
+        return db.with_name(db.stem + ".master_key")
+    return Path("switchboard.master_key")
+
+
+def resolve_master_key(config: Config) -> tuple[str, Path | None]:
+    """The master key, and the file it was just generated into (None if it was not)."""
+    if config.master_key:
+        return config.master_key, None
+    path = master_key_file(config.database)
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip(), None
+    key = "sk-sb-master-" + secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(key + "\n")
+    return key, path

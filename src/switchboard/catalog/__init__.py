@@ -1,0 +1,114 @@
+"""Model profiles as data: ids, aliases (exact or glob), channels, capabilities, prices."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from switchboard.config import (
+    Capabilities,
+    ChannelConfig,
+    Config,
+    ModelConfig,
+    ProviderConfig,
+    parse_config,
+)
+
+DEMO_MODEL = "switchboard/demo"
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    provider: ProviderConfig
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEntry:
+    profile: ModelConfig
+    channels: tuple[Channel, ...]
+
+    @property
+    def id(self) -> str:
+        return self.profile.id
+
+
+class Catalog:
+    """Resolves the names clients send. Exact ids and exact aliases first; then glob aliases in
+    config order, so `claude-*` can send whatever Claude Code asks for to one model."""
+
+    def __init__(self, config: Config) -> None:
+        providers = {p.name: p for p in config.providers}
+        self._models: list[ModelEntry] = []
+        self._exact: dict[str, ModelEntry] = {}
+        self._globs: list[tuple[str, ModelEntry]] = []
+        for m in config.models:
+            # Channels by priority (lower first); routing and health arrive with resilience.
+            ordered = sorted(m.channels, key=lambda c: c.priority)
+            entry = ModelEntry(m, tuple(Channel(providers[c.provider], c.model) for c in ordered))
+            self._models.append(entry)
+            self._exact[m.id] = entry
+        for entry in self._models:
+            for alias in entry.profile.aliases:
+                if any(ch in alias for ch in "*?["):
+                    self._globs.append((alias, entry))
+                else:
+                    self._exact.setdefault(alias, entry)
+
+    def resolve(self, name: str) -> ModelEntry | None:
+        entry = self._exact.get(name)
+        if entry is not None:
+            return entry
+        for pattern, candidate in self._globs:
+            if fnmatch.fnmatchcase(name, pattern):
+                return candidate
+        return None
+
+    def models(self) -> list[ModelEntry]:
+        return list(self._models)
+
+
+def _builtin() -> dict[str, Any]:
+    text = resources.files("switchboard.catalog").joinpath("builtin.yaml").read_text("utf-8")
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
+
+
+def embedded_default(env: dict[str, str] | None = None) -> Config:
+    """The config used when `serve` gets no file: providers whose environment variable is set,
+    their catalogue models, and the offline demo model."""
+    env = dict(os.environ) if env is None else env
+    data = _builtin()
+    providers: list[dict[str, Any]] = []
+    for p in data["providers"]:
+        p = dict(p)
+        var = p.pop("env")
+        if env.get(var):
+            p["api_key"] = env[var]
+            providers.append(p)
+    active = {p["name"] for p in providers}
+    models = [m for m in data["models"] if m["channels"][0]["provider"] in active]
+    config = parse_config(
+        {"providers": providers, "models": models, "master_key": env.get("SWITCHBOARD_MASTER_KEY")},
+        "built-in catalogue",
+        env={},
+    )
+    demo_provider = ProviderConfig(name="demo", kind="scripted")
+    demo_model = ModelConfig(
+        id=DEMO_MODEL,
+        channels=[ChannelConfig(provider="demo", model="demo")],
+        display_name="Switchboard offline demo",
+        context_window=32768,
+        max_output_tokens=4096,
+        capabilities=Capabilities(vision=True, pdf=False, tools=False, thinking=False),
+    )
+    return Config(
+        master_key=config.master_key,
+        providers=[*config.providers, demo_provider],
+        models=[demo_model, *config.models],
+    )

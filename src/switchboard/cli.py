@@ -1,0 +1,57 @@
+"""The `switchboard` command: serve, check."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from switchboard.config import Config, ConfigError, load_config
+
+
+def _load(config_file: Path | None) -> Config:
+    from switchboard.catalog import embedded_default
+
+    try:
+        return load_config(config_file) if config_file else embedded_default()
+    except ConfigError as exc:
+        click.echo(f"switchboard: config error: {exc}", err=True)
+        sys.exit(2)
+
+
+@click.group()
+@click.version_option(package_name="switchboard")
+def main() -> None:
+    """Switchboard: the Anthropic Messages API over any LLM provider."""
+
+
+@main.command()
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="YAML config file.")
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default 8787).")
+@click.option("--log-level", default="INFO", show_default=True)
+def serve(config_file: Path | None, host: str | None, port: int | None, log_level: str) -> None:
+    """Run the gateway. Without --config: the built-in catalogue, providers from the usual
+    environment variables, and the offline demo model `switchboard/demo`."""
+    from switchboard.server import run
+
+    config = _load(config_file)
+    run(config, host=host, port=port, log_level=log_level.upper())
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="YAML config file to validate.",
+)
+def check(config_file: Path) -> None:
+    """Validate a config file; exit non-zero with the reasons if it is wrong."""
+    config = _load(config_file)
+    click.echo(
+        f"{config_file}: ok ({len(config.providers)} providers, {len(config.models)} models, "
+        f"{len(config.keys)} keys)"
+    )

@@ -1,0 +1,216 @@
+"""The YAML config -> frozen, validated objects. Every error names the file, the field and what
+is wrong; the CLI prints it and exits, never with a traceback."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+import yaml
+
+ProviderKind = Literal["openai", "anthropic", "scripted"]
+Endpoint = Literal["anthropic", "openai"]
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    def __init__(self, source: str, field: str, problem: str) -> None:
+        where = f"{field}: " if field else ""
+        super().__init__(f"{source}: {where}{problem}")
+        self.source = source
+        self.field = field
+        self.problem = problem
+
+
+class _Strict(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    pass
+
+
+class Timeouts(_Strict, frozen=True):
+    """Seconds. `first_byte` bounds the wait for response headers, `idle` the gap between stream
+    chunks, `total` a whole non-streaming call."""
+
+    connect: float = 10.0
+    first_byte: float = 300.0
+    idle: float = 300.0
+    total: float = 900.0
+
+
+class ProviderConfig(_Strict, frozen=True):
+    name: str
+    kind: ProviderKind
+    base_url: str = ""
+    api_key: str | None = None
+    headers: dict[str, str] = {}
+    # Which field carries the output limit upstream: OpenAI reasoning models reject `max_tokens`,
+    # Ollama ignores `max_completion_tokens`.
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    # Whether the upstream takes `top_k` (vLLM, SGLang, llama.cpp, OpenRouter do; OpenAI does not).
+    accepts_top_k: bool = False
+    timeouts: Timeouts = Timeouts()
+
+
+class ChannelConfig(_Strict, frozen=True):
+    provider: str
+    model: str
+    priority: int = 0
+    weight: int = 1
+
+
+class Capabilities(_Strict, frozen=True):
+    vision: bool = True
+    pdf: bool = False
+    tools: bool = True
+    thinking: bool = False
+
+
+class Pricing(_Strict, frozen=True):
+    """USD per million tokens."""
+
+    input: float = 0.0
+    output: float = 0.0
+    cache_read: float = 0.0
+    cache_write: float = 0.0
+
+
+class ModelConfig(_Strict, frozen=True):
+    id: str
+    channels: list[ChannelConfig]
+    endpoints: list[Endpoint] = ["anthropic", "openai"]
+    aliases: list[str] = []
+    display_name: str | None = None
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    capabilities: Capabilities = Capabilities()
+    pricing: Pricing = Pricing()
+
+
+class KeyConfig(_Strict, frozen=True):
+    name: str
+    key: str
+
+
+class ServerConfig(_Strict, frozen=True):
+    host: str = "127.0.0.1"
+    port: int = 8787
+    max_body_bytes: int = 32 * 1024 * 1024
+
+
+class Config(_Strict, frozen=True):
+    master_key: str | None = None
+    database: str = "sqlite:///./switchboard.db"
+    redis: str | None = None
+    server: ServerConfig = ServerConfig()
+    providers: list[ProviderConfig] = []
+    keys: list[KeyConfig] = []
+    models: list[ModelConfig] = []
+
+
+def _path(loc: str) -> str:
+    """msgspec's `$.providers[0].kind` -> `providers[0].kind`."""
+    return loc.removeprefix("$").removeprefix(".")
+
+
+def _interpolate(value: Any, field: str, source: str, env: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: _interpolate(v, f"{field}.{k}" if field else str(k), source, env)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_interpolate(v, f"{field}[{i}]", source, env) for i, v in enumerate(value)]
+    if isinstance(value, str) and "${" in value:
+
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise ConfigError(source, field, f"environment variable {name} is not set")
+
+        return _ENV_REF.sub(sub, value)
+    return value
+
+
+def parse_config(data: Any, source: str, env: dict[str, str] | None = None) -> Config:
+    """Validate already-parsed YAML. `env` defaults to the process environment."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(source, "", "the top level must be a mapping of fields")
+    data = _interpolate(data, "", source, dict(os.environ) if env is None else env)
+    try:
+        config = msgspec.convert(data, Config, str_keys=True)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(source, *_split_validation(str(exc))) from None
+    _check_references(config, source)
+    return config
+
+
+def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(source, "", f"cannot read the file: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(source, "", f"not valid YAML{where}") from None
+    return parse_config(data, source, env)
+
+
+def _split_validation(message: str) -> tuple[str, str]:
+    """Turn a msgspec message into (field, problem)."""
+    problem, _, loc = message.partition(" - at `")
+    field = _path(loc.rstrip("`"))
+    missing = re.match(r"Object missing required field `(.+)`", problem)
+    if missing:
+        name = missing.group(1)
+        return (f"{field}.{name}" if field else name), "is required"
+    unknown = re.match(r"Object contains unknown field `(.+)`", problem)
+    if unknown:
+        name = unknown.group(1)
+        return (f"{field}.{name}" if field else name), "is not a known field (a typo?)"
+    return field, problem[0].lower() + problem[1:]
+
+
+def _check_references(config: Config, source: str) -> None:
+    seen: set[str] = set()
+    for i, p in enumerate(config.providers):
+        if p.name in seen:
+            raise ConfigError(source, f"providers[{i}].name", f"duplicate provider '{p.name}'")
+        seen.add(p.name)
+        if p.kind != "scripted" and not re.match(r"^https?://", p.base_url):
+            raise ConfigError(
+                source, f"providers[{i}].base_url", "must be an http:// or https:// URL"
+            )
+    ids: set[str] = set()
+    for i, m in enumerate(config.models):
+        if m.id in ids:
+            raise ConfigError(source, f"models[{i}].id", f"duplicate model id '{m.id}'")
+        ids.add(m.id)
+        if not m.channels:
+            raise ConfigError(source, f"models[{i}].channels", "needs at least one channel")
+        for j, ch in enumerate(m.channels):
+            if ch.provider not in seen:
+                raise ConfigError(
+                    source,
+                    f"models[{i}].channels[{j}].provider",
+                    f"no provider named '{ch.provider}' "
+                    f"(known: {', '.join(sorted(seen)) or 'none'})",
+                )
+    names: set[str] = set()
+    for i, k in enumerate(config.keys):
+        if not k.key:
+            raise ConfigError(source, f"keys[{i}].key", "must not be empty")
+        if k.name in names:
+            raise ConfigError(source, f"keys[{i}].name", f"duplicate key name '{k.name}'")
+        names.add(k.name)

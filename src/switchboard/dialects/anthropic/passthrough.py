@@ -1,0 +1,72 @@
+"""Same-format traffic (Anthropic client, Anthropic upstream): the body goes through with only
+`model` changed, and the reply comes back with `model` set to the client's name while usage is
+read on the way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from switchboard import ir
+from switchboard.dialects.sse import SSEEvent, frame
+
+
+def rewrite_model(body: bytes, model: str) -> bytes:
+    data = orjson.loads(body)
+    data["model"] = model
+    return orjson.dumps(data)
+
+
+def _usage(raw: Any, base: ir.Usage) -> ir.Usage:
+    if not isinstance(raw, dict):
+        return base
+
+    def num(key: str, default: int) -> int:
+        value = raw.get(key)
+        return value if isinstance(value, int) else default
+
+    return ir.Usage(
+        input_tokens=num("input_tokens", base.input_tokens),
+        output_tokens=num("output_tokens", base.output_tokens),
+        cache_read_tokens=num("cache_read_input_tokens", base.cache_read_tokens),
+        cache_write_tokens=num("cache_creation_input_tokens", base.cache_write_tokens),
+    )
+
+
+def rewrite_response(body: bytes, model: str) -> tuple[bytes, ir.Usage]:
+    data = orjson.loads(body)
+    if not isinstance(data, dict):
+        raise ValueError("the reply is not a JSON object")
+    data["model"] = model
+    return orjson.dumps(data), _usage(data.get("usage"), ir.Usage())
+
+
+class StreamRelay:
+    """Relays an Anthropic event stream byte for byte, except `message_start`, whose model is
+    rewritten. Usage is read from `message_start` and `message_delta` (cumulative, overwriting,
+    as the SDKs merge it)."""
+
+    __slots__ = ("_model", "stopped", "usage")
+
+    def __init__(self, model: str) -> None:
+        self._model = model
+        self.usage = ir.Usage()
+        self.stopped = False
+
+    def relay(self, event: SSEEvent) -> bytes:
+        name = event.event
+        if name == "message_start":
+            data = orjson.loads(event.data)
+            message = data.get("message") if isinstance(data, dict) else None
+            if isinstance(message, dict):
+                message["model"] = self._model
+                self.usage = _usage(message.get("usage"), self.usage)
+                return frame("message_start", orjson.dumps(data))
+        elif name == "message_delta":
+            data = orjson.loads(event.data)
+            if isinstance(data, dict):
+                self.usage = _usage(data.get("usage"), self.usage)
+        elif name in ("message_stop", "error"):
+            self.stopped = True  # an upstream's own `event: error` ends the stream as it is
+        return event.raw

@@ -1,0 +1,242 @@
+"""Anthropic request bytes -> IR request. Validation errors name the field the way the real API
+does (`max_tokens: Field required`, `messages.0.content.1.type: ...`)."""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+from switchboard import ir
+from switchboard.dialects.anthropic import wire
+from switchboard.errors import InvalidRequest
+
+_decode_request = msgspec.json.Decoder(wire.MessagesRequest).decode
+_decode_head = msgspec.json.Decoder(wire.RequestHead).decode
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def decode_head(body: bytes) -> wire.RequestHead:
+    try:
+        return _decode_head(body)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise _invalid(exc) from None
+
+
+def decode_request(body: bytes) -> ir.Request:
+    try:
+        w = _decode_request(body)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise _invalid(exc) from None
+    dropped: set[str] = set()
+    if w.cache_control is not None:
+        dropped.add("cache_control")
+    system: tuple[ir.Text, ...] = ()
+    if isinstance(w.system, str):
+        system = (ir.Text(w.system),) if w.system else ()
+    elif w.system:
+        system = tuple(_text(b, dropped) for b in w.system if b.text)
+    messages = _messages(w.messages, dropped)
+    if not messages:
+        raise InvalidRequest("messages: at least one message is required", param="messages")
+    tools = _tools(w.tools or [], dropped)
+    choice = None
+    if w.tool_choice is not None:
+        if w.tool_choice.type == "tool" and not w.tool_choice.name:
+            raise InvalidRequest("tool_choice.name: Field required", param="tool_choice.name")
+        choice = ir.ToolChoice(
+            w.tool_choice.type, w.tool_choice.name, bool(w.tool_choice.disable_parallel_tool_use)
+        )
+    thinking = None
+    if w.thinking is not None:
+        kind = "adaptive" if w.thinking.type == "between_tools" else w.thinking.type
+        thinking = ir.ThinkingConfig(kind, w.thinking.budget_tokens)
+    for i, seq in enumerate(w.stop_sequences or []):
+        if not seq.strip():
+            raise InvalidRequest(
+                f"stop_sequences.{i}: each stop sequence must contain non-whitespace",
+                param="stop_sequences",
+            )
+    return ir.Request(
+        model=w.model,
+        messages=messages,
+        max_tokens=w.max_tokens,
+        system=system,
+        stream=bool(w.stream),
+        stop_sequences=tuple(w.stop_sequences or ()),
+        temperature=w.temperature,
+        top_p=w.top_p,
+        top_k=w.top_k,
+        user_id=w.metadata.user_id if w.metadata else None,
+        tools=tools,
+        tool_choice=choice,
+        thinking=thinking,
+        dropped=tuple(sorted(dropped)),
+    )
+
+
+def _invalid(exc: Exception) -> InvalidRequest:
+    text = str(exc)
+    if isinstance(exc, msgspec.DecodeError):
+        return InvalidRequest(f"The request body is not valid JSON: {text}")
+    problem, _, loc = text.partition(" - at `")
+    path = _INDEX.sub(r".\1", loc.rstrip("`").removeprefix("$").removeprefix("."))
+    missing = re.match(r"Object missing required field `(.+)`", problem)
+    if missing:
+        field = f"{path}.{missing.group(1)}" if path else missing.group(1)
+        return InvalidRequest(f"{field}: Field required", param=field)
+    if problem.startswith("Invalid value") and path.endswith("type"):
+        problem = f"{problem.removeprefix('Invalid value ')} is not a known block type"
+    elif problem.startswith("Expected `object`, got"):
+        problem = "Input should be an object" + problem.removeprefix("Expected `object`")
+    if not path:
+        return InvalidRequest(problem)
+    return InvalidRequest(f"{path}: {problem}", param=path)
+
+
+def _text(block: wire.TextBlock, dropped: set[str]) -> ir.Text:
+    if block.cache_control is not None:
+        dropped.add("cache_control")
+    if block.citations:
+        dropped.add("citations")
+    return ir.Text(block.text)
+
+
+def _image(block: wire.ImageBlock, where: str) -> ir.Image:
+    src = block.source
+    if src.type == "base64" and src.data is not None:
+        return ir.Image(media_type=src.media_type, data=src.data)
+    if src.type == "url" and src.url:
+        return ir.Image(url=src.url)
+    raise InvalidRequest(
+        f"{where}.source: image source type '{src.type}' is not supported by Switchboard "
+        "(use base64 or url)",
+        param=f"{where}.source",
+    )
+
+
+def _document(block: wire.DocumentBlock, where: str, dropped: set[str]) -> ir.Document:
+    src = block.source
+    if block.citations:
+        dropped.add("citations")
+    if block.cache_control is not None:
+        dropped.add("cache_control")
+    common = {"title": block.title, "context": block.context}
+    if src.type == "text" and isinstance(src.data, str):
+        return ir.Document(text=src.data, media_type=src.media_type or "text/plain", **common)
+    if src.type == "content" and src.content is not None:
+        if isinstance(src.content, str):
+            return ir.Document(text=src.content, **common)
+        texts = [b.text for b in src.content if isinstance(b, wire.TextBlock)]
+        if len(texts) != len(src.content):
+            dropped.add("document.content.image")
+        return ir.Document(text="\n".join(texts), **common)
+    if src.type == "base64" and src.data is not None:
+        return ir.Document(media_type=src.media_type, data=src.data, **common)
+    if src.type == "url" and src.url:
+        return ir.Document(url=src.url, media_type="application/pdf", **common)
+    raise InvalidRequest(
+        f"{where}.source: document source type '{src.type}' is not supported by Switchboard",
+        param=f"{where}.source",
+    )
+
+
+def _tool_result(block: wire.ToolResultBlock, where: str, dropped: set[str]) -> ir.ToolResult:
+    if block.cache_control is not None:
+        dropped.add("cache_control")
+    parts: list[ir.Text | ir.Image] = []
+    if isinstance(block.content, str):
+        if block.content:
+            parts.append(ir.Text(block.content))
+    elif block.content:
+        for j, item in enumerate(block.content):
+            match item:
+                case wire.TextBlock():
+                    parts.append(_text(item, dropped))
+                case wire.ImageBlock():
+                    parts.append(_image(item, f"{where}.content.{j}"))
+                case wire.DocumentBlock():
+                    doc = _document(item, f"{where}.content.{j}", dropped)
+                    if doc.text is None:
+                        raise InvalidRequest(
+                            f"{where}.content.{j}: only text documents can be tool results",
+                            param=f"{where}.content.{j}",
+                        )
+                    parts.append(ir.Text(doc.text))
+                case wire.SearchResultBlock():
+                    parts.append(ir.Text(_search_result_text(item)))
+                case wire.ToolReferenceBlock():
+                    dropped.add("tool_reference")
+    return ir.ToolResult(block.tool_use_id, tuple(parts), bool(block.is_error))
+
+
+def _search_result_text(block: wire.SearchResultBlock) -> str:
+    body = "\n".join(t.text for t in block.content)
+    return f"{block.title} ({block.source})\n{body}"
+
+
+def _blocks(
+    content: str | list[wire.ContentBlock], where: str, dropped: set[str]
+) -> list[ir.Block]:
+    if isinstance(content, str):
+        return [ir.Text(content)] if content else []
+    out: list[ir.Block] = []
+    for j, block in enumerate(content):
+        at = f"{where}.content.{j}"
+        match block:
+            case wire.TextBlock():
+                if block.text:
+                    out.append(_text(block, dropped))
+            case wire.ImageBlock():
+                if block.cache_control is not None:
+                    dropped.add("cache_control")
+                out.append(_image(block, at))
+            case wire.DocumentBlock():
+                out.append(_document(block, at, dropped))
+            case wire.SearchResultBlock():
+                dropped.add("search_result (sent as text)")
+                out.append(ir.Text(_search_result_text(block)))
+            case wire.ToolUseBlock():
+                if block.cache_control is not None:
+                    dropped.add("cache_control")
+                out.append(ir.ToolUse(block.id, block.name, block.input))
+            case wire.ToolResultBlock():
+                out.append(_tool_result(block, at, dropped))
+            case wire.ThinkingBlock():
+                out.append(ir.Thinking(block.thinking, block.signature))
+            case wire.RedactedThinkingBlock():
+                out.append(ir.RedactedThinking(block.data))
+            case _:
+                dropped.add(str(type(block).__struct_config__.tag))
+    return out
+
+
+def _messages(params: list[wire.MessageParam], dropped: set[str]) -> tuple[ir.Message, ...]:
+    """Consecutive turns of the same role are merged, as the real API does."""
+    merged: list[ir.Message] = []
+    for i, m in enumerate(params):
+        blocks = _blocks(m.content, f"messages.{i}", dropped)
+        if m.role == "system":
+            blocks = [b for b in blocks if isinstance(b, ir.Text)]
+        if merged and merged[-1].role == m.role:
+            merged[-1] = ir.Message(m.role, merged[-1].content + tuple(blocks))
+        else:
+            merged.append(ir.Message(m.role, tuple(blocks)))
+    return tuple(m for m in merged if m.content or m.role == "assistant")
+
+
+def _tools(params: list[wire.ToolParam], dropped: set[str]) -> tuple[ir.Tool, ...]:
+    tools: list[ir.Tool] = []
+    for i, t in enumerate(params):
+        if t.cache_control is not None:
+            dropped.add("cache_control")
+        if t.type not in (None, "custom"):
+            # Anthropic-defined tools (bash_20250124, web_search_...) have no schema we can send.
+            dropped.add(f"tool {t.name} ({t.type})")
+            continue
+        if t.input_schema is None:
+            raise InvalidRequest(
+                f"tools.{i}.input_schema: Field required", param=f"tools.{i}.input_schema"
+            )
+        tools.append(ir.Tool(t.name, t.description, t.input_schema))
+    return tuple(tools)

@@ -1,0 +1,204 @@
+"""Anthropic Messages request bodies as typed structs. Unknown fields are ignored (Claude Code and
+new SDKs keep adding optional ones); unknown block types are refused, as the real API does."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+
+class _Block(msgspec.Struct, tag_field="type"):
+    pass
+
+
+class TextBlock(_Block, tag="text"):
+    text: str
+    cache_control: dict[str, Any] | None = None
+    citations: list[Any] | None = None
+
+
+class Source(msgspec.Struct):
+    type: str
+    media_type: str | None = None
+    data: str | None = None
+    url: str | None = None
+    file_id: str | None = None
+    content: str | list[TextBlock | ImageBlock] | None = None
+
+
+class ImageBlock(_Block, tag="image"):
+    source: Source
+    cache_control: dict[str, Any] | None = None
+
+
+class DocumentBlock(_Block, tag="document"):
+    source: Source
+    title: str | None = None
+    context: str | None = None
+    citations: dict[str, Any] | None = None
+    cache_control: dict[str, Any] | None = None
+
+
+class SearchResultBlock(_Block, tag="search_result"):
+    source: str
+    title: str
+    content: list[TextBlock]
+    cache_control: dict[str, Any] | None = None
+
+
+class ToolReferenceBlock(_Block, tag="tool_reference"):
+    tool_name: str = ""
+
+
+class ToolUseBlock(_Block, tag="tool_use"):
+    id: str
+    name: str
+    input: dict[str, Any]
+    cache_control: dict[str, Any] | None = None
+
+
+ToolResultContent = TextBlock | ImageBlock | DocumentBlock | SearchResultBlock | ToolReferenceBlock
+
+
+class ToolResultBlock(_Block, tag="tool_result"):
+    tool_use_id: str
+    content: str | list[ToolResultContent] | None = None
+    is_error: bool | None = None
+    cache_control: dict[str, Any] | None = None
+
+
+class ThinkingBlock(_Block, tag="thinking"):
+    thinking: str
+    signature: str = ""
+
+
+class RedactedThinkingBlock(_Block, tag="redacted_thinking"):
+    data: str
+
+
+# Server-side tool traffic (web search, code execution, MCP...) only an Anthropic upstream can
+# replay; other upstreams get it dropped and reported.
+
+
+class ServerToolUseBlock(_Block, tag="server_tool_use"):
+    pass
+
+
+class WebSearchToolResultBlock(_Block, tag="web_search_tool_result"):
+    pass
+
+
+class WebFetchToolResultBlock(_Block, tag="web_fetch_tool_result"):
+    pass
+
+
+class CodeExecutionToolResultBlock(_Block, tag="code_execution_tool_result"):
+    pass
+
+
+class BashCodeExecutionToolResultBlock(_Block, tag="bash_code_execution_tool_result"):
+    pass
+
+
+class TextEditorCodeExecutionToolResultBlock(_Block, tag="text_editor_code_execution_tool_result"):
+    pass
+
+
+class ToolSearchToolResultBlock(_Block, tag="tool_search_tool_result"):
+    pass
+
+
+class ContainerUploadBlock(_Block, tag="container_upload"):
+    pass
+
+
+class McpToolUseBlock(_Block, tag="mcp_tool_use"):
+    pass
+
+
+class McpToolResultBlock(_Block, tag="mcp_tool_result"):
+    pass
+
+
+class CompactionBlock(_Block, tag="compaction"):
+    pass
+
+
+ServerBlock = (
+    ServerToolUseBlock
+    | WebSearchToolResultBlock
+    | WebFetchToolResultBlock
+    | CodeExecutionToolResultBlock
+    | BashCodeExecutionToolResultBlock
+    | TextEditorCodeExecutionToolResultBlock
+    | ToolSearchToolResultBlock
+    | ContainerUploadBlock
+    | McpToolUseBlock
+    | McpToolResultBlock
+    | CompactionBlock
+)
+
+ContentBlock = (
+    TextBlock
+    | ImageBlock
+    | DocumentBlock
+    | SearchResultBlock
+    | ToolUseBlock
+    | ToolResultBlock
+    | ThinkingBlock
+    | RedactedThinkingBlock
+    | ServerBlock
+)
+
+
+class MessageParam(msgspec.Struct):
+    role: Literal["user", "assistant", "system"]
+    content: str | list[ContentBlock]
+
+
+class ToolParam(msgspec.Struct):
+    name: str
+    type: str | None = None
+    description: str | None = None
+    input_schema: dict[str, Any] | None = None
+    cache_control: dict[str, Any] | None = None
+
+
+class ToolChoiceParam(msgspec.Struct):
+    type: Literal["auto", "any", "tool", "none"]
+    name: str | None = None
+    disable_parallel_tool_use: bool | None = None
+
+
+class ThinkingParam(msgspec.Struct):
+    type: Literal["enabled", "disabled", "adaptive", "between_tools"]
+    budget_tokens: int | None = None
+
+
+class MetadataParam(msgspec.Struct):
+    user_id: str | None = None
+
+
+class MessagesRequest(msgspec.Struct):
+    model: str
+    max_tokens: Annotated[int, msgspec.Meta(ge=0)]
+    messages: list[MessageParam]
+    system: str | list[TextBlock] | None = None
+    stream: bool | None = None
+    stop_sequences: list[str] | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    metadata: MetadataParam | None = None
+    tools: list[ToolParam] | None = None
+    tool_choice: ToolChoiceParam | None = None
+    thinking: ThinkingParam | None = None
+    cache_control: dict[str, Any] | None = None
+
+
+class RequestHead(msgspec.Struct):
+    """Just what routing needs, decoded before the whole body."""
+
+    model: str
+    stream: bool | None = None

@@ -1,0 +1,229 @@
+"""OpenAI chat-completion chunks -> IR stream events in Anthropic's grammar.
+
+The upstream may interleave text, reasoning and the argument pieces of several tool calls; the
+client must see one block at a time, indexed 0..n-1, each stopped. So: text and reasoning stream
+live, each switch closing the open block; the first tool call to be named streams live; pieces of
+other calls are held and each becomes a whole block when the live one is done. Text that arrives
+while a tool block is open is held and sent after the tool blocks, so nothing is lost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import msgspec
+
+from switchboard import ir
+from switchboard.dialects.openai_chat import wire
+from switchboard.dialects.openai_chat.names import client_tool_id
+from switchboard.dialects.openai_chat.response import (
+    KNOWN_FINISH,
+    arguments_text,
+    repair_arguments,
+    stop_reason,
+    usage,
+)
+from switchboard.errors import UpstreamError
+from switchboard.ids import tool_use_id
+
+_decode_chunk = msgspec.json.Decoder(wire.Chunk).decode
+
+
+@dataclass(slots=True)
+class _Call:
+    id: str | None = None
+    name: str | None = None
+    args: list[str] = field(default_factory=list)
+    block: int | None = None  # the client block index once started
+
+
+class StreamDecoder:
+    """Feed it each SSE `data` payload; `finish()` at `[DONE]` or end of stream."""
+
+    def __init__(self, *, provider: str, input_estimate: int, tool_names: dict[str, str]) -> None:
+        self._provider = provider
+        self._estimate = input_estimate
+        self._names = tool_names
+        self._started = False
+        self._next_index = 0
+        self._open: str | None = None  # "text" | "thinking" | "tool"
+        self._open_index = -1
+        self._calls: dict[int, _Call] = {}
+        self._order: list[int] = []
+        self._live: int | None = None
+        self._held_text: list[str] = []
+        self._finish: str | None = None
+        self._matched: str | int | None = None
+        self._usage: wire.Usage | None = None
+        self.notes: list[str] = []
+        self.finished = False
+
+    def feed(self, data: bytes) -> list[ir.Event]:
+        try:
+            chunk = _decode_chunk(data)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise UpstreamError.malformed(self._provider, f"bad stream chunk: {exc}") from None
+        if chunk.error is not None:
+            err = chunk.error
+            message = err if isinstance(err, str) else (err.message or "stream error")
+            raise UpstreamError.from_status(
+                _status_of(err), f"error in stream: {message}", provider=self._provider
+            )
+        events: list[ir.Event] = []
+        if not self._started:
+            self._started = True
+            events.append(ir.MessageStart(ir.Usage(input_tokens=self._estimate)))
+        if chunk.usage is not None:
+            self._usage = chunk.usage
+        for choice in chunk.choices or ():
+            if choice.index != 0:
+                continue
+            if choice.usage is not None:
+                self._usage = choice.usage
+            delta = choice.delta
+            if delta is not None:
+                reasoning = delta.reasoning_content or delta.reasoning
+                if reasoning:
+                    self._piece("thinking", reasoning, events)
+                text = delta.content if delta.content is not None else delta.refusal
+                if text:
+                    self._piece("text", text, events)
+                if delta.tool_calls:
+                    for call in delta.tool_calls:
+                        self._tool_piece(call, events)
+            if choice.finish_reason is not None:
+                self._finish = choice.finish_reason
+                if choice.stop_reason is not None or choice.matched_stop is not None:
+                    self._matched = (
+                        choice.stop_reason
+                        if choice.stop_reason is not None
+                        else choice.matched_stop
+                    )
+        return events
+
+    def finish(self) -> list[ir.Event]:
+        if not self._started:
+            raise UpstreamError.malformed(self._provider, "the stream ended before any chunk")
+        if self._finish is None:
+            raise UpstreamError.malformed(self._provider, "the stream ended before it finished")
+        events: list[ir.Event] = []
+        if self._open == "tool" and self._live is not None:
+            self._close_tool(self._calls[self._live], events)
+        else:
+            self._close(events)
+        for key in self._order:
+            call = self._calls[key]
+            if call.block is None:
+                self._whole_call(call, events)
+        if self._held_text:
+            index = self._start(ir.Text(""), "text", events)
+            events.append(ir.TextDelta(index, "".join(self._held_text)))
+            self._close(events)
+        if self._finish not in KNOWN_FINISH:
+            self.notes.append(f"unknown finish_reason '{self._finish}' mapped to end_turn")
+        reason, sequence = stop_reason(self._finish, self._matched, bool(self._calls))
+        events.append(ir.MessageDelta(reason, usage(self._usage), sequence))
+        events.append(ir.MessageStop())
+        self.finished = True
+        return events
+
+    @property
+    def usage(self) -> ir.Usage:
+        return usage(self._usage)
+
+    # blocks
+
+    def _start(
+        self, block: ir.Text | ir.ToolUse | ir.Thinking, kind: str, out: list[ir.Event]
+    ) -> int:
+        index = self._next_index
+        self._next_index += 1
+        self._open, self._open_index = kind, index
+        out.append(ir.BlockStart(index, block))
+        return index
+
+    def _close(self, out: list[ir.Event]) -> None:
+        if self._open is not None:
+            out.append(ir.BlockStop(self._open_index))
+            self._open = None
+
+    def _piece(self, kind: str, text: str, out: list[ir.Event]) -> None:
+        if self._open == "tool":
+            if kind == "text":
+                self._held_text.append(text)
+            else:
+                self.notes.append("reasoning after a tool call dropped")
+            return
+        if self._open != kind:
+            self._close(out)
+            self._start(ir.Thinking("") if kind == "thinking" else ir.Text(""), kind, out)
+        if kind == "text":
+            out.append(ir.TextDelta(self._open_index, text))
+        else:
+            out.append(ir.ThinkingDelta(self._open_index, text))
+
+    def _tool_piece(self, piece: wire.ToolCall, out: list[ir.Event]) -> None:
+        key = piece.index
+        if key is None:  # no index: match by id, else a new call
+            key = next((k for k, c in self._calls.items() if piece.id and c.id == piece.id), None)
+            key = key if key is not None else len(self._order)
+        call = self._calls.get(key)
+        if call is None:
+            call = self._calls[key] = _Call()
+            self._order.append(key)
+        if piece.id and not call.id:
+            call.id = piece.id
+        fn = piece.function
+        if fn is not None:
+            if fn.name and not call.name:
+                call.name = fn.name
+            args = arguments_text(fn.arguments)
+            if args:
+                if self._live == key and call.block is not None:
+                    out.append(ir.InputJsonDelta(call.block, args))
+                call.args.append(args)
+        if self._live is None and call.name and call.block is None:
+            self._close(out)
+            block = ir.ToolUse(self._client_id(call), self._names.get(call.name, call.name), {})
+            call.block = self._start(block, "tool", out)
+            self._live = key
+            if call.args:
+                out.append(ir.InputJsonDelta(call.block, "".join(call.args)))
+
+    def _client_id(self, call: _Call) -> str:
+        return client_tool_id(call.id) if call.id else tool_use_id()
+
+    def _close_tool(self, call: _Call, out: list[ir.Event]) -> None:
+        assert call.block is not None
+        text = "".join(call.args)
+        repaired = repair_arguments(text)
+        if repaired is None:
+            self.notes.append(f"tool call {call.name}: arguments are not valid JSON")
+        elif repaired[0]:
+            self.notes.append(f"tool call {call.name}: arguments repaired")
+            out.append(ir.InputJsonDelta(call.block, repaired[0]))
+        self._close(out)
+
+    def _whole_call(self, call: _Call, out: list[ir.Event]) -> None:
+        name = self._names.get(call.name or "", call.name or "")
+        if not name:
+            self.notes.append("a tool call without a name dropped")
+            return
+        text = "".join(call.args)
+        repaired = repair_arguments(text)
+        if repaired is None:
+            self.notes.append(f"tool call {name}: arguments are not valid JSON, sent as a string")
+            args = msgspec.json.encode({"_unparsed_arguments": text}).decode()
+        else:
+            args = text + repaired[0]
+            if repaired[0]:
+                self.notes.append(f"tool call {name}: arguments repaired")
+        call.block = self._start(ir.ToolUse(self._client_id(call), name, {}), "tool", out)
+        if args:
+            out.append(ir.InputJsonDelta(call.block, args))
+        self._close(out)
+
+
+def _status_of(err: wire.ChunkError | str) -> int:
+    if isinstance(err, wire.ChunkError) and isinstance(err.code, int) and 400 <= err.code < 600:
+        return err.code
+    return 502

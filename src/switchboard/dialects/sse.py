@@ -1,0 +1,73 @@
+"""Server-sent events: framing for what we send, an incremental decoder for what we receive."""
+
+from __future__ import annotations
+
+
+def frame(event: str, data: bytes) -> bytes:
+    """One named event, one `data:` line (the real Anthropic API's framing)."""
+    return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
+
+
+def data_frame(data: bytes) -> bytes:
+    """An unnamed event (OpenAI's framing)."""
+    return b"data: " + data + b"\n\n"
+
+
+class SSEEvent:
+    __slots__ = ("data", "event", "raw")
+
+    def __init__(self, event: str | None, data: bytes, raw: bytes) -> None:
+        self.event = event
+        self.data = data
+        self.raw = raw  # the whole block as received, for byte-exact relays
+
+
+class SSEDecoder:
+    """Feed it bytes as they arrive; it returns the events completed so far. Accepts `\\n`,
+    `\\r\\n` and `\\r` line ends, multi-line data, comments, and `data:` without a space."""
+
+    __slots__ = ("_buffer",)
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        if b"\r" in chunk or self._buffer.endswith(b"\r"):
+            chunk = chunk.replace(b"\r\n", b"\n")
+        buffer = self._buffer + chunk
+        if b"\r" in buffer:
+            # A lone CR is a line end too; a CR at the very end may still be half of a CRLF.
+            tail = b"\r" if buffer.endswith(b"\r") else b""
+            buffer = buffer[: len(buffer) - len(tail)].replace(b"\r", b"\n") + tail
+        blocks = buffer.split(b"\n\n")
+        self._buffer = blocks.pop()
+        events = []
+        for block in blocks:
+            event = _parse_block(block)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def flush(self) -> list[SSEEvent]:
+        """At end of stream: a last event that lacked its blank line still counts."""
+        block, self._buffer = self._buffer.rstrip(b"\r\n"), b""
+        event = _parse_block(block) if block else None
+        return [event] if event is not None else []
+
+
+def _parse_block(block: bytes) -> SSEEvent | None:
+    name: str | None = None
+    data: list[bytes] = []
+    for line in block.split(b"\n"):
+        if not line or line.startswith(b":"):
+            continue
+        field, _, value = line.partition(b":")
+        if value.startswith(b" "):
+            value = value[1:]
+        if field == b"data":
+            data.append(value)
+        elif field == b"event":
+            name = value.decode("utf-8", "replace")
+    if not data and name is None:
+        return None
+    return SSEEvent(name, b"\n".join(data), block + b"\n\n")

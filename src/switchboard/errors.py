@@ -1,0 +1,241 @@
+"""The one exception tree. Each class knows its HTTP status and its Anthropic error type.
+
+    GatewayError                      any error a client may see
+    ├── InvalidRequest                400 invalid_request_error (bad JSON, a missing or bad field)
+    ├── AuthenticationFailed          401 authentication_error
+    ├── BillingError                  402 billing_error
+    ├── PermissionDenied              403 permission_error
+    ├── NotFound                      404 not_found_error (unknown model, unknown route)
+    ├── RequestTooLarge               413 request_too_large
+    ├── RateLimited                   429 rate_limit_error (carries retry-after)
+    ├── ApiError                      500 api_error (a bug of ours, or an upstream we cannot use)
+    ├── GatewayTimeout                504 timeout_error
+    ├── Overloaded                    529 overloaded_error
+    └── UpstreamError                 an upstream answered with an error or could not be reached;
+                                      built once, at the upstream HTTP boundary, from the upstream's
+                                      status, and mapped there to what the client can act on.
+
+Errors are converted once at each boundary: upstream HTTP -> UpstreamError; GatewayError -> the
+client's dialect envelope (dialects/*/errors.py).
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    status: int = 500
+    error_type: str = "api_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        param: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+        self.param = param
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        if self.retry_after is None:
+            return []
+        seconds = max(0, round(self.retry_after))
+        return [(b"retry-after", str(seconds).encode())]
+
+
+class InvalidRequest(GatewayError):
+    status = 400
+    error_type = "invalid_request_error"
+
+
+class AuthenticationFailed(GatewayError):
+    status = 401
+    error_type = "authentication_error"
+
+
+class BillingError(GatewayError):
+    status = 402
+    error_type = "billing_error"
+
+
+class PermissionDenied(GatewayError):
+    status = 403
+    error_type = "permission_error"
+
+
+class NotFound(GatewayError):
+    status = 404
+    error_type = "not_found_error"
+
+
+class RequestTooLarge(GatewayError):
+    status = 413
+    error_type = "request_too_large"
+
+
+class RateLimited(GatewayError):
+    status = 429
+    error_type = "rate_limit_error"
+
+
+class ApiError(GatewayError):
+    status = 500
+    error_type = "api_error"
+
+
+class GatewayTimeout(GatewayError):
+    status = 504
+    error_type = "timeout_error"
+
+
+class Overloaded(GatewayError):
+    status = 529
+    error_type = "overloaded_error"
+
+
+class UpstreamError(GatewayError):
+    """An upstream failed. `status`/`error_type` say what the client sees; `upstream_status` what
+    the upstream said (0 when it could not be reached). `retryable` marks failures another
+    channel or a later attempt may not have."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        error_type: str,
+        upstream_status: int,
+        provider: str,
+        retryable: bool,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.status = status
+        self.error_type = error_type
+        self.upstream_status = upstream_status
+        self.provider = provider
+        self.retryable = retryable
+
+    @classmethod
+    def from_status(
+        cls,
+        upstream_status: int,
+        upstream_message: str,
+        *,
+        provider: str,
+        retry_after: float | None = None,
+    ) -> UpstreamError:
+        """Map an upstream HTTP error to what the client can act on."""
+        detail = f"upstream provider '{provider}' answered {upstream_status}: {upstream_message}"
+        if upstream_status in (401, 403):
+            # The upstream rejected the gateway's own credentials: the operator must fix it,
+            # the client cannot, so it is not an authentication error of the client's.
+            return cls(
+                f"upstream provider '{provider}' rejected the gateway's credentials "
+                f"({upstream_status}); the gateway operator must fix the provider key",
+                status=502,
+                error_type="api_error",
+                upstream_status=upstream_status,
+                provider=provider,
+                retryable=True,
+            )
+        if upstream_status == 404:
+            return cls(
+                detail + " (check the channel's upstream model name and base_url)",
+                status=502,
+                error_type="api_error",
+                upstream_status=upstream_status,
+                provider=provider,
+                retryable=True,
+            )
+        if upstream_status == 413:
+            return cls(
+                detail,
+                status=413,
+                error_type="request_too_large",
+                upstream_status=upstream_status,
+                provider=provider,
+                retryable=False,
+            )
+        if upstream_status == 429:
+            return cls(
+                detail,
+                status=429,
+                error_type="rate_limit_error",
+                upstream_status=upstream_status,
+                provider=provider,
+                retryable=True,
+                retry_after=retry_after,
+            )
+        if upstream_status in (503, 529):
+            return cls(
+                detail,
+                status=529,
+                error_type="overloaded_error",
+                upstream_status=upstream_status,
+                provider=provider,
+                retryable=True,
+                retry_after=retry_after,
+            )
+        if upstream_status == 504:
+            return cls(
+                detail,
+                status=504,
+                error_type="timeout_error",
+                upstream_status=upstream_status,
+                provider=provider,
+                retryable=True,
+            )
+        if upstream_status >= 500:
+            return cls(
+                detail,
+                status=502,
+                error_type="api_error",
+                upstream_status=upstream_status,
+                provider=provider,
+                retryable=True,
+            )
+        # Any other 4xx: the request itself was refused (bad parameters, context too long).
+        return cls(
+            detail,
+            status=400,
+            error_type="invalid_request_error",
+            upstream_status=upstream_status,
+            provider=provider,
+            retryable=False,
+        )
+
+    @classmethod
+    def unreachable(cls, provider: str, why: str) -> UpstreamError:
+        return cls(
+            f"could not reach upstream provider '{provider}': {why}",
+            status=502,
+            error_type="api_error",
+            upstream_status=0,
+            provider=provider,
+            retryable=True,
+        )
+
+    @classmethod
+    def timed_out(cls, provider: str, what: str) -> UpstreamError:
+        return cls(
+            f"upstream provider '{provider}' timed out ({what})",
+            status=504,
+            error_type="timeout_error",
+            upstream_status=0,
+            provider=provider,
+            retryable=True,
+        )
+
+    @classmethod
+    def malformed(cls, provider: str, why: str) -> UpstreamError:
+        return cls(
+            f"upstream provider '{provider}' sent a reply the gateway cannot read: {why}",
+            status=502,
+            error_type="api_error",
+            upstream_status=200,
+            provider=provider,
+            retryable=True,
+        )

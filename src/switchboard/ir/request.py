@@ -1,0 +1,45 @@
+"""A generation request, independent of any wire format."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from switchboard.ir.content import Message, Text
+
+
+class Tool(msgspec.Struct, frozen=True):
+    name: str
+    description: str | None
+    input_schema: dict[str, Any]
+
+
+class ToolChoice(msgspec.Struct, frozen=True):
+    type: Literal["auto", "any", "tool", "none"]
+    name: str | None = None
+    disable_parallel_tool_use: bool = False
+
+
+class ThinkingConfig(msgspec.Struct, frozen=True):
+    type: Literal["enabled", "disabled", "adaptive"]
+    budget_tokens: int | None = None
+
+
+class Request(msgspec.Struct, frozen=True):
+    model: str
+    messages: tuple[Message, ...]
+    max_tokens: int
+    system: tuple[Text, ...] = ()
+    stream: bool = False
+    stop_sequences: tuple[str, ...] = ()
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    user_id: str | None = None
+    tools: tuple[Tool, ...] = ()
+    tool_choice: ToolChoice | None = None
+    thinking: ThinkingConfig | None = None
+    # What the inbound decoder accepted but no upstream can be given (cache_control, citations,
+    # server tools...). Carried so the loss report names it.
+    dropped: tuple[str, ...] = ()

@@ -1,0 +1,79 @@
+"""The extension point: an upstream completes a request or streams it. Same-format relaying is a
+separate, optional ability (`PassThrough`), never a stub that raises."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from switchboard import ir
+from switchboard.catalog import Channel
+from switchboard.config import ModelConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    request: ir.Request
+    channel: Channel
+    profile: ModelConfig
+    input_estimate: int
+
+
+@dataclass(slots=True)
+class Completion:
+    response: ir.Response
+    dropped: list[str] = field(default_factory=list)
+
+
+class EventStream(Protocol):
+    """Batches of IR events, one batch per upstream chunk. `usage` is what the upstream reported
+    so far (what a cut stream is charged for)."""
+
+    dropped: list[str]
+
+    @property
+    def usage(self) -> ir.Usage: ...
+
+    def __aiter__(self) -> AsyncIterator[list[ir.Event]]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class Upstream(Protocol):
+    async def complete(self, call: Call) -> Completion: ...
+
+    async def stream(self, call: Call) -> EventStream:
+        """Returns once the upstream has accepted the request (its status is known)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """An Anthropic request to relay unchanged but for `model`."""
+
+    body: bytes
+    client_model: str
+    channel: Channel
+    headers: Mapping[str, str]  # anthropic-version, anthropic-beta
+
+
+@dataclass(slots=True)
+class Relayed:
+    body: bytes
+    usage: ir.Usage
+
+
+class RelayStream(Protocol):
+    @property
+    def usage(self) -> ir.Usage: ...
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class PassThrough(Protocol):
+    async def forward(self, fwd: Forward) -> Relayed: ...
+
+    async def forward_stream(self, fwd: Forward) -> RelayStream: ...

@@ -1,0 +1,120 @@
+"""Upstreams that speak OpenAI chat completions: OpenAI, DeepSeek, Moonshot, Qwen, GLM,
+OpenRouter, vLLM, SGLang, llama.cpp, Ollama..."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import msgspec
+import orjson
+
+from switchboard import ir
+from switchboard.config import ProviderConfig
+from switchboard.dialects.openai_chat.errors import upstream_error_message
+from switchboard.dialects.openai_chat.request import UpstreamProfile, encode_request
+from switchboard.dialects.openai_chat.response import decode_response
+from switchboard.dialects.openai_chat.stream import StreamDecoder
+from switchboard.errors import UpstreamError
+from switchboard.upstreams.base import Call, Completion
+from switchboard.upstreams.http import HttpClient
+
+
+def _profile(call: Call) -> UpstreamProfile:
+    p, provider = call.profile, call.channel.provider
+    return UpstreamProfile(
+        model_id=p.id,
+        upstream_model=call.channel.model,
+        max_tokens_field=provider.max_tokens_field,
+        accepts_top_k=provider.accepts_top_k,
+        max_output_tokens=p.max_output_tokens,
+        vision=p.capabilities.vision,
+        pdf=p.capabilities.pdf,
+    )
+
+
+def _headers(provider: ProviderConfig) -> dict[str, str]:
+    headers = {"content-type": "application/json", "accept": "application/json"}
+    if provider.api_key:
+        headers["authorization"] = f"Bearer {provider.api_key}"
+    headers.update(provider.headers)
+    return headers
+
+
+class OpenAIUpstream:
+    def __init__(self, http: HttpClient) -> None:
+        self._http = http
+
+    def _url(self, provider: ProviderConfig) -> str:
+        return provider.base_url.rstrip("/") + "/chat/completions"
+
+    async def complete(self, call: Call) -> Completion:
+        provider = call.channel.provider
+        encoded = encode_request(call.request, _profile(call))
+        resp = await self._http.post(
+            provider,
+            self._url(provider),
+            orjson.dumps(encoded.body),
+            _headers(provider),
+            upstream_error_message,
+            stream=False,
+        )
+        raw = await self._http.read(provider, resp)
+        try:
+            response, notes = decode_response(raw, encoded.tool_names)
+        except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as exc:
+            raise UpstreamError.malformed(provider.name, str(exc)[:300]) from None
+        return Completion(response, encoded.dropped + notes)
+
+    async def stream(self, call: Call) -> OpenAIEventStream:
+        provider = call.channel.provider
+        encoded = encode_request(call.request, _profile(call))
+        resp = await self._http.post(
+            provider,
+            self._url(provider),
+            orjson.dumps(encoded.body),
+            _headers(provider),
+            upstream_error_message,
+            stream=True,
+        )
+        decoder = StreamDecoder(
+            provider=provider.name,
+            input_estimate=call.input_estimate,
+            tool_names=encoded.tool_names,
+        )
+        return OpenAIEventStream(provider, resp, decoder, encoded.dropped)
+
+
+class OpenAIEventStream:
+    def __init__(
+        self,
+        provider: ProviderConfig,
+        resp: aiohttp.ClientResponse,
+        decoder: StreamDecoder,
+        dropped: list[str],
+    ) -> None:
+        self._decoder = decoder
+        self._events = HttpClient.events(provider, resp)
+        self.dropped = dropped
+
+    @property
+    def usage(self) -> ir.Usage:
+        return self._decoder.usage
+
+    @property
+    def notes(self) -> list[str]:
+        return self._decoder.notes
+
+    async def __aiter__(self) -> AsyncIterator[list[ir.Event]]:
+        async for event in self._events:
+            if event.data == b"[DONE]":
+                break
+            if not event.data:
+                continue
+            batch = self._decoder.feed(event.data)
+            if batch:
+                yield batch
+        yield self._decoder.finish()
+
+    async def aclose(self) -> None:
+        await self._events.aclose()
