@@ -80,7 +80,7 @@ class Pricing(_Strict, frozen=True):
 class ModelConfig(_Strict, frozen=True):
     id: str
     channels: list[ChannelConfig]
-    endpoints: list[Endpoint] = ["anthropic", "openai"]
+    endpoints: list[Endpoint] = msgspec.field(default_factory=lambda: ["anthropic", "openai"])
     aliases: list[str] = []
     display_name: str | None = None
     context_window: int | None = None

@@ -77,7 +77,7 @@ def decode_request(body: bytes) -> ir.Request:
 
 def _invalid(exc: Exception) -> InvalidRequest:
     text = str(exc)
-    if isinstance(exc, msgspec.DecodeError):
+    if not isinstance(exc, msgspec.ValidationError):  # (ValidationError is a DecodeError)
         return InvalidRequest(f"The request body is not valid JSON: {text}")
     problem, _, loc = text.partition(" - at `")
     path = _INDEX.sub(r".\1", loc.rstrip("`").removeprefix("$").removeprefix("."))
