@@ -34,6 +34,19 @@ class _Call:
     name: str | None = None
     args: list[str] = field(default_factory=list)
     block: int | None = None  # the client block index once started
+    sent: str = ""  # arguments the client has; always closable into a JSON object
+    held: str = ""  # arguments received but not yet a closable prefix
+
+    def advance(self, piece: str) -> str:
+        """What of the held arguments can go to the client now. Only prefixes that closing
+        brackets turn into a JSON object are sent, so a later bad piece can never break the
+        client's parse: the sent part can always be closed instead."""
+        self.held += piece
+        candidate = self.sent + self.held
+        if repair_arguments(candidate) is None:
+            return ""
+        out, self.sent, self.held = self.held, candidate, ""
+        return out
 
 
 class StreamDecoder:
@@ -179,28 +192,38 @@ class StreamDecoder:
             args = arguments_text(fn.arguments)
             if args:
                 if self._live == key and call.block is not None:
-                    out.append(ir.InputJsonDelta(call.block, args))
-                call.args.append(args)
+                    ready = call.advance(args)
+                    if ready:
+                        out.append(ir.InputJsonDelta(call.block, ready))
+                else:
+                    call.args.append(args)
         if self._live is None and call.name and call.block is None:
             self._close(out)
             block = ir.ToolUse(self._client_id(call), self._names.get(call.name, call.name), {})
             call.block = self._start(block, "tool", out)
             self._live = key
-            if call.args:
-                out.append(ir.InputJsonDelta(call.block, "".join(call.args)))
+            ready = call.advance("".join(call.args))
+            if ready:
+                out.append(ir.InputJsonDelta(call.block, ready))
 
     def _client_id(self, call: _Call) -> str:
         return client_tool_id(call.id) if call.id else tool_use_id()
 
     def _close_tool(self, call: _Call, out: list[ir.Event]) -> None:
         assert call.block is not None
-        text = "".join(call.args)
-        repaired = repair_arguments(text)
-        if repaired is None:
+        tail = ""
+        if call.held:
+            # What never became a closable prefix: the client keeps what it has, closed.
+            if not call.sent:
+                tail = msgspec.json.encode({"_unparsed_arguments": call.held}).decode()
             self.notes.append(f"tool call {call.name}: arguments are not valid JSON")
-        elif repaired[0]:
-            self.notes.append(f"tool call {call.name}: arguments repaired")
-            out.append(ir.InputJsonDelta(call.block, repaired[0]))
+        repaired = repair_arguments(call.sent)
+        if not tail and repaired is not None and repaired[0]:
+            if not call.held:
+                self.notes.append(f"tool call {call.name}: arguments repaired")
+            tail = repaired[0]
+        if tail:
+            out.append(ir.InputJsonDelta(call.block, tail))
         self._close(out)
 
     def _whole_call(self, call: _Call, out: list[ir.Event]) -> None:
