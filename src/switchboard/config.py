@@ -179,7 +179,19 @@ def _split_validation(message: str) -> tuple[str, str]:
     if unknown:
         name = unknown.group(1)
         return (f"{field}.{name}" if field else name), "is not a known field (a typo?)"
+    enum = re.match(r"Invalid enum value (.+)", problem)
+    if enum:
+        allowed = _ALLOWED.get(field.rsplit(".", 1)[-1].split("[")[0])
+        hint = f" (expected one of: {', '.join(allowed)})" if allowed else ""
+        return field, f"invalid value {enum.group(1)}{hint}"
     return field, problem[0].lower() + problem[1:]
+
+
+_ALLOWED = {
+    "kind": ("openai", "anthropic", "scripted"),
+    "endpoints": ("anthropic", "openai"),
+    "max_tokens_field": ("max_tokens", "max_completion_tokens"),
+}
 
 
 def _check_references(config: Config, source: str) -> None:
