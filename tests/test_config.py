@@ -126,3 +126,9 @@ def test_embedded_default_registers_providers_from_the_environment() -> None:
     assert {"deepseek/deepseek-flash", "moonshotai/kimi-k2.6", DEMO_MODEL} <= ids
     assert {p.name for p in with_keys.providers} == {"deepseek", "moonshot", "demo"}
     assert not any(m.id.startswith("claude") for m in with_keys.models)
+
+
+def test_the_example_config_in_the_repository_loads() -> None:
+    example = Path(__file__).parent.parent / "switchboard.example.yaml"
+    config = load_config(example, env={"SWITCHBOARD_MASTER_KEY": "k", "MOONSHOT_API_KEY": "m"})
+    assert Catalog(config).resolve("claude-haiku-4-5") is not None

@@ -283,3 +283,17 @@ def test_failover_to_the_next_channel_before_the_first_byte(
     assert msg.content[0].type == "text"
     assert msg.content[0].text == "from backup"
     assert raw.headers["switchboard-channel"] == "up/backup-model"
+
+
+def test_readme_default_headers_bearer_form(
+    gateway: GatewayProcess, upstream: ScriptedUpstream
+) -> None:
+    upstream.enqueue(openai_completion("ok"))
+    with anthropic.Anthropic(
+        base_url=gateway.url + "/anthropic",
+        api_key="unused",
+        default_headers={"Authorization": f"Bearer {CLIENT_KEY}"},
+        max_retries=0,
+    ) as c:
+        msg = c.messages.create(model=MODEL, max_tokens=5, messages=HELLO)
+    assert msg.content[0].type == "text"
