@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from switchboard.api.anthropic import MessagesHandler
+from switchboard.api.anthropic import CountTokensHandler, MessagesHandler
 from switchboard.api.asgi import Exchange, Receive, Scope, Send
 from switchboard.api.health import health
+from switchboard.api.models import ModelsHandler
 from switchboard.auth import Authenticator
 from switchboard.catalog import Catalog
 from switchboard.config import Config
@@ -18,6 +19,8 @@ from switchboard.service import Gateway
 from switchboard.upstreams.http import HttpClient
 
 Handler = Callable[[Exchange], Awaitable[None]]
+# Routes whose last segment is a parameter that may itself hold slashes (model ids do).
+SuffixHandler = Callable[[Exchange, str], Awaitable[None]]
 
 PREFIXES = ("/anthropic", "")
 
@@ -31,9 +34,15 @@ class App:
         self.gateway = Gateway(Catalog(config), self.http)
         auth = Authenticator(master_key, config)
         messages = MessagesHandler(self.gateway, auth, config.server.max_body_bytes)
+        models = ModelsHandler(self.gateway.catalog, auth)
+        count = CountTokensHandler(self.gateway, auth, config.server.max_body_bytes)
         self.routes: dict[tuple[str, str], Handler] = {("GET", "/health"): health}
+        self.suffix_routes: list[tuple[str, str, SuffixHandler]] = []
         for prefix in PREFIXES:
             self.routes[("POST", f"{prefix}/v1/messages")] = messages
+            self.routes[("POST", f"{prefix}/v1/messages/count_tokens")] = count
+            self.routes[("GET", f"{prefix}/v1/models")] = models.list
+            self.suffix_routes.append(("GET", f"{prefix}/v1/models/", models.retrieve))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -57,11 +66,10 @@ class App:
         path = ex.path.rstrip("/") or "/"
         handler = self.routes.get((ex.method, path))
         try:
-            if handler is None:
-                if any(p == path for _, p in self.routes):
-                    raise InvalidRequest(f"method {ex.method} is not allowed on {path}")
-                raise NotFound(f"no route for {ex.method} {path}")
-            await handler(ex)
+            if handler is not None:
+                await handler(ex)
+            else:
+                await self._suffix_route(ex, path)
         except GatewayError as exc:
             await self._fail(ex, exc)
         except Exception:  # noqa: BLE001 - the outermost boundary: a bug of ours
@@ -70,6 +78,15 @@ class App:
         finally:
             if path != "/health":
                 self._access(ex, path)
+
+    async def _suffix_route(self, ex: Exchange, path: str) -> None:
+        for method, prefix, handler in self.suffix_routes:
+            if path.startswith(prefix) and len(path) > len(prefix) and ex.method == method:
+                await handler(ex, path.removeprefix(prefix))
+                return
+        if any(p == path for _, p in self.routes):
+            raise InvalidRequest(f"method {ex.method} is not allowed on {path}")
+        raise NotFound(f"no route for {ex.method} {path}")
 
     async def _fail(self, ex: Exchange, exc: GatewayError) -> None:
         ex.log.setdefault("error_type", exc.error_type)

@@ -51,6 +51,8 @@ class ProviderConfig(_Strict, frozen=True):
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     # Whether the upstream takes `top_k` (vLLM, SGLang, llama.cpp, OpenRouter do; OpenAI does not).
     accepts_top_k: bool = False
+    # An exact token counter for count_tokens: a vLLM or SGLang `/tokenize` URL (chat form).
+    tokenize_url: str | None = None
     timeouts: Timeouts = Timeouts()
 
 
@@ -83,6 +85,7 @@ class ModelConfig(_Strict, frozen=True):
     endpoints: list[Endpoint] = msgspec.field(default_factory=lambda: ["anthropic", "openai"])
     aliases: list[str] = []
     display_name: str | None = None
+    created_at: str = "1970-01-01T00:00:00Z"  # RFC 3339; shown by GET /v1/models
     context_window: int | None = None
     max_output_tokens: int | None = None
     capabilities: Capabilities = Capabilities()

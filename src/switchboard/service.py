@@ -10,6 +10,7 @@ from typing import Literal, TypeVar
 from switchboard import ir
 from switchboard.catalog import Catalog, Channel, ModelEntry
 from switchboard.config import Endpoint
+from switchboard.counting import Calibration, estimate_tokens
 from switchboard.errors import NotFound, UpstreamError
 from switchboard.log import events as log
 from switchboard.upstreams.anthropic import AnthropicUpstream
@@ -39,10 +40,6 @@ class Inbound:
             self._request = self.decode()
         return self._request
 
-    def input_estimate(self) -> int:
-        # Never tokenize on the hot path: ~4 bytes of JSON per token is an honest first guess.
-        return max(1, len(self.body) // 4)
-
 
 @dataclass(slots=True)
 class Served:
@@ -52,6 +49,7 @@ class Served:
     channel: str = ""
     dropped: list[str] = field(default_factory=list)
     failovers: int = 0
+    estimate: int = 0  # the uncalibrated input estimate, to calibrate against real usage
 
 
 @dataclass(slots=True)
@@ -80,11 +78,13 @@ class Streaming:
 class Gateway:
     def __init__(self, catalog: Catalog, http: HttpClient) -> None:
         self.catalog = catalog
+        self._openai = OpenAIUpstream(http)
         self._translated: dict[str, Upstream] = {
-            "openai": OpenAIUpstream(http),
+            "openai": self._openai,
             "scripted": ScriptedUpstream(),
         }
         self._anthropic = AnthropicUpstream(http)
+        self.calibration = Calibration()
 
     def resolve(self, name: str, endpoint: Endpoint) -> ModelEntry:
         entry = self.catalog.resolve(name)
@@ -95,8 +95,38 @@ class Gateway:
     def _passthrough(self, inbound: Inbound, channel: Channel) -> bool:
         return inbound.dialect == channel.provider.kind
 
-    def _call(self, inbound: Inbound, entry: ModelEntry, channel: Channel) -> Call:
-        return Call(inbound.request(), channel, entry.profile, inbound.input_estimate())
+    def _call(self, inbound: Inbound, entry: ModelEntry, channel: Channel, served: Served) -> Call:
+        request = inbound.request()
+        served.estimate = estimate_tokens(request)
+        estimate = self.calibration.adjust(entry.id, served.estimate)
+        return Call(request, channel, entry.profile, estimate)
+
+    def settle(self, served: Served, usage: ir.Usage) -> None:
+        """A request has ended with this usage: learn from it."""
+        actual = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+        if served.estimate and actual:
+            self.calibration.observe(served.model, served.estimate, actual)
+
+    async def count_tokens(self, inbound: Inbound) -> tuple[int, bool]:
+        """The input token count and whether it is exact: the upstream's own count where it
+        can give one (Anthropic pass-through, a configured tokenize endpoint), else the
+        calibrated estimate."""
+        entry = self.resolve(inbound.model, inbound.dialect)
+        channel = entry.channels[0]
+        try:
+            if self._passthrough(inbound, channel):
+                return await self._anthropic.count_tokens(self._forward(inbound, channel)), True
+            if channel.provider.kind == "openai":
+                served = Served(model=entry.id)
+                exact = await self._openai.count_tokens(self._call(inbound, entry, channel, served))
+                if exact is not None:
+                    return exact, True
+        except UpstreamError as exc:
+            if not exc.retryable:
+                raise
+            log.warning("exact token count from %s failed; estimating", channel.provider.name)
+        estimate = estimate_tokens(inbound.request())
+        return self.calibration.adjust(entry.id, estimate), False
 
     def _forward(self, inbound: Inbound, channel: Channel) -> Forward:
         return Forward(inbound.body, inbound.model, channel, inbound.headers)
@@ -135,7 +165,7 @@ class Gateway:
                 relayed = await self._anthropic.forward(self._forward(inbound, channel))
                 return Completed(served, relayed.usage, raw=relayed.body)
             upstream = self._translated[channel.provider.kind]
-            done = await upstream.complete(self._call(inbound, entry, channel))
+            done = await upstream.complete(self._call(inbound, entry, channel, served))
             served.dropped = done.dropped
             return Completed(served, done.response.usage, response=done.response)
 
@@ -153,7 +183,7 @@ class Gateway:
                 raw = aiter(relay)
                 return Streaming(served, await _first(relay, raw), relay, raw)
             upstream = self._translated[channel.provider.kind]
-            source = await upstream.stream(self._call(inbound, entry, channel))
+            source = await upstream.stream(self._call(inbound, entry, channel, served))
             served.dropped = source.dropped
             batches = aiter(source)
             return Streaming(served, await _first(source, batches), source, batches)

@@ -36,7 +36,20 @@ class AnthropicUpstream:
     def __init__(self, http: HttpClient) -> None:
         self._http = http
 
-    async def _post(self, fwd: Forward, *, stream: bool) -> aiohttp.ClientResponse:
+    async def count_tokens(self, fwd: Forward) -> int:
+        provider = fwd.channel.provider
+        raw = await self._http.read(provider, await self._post(fwd, stream=False, count=True))
+        try:
+            count = orjson.loads(raw)["input_tokens"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            raise UpstreamError.malformed(provider.name, "count_tokens reply") from None
+        if not isinstance(count, int):
+            raise UpstreamError.malformed(provider.name, "input_tokens is not an integer")
+        return count
+
+    async def _post(
+        self, fwd: Forward, *, stream: bool, count: bool = False
+    ) -> aiohttp.ClientResponse:
         provider = fwd.channel.provider
         try:
             body = rewrite_model(fwd.body, fwd.channel.model)
@@ -46,7 +59,8 @@ class AnthropicUpstream:
             ) from None
         return await self._http.post(
             provider,
-            provider.base_url.rstrip("/") + "/v1/messages",
+            provider.base_url.rstrip("/")
+            + ("/v1/messages/count_tokens" if count else "/v1/messages"),
             body,
             _headers(provider, fwd),
             upstream_error_message,

@@ -66,6 +66,32 @@ class OpenAIUpstream:
             raise UpstreamError.malformed(provider.name, str(exc)[:300]) from None
         return Completion(response, encoded.dropped + notes)
 
+    async def count_tokens(self, call: Call) -> int | None:
+        """Exact count from the provider's tokenize endpoint, when it has one."""
+        provider = call.channel.provider
+        if not provider.tokenize_url:
+            return None
+        encoded = encode_request(call.request, _profile(call))
+        body = {"model": call.channel.model, "messages": encoded.body["messages"]}
+        if "tools" in encoded.body:
+            body["tools"] = encoded.body["tools"]
+        resp = await self._http.post(
+            provider,
+            provider.tokenize_url,
+            orjson.dumps(body),
+            _headers(provider),
+            upstream_error_message,
+            stream=False,
+        )
+        raw = await self._http.read(provider, resp)
+        try:
+            count = orjson.loads(raw)["count"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            raise UpstreamError.malformed(provider.name, "tokenize reply has no count") from None
+        if not isinstance(count, int):
+            raise UpstreamError.malformed(provider.name, "tokenize count is not an integer")
+        return count
+
     async def stream(self, call: Call) -> OpenAIEventStream:
         provider = call.channel.provider
         encoded = encode_request(call.request, _profile(call))

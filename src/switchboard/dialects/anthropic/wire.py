@@ -197,6 +197,25 @@ class MessagesRequest(msgspec.Struct):
     cache_control: dict[str, Any] | None = None
 
 
+class CountTokensRequest(msgspec.Struct):
+    """`POST /v1/messages/count_tokens`: a Messages request without the generation fields."""
+
+    model: str
+    messages: list[MessageParam]
+    system: str | list[TextBlock] | None = None
+    tools: list[ToolParam] | None = None
+    tool_choice: ToolChoiceParam | None = None
+    thinking: ThinkingParam | None = None
+    cache_control: dict[str, Any] | None = None
+    max_tokens: int = 0
+    stream: bool | None = None
+    stop_sequences: list[str] | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    metadata: MetadataParam | None = None
+
+
 class RequestHead(msgspec.Struct):
     """Just what routing needs, decoded before the whole body."""
 
