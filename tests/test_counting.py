@@ -9,7 +9,20 @@ import re
 from switchboard import ir
 from switchboard.counting import Calibration, estimate_tokens
 
-WORDS = "the gateway routes every request to a healthy channel and reports usage".split()
+WORDS = [
+    "the",
+    "gateway",
+    "routes",
+    "every",
+    "request",
+    "to",
+    "a",
+    "healthy",
+    "channel",
+    "and",
+    "reports",
+    "usage",
+]
 CJK = "网关把每个请求路由到健康的通道并报告用量"
 _TOKEN = re.compile(r"[A-Za-z]+|\d|[^\sA-Za-z\d]")
 

@@ -39,7 +39,8 @@ def test_list_pages_with_cursors(gateway: GatewayProcess) -> None:
     assert info["max_tokens"] == 1000
     assert info["capabilities"]["image_input"] == {"supported": False}
     assert info["lifecycle"] == "active"
-    assert "created_at" in info and "display_name" in info
+    assert "created_at" in info
+    assert "display_name" in info
 
 
 def test_sdk_lists_and_retrieves(client: anthropic.Anthropic) -> None:
