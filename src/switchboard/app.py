@@ -16,6 +16,7 @@ from switchboard.errors import ApiError, GatewayError, InvalidRequest, NotFound
 from switchboard.log import access
 from switchboard.log import events as log
 from switchboard.service import Gateway
+from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.http import HttpClient
 
 Handler = Callable[[Exchange], Awaitable[None]]
@@ -31,7 +32,8 @@ class App:
     def __init__(self, config: Config, master_key: str) -> None:
         self.config = config
         self.http = HttpClient()
-        self.gateway = Gateway(Catalog(config), self.http)
+        signer = ThinkingSigner.from_master_key(master_key)
+        self.gateway = Gateway(Catalog(config), self.http, signer)
         auth = Authenticator(master_key, config)
         messages = MessagesHandler(self.gateway, auth, config.server.max_body_bytes)
         models = ModelsHandler(self.gateway.catalog, auth)

@@ -70,6 +70,23 @@ class Capabilities(_Strict, frozen=True):
     thinking: bool = False
 
 
+class Reasoning(_Strict, frozen=True):
+    """How a model's thinking is switched and what it needs back.
+
+    control: how `thinking` is sent upstream: `none`; `reasoning_effort` (OpenAI, vLLM, Groq);
+    `thinking` (a `{"type": "enabled"|"disabled"}` object: DeepSeek, Kimi, GLM, MiniMax);
+    `enable_thinking` (DashScope, SiliconFlow: with `thinking_budget`); `chat_template` (vLLM,
+    SGLang, llama.cpp `chat_template_kwargs.enable_thinking`); `openrouter` (`reasoning`).
+    echo: whether earlier reasoning must be sent back on assistant turns (DeepSeek and Kimi
+    thinking models answer 400 without it), under `echo_field`."""
+
+    control: Literal[
+        "none", "reasoning_effort", "thinking", "enable_thinking", "chat_template", "openrouter"
+    ] = "none"
+    echo: bool = False
+    echo_field: Literal["reasoning_content", "reasoning"] = "reasoning_content"
+
+
 class Pricing(_Strict, frozen=True):
     """USD per million tokens."""
 
@@ -89,6 +106,7 @@ class ModelConfig(_Strict, frozen=True):
     context_window: int | None = None
     max_output_tokens: int | None = None
     capabilities: Capabilities = Capabilities()
+    reasoning: Reasoning = Reasoning()
     pricing: Pricing = Pricing()
 
 
@@ -194,6 +212,15 @@ _ALLOWED = {
     "kind": ("openai", "anthropic", "scripted"),
     "endpoints": ("anthropic", "openai"),
     "max_tokens_field": ("max_tokens", "max_completion_tokens"),
+    "control": (
+        "none",
+        "reasoning_effort",
+        "thinking",
+        "enable_thinking",
+        "chat_template",
+        "openrouter",
+    ),
+    "echo_field": ("reasoning_content", "reasoning"),
 }
 
 

@@ -13,6 +13,7 @@ from switchboard.config import Endpoint
 from switchboard.counting import Calibration, estimate_tokens
 from switchboard.errors import NotFound, UpstreamError
 from switchboard.log import events as log
+from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.anthropic import AnthropicUpstream
 from switchboard.upstreams.base import Call, EventStream, Forward, RelayStream, Upstream
 from switchboard.upstreams.http import HttpClient
@@ -76,9 +77,9 @@ class Streaming:
 
 
 class Gateway:
-    def __init__(self, catalog: Catalog, http: HttpClient) -> None:
+    def __init__(self, catalog: Catalog, http: HttpClient, signer: ThinkingSigner) -> None:
         self.catalog = catalog
-        self._openai = OpenAIUpstream(http)
+        self._openai = OpenAIUpstream(http, signer)
         self._translated: dict[str, Upstream] = {
             "openai": self._openai,
             "scripted": ScriptedUpstream(),

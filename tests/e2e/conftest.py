@@ -47,6 +47,12 @@ def gateway_config(up: ScriptedUpstream) -> dict[str, Any]:
                 "capabilities": {"vision": False},
                 "channels": [{"provider": "up", "model": "small-model"}],
             },
+            {
+                "id": "test/thinker",
+                "capabilities": {"thinking": True},
+                "reasoning": {"control": "thinking", "echo": True},
+                "channels": [{"provider": "up", "model": "deepseek-flash"}],
+            },
             {"id": "test/passthrough", "channels": [{"provider": "ant", "model": "claude-up"}]},
             {"id": "test/slow", "channels": [{"provider": "slow", "model": "slow-model"}]},
             {

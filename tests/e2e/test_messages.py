@@ -297,3 +297,62 @@ def test_readme_default_headers_bearer_form(
     ) as c:
         msg = c.messages.create(model=MODEL, max_tokens=5, messages=HELLO)
     assert msg.content[0].type == "text"
+
+
+def test_thinking_round_trip_with_the_echo(
+    client: anthropic.Anthropic, upstream: ScriptedUpstream
+) -> None:
+    """DeepSeek-style: reasoning comes back as a signed thinking block; sent back with the tool
+    result, it reaches the upstream again as reasoning_content."""
+    tools: Any = [{"name": "ls", "input_schema": {"type": "object"}}]
+    upstream.enqueue(
+        openai_stream(
+            [],
+            reasoning_pieces=["I should ", "list files"],
+            finish_reason="tool_calls",
+            tool_call_deltas=[
+                {
+                    "index": 0,
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "ls", "arguments": "{}"},
+                }
+            ],
+        )
+    )
+    with client.messages.stream(
+        model="test/thinker",
+        max_tokens=2048,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        tools=tools,
+        messages=HELLO,
+    ) as stream:
+        first = stream.get_final_message()
+    assert [b.type for b in first.content] == ["thinking", "tool_use"]
+    thinking = first.content[0]
+    assert thinking.type == "thinking"
+    assert thinking.thinking == "I should list files"
+    assert thinking.signature.startswith("sbsig1.")
+    sent = upstream.received[0].json
+    assert isinstance(sent, dict)
+    assert sent["thinking"] == {"type": "enabled"}
+
+    upstream.enqueue(openai_completion("a.txt"))
+    client.messages.create(
+        model="test/thinker",
+        max_tokens=2048,
+        tools=tools,
+        messages=[
+            *HELLO,
+            {"role": "assistant", "content": first.content},  # type: ignore[typeddict-item]
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": "call_1", "content": "a.txt"}],
+            },
+        ],
+    )
+    second = upstream.received[1].json
+    assert isinstance(second, dict)
+    assistant = second["messages"][1]
+    assert assistant["reasoning_content"] == "I should list files"
+    assert assistant["tool_calls"][0]["id"] == "call_1"

@@ -13,6 +13,7 @@ from tests.support.mock_upstream import ScriptedUpstream
 SERVED = [
     "moonshotai/kimi-k2-instruct",
     "test/clamped",
+    "test/thinker",
     "test/passthrough",
     "test/slow",
     "test/failover",

@@ -16,11 +16,12 @@ from switchboard.dialects.openai_chat.request import UpstreamProfile, encode_req
 from switchboard.dialects.openai_chat.response import decode_response
 from switchboard.dialects.openai_chat.stream import StreamDecoder
 from switchboard.errors import UpstreamError
+from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.base import Call, Completion
 from switchboard.upstreams.http import HttpClient
 
 
-def _profile(call: Call) -> UpstreamProfile:
+def _profile(call: Call, signer: ThinkingSigner) -> UpstreamProfile:
     p, provider = call.profile, call.channel.provider
     return UpstreamProfile(
         model_id=p.id,
@@ -30,6 +31,9 @@ def _profile(call: Call) -> UpstreamProfile:
         max_output_tokens=p.max_output_tokens,
         vision=p.capabilities.vision,
         pdf=p.capabilities.pdf,
+        thinking_control=p.reasoning.control,
+        echo_field=p.reasoning.echo_field if p.reasoning.echo else None,
+        verify=signer.verify,
     )
 
 
@@ -42,15 +46,16 @@ def _headers(provider: ProviderConfig) -> dict[str, str]:
 
 
 class OpenAIUpstream:
-    def __init__(self, http: HttpClient) -> None:
+    def __init__(self, http: HttpClient, signer: ThinkingSigner) -> None:
         self._http = http
+        self._signer = signer
 
     def _url(self, provider: ProviderConfig) -> str:
         return provider.base_url.rstrip("/") + "/chat/completions"
 
     async def complete(self, call: Call) -> Completion:
         provider = call.channel.provider
-        encoded = encode_request(call.request, _profile(call))
+        encoded = encode_request(call.request, _profile(call, self._signer))
         resp = await self._http.post(
             provider,
             self._url(provider),
@@ -61,7 +66,7 @@ class OpenAIUpstream:
         )
         raw = await self._http.read(provider, resp)
         try:
-            response, notes = decode_response(raw, encoded.tool_names)
+            response, notes = decode_response(raw, encoded.tool_names, self._signer.sign)
         except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as exc:
             raise UpstreamError.malformed(provider.name, str(exc)[:300]) from None
         return Completion(response, encoded.dropped + notes)
@@ -71,7 +76,7 @@ class OpenAIUpstream:
         provider = call.channel.provider
         if not provider.tokenize_url:
             return None
-        encoded = encode_request(call.request, _profile(call))
+        encoded = encode_request(call.request, _profile(call, self._signer))
         body = {"model": call.channel.model, "messages": encoded.body["messages"]}
         if "tools" in encoded.body:
             body["tools"] = encoded.body["tools"]
@@ -94,7 +99,7 @@ class OpenAIUpstream:
 
     async def stream(self, call: Call) -> OpenAIEventStream:
         provider = call.channel.provider
-        encoded = encode_request(call.request, _profile(call))
+        encoded = encode_request(call.request, _profile(call, self._signer))
         resp = await self._http.post(
             provider,
             self._url(provider),
@@ -107,6 +112,7 @@ class OpenAIUpstream:
             provider=provider.name,
             input_estimate=call.input_estimate,
             tool_names=encoded.tool_names,
+            sign=self._signer.sign,
         )
         return OpenAIEventStream(provider, resp, decoder, encoded.dropped)
 

@@ -3,6 +3,7 @@ upstream cannot take is either refused with a named error or listed in `Encoded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, assert_never
 
@@ -24,6 +25,10 @@ class UpstreamProfile:
     max_output_tokens: int | None = None
     vision: bool = True
     pdf: bool = False
+    thinking_control: str = "none"  # config.Reasoning.control
+    echo_field: str | None = None  # where earlier reasoning goes back, when the model needs it
+    # Verifies a thinking block's signature: only reasoning this gateway issued is echoed.
+    verify: Callable[[str, str], bool] | None = None
 
 
 @dataclass(slots=True)
@@ -79,12 +84,47 @@ def encode_request(req: ir.Request, profile: UpstreamProfile) -> Encoded:
         ]
         if req.tool_choice is not None:
             _tool_choice(req.tool_choice, names, body)
-    if req.thinking is not None and req.thinking.type != "disabled":
-        out.dropped.append(f"thinking ({req.thinking.type})")
+    if req.thinking is not None:
+        _thinking(req.thinking, profile, body, out.dropped)
     if req.stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
     return out
+
+
+def _effort(budget: int | None) -> str:
+    if budget is None:
+        return "medium"
+    return "low" if budget < 4096 else "medium" if budget < 16384 else "high"
+
+
+def _thinking(
+    cfg: ir.ThinkingConfig, profile: UpstreamProfile, body: dict[str, Any], dropped: list[str]
+) -> None:
+    """Anthropic's `thinking` in the upstream's own terms (providers.md section 14)."""
+    on = cfg.type != "disabled"
+    match profile.thinking_control:
+        case "reasoning_effort":
+            if on:
+                body["reasoning_effort"] = _effort(cfg.budget_tokens)
+        case "thinking":
+            body["thinking"] = {"type": "enabled" if on else "disabled"}
+        case "enable_thinking":
+            body["enable_thinking"] = on
+            if on and cfg.budget_tokens:
+                body["thinking_budget"] = cfg.budget_tokens
+        case "chat_template":
+            body["chat_template_kwargs"] = {"enable_thinking": on}
+        case "openrouter":
+            if not on:
+                body["reasoning"] = {"effort": "none"}
+            elif cfg.budget_tokens:
+                body["reasoning"] = {"max_tokens": cfg.budget_tokens}
+            else:
+                body["reasoning"] = {"effort": "medium"}
+        case _:
+            if on:
+                dropped.append(f"thinking ({cfg.type}): the model has no thinking control")
 
 
 def _tool_choice(choice: ir.ToolChoice, names: dict[str, str], body: dict[str, Any]) -> None:
@@ -152,7 +192,7 @@ def _messages(
         elif msg.role == "user":
             _user(msg, where, profile, out, dropped)
         else:
-            _assistant(msg, names, out, dropped)
+            _assistant(msg, names, profile, out, dropped)
     return out
 
 
@@ -199,9 +239,14 @@ def _user(
 
 
 def _assistant(
-    msg: ir.Message, names: dict[str, str], out: list[dict[str, Any]], dropped: list[str]
+    msg: ir.Message,
+    names: dict[str, str],
+    profile: UpstreamProfile,
+    out: list[dict[str, Any]],
+    dropped: list[str],
 ) -> None:
     texts: list[str] = []
+    reasoning: list[str] = []
     calls: list[dict[str, Any]] = []
     for block in msg.content:
         match block:
@@ -219,7 +264,12 @@ def _assistant(
                     }
                 )
             case ir.Thinking():
-                dropped.append("thinking")
+                if profile.echo_field is None:
+                    dropped.append("thinking")
+                elif profile.verify is not None and profile.verify(block.thinking, block.signature):
+                    reasoning.append(block.thinking)
+                else:
+                    dropped.append("thinking (signature not issued by this gateway)")
             case ir.RedactedThinking():
                 dropped.append("redacted_thinking")
             case ir.Image() | ir.Document() | ir.ToolResult():
@@ -229,6 +279,10 @@ def _assistant(
     message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
     if calls:
         message["tool_calls"] = calls
+    if profile.echo_field is not None and (reasoning or calls):
+        # Thinking models that need the echo reject tool-call turns without the field, even
+        # when the turn had no reasoning: then it goes back empty.
+        message[profile.echo_field] = "".join(reasoning)
     if message["content"] is None and not calls:
         return
     out.append(message)

@@ -3,6 +3,7 @@ are shared with the stream decoder."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -107,7 +108,13 @@ def tool_use(
     return ir.ToolUse(block_id, original, value), bool(suffix)
 
 
-def decode_response(body: bytes, tool_names: dict[str, str]) -> tuple[ir.Response, list[str]]:
+def no_signature(thinking: str) -> str:
+    return ""
+
+
+def decode_response(
+    body: bytes, tool_names: dict[str, str], sign: Callable[[str], str] = no_signature
+) -> tuple[ir.Response, list[str]]:
     """The response and the notes of what had to be changed (unknown finish reason, repaired
     tool arguments). Raises msgspec errors on a body that is not a completion."""
     completion = _decode_completion(body)
@@ -120,7 +127,7 @@ def decode_response(body: bytes, tool_names: dict[str, str]) -> tuple[ir.Respons
     blocks: list[ir.Block] = []
     reasoning = message.reasoning_content or message.reasoning
     if reasoning:
-        blocks.append(ir.Thinking(reasoning))
+        blocks.append(ir.Thinking(reasoning, sign(reasoning)))
     text = message.content if message.content is not None else message.refusal
     if text:
         blocks.append(ir.Text(text))

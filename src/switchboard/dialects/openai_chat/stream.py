@@ -8,6 +8,7 @@ while a tool block is open is held and sent after the tool blocks, so nothing is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import msgspec
@@ -18,6 +19,7 @@ from switchboard.dialects.openai_chat.names import client_tool_id
 from switchboard.dialects.openai_chat.response import (
     KNOWN_FINISH,
     arguments_text,
+    no_signature,
     repair_arguments,
     stop_reason,
     usage,
@@ -52,8 +54,17 @@ class _Call:
 class StreamDecoder:
     """Feed it each SSE `data` payload; `finish()` at `[DONE]` or end of stream."""
 
-    def __init__(self, *, provider: str, input_estimate: int, tool_names: dict[str, str]) -> None:
+    def __init__(
+        self,
+        *,
+        provider: str,
+        input_estimate: int,
+        tool_names: dict[str, str],
+        sign: Callable[[str], str] = no_signature,
+    ) -> None:
         self._provider = provider
+        self._sign = sign
+        self._thinking: list[str] = []  # the open thinking block's text, to sign at its stop
         self._estimate = input_estimate
         self._names = tool_names
         self._started = False
@@ -155,9 +166,16 @@ class StreamDecoder:
         return index
 
     def _close(self, out: list[ir.Event]) -> None:
-        if self._open is not None:
-            out.append(ir.BlockStop(self._open_index))
-            self._open = None
+        if self._open is None:
+            return
+        if self._open == "thinking":
+            # The signature comes last, just before the stop, as the real API sends it.
+            signature = self._sign("".join(self._thinking))
+            self._thinking.clear()
+            if signature:
+                out.append(ir.SignatureDelta(self._open_index, signature))
+        out.append(ir.BlockStop(self._open_index))
+        self._open = None
 
     def _piece(self, kind: str, text: str, out: list[ir.Event]) -> None:
         if self._open == "tool":
@@ -172,6 +190,7 @@ class StreamDecoder:
         if kind == "text":
             out.append(ir.TextDelta(self._open_index, text))
         else:
+            self._thinking.append(text)
             out.append(ir.ThinkingDelta(self._open_index, text))
 
     def _tool_piece(self, piece: wire.ToolCall, out: list[ir.Event]) -> None:
