@@ -51,6 +51,8 @@ class ProviderConfig(_Strict, frozen=True):
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     # Whether the upstream takes `top_k` (vLLM, SGLang, llama.cpp, OpenRouter do; OpenAI does not).
     accepts_top_k: bool = False
+    # Clean tool schemas of keywords strict validators refuse (Moonshot, strict OpenAI mode).
+    strict_schemas: bool = False
     # An exact token counter for count_tokens: a vLLM or SGLang `/tokenize` URL (chat form).
     tokenize_url: str | None = None
     timeouts: Timeouts = Timeouts()

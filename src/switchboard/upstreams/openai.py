@@ -31,6 +31,7 @@ def _profile(call: Call, signer: ThinkingSigner) -> UpstreamProfile:
         max_output_tokens=p.max_output_tokens,
         vision=p.capabilities.vision,
         pdf=p.capabilities.pdf,
+        strict_schemas=provider.strict_schemas,
         thinking_control=p.reasoning.control,
         echo_field=p.reasoning.echo_field if p.reasoning.echo else None,
         verify=signer.verify,

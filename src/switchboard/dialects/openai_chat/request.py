@@ -11,6 +11,8 @@ import orjson
 
 from switchboard import ir
 from switchboard.dialects.openai_chat.names import upstream_tool_id, upstream_tool_name
+from switchboard.dialects.openai_chat.schema import clean_schema
+from switchboard.documents import pdf_text
 from switchboard.errors import InvalidRequest
 
 
@@ -25,6 +27,7 @@ class UpstreamProfile:
     max_output_tokens: int | None = None
     vision: bool = True
     pdf: bool = False
+    strict_schemas: bool = False
     thinking_control: str = "none"  # config.Reasoning.control
     echo_field: str | None = None  # where earlier reasoning goes back, when the model needs it
     # Verifies a thinking block's signature: only reasoning this gateway issued is echoed.
@@ -71,17 +74,7 @@ def encode_request(req: ir.Request, profile: UpstreamProfile) -> Encoded:
     if req.user_id:
         body["user"] = req.user_id
     if req.tools:
-        body["tools"] = [
-            {
-                "type": "function",
-                "function": {
-                    "name": names[t.name],
-                    **({"description": t.description} if t.description else {}),
-                    "parameters": t.input_schema,
-                },
-            }
-            for t in req.tools
-        ]
+        body["tools"] = [_tool(t, names[t.name], profile, out.dropped) for t in req.tools]
         if req.tool_choice is not None:
             _tool_choice(req.tool_choice, names, body)
     if req.thinking is not None:
@@ -90,6 +83,18 @@ def encode_request(req: ir.Request, profile: UpstreamProfile) -> Encoded:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
     return out
+
+
+def _tool(tool: ir.Tool, name: str, profile: UpstreamProfile, dropped: list[str]) -> dict[str, Any]:
+    schema = tool.input_schema
+    if profile.strict_schemas:
+        schema, removed = clean_schema(schema)
+        dropped.extend(f"tools.{tool.name}.input_schema: {k}" for k in sorted(removed))
+    function: dict[str, Any] = {"name": name}
+    if tool.description:
+        function["description"] = tool.description
+    function["parameters"] = schema
+    return {"type": "function", "function": function}
 
 
 def _effort(budget: int | None) -> str:
@@ -157,15 +162,24 @@ def _image_part(image: ir.Image, profile: UpstreamProfile, where: str) -> dict[s
     return {"type": "image_url", "image_url": {"url": url}}
 
 
-def _document_part(doc: ir.Document, profile: UpstreamProfile, where: str) -> dict[str, Any]:
+def _document_part(
+    doc: ir.Document, profile: UpstreamProfile, where: str, dropped: list[str]
+) -> dict[str, Any]:
+    head = [x for x in (doc.title, doc.context) if x]
     if doc.text is not None:
-        head = [x for x in (doc.title, doc.context) if x]
-        text = "\n".join([*head, doc.text]) if head else doc.text
-        return {"type": "text", "text": text}
-    if not profile.pdf or doc.data is None:
+        return {"type": "text", "text": "\n".join([*head, doc.text])}
+    if doc.data is None:
         raise InvalidRequest(
-            f"{where}: model '{profile.model_id}' does not accept PDF documents", param=where
+            f"{where}.source: a document URL must be fetched first (documents.fetch_urls)",
+            param=f"{where}.source",
         )
+    if not profile.pdf:
+        try:
+            text = pdf_text(doc.data)
+        except ValueError as exc:
+            raise InvalidRequest(f"{where}: {exc}", param=where) from None
+        dropped.append(f"{where}: PDF sent as extracted text ({profile.model_id} takes no PDFs)")
+        return {"type": "text", "text": "\n".join([*head, text])}
     part: dict[str, Any] = {"file_data": f"data:{doc.media_type};base64,{doc.data}"}
     part["filename"] = (doc.title or "document") + ".pdf"
     return {"type": "file", "file": part}
@@ -214,7 +228,7 @@ def _user(
             case ir.Image():
                 parts.append(_image_part(block, profile, at))
             case ir.Document():
-                parts.append(_document_part(block, profile, at))
+                parts.append(_document_part(block, profile, at, dropped))
             case ir.ToolResult():
                 call_id = upstream_tool_id(block.tool_use_id)
                 texts = [p.text for p in block.content if isinstance(p, ir.Text)]
