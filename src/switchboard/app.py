@@ -33,7 +33,7 @@ class App:
         self.config = config
         self.http = HttpClient()
         signer = ThinkingSigner.from_master_key(master_key)
-        self.gateway = Gateway(Catalog(config), self.http, signer)
+        self.gateway = Gateway(Catalog(config), self.http, signer, config.documents)
         auth = Authenticator(master_key, config)
         messages = MessagesHandler(self.gateway, auth, config.server.max_body_bytes)
         models = ModelsHandler(self.gateway.catalog, auth)

@@ -123,11 +123,23 @@ class ServerConfig(_Strict, frozen=True):
     max_body_bytes: int = 32 * 1024 * 1024
 
 
+class Documents(_Strict, frozen=True):
+    """Fetching `url` document sources for upstreams that cannot fetch them. Off by default;
+    when on, only public addresses are fetched (never private, loopback or link-local ones,
+    unless `allow_private_addresses`, meant for tests), with a size cap and a timeout."""
+
+    fetch_urls: bool = False
+    max_bytes: int = 10 * 1024 * 1024
+    timeout: float = 15.0
+    allow_private_addresses: bool = False
+
+
 class Config(_Strict, frozen=True):
     master_key: str | None = None
     database: str = "sqlite:///./switchboard.db"
     redis: str | None = None
     server: ServerConfig = ServerConfig()
+    documents: Documents = Documents()
     providers: list[ProviderConfig] = []
     keys: list[KeyConfig] = []
     models: list[ModelConfig] = []

@@ -3,20 +3,23 @@ the next channel before the first byte) -> report what was served and what it co
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
+import msgspec
+
 from switchboard import ir
 from switchboard.catalog import Catalog, Channel, ModelEntry
-from switchboard.config import Endpoint
+from switchboard.config import Documents, Endpoint
 from switchboard.counting import Calibration, estimate_tokens
-from switchboard.errors import NotFound, UpstreamError
+from switchboard.errors import InvalidRequest, NotFound, UpstreamError
 from switchboard.log import events as log
 from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.anthropic import AnthropicUpstream
 from switchboard.upstreams.base import Call, EventStream, Forward, RelayStream, Upstream
-from switchboard.upstreams.http import HttpClient
+from switchboard.upstreams.http import FetchRefused, HttpClient, fetch_document
 from switchboard.upstreams.openai import OpenAIUpstream
 from switchboard.upstreams.scripted import ScriptedUpstream
 
@@ -35,6 +38,8 @@ class Inbound:
     headers: Mapping[str, str]
     decode: Callable[[], ir.Request]
     _request: ir.Request | None = None
+
+    _documents_ready: bool = False
 
     def request(self) -> ir.Request:
         if self._request is None:
@@ -77,8 +82,15 @@ class Streaming:
 
 
 class Gateway:
-    def __init__(self, catalog: Catalog, http: HttpClient, signer: ThinkingSigner) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        http: HttpClient,
+        signer: ThinkingSigner,
+        documents: Documents | None = None,
+    ) -> None:
         self.catalog = catalog
+        self._documents = documents or Documents()
         self._openai = OpenAIUpstream(http, signer)
         self._translated: dict[str, Upstream] = {
             "openai": self._openai,
@@ -101,6 +113,48 @@ class Gateway:
         served.estimate = estimate_tokens(request)
         estimate = self.calibration.adjust(entry.id, served.estimate)
         return Call(request, channel, entry.profile, estimate)
+
+    async def _fetch_documents(self, inbound: Inbound) -> None:
+        """Document `url` sources fetched (under the guard) for upstreams that cannot fetch
+        them; once per request, whatever the number of channels tried."""
+        if inbound._documents_ready:
+            return
+        request = inbound.request()
+        messages = list(request.messages)
+        for i, message in enumerate(messages):
+            blocks = list(message.content)
+            for j, block in enumerate(blocks):
+                if isinstance(block, ir.Document) and block.url and block.data is None:
+                    blocks[j] = await self._fetch_document(block, f"messages.{i}.content.{j}")
+            messages[i] = ir.Message(message.role, tuple(blocks))
+        inbound._request = msgspec.structs.replace(request, messages=tuple(messages))
+        inbound._documents_ready = True
+
+    async def _fetch_document(self, doc: ir.Document, where: str) -> ir.Document:
+        cfg = self._documents
+        if not cfg.fetch_urls:
+            raise InvalidRequest(
+                f"{where}.source: URL documents are not fetched by this gateway "
+                "(the operator can enable documents.fetch_urls)",
+                param=f"{where}.source",
+            )
+        assert doc.url is not None
+        try:
+            body, content_type = await fetch_document(
+                doc.url,
+                max_bytes=cfg.max_bytes,
+                seconds=cfg.timeout,
+                allow_private=cfg.allow_private_addresses,
+            )
+        except FetchRefused as exc:
+            raise InvalidRequest(
+                f"{where}.source.url: {exc}", param=f"{where}.source.url"
+            ) from None
+        media = content_type.split(";")[0].strip().lower()
+        if media.startswith("text/"):
+            return msgspec.structs.replace(doc, url=None, text=body.decode("utf-8", "replace"))
+        data = base64.b64encode(body).decode()
+        return msgspec.structs.replace(doc, url=None, data=data, media_type="application/pdf")
 
     def settle(self, served: Served, usage: ir.Usage) -> None:
         """A request has ended with this usage: learn from it."""
@@ -165,6 +219,7 @@ class Gateway:
             if self._passthrough(inbound, channel):
                 relayed = await self._anthropic.forward(self._forward(inbound, channel))
                 return Completed(served, relayed.usage, raw=relayed.body)
+            await self._fetch_documents(inbound)
             upstream = self._translated[channel.provider.kind]
             done = await upstream.complete(self._call(inbound, entry, channel, served))
             served.dropped = done.dropped
@@ -183,6 +238,7 @@ class Gateway:
                 relay = await self._anthropic.forward_stream(self._forward(inbound, channel))
                 raw = aiter(relay)
                 return Streaming(served, await _first(relay, raw), relay, raw)
+            await self._fetch_documents(inbound)
             upstream = self._translated[channel.provider.kind]
             source = await upstream.stream(self._call(inbound, entry, channel, served))
             served.dropped = source.dropped
