@@ -7,10 +7,12 @@ from collections.abc import Awaitable, Callable
 from switchboard.api.anthropic import MessagesHandler
 from switchboard.api.asgi import Exchange, Receive, Scope, Send
 from switchboard.api.health import health
+from switchboard.api.openai import ChatCompletionsHandler, ModelsHandler
 from switchboard.auth import Authenticator
 from switchboard.catalog import Catalog
 from switchboard.config import Config
-from switchboard.dialects.anthropic.errors import error_body, error_event
+from switchboard.dialects.anthropic import errors as anthropic_errors
+from switchboard.dialects.openai_chat import errors as openai_errors
 from switchboard.errors import ApiError, GatewayError, InvalidRequest, NotFound
 from switchboard.log import access
 from switchboard.log import events as log
@@ -20,6 +22,7 @@ from switchboard.upstreams.http import HttpClient
 Handler = Callable[[Exchange], Awaitable[None]]
 
 PREFIXES = ("/anthropic", "")
+OPENAI_PREFIX = "/openai"
 
 
 class App:
@@ -34,6 +37,15 @@ class App:
         self.routes: dict[tuple[str, str], Handler] = {("GET", "/health"): health}
         for prefix in PREFIXES:
             self.routes[("POST", f"{prefix}/v1/messages")] = messages
+        chat = ChatCompletionsHandler(self.gateway, auth, config.server.max_body_bytes)
+        self.openai_models = ModelsHandler(self.gateway.catalog, auth)
+        # Clients set base_url with or without /v1; both must work (openai-chat-api.md 8.1).
+        for path in ("/v1/chat/completions", "/chat/completions"):
+            self.routes[("POST", path)] = chat
+            self.routes[("POST", OPENAI_PREFIX + path)] = chat
+        self.routes[("GET", f"{OPENAI_PREFIX}/v1/models")] = self.openai_models.list_models
+        self.routes[("GET", f"{OPENAI_PREFIX}/models")] = self.openai_models.list_models
+        self.openai_paths = {p for _, p in self.routes if "/chat/completions" in p}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -56,6 +68,8 @@ class App:
     async def _http(self, ex: Exchange) -> None:
         path = ex.path.rstrip("/") or "/"
         handler = self.routes.get((ex.method, path))
+        if path in self.openai_paths or path.startswith(OPENAI_PREFIX + "/"):
+            ex.dialect = "openai"
         try:
             if handler is None:
                 if any(p == path for _, p in self.routes):
@@ -74,10 +88,12 @@ class App:
     async def _fail(self, ex: Exchange, exc: GatewayError) -> None:
         ex.log.setdefault("error_type", exc.error_type)
         ex.log.setdefault("error", exc.message)
+        # The envelope of the client's dialect, as the route (or its handler) declared it.
+        errors = openai_errors if ex.dialect == "openai" else anthropic_errors
         if ex.status == 0:
-            await ex.respond(exc.status, error_body(exc, ex.request_id), exc.headers())
+            await ex.respond(exc.status, errors.error_body(exc, ex.request_id), exc.headers())
         elif ex.streaming:
-            await ex.chunk(error_event(exc, ex.request_id))
+            await ex.chunk(errors.error_event(exc, ex.request_id))
             await ex.end_stream()
 
     @staticmethod

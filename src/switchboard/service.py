@@ -13,7 +13,14 @@ from switchboard.config import Endpoint
 from switchboard.errors import NotFound, UpstreamError
 from switchboard.log import events as log
 from switchboard.upstreams.anthropic import AnthropicUpstream
-from switchboard.upstreams.base import Call, EventStream, Forward, RelayStream, Upstream
+from switchboard.upstreams.base import (
+    Call,
+    EventStream,
+    Forward,
+    PassThrough,
+    RelayStream,
+    Upstream,
+)
 from switchboard.upstreams.http import HttpClient
 from switchboard.upstreams.openai import OpenAIUpstream
 from switchboard.upstreams.scripted import ScriptedUpstream
@@ -26,12 +33,13 @@ class Inbound:
     """A client request as the handler decoded it. `decode` gives the IR on demand, since a
     same-format pass-through never needs it."""
 
-    dialect: Literal["anthropic"]
+    dialect: Literal["anthropic", "openai"]
     body: bytes
     model: str
     stream: bool
     headers: Mapping[str, str]
     decode: Callable[[], ir.Request]
+    usage_chunk: bool = False  # OpenAI: the client asked for the stream's usage chunk
     _request: ir.Request | None = None
 
     def request(self) -> ir.Request:
@@ -80,11 +88,14 @@ class Streaming:
 class Gateway:
     def __init__(self, catalog: Catalog, http: HttpClient) -> None:
         self.catalog = catalog
+        anthropic, openai = AnthropicUpstream(http), OpenAIUpstream(http)
         self._translated: dict[str, Upstream] = {
-            "openai": OpenAIUpstream(http),
+            "openai": openai,
+            "anthropic": anthropic,
             "scripted": ScriptedUpstream(),
         }
-        self._anthropic = AnthropicUpstream(http)
+        # Same-format traffic is relayed, not translated.
+        self._relays: dict[str, PassThrough] = {"anthropic": anthropic, "openai": openai}
 
     def resolve(self, name: str, endpoint: Endpoint) -> ModelEntry:
         entry = self.catalog.resolve(name)
@@ -93,13 +104,13 @@ class Gateway:
         return entry
 
     def _passthrough(self, inbound: Inbound, channel: Channel) -> bool:
-        return inbound.dialect == channel.provider.kind
+        return inbound.dialect == channel.provider.kind and inbound.dialect in self._relays
 
     def _call(self, inbound: Inbound, entry: ModelEntry, channel: Channel) -> Call:
         return Call(inbound.request(), channel, entry.profile, inbound.input_estimate())
 
     def _forward(self, inbound: Inbound, channel: Channel) -> Forward:
-        return Forward(inbound.body, inbound.model, channel, inbound.headers)
+        return Forward(inbound.body, inbound.model, channel, inbound.headers, inbound.usage_chunk)
 
     async def _failover(
         self, entry: ModelEntry, served: Served, attempt: Callable[[Channel], Awaitable[T]]
@@ -132,7 +143,8 @@ class Gateway:
 
         async def attempt(channel: Channel) -> Completed:
             if self._passthrough(inbound, channel):
-                relayed = await self._anthropic.forward(self._forward(inbound, channel))
+                relays = self._relays[channel.provider.kind]
+                relayed = await relays.forward(self._forward(inbound, channel))
                 return Completed(served, relayed.usage, raw=relayed.body)
             upstream = self._translated[channel.provider.kind]
             done = await upstream.complete(self._call(inbound, entry, channel))
@@ -149,7 +161,8 @@ class Gateway:
             # The first item is part of the attempt: a stream that fails before it can still
             # go to another channel, since the client has seen nothing yet.
             if self._passthrough(inbound, channel):
-                relay = await self._anthropic.forward_stream(self._forward(inbound, channel))
+                relays = self._relays[channel.provider.kind]
+                relay = await relays.forward_stream(self._forward(inbound, channel))
                 raw = aiter(relay)
                 return Streaming(served, await _first(relay, raw), relay, raw)
             upstream = self._translated[channel.provider.kind]
