@@ -388,3 +388,29 @@ def test_client_key_is_not_forwarded(
     client.chat.completions.create(model=model, messages=HELLO)
     headers = json.dumps(upstream.received[-1].headers)
     assert CLIENT_KEY not in headers
+
+
+def test_stream_has_request_id(client: openai.OpenAI, model: str, upstream: ScriptedServer) -> None:
+    raw = client.chat.completions.with_raw_response.create(model=model, messages=HELLO, stream=True)
+    assert raw.headers["x-request-id"].startswith("req_")
+    assert raw.headers["content-type"].startswith("text/event-stream")
+    assert "".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices) == "Hello"
+
+
+def test_loss_report_header(client: openai.OpenAI, upstream: ScriptedServer) -> None:
+    raw = client.chat.completions.with_raw_response.create(
+        model="claude-test", messages=HELLO, temperature=1.5, seed=4
+    )
+    report = raw.headers["switchboard-dropped"]
+    assert "seed" in report
+    assert "temperature clamped from 1.5 to 1.0" in report
+    assert raw.headers["switchboard-channel"] == "up-anthropic/upstream-claude"
+
+
+def test_upstream_server_error(client: openai.OpenAI, model: str, upstream: ScriptedServer) -> None:
+    upstream.play(Script(error=(500, "kaboom")))
+    with pytest.raises(openai.InternalServerError) as info:
+        client.chat.completions.create(model=model, messages=HELLO, stream=True)
+    assert info.value.status_code == 502
+    assert "kaboom" in info.value.message
+    assert info.value.response.json()["error"]["type"] == "server_error"

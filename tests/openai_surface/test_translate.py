@@ -18,7 +18,15 @@ from switchboard.dialects.openai_chat.passthrough import StreamRelay, rewrite_re
 from switchboard.dialects.openai_chat.request import DEFAULT_MAX_TOKENS, decode_request
 from switchboard.dialects.openai_chat.response import encode_response, finish_reason
 from switchboard.dialects.sse import SSEDecoder
-from switchboard.errors import InvalidRequest, NotFound, RateLimited, UpstreamError
+from switchboard.errors import (
+    AuthenticationFailed,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    RequestTooLarge,
+    UpstreamError,
+)
 
 
 def decode(**fields: Any) -> ir.Request:
@@ -325,6 +333,9 @@ def test_encode_response_tool_only_has_null_content() -> None:
         ),
         (NotFound("no route"), 404, "invalid_request_error", "not_found", None),
         (RateLimited("slow", retry_after=3), 429, "requests", "rate_limit_exceeded", None),
+        (RequestTooLarge("too big"), 413, "invalid_request_error", "request_too_large", None),
+        (PermissionDenied("no"), 403, "invalid_request_error", "permission_denied", None),
+        (AuthenticationFailed("bad key"), 401, "invalid_request_error", "invalid_api_key", None),
         (UpstreamError.unreachable("p", "refused"), 502, "server_error", None, None),
         (UpstreamError.timed_out("p", "idle"), 504, "server_error", "timeout", None),
     ],
