@@ -686,3 +686,25 @@ def test_passthrough_stream(forward_usage: bool) -> None:
         assert len(chunks) == 2
         assert all("usage" not in c for c in chunks)
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": "Hi"}
+
+
+@pytest.mark.parametrize(
+    ("assistant", "kept"),
+    [
+        ((ir.Text("plain answer"),), True),
+        ((ir.Thinking("why", "sig"), ir.ToolUse("t", "f", {})), True),
+        ((ir.RedactedThinking("x"), ir.ToolUse("t", "f", {})), True),
+        ((ir.Thinking("why"), ir.ToolUse("t", "f", {})), False),
+        ((ir.ToolUse("t", "f", {}),), False),
+    ],
+)
+def test_thinking_needs_a_replayable_tool_turn(assistant: tuple[ir.Block, ...], kept: bool) -> None:
+    messages = (
+        ir.Message("user", (ir.Text("go"),)),
+        ir.Message("assistant", assistant),
+        ir.Message("user", (ir.ToolResult("t", (ir.Text("ok"),)),)),
+    )
+    req = request(messages=messages, thinking=ir.ThinkingConfig("enabled", 2048), max_tokens=5000)
+    body, lost = to_anthropic(req)
+    assert ("thinking" in body) == kept
+    assert any(d.startswith("thinking (the tool-use turn") for d in lost) != kept

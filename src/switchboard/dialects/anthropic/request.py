@@ -298,6 +298,9 @@ def encode_request(req: ir.Request, profile: UpstreamProfile) -> Encoded:
     if stops:
         body["stop_sequences"] = stops
     thinking = _thinking(req.thinking, max_tokens, out.dropped)
+    if thinking is not None and thinking["type"] != "disabled" and not _thinking_replayable(req):
+        out.dropped.append("thinking (the tool-use turn it continues has no signed thinking)")
+        thinking = None
     if thinking is not None:
         body["thinking"] = thinking
     _sampling(req, body, thinking is not None and thinking["type"] != "disabled", out.dropped)
@@ -344,6 +347,18 @@ def _thinking(
             return {"type": "enabled", "budget_tokens": budget}
         case _:
             assert_never(config.type)
+
+
+def _thinking_replayable(req: ir.Request) -> bool:
+    """With thinking on, Anthropic wants the assistant turn being continued after tool use to
+    start with its signed thinking; clients of other dialects cannot send that back."""
+    last = next((m for m in reversed(req.messages) if m.role == "assistant"), None)
+    if last is None or not any(isinstance(b, ir.ToolUse) for b in last.content):
+        return True
+    first = last.content[0]
+    return isinstance(first, ir.RedactedThinking) or (
+        isinstance(first, ir.Thinking) and bool(first.signature)
+    )
 
 
 def _sampling(req: ir.Request, body: dict[str, Any], thinking: bool, dropped: list[str]) -> None:
