@@ -4,6 +4,7 @@ upstream (pass-through) and an Anthropic one (translated through the IR)."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import openai
@@ -414,3 +415,23 @@ def test_upstream_server_error(client: openai.OpenAI, model: str, upstream: Scri
     assert info.value.status_code == 502
     assert "kaboom" in info.value.message
     assert info.value.response.json()["error"]["type"] == "server_error"
+
+
+def test_no_secret_in_logs(
+    gateway: Gateway, client: openai.OpenAI, model: str, upstream: ScriptedServer
+) -> None:
+    client.chat.completions.create(model=model, messages=HELLO)
+    with pytest.raises(openai.AuthenticationError):
+        client.with_options(api_key="sk-leaked-guess").chat.completions.create(
+            model=model, messages=HELLO
+        )
+    # The access log is written off the hot path, by a thread: give it a moment.
+    deadline = time.monotonic() + 5
+    text = gateway.log.read_text()
+    while '"status":401' not in text and time.monotonic() < deadline:
+        time.sleep(0.05)
+        text = gateway.log.read_text()
+    assert '"status":200' in text
+    assert '"status":401' in text
+    for secret in (CLIENT_KEY, UPSTREAM_OPENAI_KEY, UPSTREAM_ANTHROPIC_KEY, "sk-leaked-guess"):
+        assert secret not in text
