@@ -8,10 +8,13 @@ from switchboard.api.anthropic import CountTokensHandler, MessagesHandler
 from switchboard.api.asgi import Exchange, Receive, Scope, Send
 from switchboard.api.health import health
 from switchboard.api.models import ModelsHandler
+from switchboard.api.openai import ChatCompletionsHandler
+from switchboard.api.openai import ModelsHandler as OpenAIModelsHandler
 from switchboard.auth import Authenticator
 from switchboard.catalog import Catalog
 from switchboard.config import Config
-from switchboard.dialects.anthropic.errors import error_body, error_event
+from switchboard.dialects.anthropic import errors as anthropic_errors
+from switchboard.dialects.openai_chat import errors as openai_errors
 from switchboard.errors import ApiError, GatewayError, InvalidRequest, NotFound
 from switchboard.log import access
 from switchboard.log import events as log
@@ -24,6 +27,7 @@ Handler = Callable[[Exchange], Awaitable[None]]
 SuffixHandler = Callable[[Exchange, str], Awaitable[None]]
 
 PREFIXES = ("/anthropic", "")
+OPENAI_PREFIX = "/openai"
 
 
 class App:
@@ -45,6 +49,26 @@ class App:
             self.routes[("POST", f"{prefix}/v1/messages/count_tokens")] = count
             self.routes[("GET", f"{prefix}/v1/models")] = models.list
             self.suffix_routes.append(("GET", f"{prefix}/v1/models/", models.retrieve))
+        chat = ChatCompletionsHandler(self.gateway, auth, config.server.max_body_bytes)
+        self.openai_models = OpenAIModelsHandler(self.gateway.catalog, auth)
+        # Clients set base_url with or without /v1; both must work (openai-chat-api.md 8.1).
+        for path in ("/v1/chat/completions", "/chat/completions"):
+            self.routes[("POST", path)] = chat
+            self.routes[("POST", OPENAI_PREFIX + path)] = chat
+        self.routes[("GET", f"{OPENAI_PREFIX}/v1/models")] = self.openai_models.list_models
+        self.routes[("GET", f"{OPENAI_PREFIX}/models")] = self.openai_models.list_models
+        # The unprefixed list is shared: Anthropic clients always send anthropic-version or
+        # x-api-key; anything else is answered in OpenAI shape.
+        anthropic_list = models.list
+
+        async def list_models(ex: Exchange) -> None:
+            if "anthropic-version" in ex.headers or "x-api-key" in ex.headers:
+                await anthropic_list(ex)
+            else:
+                await self.openai_models.list_models(ex)
+
+        self.routes[("GET", "/v1/models")] = list_models
+        self.openai_paths = {p for _, p in self.routes if "/chat/completions" in p}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -67,6 +91,8 @@ class App:
     async def _http(self, ex: Exchange) -> None:
         path = ex.path.rstrip("/") or "/"
         handler = self.routes.get((ex.method, path))
+        if path in self.openai_paths or path.startswith(OPENAI_PREFIX + "/"):
+            ex.dialect = "openai"
         try:
             if handler is not None:
                 await handler(ex)
@@ -93,10 +119,12 @@ class App:
     async def _fail(self, ex: Exchange, exc: GatewayError) -> None:
         ex.log.setdefault("error_type", exc.error_type)
         ex.log.setdefault("error", exc.message)
+        # The envelope of the client's dialect, as the route (or its handler) declared it.
+        errors = openai_errors if ex.dialect == "openai" else anthropic_errors
         if ex.status == 0:
-            await ex.respond(exc.status, error_body(exc, ex.request_id), exc.headers())
+            await ex.respond(exc.status, errors.error_body(exc, ex.request_id), exc.headers())
         elif ex.streaming:
-            await ex.chunk(error_event(exc, ex.request_id))
+            await ex.chunk(errors.error_event(exc, ex.request_id))
             await ex.end_stream()
 
     @staticmethod

@@ -18,7 +18,14 @@ from switchboard.errors import InvalidRequest, NotFound, UpstreamError
 from switchboard.log import events as log
 from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.anthropic import AnthropicUpstream
-from switchboard.upstreams.base import Call, EventStream, Forward, RelayStream, Upstream
+from switchboard.upstreams.base import (
+    Call,
+    EventStream,
+    Forward,
+    PassThrough,
+    RelayStream,
+    Upstream,
+)
 from switchboard.upstreams.http import FetchRefused, HttpClient, fetch_document
 from switchboard.upstreams.openai import OpenAIUpstream
 from switchboard.upstreams.scripted import ScriptedUpstream
@@ -31,12 +38,13 @@ class Inbound:
     """A client request as the handler decoded it. `decode` gives the IR on demand, since a
     same-format pass-through never needs it."""
 
-    dialect: Literal["anthropic"]
+    dialect: Literal["anthropic", "openai"]
     body: bytes
     model: str
     stream: bool
     headers: Mapping[str, str]
     decode: Callable[[], ir.Request]
+    usage_chunk: bool = False  # OpenAI: the client asked for the stream's usage chunk
     _request: ir.Request | None = None
 
     _documents_ready: bool = False
@@ -91,12 +99,16 @@ class Gateway:
     ) -> None:
         self.catalog = catalog
         self._documents = documents or Documents()
-        self._openai = OpenAIUpstream(http, signer)
+        anthropic, openai = AnthropicUpstream(http), OpenAIUpstream(http, signer)
+        self._openai = openai
+        self._anthropic = anthropic
         self._translated: dict[str, Upstream] = {
-            "openai": self._openai,
+            "openai": openai,
+            "anthropic": anthropic,
             "scripted": ScriptedUpstream(),
         }
-        self._anthropic = AnthropicUpstream(http)
+        # Same-format traffic is relayed, not translated.
+        self._relays: dict[str, PassThrough] = {"anthropic": anthropic, "openai": openai}
         self.calibration = Calibration()
 
     def resolve(self, name: str, endpoint: Endpoint) -> ModelEntry:
@@ -106,7 +118,7 @@ class Gateway:
         return entry
 
     def _passthrough(self, inbound: Inbound, channel: Channel) -> bool:
-        return inbound.dialect == channel.provider.kind
+        return inbound.dialect == channel.provider.kind and inbound.dialect in self._relays
 
     def _call(self, inbound: Inbound, entry: ModelEntry, channel: Channel, served: Served) -> Call:
         request = inbound.request()
@@ -184,7 +196,7 @@ class Gateway:
         return self.calibration.adjust(entry.id, estimate), False
 
     def _forward(self, inbound: Inbound, channel: Channel) -> Forward:
-        return Forward(inbound.body, inbound.model, channel, inbound.headers)
+        return Forward(inbound.body, inbound.model, channel, inbound.headers, inbound.usage_chunk)
 
     async def _failover(
         self, entry: ModelEntry, served: Served, attempt: Callable[[Channel], Awaitable[T]]
@@ -217,7 +229,8 @@ class Gateway:
 
         async def attempt(channel: Channel) -> Completed:
             if self._passthrough(inbound, channel):
-                relayed = await self._anthropic.forward(self._forward(inbound, channel))
+                relays = self._relays[channel.provider.kind]
+                relayed = await relays.forward(self._forward(inbound, channel))
                 return Completed(served, relayed.usage, raw=relayed.body)
             await self._fetch_documents(inbound)
             upstream = self._translated[channel.provider.kind]
@@ -235,7 +248,8 @@ class Gateway:
             # The first item is part of the attempt: a stream that fails before it can still
             # go to another channel, since the client has seen nothing yet.
             if self._passthrough(inbound, channel):
-                relay = await self._anthropic.forward_stream(self._forward(inbound, channel))
+                relays = self._relays[channel.provider.kind]
+                relay = await relays.forward_stream(self._forward(inbound, channel))
                 raw = aiter(relay)
                 return Streaming(served, await _first(relay, raw), relay, raw)
             await self._fetch_documents(inbound)

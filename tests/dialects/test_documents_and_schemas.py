@@ -9,8 +9,12 @@ import orjson
 import pytest
 
 from switchboard.dialects.anthropic.request import decode_request
-from switchboard.dialects.openai_chat.request import Encoded, UpstreamProfile, encode_request
 from switchboard.dialects.openai_chat.schema import clean_schema
+from switchboard.dialects.openai_chat.upstream_request import (
+    Encoded,
+    UpstreamProfile,
+    encode_request,
+)
 from switchboard.errors import InvalidRequest
 
 

@@ -9,7 +9,11 @@ import pytest
 
 from switchboard.dialects.anthropic.request import decode_request
 from switchboard.dialects.openai_chat.names import client_tool_id, upstream_tool_id
-from switchboard.dialects.openai_chat.request import Encoded, UpstreamProfile, encode_request
+from switchboard.dialects.openai_chat.upstream_request import (
+    Encoded,
+    UpstreamProfile,
+    encode_request,
+)
 from switchboard.errors import InvalidRequest
 
 PROFILE = UpstreamProfile(model_id="cat/model", upstream_model="up-model")

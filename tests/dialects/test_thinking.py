@@ -9,9 +9,9 @@ import pytest
 
 from switchboard import ir
 from switchboard.dialects.anthropic.request import decode_request
-from switchboard.dialects.openai_chat.request import UpstreamProfile, encode_request
 from switchboard.dialects.openai_chat.response import decode_response
 from switchboard.dialects.openai_chat.stream import StreamDecoder
+from switchboard.dialects.openai_chat.upstream_request import UpstreamProfile, encode_request
 from switchboard.signing import ThinkingSigner
 
 SIGNER = ThinkingSigner.from_master_key("k")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, Literal
 
 from switchboard.errors import RequestTooLarge
 from switchboard.ids import request_id
@@ -22,6 +22,7 @@ class Exchange:
     """One request and its response: headers read once, a request id, what was sent."""
 
     __slots__ = (
+        "dialect",
         "headers",
         "log",
         "method",
@@ -53,6 +54,8 @@ class Exchange:
         self.status = 0  # 0 until the response has started
         self.streaming = False
         self.log: dict[str, Any] = {}
+        # Which client dialect's error envelope this exchange answers failures in.
+        self.dialect: Literal["anthropic", "openai"] = "anthropic"
 
     async def body(self, limit: int) -> bytes:
         declared = self.headers.get("content-length")

@@ -12,12 +12,19 @@ import orjson
 from switchboard import ir
 from switchboard.config import ProviderConfig
 from switchboard.dialects.openai_chat.errors import upstream_error_message
-from switchboard.dialects.openai_chat.request import UpstreamProfile, encode_request
+from switchboard.dialects.openai_chat.passthrough import (
+    DONE,
+    StreamError,
+    StreamRelay,
+    rewrite_request,
+    rewrite_response,
+)
 from switchboard.dialects.openai_chat.response import decode_response
 from switchboard.dialects.openai_chat.stream import StreamDecoder
+from switchboard.dialects.openai_chat.upstream_request import UpstreamProfile, encode_request
 from switchboard.errors import UpstreamError
 from switchboard.signing import ThinkingSigner
-from switchboard.upstreams.base import Call, Completion
+from switchboard.upstreams.base import Call, Completion, Forward, Relayed
 from switchboard.upstreams.http import HttpClient
 
 
@@ -116,6 +123,74 @@ class OpenAIUpstream:
             sign=self._signer.sign,
         )
         return OpenAIEventStream(provider, resp, decoder, encoded.dropped)
+
+    # Pass-through (OpenAI client): the client's body with only `model` changed.
+
+    async def _forward(self, fwd: Forward, *, stream: bool) -> aiohttp.ClientResponse:
+        provider = fwd.channel.provider
+        try:
+            body = rewrite_request(fwd.body, fwd.channel.model)
+        except (orjson.JSONDecodeError, ValueError):
+            raise UpstreamError.malformed(
+                provider.name, "the request body is not a JSON object"
+            ) from None
+        return await self._http.post(
+            provider,
+            self._url(provider),
+            body,
+            _headers(provider),
+            upstream_error_message,
+            stream=stream,
+        )
+
+    async def forward(self, fwd: Forward) -> Relayed:
+        provider = fwd.channel.provider
+        raw = await self._http.read(provider, await self._forward(fwd, stream=False))
+        try:
+            body, usage = rewrite_response(raw, fwd.client_model)
+        except (orjson.JSONDecodeError, ValueError) as exc:
+            raise UpstreamError.malformed(provider.name, str(exc)[:300]) from None
+        return Relayed(body, usage)
+
+    async def forward_stream(self, fwd: Forward) -> OpenAIRelayStream:
+        resp = await self._forward(fwd, stream=True)
+        relay = StreamRelay(fwd.client_model, forward_usage=fwd.usage_chunk)
+        return OpenAIRelayStream(fwd.channel.provider, resp, relay)
+
+
+class OpenAIRelayStream:
+    def __init__(
+        self, provider: ProviderConfig, resp: aiohttp.ClientResponse, relay: StreamRelay
+    ) -> None:
+        self._provider = provider
+        self._relay = relay
+        self._events = HttpClient.events(provider, resp)
+
+    @property
+    def usage(self) -> ir.Usage:
+        return self._relay.usage
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        name = self._provider.name
+        async for event in self._events:
+            try:
+                out = self._relay.relay(event)
+            except (orjson.JSONDecodeError, ValueError):
+                raise UpstreamError.malformed(name, "bad stream chunk") from None
+            except StreamError as exc:
+                raise UpstreamError.from_status(
+                    exc.status, f"error in stream: {exc.message}", provider=name
+                ) from None
+            if out:
+                yield out
+            if self._relay.done:
+                return
+        if not self._relay.finished:
+            raise UpstreamError.malformed(name, "the stream ended before it finished")
+        yield DONE  # a finished stream that lacked [DONE] (llama.cpp, ik_llama.cpp)
+
+    async def aclose(self) -> None:
+        await self._events.aclose()
 
 
 class OpenAIEventStream:

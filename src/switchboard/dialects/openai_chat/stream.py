@@ -1,4 +1,5 @@
-"""OpenAI chat-completion chunks -> IR stream events in Anthropic's grammar.
+"""Upstream chat-completion chunks -> IR stream events in Anthropic's grammar (StreamDecoder),
+and IR events -> chat-completion chunks for the client (StreamEncoder).
 
 The upstream may interleave text, reasoning and the argument pieces of several tool calls; the
 client must see one block at a time, indexed 0..n-1, each stopped. So: text and reasoning stream
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, assert_never
 
 import msgspec
+import orjson
 
 from switchboard import ir
 from switchboard.dialects.openai_chat import wire
@@ -19,11 +22,14 @@ from switchboard.dialects.openai_chat.names import client_tool_id
 from switchboard.dialects.openai_chat.response import (
     KNOWN_FINISH,
     arguments_text,
+    finish_reason,
     no_signature,
     repair_arguments,
     stop_reason,
     usage,
+    usage_json,
 )
+from switchboard.dialects.sse import data_frame
 from switchboard.errors import UpstreamError
 from switchboard.ids import tool_use_id
 
@@ -269,3 +275,88 @@ def _status_of(err: wire.ChunkError | str) -> int:
     if isinstance(err, wire.ChunkError) and isinstance(err.code, int) and 400 <= err.code < 600:
         return err.code
     return 502
+
+
+# IR events -> chat-completion chunks for the client (the OpenAI surface we serve).
+
+DONE = data_frame(b"[DONE]")
+
+
+class StreamEncoder:
+    """One `data:` frame per event that has something to say. The IR grammar (blocks one at a
+    time, indexed in order) makes this nearly stateless: it only numbers tool calls densely from
+    0, since text and reasoning blocks take no tool-call index."""
+
+    __slots__ = ("_head", "_include_usage", "_tools", "_usage")
+
+    def __init__(
+        self, *, model: str, completion_id: str, created: int, include_usage: bool
+    ) -> None:
+        self._head = (
+            b'{"id":'
+            + orjson.dumps(completion_id)
+            + b',"object":"chat.completion.chunk","created":'
+            + str(created).encode()
+            + b',"model":'
+            + orjson.dumps(model)
+            + b',"choices":'
+        )
+        self._include_usage = include_usage
+        self._tools: dict[int, int] = {}  # IR block index -> tool-call index
+        self._usage = ir.Usage()
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return data_frame(self._head + orjson.dumps([choice]) + b"}")
+
+    def encode(self, event: ir.Event) -> bytes:
+        match event:
+            case ir.TextDelta():
+                return self._chunk({"content": event.text}) if event.text else b""
+            case ir.ThinkingDelta():
+                return self._chunk({"reasoning_content": event.thinking}) if event.thinking else b""
+            case ir.InputJsonDelta():
+                if not event.partial_json:
+                    return b""
+                call = {
+                    "index": self._tools[event.index],
+                    "function": {"arguments": event.partial_json},
+                }
+                return self._chunk({"tool_calls": [call]})
+            case ir.BlockStart():
+                return self._start(event.index, event.block)
+            case ir.SignatureDelta() | ir.BlockStop():
+                # No chat-completions field carries a thinking signature, and blocks end silently.
+                return b""
+            case ir.MessageStart():
+                self._usage = event.usage
+                return self._chunk({"role": "assistant", "content": ""})
+            case ir.MessageDelta():
+                self._usage = event.usage
+                return self._chunk({}, finish_reason(event.stop_reason, bool(self._tools)))
+            case ir.MessageStop():
+                if not self._include_usage:
+                    return DONE
+                usage = orjson.dumps(usage_json(self._usage))
+                return data_frame(self._head + b'[],"usage":' + usage + b"}") + DONE
+            case _:
+                assert_never(event)
+
+    def _start(self, index: int, block: ir.Text | ir.ToolUse | ir.Thinking) -> bytes:
+        match block:
+            case ir.Text():
+                return self._chunk({"content": block.text}) if block.text else b""
+            case ir.Thinking():
+                return self._chunk({"reasoning_content": block.thinking}) if block.thinking else b""
+            case ir.ToolUse():
+                n = self._tools[index] = len(self._tools)
+                arguments = orjson.dumps(block.input).decode() if block.input else ""
+                call = {
+                    "index": n,
+                    "id": block.id,
+                    "type": "function",
+                    "function": {"name": block.name, "arguments": arguments},
+                }
+                return self._chunk({"tool_calls": [call]})
+            case _:
+                assert_never(block)
