@@ -33,6 +33,12 @@ def gateway_config(up: ScriptedUpstream) -> dict[str, Any]:
             },
             {"name": "slow", "kind": "openai", "base_url": up.openai_base, "timeouts": fast},
             {"name": "dead", "kind": "openai", "base_url": dead},
+            {
+                "name": "vllm",
+                "kind": "openai",
+                "base_url": up.openai_base,
+                "tokenize_url": up.base_url + "/tokenize",
+            },
         ],
         "keys": [{"name": "ci", "key": CLIENT_KEY}],
         "models": [
@@ -63,6 +69,7 @@ def gateway_config(up: ScriptedUpstream) -> dict[str, Any]:
                 ],
             },
             {"id": "test/dead", "channels": [{"provider": "dead", "model": "gone"}]},
+            {"id": "test/vllm", "channels": [{"provider": "vllm", "model": "Qwen/Qwen3-8B"}]},
             {
                 "id": "test/openai-only",
                 "endpoints": ["openai"],

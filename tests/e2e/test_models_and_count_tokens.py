@@ -8,7 +8,7 @@ import pytest
 
 from tests.e2e.conftest import CLIENT_KEY
 from tests.support.gateway import GatewayProcess
-from tests.support.mock_upstream import ScriptedUpstream
+from tests.support.mock_upstream import JsonReply, ScriptedUpstream
 
 SERVED = [
     "moonshotai/kimi-k2-instruct",
@@ -18,6 +18,7 @@ SERVED = [
     "test/slow",
     "test/failover",
     "test/dead",
+    "test/vllm",
 ]
 
 
@@ -30,7 +31,7 @@ def test_list_pages_with_cursors(gateway: GatewayProcess) -> None:
     assert [m["id"] for m in first["data"]] == SERVED[:4]
     assert (first["has_more"], first["first_id"], first["last_id"]) == (True, SERVED[0], SERVED[3])
     rest = get(gateway, f"/anthropic/v1/models?limit=4&after_id={first['last_id']}").json()
-    assert [m["id"] for m in rest["data"]] == SERVED[4:]
+    assert [m["id"] for m in rest["data"]] == SERVED[4:8]
     assert rest["has_more"] is False
     back = get(gateway, f"/v1/models?limit=2&before_id={SERVED[4]}").json()
     assert [m["id"] for m in back["data"]] == SERVED[2:4]
@@ -87,3 +88,33 @@ def test_count_tokens_is_exact_through_pass_through(
     assert seen.path == "/v1/messages/count_tokens"
     assert isinstance(seen.json, dict)
     assert seen.json["model"] == "claude-up"
+
+
+def test_count_tokens_is_exact_through_a_tokenize_endpoint(
+    client: anthropic.Anthropic, upstream: ScriptedUpstream
+) -> None:
+    upstream.enqueue(JsonReply({"count": 77, "max_model_len": 32768, "tokens": []}))
+    raw = client.messages.with_raw_response.count_tokens(
+        model="test/vllm",
+        system="sys",
+        messages=[{"role": "user", "content": "hi"}],
+    )
+    assert raw.parse().input_tokens == 77
+    assert raw.headers["switchboard-token-count"] == "exact"
+    (seen,) = upstream.received
+    assert seen.path == "/tokenize"
+    assert seen.json == {
+        "model": "Qwen/Qwen3-8B",
+        "messages": [{"role": "system", "content": "sys"}, {"role": "user", "content": "hi"}],
+    }
+
+
+def test_count_tokens_falls_back_to_the_estimate_when_the_counter_fails(
+    client: anthropic.Anthropic, upstream: ScriptedUpstream
+) -> None:
+    upstream.enqueue(JsonReply({"error": "down"}, status=503))
+    raw = client.messages.with_raw_response.count_tokens(
+        model="test/vllm", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert raw.headers["switchboard-token-count"] == "estimate"
+    assert raw.parse().input_tokens > 0
