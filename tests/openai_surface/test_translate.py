@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from switchboard import ir
-from switchboard.dialects.anthropic.request import UpstreamProfile, encode_request
 from switchboard.dialects.anthropic.response import decode_response
 from switchboard.dialects.anthropic.stream import StreamDecoder
+from switchboard.dialects.anthropic.upstream_request import UpstreamProfile, encode_request
 from switchboard.dialects.openai_chat.errors import error_body, error_event
 from switchboard.dialects.openai_chat.passthrough import StreamRelay, rewrite_request
 from switchboard.dialects.openai_chat.request import DEFAULT_MAX_TOKENS, decode_request

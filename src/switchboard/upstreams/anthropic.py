@@ -14,9 +14,9 @@ from switchboard import ir
 from switchboard.config import ProviderConfig
 from switchboard.dialects.anthropic.errors import upstream_error_message
 from switchboard.dialects.anthropic.passthrough import StreamRelay, rewrite_model, rewrite_response
-from switchboard.dialects.anthropic.request import UpstreamProfile, encode_request
 from switchboard.dialects.anthropic.response import decode_response
 from switchboard.dialects.anthropic.stream import StreamDecoder
+from switchboard.dialects.anthropic.upstream_request import UpstreamProfile, encode_request
 from switchboard.errors import UpstreamError
 from switchboard.upstreams.base import Call, Completion, Forward, Relayed
 from switchboard.upstreams.http import HttpClient
