@@ -4,22 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from switchboard.api.anthropic import MessagesHandler
+from switchboard.api.anthropic import CountTokensHandler, MessagesHandler
 from switchboard.api.asgi import Exchange, Receive, Scope, Send
 from switchboard.api.health import health
+from switchboard.api.models import ModelsHandler
+from switchboard.api.openai import ChatCompletionsHandler
+from switchboard.api.openai import ModelsHandler as OpenAIModelsHandler
 from switchboard.auth import Authenticator
 from switchboard.catalog import Catalog
 from switchboard.config import Config
-from switchboard.dialects.anthropic.errors import error_body, error_event
+from switchboard.dialects.anthropic import errors as anthropic_errors
+from switchboard.dialects.openai_chat import errors as openai_errors
 from switchboard.errors import ApiError, GatewayError, InvalidRequest, NotFound
 from switchboard.log import access
 from switchboard.log import events as log
 from switchboard.service import Gateway
+from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.http import HttpClient
 
 Handler = Callable[[Exchange], Awaitable[None]]
+# Routes whose last segment is a parameter that may itself hold slashes (model ids do).
+SuffixHandler = Callable[[Exchange, str], Awaitable[None]]
 
 PREFIXES = ("/anthropic", "")
+OPENAI_PREFIX = "/openai"
 
 
 class App:
@@ -28,12 +36,39 @@ class App:
     def __init__(self, config: Config, master_key: str) -> None:
         self.config = config
         self.http = HttpClient()
-        self.gateway = Gateway(Catalog(config), self.http)
+        signer = ThinkingSigner.from_master_key(master_key)
+        self.gateway = Gateway(Catalog(config), self.http, signer, config.documents)
         auth = Authenticator(master_key, config)
         messages = MessagesHandler(self.gateway, auth, config.server.max_body_bytes)
+        models = ModelsHandler(self.gateway.catalog, auth)
+        count = CountTokensHandler(self.gateway, auth, config.server.max_body_bytes)
         self.routes: dict[tuple[str, str], Handler] = {("GET", "/health"): health}
+        self.suffix_routes: list[tuple[str, str, SuffixHandler]] = []
         for prefix in PREFIXES:
             self.routes[("POST", f"{prefix}/v1/messages")] = messages
+            self.routes[("POST", f"{prefix}/v1/messages/count_tokens")] = count
+            self.routes[("GET", f"{prefix}/v1/models")] = models.list
+            self.suffix_routes.append(("GET", f"{prefix}/v1/models/", models.retrieve))
+        chat = ChatCompletionsHandler(self.gateway, auth, config.server.max_body_bytes)
+        self.openai_models = OpenAIModelsHandler(self.gateway.catalog, auth)
+        # Clients set base_url with or without /v1; both must work (openai-chat-api.md 8.1).
+        for path in ("/v1/chat/completions", "/chat/completions"):
+            self.routes[("POST", path)] = chat
+            self.routes[("POST", OPENAI_PREFIX + path)] = chat
+        self.routes[("GET", f"{OPENAI_PREFIX}/v1/models")] = self.openai_models.list_models
+        self.routes[("GET", f"{OPENAI_PREFIX}/models")] = self.openai_models.list_models
+        # The unprefixed list is shared: Anthropic clients always send anthropic-version or
+        # x-api-key; anything else is answered in OpenAI shape.
+        anthropic_list = models.list
+
+        async def list_models(ex: Exchange) -> None:
+            if "anthropic-version" in ex.headers or "x-api-key" in ex.headers:
+                await anthropic_list(ex)
+            else:
+                await self.openai_models.list_models(ex)
+
+        self.routes[("GET", "/v1/models")] = list_models
+        self.openai_paths = {p for _, p in self.routes if "/chat/completions" in p}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -56,12 +91,13 @@ class App:
     async def _http(self, ex: Exchange) -> None:
         path = ex.path.rstrip("/") or "/"
         handler = self.routes.get((ex.method, path))
+        if path in self.openai_paths or path.startswith(OPENAI_PREFIX + "/"):
+            ex.dialect = "openai"
         try:
-            if handler is None:
-                if any(p == path for _, p in self.routes):
-                    raise InvalidRequest(f"method {ex.method} is not allowed on {path}")
-                raise NotFound(f"no route for {ex.method} {path}")
-            await handler(ex)
+            if handler is not None:
+                await handler(ex)
+            else:
+                await self._suffix_route(ex, path)
         except GatewayError as exc:
             await self._fail(ex, exc)
         except Exception:  # noqa: BLE001 - the outermost boundary: a bug of ours
@@ -71,13 +107,24 @@ class App:
             if path != "/health":
                 self._access(ex, path)
 
+    async def _suffix_route(self, ex: Exchange, path: str) -> None:
+        for method, prefix, handler in self.suffix_routes:
+            if path.startswith(prefix) and len(path) > len(prefix) and ex.method == method:
+                await handler(ex, path.removeprefix(prefix))
+                return
+        if any(p == path for _, p in self.routes):
+            raise InvalidRequest(f"method {ex.method} is not allowed on {path}")
+        raise NotFound(f"no route for {ex.method} {path}")
+
     async def _fail(self, ex: Exchange, exc: GatewayError) -> None:
         ex.log.setdefault("error_type", exc.error_type)
         ex.log.setdefault("error", exc.message)
+        # The envelope of the client's dialect, as the route (or its handler) declared it.
+        errors = openai_errors if ex.dialect == "openai" else anthropic_errors
         if ex.status == 0:
-            await ex.respond(exc.status, error_body(exc, ex.request_id), exc.headers())
+            await ex.respond(exc.status, errors.error_body(exc, ex.request_id), exc.headers())
         elif ex.streaming:
-            await ex.chunk(error_event(exc, ex.request_id))
+            await ex.chunk(errors.error_event(exc, ex.request_id))
             await ex.end_stream()
 
     @staticmethod

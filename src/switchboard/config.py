@@ -51,6 +51,10 @@ class ProviderConfig(_Strict, frozen=True):
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     # Whether the upstream takes `top_k` (vLLM, SGLang, llama.cpp, OpenRouter do; OpenAI does not).
     accepts_top_k: bool = False
+    # Clean tool schemas of keywords strict validators refuse (Moonshot, strict OpenAI mode).
+    strict_schemas: bool = False
+    # An exact token counter for count_tokens: a vLLM or SGLang `/tokenize` URL (chat form).
+    tokenize_url: str | None = None
     timeouts: Timeouts = Timeouts()
 
 
@@ -68,6 +72,23 @@ class Capabilities(_Strict, frozen=True):
     thinking: bool = False
 
 
+class Reasoning(_Strict, frozen=True):
+    """How a model's thinking is switched and what it needs back.
+
+    control: how `thinking` is sent upstream: `none`; `reasoning_effort` (OpenAI, vLLM, Groq);
+    `thinking` (a `{"type": "enabled"|"disabled"}` object: DeepSeek, Kimi, GLM, MiniMax);
+    `enable_thinking` (DashScope, SiliconFlow: with `thinking_budget`); `chat_template` (vLLM,
+    SGLang, llama.cpp `chat_template_kwargs.enable_thinking`); `openrouter` (`reasoning`).
+    echo: whether earlier reasoning must be sent back on assistant turns (DeepSeek and Kimi
+    thinking models answer 400 without it), under `echo_field`."""
+
+    control: Literal[
+        "none", "reasoning_effort", "thinking", "enable_thinking", "chat_template", "openrouter"
+    ] = "none"
+    echo: bool = False
+    echo_field: Literal["reasoning_content", "reasoning"] = "reasoning_content"
+
+
 class Pricing(_Strict, frozen=True):
     """USD per million tokens."""
 
@@ -83,9 +104,11 @@ class ModelConfig(_Strict, frozen=True):
     endpoints: list[Endpoint] = msgspec.field(default_factory=lambda: ["anthropic", "openai"])
     aliases: list[str] = []
     display_name: str | None = None
+    created_at: str = "1970-01-01T00:00:00Z"  # RFC 3339; shown by GET /v1/models
     context_window: int | None = None
     max_output_tokens: int | None = None
     capabilities: Capabilities = Capabilities()
+    reasoning: Reasoning = Reasoning()
     pricing: Pricing = Pricing()
 
 
@@ -100,11 +123,23 @@ class ServerConfig(_Strict, frozen=True):
     max_body_bytes: int = 32 * 1024 * 1024
 
 
+class Documents(_Strict, frozen=True):
+    """Fetching `url` document sources for upstreams that cannot fetch them. Off by default;
+    when on, only public addresses are fetched (never private, loopback or link-local ones,
+    unless `allow_private_addresses`, meant for tests), with a size cap and a timeout."""
+
+    fetch_urls: bool = False
+    max_bytes: int = 10 * 1024 * 1024
+    timeout: float = 15.0
+    allow_private_addresses: bool = False
+
+
 class Config(_Strict, frozen=True):
     master_key: str | None = None
     database: str = "sqlite:///./switchboard.db"
     redis: str | None = None
     server: ServerConfig = ServerConfig()
+    documents: Documents = Documents()
     providers: list[ProviderConfig] = []
     keys: list[KeyConfig] = []
     models: list[ModelConfig] = []
@@ -179,7 +214,28 @@ def _split_validation(message: str) -> tuple[str, str]:
     if unknown:
         name = unknown.group(1)
         return (f"{field}.{name}" if field else name), "is not a known field (a typo?)"
+    enum = re.match(r"Invalid enum value (.+)", problem)
+    if enum:
+        allowed = _ALLOWED.get(field.rsplit(".", 1)[-1].split("[")[0])
+        hint = f" (expected one of: {', '.join(allowed)})" if allowed else ""
+        return field, f"invalid value {enum.group(1)}{hint}"
     return field, problem[0].lower() + problem[1:]
+
+
+_ALLOWED = {
+    "kind": ("openai", "anthropic", "scripted"),
+    "endpoints": ("anthropic", "openai"),
+    "max_tokens_field": ("max_tokens", "max_completion_tokens"),
+    "control": (
+        "none",
+        "reasoning_effort",
+        "thinking",
+        "enable_thinking",
+        "chat_template",
+        "openrouter",
+    ),
+    "echo_field": ("reasoning_content", "reasoning"),
+}
 
 
 def _check_references(config: Config, source: str) -> None:

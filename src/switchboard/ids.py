@@ -26,3 +26,7 @@ def request_id() -> str:
 
 def tool_use_id() -> str:
     return "toolu_01" + _base62(16)
+
+
+def completion_id() -> str:
+    return "chatcmpl-" + _base62(16)

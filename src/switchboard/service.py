@@ -3,18 +3,30 @@ the next channel before the first byte) -> report what was served and what it co
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
+import msgspec
+
 from switchboard import ir
 from switchboard.catalog import Catalog, Channel, ModelEntry
-from switchboard.config import Endpoint
-from switchboard.errors import NotFound, UpstreamError
+from switchboard.config import Documents, Endpoint
+from switchboard.counting import Calibration, estimate_tokens
+from switchboard.errors import InvalidRequest, NotFound, UpstreamError
 from switchboard.log import events as log
+from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.anthropic import AnthropicUpstream
-from switchboard.upstreams.base import Call, EventStream, Forward, RelayStream, Upstream
-from switchboard.upstreams.http import HttpClient
+from switchboard.upstreams.base import (
+    Call,
+    EventStream,
+    Forward,
+    PassThrough,
+    RelayStream,
+    Upstream,
+)
+from switchboard.upstreams.http import FetchRefused, HttpClient, fetch_document
 from switchboard.upstreams.openai import OpenAIUpstream
 from switchboard.upstreams.scripted import ScriptedUpstream
 
@@ -26,22 +38,21 @@ class Inbound:
     """A client request as the handler decoded it. `decode` gives the IR on demand, since a
     same-format pass-through never needs it."""
 
-    dialect: Literal["anthropic"]
+    dialect: Literal["anthropic", "openai"]
     body: bytes
     model: str
     stream: bool
     headers: Mapping[str, str]
     decode: Callable[[], ir.Request]
+    usage_chunk: bool = False  # OpenAI: the client asked for the stream's usage chunk
     _request: ir.Request | None = None
+
+    _documents_ready: bool = False
 
     def request(self) -> ir.Request:
         if self._request is None:
             self._request = self.decode()
         return self._request
-
-    def input_estimate(self) -> int:
-        # Never tokenize on the hot path: ~4 bytes of JSON per token is an honest first guess.
-        return max(1, len(self.body) // 4)
 
 
 @dataclass(slots=True)
@@ -52,6 +63,7 @@ class Served:
     channel: str = ""
     dropped: list[str] = field(default_factory=list)
     failovers: int = 0
+    estimate: int = 0  # the uncalibrated input estimate, to calibrate against real usage
 
 
 @dataclass(slots=True)
@@ -78,13 +90,26 @@ class Streaming:
 
 
 class Gateway:
-    def __init__(self, catalog: Catalog, http: HttpClient) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        http: HttpClient,
+        signer: ThinkingSigner,
+        documents: Documents | None = None,
+    ) -> None:
         self.catalog = catalog
+        self._documents = documents or Documents()
+        anthropic, openai = AnthropicUpstream(http), OpenAIUpstream(http, signer)
+        self._openai = openai
+        self._anthropic = anthropic
         self._translated: dict[str, Upstream] = {
-            "openai": OpenAIUpstream(http),
+            "openai": openai,
+            "anthropic": anthropic,
             "scripted": ScriptedUpstream(),
         }
-        self._anthropic = AnthropicUpstream(http)
+        # Same-format traffic is relayed, not translated.
+        self._relays: dict[str, PassThrough] = {"anthropic": anthropic, "openai": openai}
+        self.calibration = Calibration()
 
     def resolve(self, name: str, endpoint: Endpoint) -> ModelEntry:
         entry = self.catalog.resolve(name)
@@ -93,13 +118,85 @@ class Gateway:
         return entry
 
     def _passthrough(self, inbound: Inbound, channel: Channel) -> bool:
-        return inbound.dialect == channel.provider.kind
+        return inbound.dialect == channel.provider.kind and inbound.dialect in self._relays
 
-    def _call(self, inbound: Inbound, entry: ModelEntry, channel: Channel) -> Call:
-        return Call(inbound.request(), channel, entry.profile, inbound.input_estimate())
+    def _call(self, inbound: Inbound, entry: ModelEntry, channel: Channel, served: Served) -> Call:
+        request = inbound.request()
+        served.estimate = estimate_tokens(request)
+        estimate = self.calibration.adjust(entry.id, served.estimate)
+        return Call(request, channel, entry.profile, estimate)
+
+    async def _fetch_documents(self, inbound: Inbound) -> None:
+        """Document `url` sources fetched (under the guard) for upstreams that cannot fetch
+        them; once per request, whatever the number of channels tried."""
+        if inbound._documents_ready:
+            return
+        request = inbound.request()
+        messages = list(request.messages)
+        for i, message in enumerate(messages):
+            blocks = list(message.content)
+            for j, block in enumerate(blocks):
+                if isinstance(block, ir.Document) and block.url and block.data is None:
+                    blocks[j] = await self._fetch_document(block, f"messages.{i}.content.{j}")
+            messages[i] = ir.Message(message.role, tuple(blocks))
+        inbound._request = msgspec.structs.replace(request, messages=tuple(messages))
+        inbound._documents_ready = True
+
+    async def _fetch_document(self, doc: ir.Document, where: str) -> ir.Document:
+        cfg = self._documents
+        if not cfg.fetch_urls:
+            raise InvalidRequest(
+                f"{where}.source: URL documents are not fetched by this gateway "
+                "(the operator can enable documents.fetch_urls)",
+                param=f"{where}.source",
+            )
+        assert doc.url is not None
+        try:
+            body, content_type = await fetch_document(
+                doc.url,
+                max_bytes=cfg.max_bytes,
+                seconds=cfg.timeout,
+                allow_private=cfg.allow_private_addresses,
+            )
+        except FetchRefused as exc:
+            raise InvalidRequest(
+                f"{where}.source.url: {exc}", param=f"{where}.source.url"
+            ) from None
+        media = content_type.split(";")[0].strip().lower()
+        if media.startswith("text/"):
+            return msgspec.structs.replace(doc, url=None, text=body.decode("utf-8", "replace"))
+        data = base64.b64encode(body).decode()
+        return msgspec.structs.replace(doc, url=None, data=data, media_type="application/pdf")
+
+    def settle(self, served: Served, usage: ir.Usage) -> None:
+        """A request has ended with this usage: learn from it."""
+        actual = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+        if served.estimate and actual:
+            self.calibration.observe(served.model, served.estimate, actual)
+
+    async def count_tokens(self, inbound: Inbound) -> tuple[int, bool]:
+        """The input token count and whether it is exact: the upstream's own count where it
+        can give one (Anthropic pass-through, a configured tokenize endpoint), else the
+        calibrated estimate."""
+        entry = self.resolve(inbound.model, inbound.dialect)
+        channel = entry.channels[0]
+        try:
+            if self._passthrough(inbound, channel):
+                return await self._anthropic.count_tokens(self._forward(inbound, channel)), True
+            if channel.provider.kind == "openai":
+                served = Served(model=entry.id)
+                exact = await self._openai.count_tokens(self._call(inbound, entry, channel, served))
+                if exact is not None:
+                    return exact, True
+        except UpstreamError as exc:
+            if not exc.retryable:
+                raise
+            log.warning("exact token count from %s failed; estimating", channel.provider.name)
+        estimate = estimate_tokens(inbound.request())
+        return self.calibration.adjust(entry.id, estimate), False
 
     def _forward(self, inbound: Inbound, channel: Channel) -> Forward:
-        return Forward(inbound.body, inbound.model, channel, inbound.headers)
+        return Forward(inbound.body, inbound.model, channel, inbound.headers, inbound.usage_chunk)
 
     async def _failover(
         self, entry: ModelEntry, served: Served, attempt: Callable[[Channel], Awaitable[T]]
@@ -132,10 +229,12 @@ class Gateway:
 
         async def attempt(channel: Channel) -> Completed:
             if self._passthrough(inbound, channel):
-                relayed = await self._anthropic.forward(self._forward(inbound, channel))
+                relays = self._relays[channel.provider.kind]
+                relayed = await relays.forward(self._forward(inbound, channel))
                 return Completed(served, relayed.usage, raw=relayed.body)
+            await self._fetch_documents(inbound)
             upstream = self._translated[channel.provider.kind]
-            done = await upstream.complete(self._call(inbound, entry, channel))
+            done = await upstream.complete(self._call(inbound, entry, channel, served))
             served.dropped = done.dropped
             return Completed(served, done.response.usage, response=done.response)
 
@@ -149,11 +248,13 @@ class Gateway:
             # The first item is part of the attempt: a stream that fails before it can still
             # go to another channel, since the client has seen nothing yet.
             if self._passthrough(inbound, channel):
-                relay = await self._anthropic.forward_stream(self._forward(inbound, channel))
+                relays = self._relays[channel.provider.kind]
+                relay = await relays.forward_stream(self._forward(inbound, channel))
                 raw = aiter(relay)
                 return Streaming(served, await _first(relay, raw), relay, raw)
+            await self._fetch_documents(inbound)
             upstream = self._translated[channel.provider.kind]
-            source = await upstream.stream(self._call(inbound, entry, channel))
+            source = await upstream.stream(self._call(inbound, entry, channel, served))
             served.dropped = source.dropped
             batches = aiter(source)
             return Streaming(served, await _first(source, batches), source, batches)

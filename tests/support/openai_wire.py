@@ -33,7 +33,9 @@ def _completion_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex[:24]}"
 
 
-def openai_tool_call(name: str, arguments: str | dict[str, Any], *, id_: str = "call_1") -> dict[str, Any]:
+def openai_tool_call(
+    name: str, arguments: str | dict[str, Any], *, id_: str = "call_1"
+) -> dict[str, Any]:
     """A complete ``message.tool_calls`` entry; dict arguments are JSON-encoded as OpenAI does."""
     args = arguments if isinstance(arguments, str) else json.dumps(arguments)
     return {"id": id_, "type": "function", "function": {"name": name, "arguments": args}}
@@ -50,7 +52,7 @@ def openai_completion(
     extra_choice_fields: dict[str, Any] | None = None,
     model: str = "upstream-model",
 ) -> JsonReply:
-    """A full ``chat.completion`` object. ``text=None`` sends ``content: null`` (tool-only turns)."""
+    """A full ``chat.completion``; ``text=None`` sends ``content: null`` (tool-only turns)."""
     message: dict[str, Any] = {
         "role": "assistant",
         "content": text,

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import orjson
+
 from switchboard import ir
 from switchboard.api.asgi import Exchange
 from switchboard.api.streaming import relay
 from switchboard.auth import Authenticator
 from switchboard.dialects.anthropic.errors import error_event
-from switchboard.dialects.anthropic.request import decode_head, decode_request
+from switchboard.dialects.anthropic.request import (
+    decode_count_tokens,
+    decode_head,
+    decode_request,
+)
 from switchboard.dialects.anthropic.response import encode_response
 from switchboard.dialects.anthropic.stream import StreamEncoder
 from switchboard.errors import GatewayError
@@ -60,10 +66,12 @@ class MessagesHandler:
 
             await relay(ex, streaming, encode, error_frame, served_headers(streaming.served))
             self._usage(ex, streaming.usage)
+            self._gateway.settle(streaming.served, streaming.usage)
             return
         done = await self._gateway.complete(inbound)
         self._note(ex, done.served)
         self._usage(ex, done.usage)
+        self._gateway.settle(done.served, done.usage)
         if done.raw is not None:
             payload = done.raw
         else:
@@ -85,3 +93,32 @@ class MessagesHandler:
         ex.log["output_tokens"] = usage.output_tokens
         if usage.cache_read_tokens:
             ex.log["cache_read_tokens"] = usage.cache_read_tokens
+
+
+class CountTokensHandler:
+    """`POST /v1/messages/count_tokens`."""
+
+    def __init__(self, gateway: Gateway, auth: Authenticator, max_body_bytes: int) -> None:
+        self._gateway = gateway
+        self._auth = auth
+        self._limit = max_body_bytes
+
+    async def __call__(self, ex: Exchange) -> None:
+        h = ex.headers
+        ex.log["key"] = self._auth.authenticate(h.get("x-api-key"), h.get("authorization")).name
+        body = await ex.body(self._limit)
+        head = decode_head(body)
+        inbound = Inbound(
+            dialect="anthropic",
+            body=body,
+            model=head.model,
+            stream=False,
+            headers={k: h[k] for k in FORWARDED if k in h},
+            decode=lambda: decode_count_tokens(body),
+        )
+        ex.log["model"] = head.model
+        count, exact = await self._gateway.count_tokens(inbound)
+        kind = b"exact" if exact else b"estimate"
+        await ex.respond(
+            200, orjson.dumps({"input_tokens": count}), [(b"switchboard-token-count", kind)]
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, Literal
 
 from switchboard.errors import RequestTooLarge
 from switchboard.ids import request_id
@@ -22,10 +22,12 @@ class Exchange:
     """One request and its response: headers read once, a request id, what was sent."""
 
     __slots__ = (
+        "dialect",
         "headers",
         "log",
         "method",
         "path",
+        "query",
         "receive",
         "request_id",
         "send",
@@ -37,6 +39,7 @@ class Exchange:
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.method: str = scope["method"]
         self.path: str = scope["path"]
+        self.query: str = scope.get("query_string", b"").decode("latin-1")
         headers: dict[str, str] = {}
         for name, value in scope["headers"]:
             key = name.decode("latin-1")
@@ -51,6 +54,8 @@ class Exchange:
         self.status = 0  # 0 until the response has started
         self.streaming = False
         self.log: dict[str, Any] = {}
+        # Which client dialect's error envelope this exchange answers failures in.
+        self.dialect: Literal["anthropic", "openai"] = "anthropic"
 
     async def body(self, limit: int) -> bytes:
         declared = self.headers.get("content-length")

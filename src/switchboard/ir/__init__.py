@@ -24,7 +24,7 @@ from switchboard.ir.events import (
     TextDelta,
     ThinkingDelta,
 )
-from switchboard.ir.request import Request, ThinkingConfig, Tool, ToolChoice
+from switchboard.ir.request import Request, ResponseFormat, ThinkingConfig, Tool, ToolChoice
 from switchboard.ir.response import Response, StopReason, Usage
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "RedactedThinking",
     "Request",
     "Response",
+    "ResponseFormat",
     "Role",
     "SignatureDelta",
     "StopReason",

@@ -26,6 +26,15 @@ class ThinkingConfig(msgspec.Struct, frozen=True):
     budget_tokens: int | None = None
 
 
+class ResponseFormat(msgspec.Struct, frozen=True):
+    """Structured output: `json_schema` with its schema, or `json_object` (any JSON object)."""
+
+    type: Literal["json_schema", "json_object"]
+    schema: dict[str, Any] | None = None
+    name: str | None = None
+    strict: bool | None = None
+
+
 class Request(msgspec.Struct, frozen=True):
     model: str
     messages: tuple[Message, ...]
@@ -40,6 +49,7 @@ class Request(msgspec.Struct, frozen=True):
     tools: tuple[Tool, ...] = ()
     tool_choice: ToolChoice | None = None
     thinking: ThinkingConfig | None = None
+    response_format: ResponseFormat | None = None
     # What the inbound decoder accepted but no upstream can be given (cache_control, citations,
     # server tools...). Carried so the loss report names it.
     dropped: tuple[str, ...] = ()

@@ -1,29 +1,36 @@
 """Upstreams that speak the Anthropic Messages API (Anthropic itself, and the Anthropic routes of
-DeepSeek, Moonshot, DashScope, Z.ai, MiniMax...). Anthropic clients are relayed, not translated."""
+DeepSeek, Moonshot, DashScope, Z.ai, MiniMax...). Anthropic clients are relayed; other clients'
+requests are translated through the IR."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
 import aiohttp
+import msgspec
 import orjson
 
 from switchboard import ir
 from switchboard.config import ProviderConfig
 from switchboard.dialects.anthropic.errors import upstream_error_message
 from switchboard.dialects.anthropic.passthrough import StreamRelay, rewrite_model, rewrite_response
+from switchboard.dialects.anthropic.response import decode_response
+from switchboard.dialects.anthropic.stream import StreamDecoder
+from switchboard.dialects.anthropic.upstream_request import UpstreamProfile, encode_request
 from switchboard.errors import UpstreamError
-from switchboard.upstreams.base import Forward, Relayed
+from switchboard.upstreams.base import Call, Completion, Forward, Relayed
 from switchboard.upstreams.http import HttpClient
 
+# Translated requests may carry temperature/top_p/top_k, which only this version accepts.
+TRANSLATED_VERSION = "2023-06-01"
 
-def _headers(provider: ProviderConfig, fwd: Forward) -> dict[str, str]:
+
+def _headers(provider: ProviderConfig, version: str | None, beta: str | None) -> dict[str, str]:
     headers = {
         "content-type": "application/json",
         "accept": "application/json",
-        "anthropic-version": fwd.headers.get("anthropic-version") or "2023-06-01",
+        "anthropic-version": version or TRANSLATED_VERSION,
     }
-    beta = fwd.headers.get("anthropic-beta")
     if beta:
         headers["anthropic-beta"] = beta
     if provider.api_key:
@@ -36,7 +43,20 @@ class AnthropicUpstream:
     def __init__(self, http: HttpClient) -> None:
         self._http = http
 
-    async def _post(self, fwd: Forward, *, stream: bool) -> aiohttp.ClientResponse:
+    async def count_tokens(self, fwd: Forward) -> int:
+        provider = fwd.channel.provider
+        raw = await self._http.read(provider, await self._post(fwd, stream=False, count=True))
+        try:
+            count = orjson.loads(raw)["input_tokens"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            raise UpstreamError.malformed(provider.name, "count_tokens reply") from None
+        if not isinstance(count, int):
+            raise UpstreamError.malformed(provider.name, "input_tokens is not an integer")
+        return count
+
+    async def _post(
+        self, fwd: Forward, *, stream: bool, count: bool = False
+    ) -> aiohttp.ClientResponse:
         provider = fwd.channel.provider
         try:
             body = rewrite_model(fwd.body, fwd.channel.model)
@@ -46,9 +66,12 @@ class AnthropicUpstream:
             ) from None
         return await self._http.post(
             provider,
-            provider.base_url.rstrip("/") + "/v1/messages",
+            provider.base_url.rstrip("/")
+            + ("/v1/messages/count_tokens" if count else "/v1/messages"),
             body,
-            _headers(provider, fwd),
+            _headers(
+                provider, fwd.headers.get("anthropic-version"), fwd.headers.get("anthropic-beta")
+            ),
             upstream_error_message,
             stream=stream,
         )
@@ -65,6 +88,86 @@ class AnthropicUpstream:
     async def forward_stream(self, fwd: Forward) -> AnthropicRelayStream:
         resp = await self._post(fwd, stream=True)
         return AnthropicRelayStream(fwd.channel.provider, resp, StreamRelay(fwd.client_model))
+
+    # Translated (non-Anthropic client): the IR request encoded for this upstream.
+
+    async def _send(
+        self, call: Call, body: dict[str, object], *, stream: bool
+    ) -> aiohttp.ClientResponse:
+        provider = call.channel.provider
+        return await self._http.post(
+            provider,
+            provider.base_url.rstrip("/") + "/v1/messages",
+            orjson.dumps(body),
+            _headers(provider, None, None),
+            upstream_error_message,
+            stream=stream,
+        )
+
+    async def complete(self, call: Call) -> Completion:
+        provider = call.channel.provider
+        encoded = encode_request(call.request, _profile(call))
+        raw = await self._http.read(provider, await self._send(call, encoded.body, stream=False))
+        try:
+            response, notes = decode_response(raw)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise UpstreamError.malformed(provider.name, str(exc)[:300]) from None
+        return Completion(response, encoded.dropped + notes)
+
+    async def stream(self, call: Call) -> AnthropicEventStream:
+        encoded = encode_request(call.request, _profile(call))
+        resp = await self._send(call, encoded.body, stream=True)
+        provider = call.channel.provider
+        return AnthropicEventStream(
+            provider, resp, StreamDecoder(provider=provider.name), encoded.dropped
+        )
+
+
+def _profile(call: Call) -> UpstreamProfile:
+    p = call.profile
+    return UpstreamProfile(
+        model_id=p.id,
+        upstream_model=call.channel.model,
+        max_output_tokens=p.max_output_tokens,
+        vision=p.capabilities.vision,
+        pdf=p.capabilities.pdf,
+    )
+
+
+class AnthropicEventStream:
+    def __init__(
+        self,
+        provider: ProviderConfig,
+        resp: aiohttp.ClientResponse,
+        decoder: StreamDecoder,
+        dropped: list[str],
+    ) -> None:
+        self._provider = provider
+        self._decoder = decoder
+        self._events = HttpClient.events(provider, resp)
+        self.dropped = dropped
+
+    @property
+    def usage(self) -> ir.Usage:
+        return self._decoder.usage
+
+    @property
+    def notes(self) -> list[str]:
+        return self._decoder.notes
+
+    async def __aiter__(self) -> AsyncIterator[list[ir.Event]]:
+        async for event in self._events:
+            if not event.data:
+                continue
+            batch = self._decoder.feed(event.data)
+            if batch:
+                yield batch
+            if self._decoder.finished:
+                return
+        raise UpstreamError.malformed(self._provider.name, "the stream ended before message_stop")
+
+    async def aclose(self) -> None:
+        await self._events.aclose()
 
 
 class AnthropicRelayStream:

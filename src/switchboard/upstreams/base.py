@@ -50,12 +50,13 @@ class Upstream(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Forward:
-    """An Anthropic request to relay unchanged but for `model`."""
+    """A client request to relay to an upstream of its own dialect, unchanged but for `model`."""
 
     body: bytes
     client_model: str
     channel: Channel
     headers: Mapping[str, str]  # anthropic-version, anthropic-beta
+    usage_chunk: bool = False  # OpenAI: the client asked for the stream's usage chunk
 
 
 @dataclass(slots=True)

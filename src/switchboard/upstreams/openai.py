@@ -12,15 +12,23 @@ import orjson
 from switchboard import ir
 from switchboard.config import ProviderConfig
 from switchboard.dialects.openai_chat.errors import upstream_error_message
-from switchboard.dialects.openai_chat.request import UpstreamProfile, encode_request
+from switchboard.dialects.openai_chat.passthrough import (
+    DONE,
+    StreamError,
+    StreamRelay,
+    rewrite_request,
+    rewrite_response,
+)
 from switchboard.dialects.openai_chat.response import decode_response
 from switchboard.dialects.openai_chat.stream import StreamDecoder
+from switchboard.dialects.openai_chat.upstream_request import UpstreamProfile, encode_request
 from switchboard.errors import UpstreamError
-from switchboard.upstreams.base import Call, Completion
+from switchboard.signing import ThinkingSigner
+from switchboard.upstreams.base import Call, Completion, Forward, Relayed
 from switchboard.upstreams.http import HttpClient
 
 
-def _profile(call: Call) -> UpstreamProfile:
+def _profile(call: Call, signer: ThinkingSigner) -> UpstreamProfile:
     p, provider = call.profile, call.channel.provider
     return UpstreamProfile(
         model_id=p.id,
@@ -30,6 +38,10 @@ def _profile(call: Call) -> UpstreamProfile:
         max_output_tokens=p.max_output_tokens,
         vision=p.capabilities.vision,
         pdf=p.capabilities.pdf,
+        strict_schemas=provider.strict_schemas,
+        thinking_control=p.reasoning.control,
+        echo_field=p.reasoning.echo_field if p.reasoning.echo else None,
+        verify=signer.verify,
     )
 
 
@@ -42,15 +54,16 @@ def _headers(provider: ProviderConfig) -> dict[str, str]:
 
 
 class OpenAIUpstream:
-    def __init__(self, http: HttpClient) -> None:
+    def __init__(self, http: HttpClient, signer: ThinkingSigner) -> None:
         self._http = http
+        self._signer = signer
 
     def _url(self, provider: ProviderConfig) -> str:
         return provider.base_url.rstrip("/") + "/chat/completions"
 
     async def complete(self, call: Call) -> Completion:
         provider = call.channel.provider
-        encoded = encode_request(call.request, _profile(call))
+        encoded = encode_request(call.request, _profile(call, self._signer))
         resp = await self._http.post(
             provider,
             self._url(provider),
@@ -61,14 +74,40 @@ class OpenAIUpstream:
         )
         raw = await self._http.read(provider, resp)
         try:
-            response, notes = decode_response(raw, encoded.tool_names)
+            response, notes = decode_response(raw, encoded.tool_names, self._signer.sign)
         except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as exc:
             raise UpstreamError.malformed(provider.name, str(exc)[:300]) from None
         return Completion(response, encoded.dropped + notes)
 
+    async def count_tokens(self, call: Call) -> int | None:
+        """Exact count from the provider's tokenize endpoint, when it has one."""
+        provider = call.channel.provider
+        if not provider.tokenize_url:
+            return None
+        encoded = encode_request(call.request, _profile(call, self._signer))
+        body = {"model": call.channel.model, "messages": encoded.body["messages"]}
+        if "tools" in encoded.body:
+            body["tools"] = encoded.body["tools"]
+        resp = await self._http.post(
+            provider,
+            provider.tokenize_url,
+            orjson.dumps(body),
+            _headers(provider),
+            upstream_error_message,
+            stream=False,
+        )
+        raw = await self._http.read(provider, resp)
+        try:
+            count = orjson.loads(raw)["count"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            raise UpstreamError.malformed(provider.name, "tokenize reply has no count") from None
+        if not isinstance(count, int):
+            raise UpstreamError.malformed(provider.name, "tokenize count is not an integer")
+        return count
+
     async def stream(self, call: Call) -> OpenAIEventStream:
         provider = call.channel.provider
-        encoded = encode_request(call.request, _profile(call))
+        encoded = encode_request(call.request, _profile(call, self._signer))
         resp = await self._http.post(
             provider,
             self._url(provider),
@@ -81,8 +120,77 @@ class OpenAIUpstream:
             provider=provider.name,
             input_estimate=call.input_estimate,
             tool_names=encoded.tool_names,
+            sign=self._signer.sign,
         )
         return OpenAIEventStream(provider, resp, decoder, encoded.dropped)
+
+    # Pass-through (OpenAI client): the client's body with only `model` changed.
+
+    async def _forward(self, fwd: Forward, *, stream: bool) -> aiohttp.ClientResponse:
+        provider = fwd.channel.provider
+        try:
+            body = rewrite_request(fwd.body, fwd.channel.model)
+        except (orjson.JSONDecodeError, ValueError):
+            raise UpstreamError.malformed(
+                provider.name, "the request body is not a JSON object"
+            ) from None
+        return await self._http.post(
+            provider,
+            self._url(provider),
+            body,
+            _headers(provider),
+            upstream_error_message,
+            stream=stream,
+        )
+
+    async def forward(self, fwd: Forward) -> Relayed:
+        provider = fwd.channel.provider
+        raw = await self._http.read(provider, await self._forward(fwd, stream=False))
+        try:
+            body, usage = rewrite_response(raw, fwd.client_model)
+        except (orjson.JSONDecodeError, ValueError) as exc:
+            raise UpstreamError.malformed(provider.name, str(exc)[:300]) from None
+        return Relayed(body, usage)
+
+    async def forward_stream(self, fwd: Forward) -> OpenAIRelayStream:
+        resp = await self._forward(fwd, stream=True)
+        relay = StreamRelay(fwd.client_model, forward_usage=fwd.usage_chunk)
+        return OpenAIRelayStream(fwd.channel.provider, resp, relay)
+
+
+class OpenAIRelayStream:
+    def __init__(
+        self, provider: ProviderConfig, resp: aiohttp.ClientResponse, relay: StreamRelay
+    ) -> None:
+        self._provider = provider
+        self._relay = relay
+        self._events = HttpClient.events(provider, resp)
+
+    @property
+    def usage(self) -> ir.Usage:
+        return self._relay.usage
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        name = self._provider.name
+        async for event in self._events:
+            try:
+                out = self._relay.relay(event)
+            except (orjson.JSONDecodeError, ValueError):
+                raise UpstreamError.malformed(name, "bad stream chunk") from None
+            except StreamError as exc:
+                raise UpstreamError.from_status(
+                    exc.status, f"error in stream: {exc.message}", provider=name
+                ) from None
+            if out:
+                yield out
+            if self._relay.done:
+                return
+        if not self._relay.finished:
+            raise UpstreamError.malformed(name, "the stream ended before it finished")
+        yield DONE  # a finished stream that lacked [DONE] (llama.cpp, ik_llama.cpp)
+
+    async def aclose(self) -> None:
+        await self._events.aclose()
 
 
 class OpenAIEventStream:

@@ -1,5 +1,5 @@
-"""Anthropic request bytes -> IR request. Validation errors name the field the way the real API
-does (`max_tokens: Field required`, `messages.0.content.1.type: ...`)."""
+"""Anthropic request bytes -> IR request (for Anthropic clients). Validation errors name the
+field the way the real API does (`max_tokens: Field required`, `messages.0.content.1.type: ...`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from switchboard.dialects.anthropic import wire
 from switchboard.errors import InvalidRequest
 
 _decode_request = msgspec.json.Decoder(wire.MessagesRequest).decode
+_decode_count = msgspec.json.Decoder(wire.CountTokensRequest).decode
 _decode_head = msgspec.json.Decoder(wire.RequestHead).decode
 _INDEX = re.compile(r"\[(\d+)\]")
 
@@ -28,6 +29,18 @@ def decode_request(body: bytes) -> ir.Request:
         w = _decode_request(body)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise _invalid(exc) from None
+    return _to_ir(w)
+
+
+def decode_count_tokens(body: bytes) -> ir.Request:
+    try:
+        w = _decode_count(body)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise _invalid(exc) from None
+    return _to_ir(w)
+
+
+def _to_ir(w: wire.MessagesRequest | wire.CountTokensRequest) -> ir.Request:
     dropped: set[str] = set()
     if w.cache_control is not None:
         dropped.add("cache_control")

@@ -1,5 +1,6 @@
 """Anthropic Messages request bodies as typed structs. Unknown fields are ignored (Claude Code and
-new SDKs keep adding optional ones); unknown block types are refused, as the real API does."""
+new SDKs keep adding optional ones); unknown block types are refused, as the real API does. Also
+the replies and stream events of Anthropic-dialect upstreams."""
 
 from __future__ import annotations
 
@@ -197,8 +198,92 @@ class MessagesRequest(msgspec.Struct):
     cache_control: dict[str, Any] | None = None
 
 
+class CountTokensRequest(msgspec.Struct):
+    """`POST /v1/messages/count_tokens`: a Messages request without the generation fields."""
+
+    model: str
+    messages: list[MessageParam]
+    system: str | list[TextBlock] | None = None
+    tools: list[ToolParam] | None = None
+    tool_choice: ToolChoiceParam | None = None
+    thinking: ThinkingParam | None = None
+    cache_control: dict[str, Any] | None = None
+    max_tokens: int = 0
+    stream: bool | None = None
+    stop_sequences: list[str] | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    metadata: MetadataParam | None = None
+
+
 class RequestHead(msgspec.Struct):
     """Just what routing needs, decoded before the whole body."""
 
     model: str
     stream: bool | None = None
+
+
+# Upstream replies (an Anthropic-dialect upstream answering a translated request). Blocks stay
+# loose dicts until their type is known, so a new block type is reported, not a decode failure.
+
+
+class ResponseUsage(msgspec.Struct):
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_creation_input_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+
+
+class ResponseText(msgspec.Struct):
+    text: str
+    citations: list[Any] | None = None
+
+
+class ResponseThinking(msgspec.Struct):
+    thinking: str
+    signature: str = ""
+
+
+class ResponseRedactedThinking(msgspec.Struct):
+    data: str
+
+
+class ResponseToolUse(msgspec.Struct):
+    id: str
+    name: str
+    input: dict[str, Any] = {}
+
+
+class MessageResponse(msgspec.Struct):
+    content: list[dict[str, Any]] = []
+    stop_reason: str | None = None
+    stop_sequence: str | None = None
+    usage: ResponseUsage | None = None
+
+
+class EventDelta(msgspec.Struct):
+    type: str | None = None
+    text: str | None = None
+    partial_json: str | None = None
+    thinking: str | None = None
+    signature: str | None = None
+    stop_reason: str | None = None
+    stop_sequence: str | None = None
+
+
+class ErrorDetail(msgspec.Struct):
+    type: str | None = None
+    message: str | None = None
+
+
+class StreamEvent(msgspec.Struct):
+    """Every event of a Messages stream, as one loose shape keyed by `type`."""
+
+    type: str
+    index: int | None = None
+    message: MessageResponse | None = None
+    content_block: dict[str, Any] | None = None
+    delta: EventDelta | None = None
+    usage: ResponseUsage | None = None
+    error: ErrorDetail | None = None

@@ -1,234 +1,307 @@
-"""IR request -> an OpenAI chat-completions body for one upstream model. Pure: everything the
-upstream cannot take is either refused with a named error or listed in `Encoded.dropped`."""
+"""A client's chat-completions body -> IR request (the OpenAI surface we serve). Pure: what
+cannot be carried is refused with a named error or listed in the dropped report."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Literal, assert_never
 
+import msgspec
 import orjson
 
 from switchboard import ir
-from switchboard.dialects.openai_chat.names import upstream_tool_id, upstream_tool_name
+from switchboard.dialects.openai_chat import wire
+from switchboard.dialects.validation import invalid
 from switchboard.errors import InvalidRequest
 
+_decode_chat = msgspec.json.Decoder(wire.ChatRequest).decode
+_decode_head = msgspec.json.Decoder(wire.RequestHead).decode
+_decode_keys = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
 
-@dataclass(frozen=True, slots=True)
-class UpstreamProfile:
-    """What the encoder must know of the model and of who serves it."""
+# OpenAI needs no limit; Anthropic does. This is what a request without one gets.
+DEFAULT_MAX_TOKENS = 4096
 
-    model_id: str  # the catalogue id, for error messages
-    upstream_model: str
-    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
-    accepts_top_k: bool = False
-    max_output_tokens: int | None = None
-    vision: bool = True
-    pdf: bool = False
+# reasoning_effort -> a thinking budget in tokens; `none` turns thinking off.
+EFFORT_BUDGET = {
+    "minimal": 1024,
+    "low": 2048,
+    "medium": 8192,
+    "high": 16384,
+    "xhigh": 32768,
+    "max": 65536,
+}
 
-
-@dataclass(slots=True)
-class Encoded:
-    body: dict[str, Any]
-    tool_names: dict[str, str] = field(default_factory=dict)  # upstream name -> client name
-    dropped: list[str] = field(default_factory=list)
-
-
-def encode_request(req: ir.Request, profile: UpstreamProfile) -> Encoded:
-    out = Encoded(body={}, dropped=list(req.dropped))
-    names: dict[str, str] = {}  # client name -> upstream name
-    for tool in req.tools:
-        names[tool.name] = upstream_tool_name(tool.name, set(names.values()))
-    out.tool_names = {v: k for k, v in names.items()}
-
-    body = out.body
-    body["model"] = profile.upstream_model
-    body["messages"] = _messages(req, profile, names, out.dropped)
-    max_tokens = req.max_tokens
-    if profile.max_output_tokens is not None and max_tokens > profile.max_output_tokens:
-        out.dropped.append(f"max_tokens clamped from {max_tokens} to {profile.max_output_tokens}")
-        max_tokens = profile.max_output_tokens
-    if max_tokens == 0:
-        # Anthropic's "pre-warm the cache, generate nothing" has no OpenAI equivalent.
-        out.dropped.append("max_tokens 0 sent as 1")
-        max_tokens = 1
-    body[profile.max_tokens_field] = max_tokens
-    if req.stop_sequences:
-        body["stop"] = list(req.stop_sequences)
-    if req.temperature is not None:
-        body["temperature"] = req.temperature
-    if req.top_p is not None:
-        body["top_p"] = req.top_p
-    if req.top_k is not None:
-        if profile.accepts_top_k:
-            body["top_k"] = req.top_k
-        else:
-            out.dropped.append("top_k")
-    if req.user_id:
-        body["user"] = req.user_id
-    if req.tools:
-        body["tools"] = [
-            {
-                "type": "function",
-                "function": {
-                    "name": names[t.name],
-                    **({"description": t.description} if t.description else {}),
-                    "parameters": t.input_schema,
-                },
-            }
-            for t in req.tools
-        ]
-        if req.tool_choice is not None:
-            _tool_choice(req.tool_choice, names, body)
-    if req.thinking is not None and req.thinking.type != "disabled":
-        out.dropped.append(f"thinking ({req.thinking.type})")
-    if req.stream:
-        body["stream"] = True
-        body["stream_options"] = {"include_usage": True}
-    return out
+_CARRIED = frozenset(wire.ChatRequest.__struct_fields__)
 
 
-def _tool_choice(choice: ir.ToolChoice, names: dict[str, str], body: dict[str, Any]) -> None:
-    match choice.type:
-        case "auto":
-            body["tool_choice"] = "auto"
-        case "any":
-            body["tool_choice"] = "required"
-        case "none":
-            body["tool_choice"] = "none"
-        case "tool":
-            name = choice.name or ""
-            if name not in names:
-                raise InvalidRequest(
-                    f"tool_choice.name: no tool named '{name}' in tools", param="tool_choice.name"
-                )
-            body["tool_choice"] = {"type": "function", "function": {"name": names[name]}}
-        case _:
-            assert_never(choice.type)
-    if choice.disable_parallel_tool_use and choice.type != "none":
-        body["parallel_tool_calls"] = False
+def decode_head(body: bytes) -> wire.RequestHead:
+    try:
+        return _decode_head(body)
+    except msgspec.DecodeError as exc:
+        raise invalid(exc) from None
 
 
-def _image_part(image: ir.Image, profile: UpstreamProfile, where: str) -> dict[str, Any]:
-    if not profile.vision:
+def wants_usage(head: wire.RequestHead) -> bool:
+    """Whether the client asked for the final usage chunk (`stream_options.include_usage`)."""
+    return bool(head.stream and head.stream_options and head.stream_options.include_usage)
+
+
+def decode_request(body: bytes) -> ir.Request:
+    try:
+        w = _decode_chat(body)
+    except msgspec.DecodeError as exc:
+        raise invalid(exc) from None
+    dropped: list[str] = [
+        k for k, v in _decode_keys(body).items() if k not in _CARRIED and bytes(v) != b"null"
+    ]
+    if w.n is not None and w.n != 1:
+        raise InvalidRequest("n: only n=1 is supported", param="n")
+    system, messages = _decode_messages(w.messages, dropped)
+    if not messages:
         raise InvalidRequest(
-            f"{where}: model '{profile.model_id}' does not accept images", param=where
+            "messages: at least one non-system message is required", param="messages"
         )
-    url = image.url or f"data:{image.media_type or 'image/png'};base64,{image.data}"
-    return {"type": "image_url", "image_url": {"url": url}}
+    thinking = _thinking(w.reasoning_effort)
+    limit = w.max_completion_tokens if w.max_completion_tokens is not None else w.max_tokens
+    if limit is None:
+        limit = DEFAULT_MAX_TOKENS
+        if thinking is not None and thinking.budget_tokens is not None:
+            limit += thinking.budget_tokens  # the limit includes reasoning, as OpenAI counts it
+    stop = [w.stop] if isinstance(w.stop, str) else list(w.stop or ())
+    tools = _decode_tools(w.tools or [], dropped)
+    return ir.Request(
+        model=w.model,
+        messages=messages,
+        max_tokens=limit,
+        system=system,
+        stream=bool(w.stream),
+        stop_sequences=tuple(stop),
+        temperature=w.temperature,
+        top_p=w.top_p,
+        user_id=w.user or None,
+        tools=tools,
+        tool_choice=_decode_tool_choice(w.tool_choice, w.parallel_tool_calls, bool(tools)),
+        thinking=thinking,
+        response_format=_response_format(w.response_format),
+        dropped=tuple(dict.fromkeys(dropped)),
+    )
 
 
-def _document_part(doc: ir.Document, profile: UpstreamProfile, where: str) -> dict[str, Any]:
-    if doc.text is not None:
-        head = [x for x in (doc.title, doc.context) if x]
-        text = "\n".join([*head, doc.text]) if head else doc.text
-        return {"type": "text", "text": text}
-    if not profile.pdf or doc.data is None:
+def _thinking(effort: str | None) -> ir.ThinkingConfig | None:
+    if effort is None:
+        return None
+    if effort == "none":
+        return ir.ThinkingConfig("disabled")
+    if effort not in EFFORT_BUDGET:
+        known = ", ".join(["none", *EFFORT_BUDGET])
         raise InvalidRequest(
-            f"{where}: model '{profile.model_id}' does not accept PDF documents", param=where
+            f"reasoning_effort: '{effort}' is not one of {known}", param="reasoning_effort"
         )
-    part: dict[str, Any] = {"file_data": f"data:{doc.media_type};base64,{doc.data}"}
-    part["filename"] = (doc.title or "document") + ".pdf"
-    return {"type": "file", "file": part}
+    return ir.ThinkingConfig("enabled", EFFORT_BUDGET[effort])
 
 
-def _content(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
-    """Text-only content goes as one string: the form every compatible server accepts."""
-    if all(p["type"] == "text" for p in parts):
-        return "\n".join(p["text"] for p in parts)
-    return parts
+def _response_format(rf: wire.ResponseFormatParam | None) -> ir.ResponseFormat | None:
+    if rf is None or rf.type == "text":
+        return None
+    if rf.type == "json_object":
+        return ir.ResponseFormat("json_object")
+    if rf.type == "json_schema":
+        js = rf.json_schema
+        if js is None or js.schema is None:
+            raise InvalidRequest(
+                "response_format.json_schema.schema: Field required",
+                param="response_format.json_schema.schema",
+            )
+        return ir.ResponseFormat("json_schema", js.schema, js.name, js.strict)
+    raise InvalidRequest(
+        f"response_format.type: '{rf.type}' is not one of text, json_object, json_schema",
+        param="response_format.type",
+    )
 
 
-def _messages(
-    req: ir.Request, profile: UpstreamProfile, names: dict[str, str], dropped: list[str]
-) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    if req.system:
-        out.append({"role": "system", "content": "\n\n".join(t.text for t in req.system)})
-    for i, msg in enumerate(req.messages):
-        where = f"messages.{i}"
-        if msg.role == "system":
-            texts = [b.text for b in msg.content if isinstance(b, ir.Text)]
-            out.append({"role": "system", "content": "\n\n".join(texts)})
-        elif msg.role == "user":
-            _user(msg, where, profile, out, dropped)
-        else:
-            _assistant(msg, names, out, dropped)
-    return out
+def _decode_tools(params: list[wire.ToolParam], dropped: list[str]) -> tuple[ir.Tool, ...]:
+    tools: list[ir.Tool] = []
+    for i, t in enumerate(params):
+        if t.type != "function" or t.function is None:
+            raise InvalidRequest(
+                f"tools.{i}.type: only function tools are supported", param=f"tools.{i}.type"
+            )
+        fn = t.function
+        if fn.strict:
+            dropped.append("tools.function.strict")
+        schema = fn.parameters or {"type": "object", "properties": {}}
+        tools.append(ir.Tool(fn.name, fn.description, schema))
+    return tuple(tools)
 
 
-def _user(
-    msg: ir.Message,
-    where: str,
-    profile: UpstreamProfile,
-    out: list[dict[str, Any]],
-    dropped: list[str],
-) -> None:
-    # Tool results must directly follow the assistant turn that called them, so they go first.
-    parts: list[dict[str, Any]] = []
-    tool_images: list[dict[str, Any]] = []
-    for j, block in enumerate(msg.content):
+def _decode_tool_choice(
+    choice: str | wire.ToolChoiceParam | None, parallel: bool | None, has_tools: bool
+) -> ir.ToolChoice | None:
+    serial = parallel is False
+    if choice is None:
+        return (
+            ir.ToolChoice("auto", disable_parallel_tool_use=True) if serial and has_tools else None
+        )
+    if isinstance(choice, str):
+        kinds: dict[str, Literal["auto", "any", "none"]] = {
+            "auto": "auto",
+            "required": "any",
+            "none": "none",
+        }
+        if choice not in kinds:
+            raise InvalidRequest(
+                f"tool_choice: '{choice}' is not one of none, auto, required", param="tool_choice"
+            )
+        return ir.ToolChoice(kinds[choice], disable_parallel_tool_use=serial)
+    if choice.type == "function" and choice.function is not None:
+        return ir.ToolChoice("tool", choice.function.name, serial)
+    if choice.type == "allowed_tools" and choice.allowed_tools is not None:
+        mode = choice.allowed_tools.get("mode")
+        raise InvalidRequest(
+            f"tool_choice: allowed_tools (mode {mode}) is not supported; "
+            "send only the allowed tools instead",
+            param="tool_choice",
+        )
+    raise InvalidRequest(
+        f"tool_choice.type: '{choice.type}' is not supported", param="tool_choice.type"
+    )
+
+
+def _data_url(url: str, where: str) -> tuple[str, str]:
+    """`data:<media type>;base64,<data>` -> (media type, data)."""
+    head, sep, data = url.partition(",")
+    if not sep or not head.endswith(";base64"):
+        raise InvalidRequest(f"{where}: a data URL must be base64-encoded", param=where)
+    return head.removeprefix("data:").removesuffix(";base64") or "application/octet-stream", data
+
+
+def _parts(
+    content: str | list[wire.ContentPart] | None, where: str, dropped: list[str]
+) -> list[ir.Block]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [ir.Text(content)] if content else []
+    out: list[ir.Block] = []
+    for j, part in enumerate(content):
         at = f"{where}.content.{j}"
-        match block:
-            case ir.Text():
-                parts.append({"type": "text", "text": block.text})
-            case ir.Image():
-                parts.append(_image_part(block, profile, at))
-            case ir.Document():
-                parts.append(_document_part(block, profile, at))
-            case ir.ToolResult():
-                call_id = upstream_tool_id(block.tool_use_id)
-                texts = [p.text for p in block.content if isinstance(p, ir.Text)]
-                text = "\n".join(texts)
-                if block.is_error:
-                    text = f"[tool error] {text}"
-                out.append({"role": "tool", "tool_call_id": call_id, "content": text})
-                images = [p for p in block.content if isinstance(p, ir.Image)]
-                if images:
-                    # An OpenAI tool message cannot hold images: they follow in a user turn.
-                    tool_images.append(
-                        {"type": "text", "text": f"Images returned by tool call {call_id}:"}
+        match part:
+            case wire.TextPart():
+                if part.text:
+                    out.append(ir.Text(part.text))
+            case wire.RefusalPart():
+                out.append(ir.Text(part.refusal))
+            case wire.ImagePart():
+                url = part.image_url.url
+                if part.image_url.detail not in (None, "auto"):
+                    dropped.append("image_url.detail")
+                if url.startswith("data:"):
+                    media_type, data = _data_url(url, f"{at}.image_url.url")
+                    out.append(ir.Image(media_type=media_type, data=data))
+                else:
+                    out.append(ir.Image(url=url))
+            case wire.FilePart():
+                f = part.file
+                if f.file_data is None:
+                    raise InvalidRequest(
+                        f"{at}.file: only inline file_data is supported (not file_id)",
+                        param=f"{at}.file",
                     )
-                    tool_images.extend(_image_part(im, profile, at) for im in images)
-            case ir.ToolUse() | ir.Thinking() | ir.RedactedThinking():
-                dropped.append(f"{type(block).__name__} in a user turn")
+                media_type, data = _data_url(f.file_data, f"{at}.file.file_data")
+                title = f.filename.removesuffix(".pdf") if f.filename else None
+                out.append(ir.Document(media_type=media_type, data=data, title=title))
+            case wire.AudioPart():
+                raise InvalidRequest(f"{at}: audio input is not supported", param=at)
             case _:
-                assert_never(block)
-    parts = tool_images + parts
-    if parts:
-        out.append({"role": "user", "content": _content(parts)})
+                assert_never(part)
+    return out
 
 
-def _assistant(
-    msg: ir.Message, names: dict[str, str], out: list[dict[str, Any]], dropped: list[str]
-) -> None:
-    texts: list[str] = []
-    calls: list[dict[str, Any]] = []
-    for block in msg.content:
-        match block:
-            case ir.Text():
-                texts.append(block.text)
-            case ir.ToolUse():
-                calls.append(
-                    {
-                        "id": upstream_tool_id(block.id),
-                        "type": "function",
-                        "function": {
-                            "name": names.get(block.name, block.name),
-                            "arguments": orjson.dumps(block.input).decode(),
-                        },
-                    }
+def _texts(content: str | list[wire.ContentPart], where: str) -> tuple[ir.Text, ...]:
+    blocks = _parts(content, where, [])
+    if not all(isinstance(b, ir.Text) for b in blocks):
+        raise InvalidRequest(
+            f"{where}.content: only text parts are allowed here", param=f"{where}.content"
+        )
+    return tuple(b for b in blocks if isinstance(b, ir.Text))
+
+
+def _arguments(raw: str | dict[str, Any], where: str, dropped: list[str]) -> dict[str, Any]:
+    if isinstance(raw, dict):
+        return raw
+    if not raw.strip():
+        return {}
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        value = None
+    if isinstance(value, dict):
+        return value
+    # A model may have produced broken arguments; the history must still be replayable.
+    dropped.append(f"{where}: arguments are not a JSON object, sent as a string")
+    return {"_unparsed_arguments": raw}
+
+
+def _decode_messages(
+    params: list[wire.MessageParam], dropped: list[str]
+) -> tuple[tuple[ir.Text, ...], tuple[ir.Message, ...]]:
+    """Leading system and developer messages become the system prompt; later ones stay in place
+    as system turns. Tool messages become user turns of tool results, and consecutive turns of
+    one role are merged, so results land in the turn after the calls, before any user text."""
+    system: list[ir.Text] = []
+    merged: list[ir.Message] = []
+    for i, m in enumerate(params):
+        where = f"messages.{i}"
+        role: ir.Role
+        blocks: list[ir.Block]
+        match m:
+            case wire.SystemMessage() | wire.DeveloperMessage():
+                texts = _texts(m.content, where)
+                if m.name:
+                    dropped.append("messages.name")
+                if not merged:
+                    system.extend(texts)
+                    continue
+                role, blocks = "system", list(texts)
+            case wire.UserMessage():
+                if m.name:
+                    dropped.append("messages.name")
+                role, blocks = "user", _parts(m.content, where, dropped)
+            case wire.AssistantMessage():
+                role, blocks = "assistant", _assistant_blocks(m, where, dropped)
+            case wire.ToolMessage():
+                texts = _texts(m.content, where)
+                role, blocks = "user", [ir.ToolResult(m.tool_call_id, texts)]
+            case wire.FunctionMessage():
+                raise InvalidRequest(
+                    f"{where}.role: 'function' messages are not supported; use 'tool'",
+                    param=f"{where}.role",
                 )
-            case ir.Thinking():
-                dropped.append("thinking")
-            case ir.RedactedThinking():
-                dropped.append("redacted_thinking")
-            case ir.Image() | ir.Document() | ir.ToolResult():
-                dropped.append(f"{type(block).__name__} in an assistant turn")
             case _:
-                assert_never(block)
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
-    if calls:
-        message["tool_calls"] = calls
-    if message["content"] is None and not calls:
-        return
-    out.append(message)
+                assert_never(m)
+        if merged and merged[-1].role == role:
+            merged[-1] = ir.Message(role, merged[-1].content + tuple(blocks))
+        else:
+            merged.append(ir.Message(role, tuple(blocks)))
+    return tuple(system), tuple(m for m in merged if m.content)
+
+
+def _assistant_blocks(m: wire.AssistantMessage, where: str, dropped: list[str]) -> list[ir.Block]:
+    if m.name:
+        dropped.append("messages.name")
+    if m.function_call is not None:
+        raise InvalidRequest(
+            f"{where}.function_call: legacy function calls are not supported; use tool_calls",
+            param=f"{where}.function_call",
+        )
+    blocks: list[ir.Block] = []
+    if m.reasoning_content:
+        # Unsigned: only upstreams that take reasoning back without a signature can use it.
+        blocks.append(ir.Thinking(m.reasoning_content))
+    blocks.extend(_parts(m.content, where, dropped))
+    if m.refusal:
+        blocks.append(ir.Text(m.refusal))
+    for j, call in enumerate(m.tool_calls or []):
+        at = f"{where}.tool_calls.{j}.function.arguments"
+        args = _arguments(call.function.arguments, at, dropped)
+        blocks.append(ir.ToolUse(call.id, call.function.name, args))
+    return blocks

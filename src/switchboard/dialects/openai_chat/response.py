@@ -1,9 +1,11 @@
-"""An OpenAI chat completion -> IR response. The mappers here (stop reason, usage, tool calls)
-are shared with the stream decoder."""
+"""An upstream's chat completion -> IR response, and an IR response -> the client's chat
+completion. The mappers here (stop and finish reasons, usage, tool calls) are shared with the
+stream decoder and encoder."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, assert_never
 
 import msgspec
 import orjson
@@ -107,7 +109,13 @@ def tool_use(
     return ir.ToolUse(block_id, original, value), bool(suffix)
 
 
-def decode_response(body: bytes, tool_names: dict[str, str]) -> tuple[ir.Response, list[str]]:
+def no_signature(thinking: str) -> str:
+    return ""
+
+
+def decode_response(
+    body: bytes, tool_names: dict[str, str], sign: Callable[[str], str] = no_signature
+) -> tuple[ir.Response, list[str]]:
     """The response and the notes of what had to be changed (unknown finish reason, repaired
     tool arguments). Raises msgspec errors on a body that is not a completion."""
     completion = _decode_completion(body)
@@ -120,7 +128,7 @@ def decode_response(body: bytes, tool_names: dict[str, str]) -> tuple[ir.Respons
     blocks: list[ir.Block] = []
     reasoning = message.reasoning_content or message.reasoning
     if reasoning:
-        blocks.append(ir.Thinking(reasoning))
+        blocks.append(ir.Thinking(reasoning, sign(reasoning)))
     text = message.content if message.content is not None else message.refusal
     if text:
         blocks.append(ir.Text(text))
@@ -138,3 +146,94 @@ def decode_response(body: bytes, tool_names: dict[str, str]) -> tuple[ir.Respons
         bool(message.tool_calls),
     )
     return ir.Response(tuple(blocks), reason, usage(completion.usage), sequence), notes
+
+
+# IR response -> a chat completion for the client (the OpenAI surface we serve).
+
+FINISH: dict[ir.StopReason, str] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+
+def finish_reason(reason: ir.StopReason, had_tool_calls: bool) -> str:
+    """`tool_calls` whenever calls were made, unless the output was cut (clients must know)."""
+    finish = FINISH[reason]
+    if had_tool_calls and finish == "stop":
+        return "tool_calls"
+    return finish
+
+
+def usage_json(u: ir.Usage) -> dict[str, Any]:
+    """OpenAI's prompt_tokens include cached tokens (read and written); Anthropic's do not."""
+    prompt = u.input_tokens + u.cache_read_tokens + u.cache_write_tokens
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": u.output_tokens,
+        "total_tokens": prompt + u.output_tokens,
+        "prompt_tokens_details": {"cached_tokens": u.cache_read_tokens},
+    }
+
+
+def tool_call_json(block: ir.ToolUse) -> dict[str, Any]:
+    return {
+        "id": block.id,
+        "type": "function",
+        "function": {"name": block.name, "arguments": orjson.dumps(block.input).decode()},
+    }
+
+
+def encode_response(
+    resp: ir.Response, *, model: str, completion_id: str, created: int
+) -> tuple[bytes, list[str]]:
+    """The completion, and what it could not carry."""
+    texts: list[str] = []
+    reasoning: list[str] = []
+    calls: list[dict[str, Any]] = []
+    dropped: list[str] = []
+    for block in resp.content:
+        match block:
+            case ir.Text():
+                texts.append(block.text)
+            case ir.Thinking():
+                # The signature only matters for replaying thinking to Anthropic, which a
+                # chat-completions history cannot do.
+                reasoning.append(block.thinking)
+            case ir.RedactedThinking():
+                dropped.append("redacted_thinking")
+            case ir.ToolUse():
+                calls.append(tool_call_json(block))
+            case ir.Image() | ir.Document() | ir.ToolResult():
+                dropped.append(f"{type(block).__name__} in a response")
+            case _:
+                assert_never(block)
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": "".join(texts) if texts or not calls else None,
+        "refusal": None,
+    }
+    if reasoning:
+        message["reasoning_content"] = "".join(reasoning)
+    if calls:
+        message["tool_calls"] = calls
+    body = {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": finish_reason(resp.stop_reason, bool(calls)),
+            }
+        ],
+        "usage": usage_json(resp.usage),
+    }
+    return orjson.dumps(body), dropped

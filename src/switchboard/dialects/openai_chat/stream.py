@@ -1,4 +1,5 @@
-"""OpenAI chat-completion chunks -> IR stream events in Anthropic's grammar.
+"""Upstream chat-completion chunks -> IR stream events in Anthropic's grammar (StreamDecoder),
+and IR events -> chat-completion chunks for the client (StreamEncoder).
 
 The upstream may interleave text, reasoning and the argument pieces of several tool calls; the
 client must see one block at a time, indexed 0..n-1, each stopped. So: text and reasoning stream
@@ -8,9 +9,12 @@ while a tool block is open is held and sent after the tool blocks, so nothing is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, assert_never
 
 import msgspec
+import orjson
 
 from switchboard import ir
 from switchboard.dialects.openai_chat import wire
@@ -18,10 +22,14 @@ from switchboard.dialects.openai_chat.names import client_tool_id
 from switchboard.dialects.openai_chat.response import (
     KNOWN_FINISH,
     arguments_text,
+    finish_reason,
+    no_signature,
     repair_arguments,
     stop_reason,
     usage,
+    usage_json,
 )
+from switchboard.dialects.sse import data_frame
 from switchboard.errors import UpstreamError
 from switchboard.ids import tool_use_id
 
@@ -34,13 +42,35 @@ class _Call:
     name: str | None = None
     args: list[str] = field(default_factory=list)
     block: int | None = None  # the client block index once started
+    sent: str = ""  # arguments the client has; always closable into a JSON object
+    held: str = ""  # arguments received but not yet a closable prefix
+
+    def advance(self, piece: str) -> str:
+        """What of the held arguments can go to the client now. Only prefixes that closing
+        brackets turn into a JSON object are sent, so a later bad piece can never break the
+        client's parse: the sent part can always be closed instead."""
+        self.held += piece
+        candidate = self.sent + self.held
+        if repair_arguments(candidate) is None:
+            return ""
+        out, self.sent, self.held = self.held, candidate, ""
+        return out
 
 
 class StreamDecoder:
     """Feed it each SSE `data` payload; `finish()` at `[DONE]` or end of stream."""
 
-    def __init__(self, *, provider: str, input_estimate: int, tool_names: dict[str, str]) -> None:
+    def __init__(
+        self,
+        *,
+        provider: str,
+        input_estimate: int,
+        tool_names: dict[str, str],
+        sign: Callable[[str], str] = no_signature,
+    ) -> None:
         self._provider = provider
+        self._sign = sign
+        self._thinking: list[str] = []  # the open thinking block's text, to sign at its stop
         self._estimate = input_estimate
         self._names = tool_names
         self._started = False
@@ -142,9 +172,16 @@ class StreamDecoder:
         return index
 
     def _close(self, out: list[ir.Event]) -> None:
-        if self._open is not None:
-            out.append(ir.BlockStop(self._open_index))
-            self._open = None
+        if self._open is None:
+            return
+        if self._open == "thinking":
+            # The signature comes last, just before the stop, as the real API sends it.
+            signature = self._sign("".join(self._thinking))
+            self._thinking.clear()
+            if signature:
+                out.append(ir.SignatureDelta(self._open_index, signature))
+        out.append(ir.BlockStop(self._open_index))
+        self._open = None
 
     def _piece(self, kind: str, text: str, out: list[ir.Event]) -> None:
         if self._open == "tool":
@@ -159,6 +196,7 @@ class StreamDecoder:
         if kind == "text":
             out.append(ir.TextDelta(self._open_index, text))
         else:
+            self._thinking.append(text)
             out.append(ir.ThinkingDelta(self._open_index, text))
 
     def _tool_piece(self, piece: wire.ToolCall, out: list[ir.Event]) -> None:
@@ -179,28 +217,38 @@ class StreamDecoder:
             args = arguments_text(fn.arguments)
             if args:
                 if self._live == key and call.block is not None:
-                    out.append(ir.InputJsonDelta(call.block, args))
-                call.args.append(args)
+                    ready = call.advance(args)
+                    if ready:
+                        out.append(ir.InputJsonDelta(call.block, ready))
+                else:
+                    call.args.append(args)
         if self._live is None and call.name and call.block is None:
             self._close(out)
             block = ir.ToolUse(self._client_id(call), self._names.get(call.name, call.name), {})
             call.block = self._start(block, "tool", out)
             self._live = key
-            if call.args:
-                out.append(ir.InputJsonDelta(call.block, "".join(call.args)))
+            ready = call.advance("".join(call.args))
+            if ready:
+                out.append(ir.InputJsonDelta(call.block, ready))
 
     def _client_id(self, call: _Call) -> str:
         return client_tool_id(call.id) if call.id else tool_use_id()
 
     def _close_tool(self, call: _Call, out: list[ir.Event]) -> None:
         assert call.block is not None
-        text = "".join(call.args)
-        repaired = repair_arguments(text)
-        if repaired is None:
+        tail = ""
+        if call.held:
+            # What never became a closable prefix: the client keeps what it has, closed.
+            if not call.sent:
+                tail = msgspec.json.encode({"_unparsed_arguments": call.held}).decode()
             self.notes.append(f"tool call {call.name}: arguments are not valid JSON")
-        elif repaired[0]:
-            self.notes.append(f"tool call {call.name}: arguments repaired")
-            out.append(ir.InputJsonDelta(call.block, repaired[0]))
+        repaired = repair_arguments(call.sent)
+        if not tail and repaired is not None and repaired[0]:
+            if not call.held:
+                self.notes.append(f"tool call {call.name}: arguments repaired")
+            tail = repaired[0]
+        if tail:
+            out.append(ir.InputJsonDelta(call.block, tail))
         self._close(out)
 
     def _whole_call(self, call: _Call, out: list[ir.Event]) -> None:
@@ -227,3 +275,88 @@ def _status_of(err: wire.ChunkError | str) -> int:
     if isinstance(err, wire.ChunkError) and isinstance(err.code, int) and 400 <= err.code < 600:
         return err.code
     return 502
+
+
+# IR events -> chat-completion chunks for the client (the OpenAI surface we serve).
+
+DONE = data_frame(b"[DONE]")
+
+
+class StreamEncoder:
+    """One `data:` frame per event that has something to say. The IR grammar (blocks one at a
+    time, indexed in order) makes this nearly stateless: it only numbers tool calls densely from
+    0, since text and reasoning blocks take no tool-call index."""
+
+    __slots__ = ("_head", "_include_usage", "_tools", "_usage")
+
+    def __init__(
+        self, *, model: str, completion_id: str, created: int, include_usage: bool
+    ) -> None:
+        self._head = (
+            b'{"id":'
+            + orjson.dumps(completion_id)
+            + b',"object":"chat.completion.chunk","created":'
+            + str(created).encode()
+            + b',"model":'
+            + orjson.dumps(model)
+            + b',"choices":'
+        )
+        self._include_usage = include_usage
+        self._tools: dict[int, int] = {}  # IR block index -> tool-call index
+        self._usage = ir.Usage()
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return data_frame(self._head + orjson.dumps([choice]) + b"}")
+
+    def encode(self, event: ir.Event) -> bytes:
+        match event:
+            case ir.TextDelta():
+                return self._chunk({"content": event.text}) if event.text else b""
+            case ir.ThinkingDelta():
+                return self._chunk({"reasoning_content": event.thinking}) if event.thinking else b""
+            case ir.InputJsonDelta():
+                if not event.partial_json:
+                    return b""
+                call = {
+                    "index": self._tools[event.index],
+                    "function": {"arguments": event.partial_json},
+                }
+                return self._chunk({"tool_calls": [call]})
+            case ir.BlockStart():
+                return self._start(event.index, event.block)
+            case ir.SignatureDelta() | ir.BlockStop():
+                # No chat-completions field carries a thinking signature, and blocks end silently.
+                return b""
+            case ir.MessageStart():
+                self._usage = event.usage
+                return self._chunk({"role": "assistant", "content": ""})
+            case ir.MessageDelta():
+                self._usage = event.usage
+                return self._chunk({}, finish_reason(event.stop_reason, bool(self._tools)))
+            case ir.MessageStop():
+                if not self._include_usage:
+                    return DONE
+                usage = orjson.dumps(usage_json(self._usage))
+                return data_frame(self._head + b'[],"usage":' + usage + b"}") + DONE
+            case _:
+                assert_never(event)
+
+    def _start(self, index: int, block: ir.Text | ir.ToolUse | ir.Thinking) -> bytes:
+        match block:
+            case ir.Text():
+                return self._chunk({"content": block.text}) if block.text else b""
+            case ir.Thinking():
+                return self._chunk({"reasoning_content": block.thinking}) if block.thinking else b""
+            case ir.ToolUse():
+                n = self._tools[index] = len(self._tools)
+                arguments = orjson.dumps(block.input).decode() if block.input else ""
+                call = {
+                    "index": n,
+                    "id": block.id,
+                    "type": "function",
+                    "function": {"name": block.name, "arguments": arguments},
+                }
+                return self._chunk({"tool_calls": [call]})
+            case _:
+                assert_never(block)

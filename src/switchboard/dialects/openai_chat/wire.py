@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -79,3 +79,170 @@ class Chunk(msgspec.Struct):
     choices: list[ChunkChoice] | None = None
     usage: Usage | None = None
     error: ChunkError | str | None = None
+
+
+# Client requests (the surface we serve). Unknown fields are ignored here and reported by the
+# decoder; `null` is accepted for every optional field, as the SDK sends it for `None`.
+
+
+class _Part(msgspec.Struct, tag_field="type"):
+    pass
+
+
+class TextPart(_Part, tag="text"):
+    text: str
+
+
+class ImageURL(msgspec.Struct):
+    url: str
+    detail: str | None = None
+
+
+class ImagePart(_Part, tag="image_url"):
+    image_url: ImageURL
+
+
+class AudioPart(_Part, tag="input_audio"):
+    input_audio: dict[str, Any]
+
+
+class FileRef(msgspec.Struct):
+    file_data: str | None = None
+    file_id: str | None = None
+    filename: str | None = None
+
+
+class FilePart(_Part, tag="file"):
+    file: FileRef
+
+
+class RefusalPart(_Part, tag="refusal"):
+    refusal: str
+
+
+ContentPart = TextPart | ImagePart | AudioPart | FilePart | RefusalPart
+
+
+class FunctionCallParam(msgspec.Struct):
+    name: str
+    arguments: str | dict[str, Any] = ""
+
+
+class ToolCallParam(msgspec.Struct):
+    id: str
+    function: FunctionCallParam
+    type: str = "function"
+
+
+class _Message(msgspec.Struct, tag_field="role"):
+    pass
+
+
+class SystemMessage(_Message, tag="system"):
+    content: str | list[ContentPart]
+    name: str | None = None
+
+
+class DeveloperMessage(_Message, tag="developer"):
+    content: str | list[ContentPart]
+    name: str | None = None
+
+
+class UserMessage(_Message, tag="user"):
+    content: str | list[ContentPart]
+    name: str | None = None
+
+
+class AssistantMessage(_Message, tag="assistant"):
+    content: str | list[ContentPart] | None = None
+    tool_calls: list[ToolCallParam] | None = None
+    reasoning_content: str | None = None
+    refusal: str | None = None
+    name: str | None = None
+    function_call: dict[str, Any] | None = None
+
+
+class ToolMessage(_Message, tag="tool"):
+    tool_call_id: str
+    content: str | list[ContentPart]
+
+
+class FunctionMessage(_Message, tag="function"):
+    name: str
+    content: str | None = None
+
+
+MessageParam = (
+    SystemMessage
+    | DeveloperMessage
+    | UserMessage
+    | AssistantMessage
+    | ToolMessage
+    | FunctionMessage
+)
+
+
+class FunctionDef(msgspec.Struct):
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class ToolParam(msgspec.Struct):
+    type: str
+    function: FunctionDef | None = None
+
+
+class NamedFunction(msgspec.Struct):
+    name: str
+
+
+class ToolChoiceParam(msgspec.Struct):
+    type: str
+    function: NamedFunction | None = None
+    allowed_tools: dict[str, Any] | None = None
+
+
+class JsonSchemaFormat(msgspec.Struct):
+    name: str | None = None
+    schema: dict[str, Any] | None = None
+    strict: bool | None = None
+    description: str | None = None
+
+
+class ResponseFormatParam(msgspec.Struct):
+    type: str
+    json_schema: JsonSchemaFormat | None = None
+
+
+class StreamOptions(msgspec.Struct):
+    include_usage: bool | None = None
+    include_obfuscation: bool | None = None
+
+
+class ChatRequest(msgspec.Struct):
+    model: str
+    messages: list[MessageParam]
+    max_tokens: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    max_completion_tokens: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    stream: bool | None = None
+    stream_options: StreamOptions | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: str | list[str] | None = None
+    n: int | None = None
+    tools: list[ToolParam] | None = None
+    tool_choice: str | ToolChoiceParam | None = None
+    parallel_tool_calls: bool | None = None
+    reasoning_effort: str | None = None
+    response_format: ResponseFormatParam | None = None
+    user: str | None = None
+
+
+class RequestHead(msgspec.Struct):
+    """Just what routing and the pass-through need, decoded before the whole body."""
+
+    model: str
+    stream: bool | None = None
+    stream_options: StreamOptions | None = None

@@ -1,0 +1,46 @@
+"""`GET /v1/models` and `GET /v1/models/{id}` (also under `/anthropic`), Anthropic shape."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, unquote
+
+import orjson
+
+from switchboard.api.asgi import Exchange
+from switchboard.auth import Authenticator
+from switchboard.catalog import Catalog
+from switchboard.dialects.anthropic.models import model_info, page
+from switchboard.errors import InvalidRequest, NotFound
+
+
+class ModelsHandler:
+    def __init__(self, catalog: Catalog, auth: Authenticator) -> None:
+        self._profiles = [e.profile for e in catalog.models() if "anthropic" in e.profile.endpoints]
+        self._catalog = catalog
+        self._auth = auth
+
+    def _authenticate(self, ex: Exchange) -> None:
+        h = ex.headers
+        ex.log["key"] = self._auth.authenticate(h.get("x-api-key"), h.get("authorization")).name
+
+    async def list(self, ex: Exchange) -> None:
+        self._authenticate(ex)
+        query = parse_qs(ex.query)
+        raw_limit = query.get("limit", ["20"])[-1]
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
+            raise InvalidRequest("limit: must be an integer from 1 to 1000", param="limit")
+        body = page(
+            self._profiles,
+            limit=int(raw_limit),
+            after_id=query.get("after_id", [None])[-1],
+            before_id=query.get("before_id", [None])[-1],
+        )
+        await ex.respond(200, body)
+
+    async def retrieve(self, ex: Exchange, model_id: str) -> None:
+        self._authenticate(ex)
+        name = unquote(model_id)
+        entry = self._catalog.resolve(name)
+        if entry is None or "anthropic" not in entry.profile.endpoints:
+            raise NotFound(f"model: {name}", param="model")
+        await ex.respond(200, orjson.dumps(model_info(entry.profile)))

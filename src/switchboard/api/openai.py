@@ -1,0 +1,122 @@
+"""`POST /v1/chat/completions` and `GET /v1/models` (also under `/openai`): the OpenAI surface."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+
+from switchboard import ir
+from switchboard.api.anthropic import served_headers
+from switchboard.api.asgi import Exchange
+from switchboard.api.streaming import relay
+from switchboard.auth import Authenticator
+from switchboard.catalog import Catalog
+from switchboard.dialects.openai_chat.errors import error_event
+from switchboard.dialects.openai_chat.request import decode_head, decode_request, wants_usage
+from switchboard.dialects.openai_chat.response import encode_response
+from switchboard.dialects.openai_chat.stream import StreamEncoder
+from switchboard.errors import GatewayError
+from switchboard.ids import completion_id
+from switchboard.service import Gateway, Inbound, Served
+
+
+class ChatCompletionsHandler:
+    def __init__(self, gateway: Gateway, auth: Authenticator, max_body_bytes: int) -> None:
+        self._gateway = gateway
+        self._auth = auth
+        self._limit = max_body_bytes
+
+    async def __call__(self, ex: Exchange) -> None:
+        principal = self._auth.authenticate(None, ex.headers.get("authorization"))
+        ex.log["key"] = principal.name
+        body = await ex.body(self._limit)
+        head = decode_head(body)
+        include_usage = wants_usage(head)
+        inbound = Inbound(
+            dialect="openai",
+            body=body,
+            model=head.model,
+            stream=bool(head.stream),
+            headers={},
+            decode=lambda: decode_request(body),
+            usage_chunk=include_usage,
+        )
+        ex.log.update(model=head.model, stream=inbound.stream)
+        created = int(time.time())
+        if inbound.stream:
+            streaming = await self._gateway.stream(inbound)
+            _note(ex, streaming.served)
+            encoder = StreamEncoder(
+                model=head.model,
+                completion_id=completion_id(),
+                created=created,
+                include_usage=include_usage,
+            )
+
+            def encode(batch: list[ir.Event]) -> bytes:
+                return b"".join([encoder.encode(e) for e in batch])
+
+            def error_frame(exc: GatewayError) -> bytes:
+                return error_event(exc, ex.request_id)
+
+            await relay(ex, streaming, encode, error_frame, served_headers(streaming.served))
+            _usage(ex, streaming.usage)
+            return
+        done = await self._gateway.complete(inbound)
+        if done.raw is not None:
+            payload = done.raw
+        else:
+            assert done.response is not None
+            payload, lost = encode_response(
+                done.response, model=head.model, completion_id=completion_id(), created=created
+            )
+            done.served.dropped.extend(lost)
+        _note(ex, done.served)
+        _usage(ex, done.usage)
+        await ex.respond(200, payload, served_headers(done.served))
+
+
+class ModelsHandler:
+    """The OpenAI model list: only models served on the `openai` endpoint. `list_models` is
+    also what the shared `GET /v1/models` calls for requests without Anthropic headers."""
+
+    def __init__(self, catalog: Catalog, auth: Authenticator) -> None:
+        self._auth = auth
+        created = int(time.time())  # when this gateway started serving them
+        self._body = orjson.dumps(
+            {
+                "object": "list",
+                "data": [
+                    {
+                        "id": entry.id,
+                        "object": "model",
+                        "created": created,
+                        "owned_by": entry.channels[0].provider.name,
+                    }
+                    for entry in catalog.models()
+                    if "openai" in entry.profile.endpoints
+                ],
+            }
+        )
+
+    async def list_models(self, ex: Exchange) -> None:
+        ex.dialect = "openai"
+        principal = self._auth.authenticate(None, ex.headers.get("authorization"))
+        ex.log["key"] = principal.name
+        await ex.respond(200, self._body)
+
+
+def _note(ex: Exchange, served: Served) -> None:
+    ex.log["channel"] = served.channel
+    if served.failovers:
+        ex.log["failovers"] = served.failovers
+    if served.dropped:
+        ex.log["dropped"] = list(dict.fromkeys(served.dropped))
+
+
+def _usage(ex: Exchange, usage: ir.Usage) -> None:
+    ex.log["input_tokens"] = usage.input_tokens
+    ex.log["output_tokens"] = usage.output_tokens
+    if usage.cache_read_tokens:
+        ex.log["cache_read_tokens"] = usage.cache_read_tokens

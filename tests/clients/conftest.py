@@ -1,0 +1,99 @@
+"""Real clients installed from the registries into a cache shared between runs: Claude Code and
+the TypeScript SDK from npm, an old (0.x) anthropic Python SDK from PyPI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.clients.agent_upstream import AgentUpstream
+from tests.support.gateway import GatewayProcess
+
+CACHE = Path(os.environ.get("SWITCHBOARD_TEST_CACHE", Path.home() / ".cache" / "switchboard-tests"))
+NPM_PACKAGES = ["@anthropic-ai/claude-code@2.1.330", "@anthropic-ai/sdk@1.12.0"]
+OLD_SDK = "anthropic==0.121.0"
+MASTER_KEY = "sk-clients-master-key"
+
+
+def _unavailable(why: str) -> None:
+    # On CI a missing tool is a failure, not a skip: the client tests must run there.
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(why)
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def node_modules() -> Path:
+    npm = shutil.which("npm")
+    if npm is None:
+        _unavailable("npm is not installed")
+    assert npm is not None
+    prefix = CACHE / "npm"
+    marker = prefix / ("installed-" + "-".join(p.replace("/", "_") for p in NPM_PACKAGES))
+    if not marker.exists():
+        prefix.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix), *NPM_PACKAGES],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if result.returncode != 0:
+            _unavailable(f"npm install failed: {result.stderr[-2000:]}")
+        marker.touch()
+    return prefix / "node_modules"
+
+
+@pytest.fixture(scope="session")
+def old_sdk_python() -> Path:
+    """A venv with the last 0.x anthropic SDK (sends x-api-key and 2023-06-01)."""
+    venv = CACHE / "anthropic-0x"
+    python = venv / "bin" / "python"
+    marker = venv / ("installed-" + OLD_SDK)
+    if not marker.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+        result = subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", OLD_SDK],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if result.returncode != 0:
+            _unavailable(f"pip install {OLD_SDK} failed: {result.stderr[-2000:]}")
+        marker.touch()
+    return python
+
+
+@pytest.fixture(scope="session")
+def agent_upstream() -> Iterator[AgentUpstream]:
+    with AgentUpstream() as up:
+        yield up
+
+
+@pytest.fixture(scope="session")
+def agent_gateway(agent_upstream: AgentUpstream) -> Iterator[GatewayProcess]:
+    config = {
+        "master_key": MASTER_KEY,
+        "providers": [
+            {"name": "agent", "kind": "openai", "base_url": agent_upstream.base_url, "api_key": "k"}
+        ],
+        "models": [
+            {
+                "id": "moonshotai/kimi-k2-instruct",
+                "aliases": ["claude-*"],
+                "context_window": 131072,
+                "max_output_tokens": 16384,
+                "channels": [{"provider": "agent", "model": "kimi-k2-0905-preview"}],
+            }
+        ],
+    }
+    with GatewayProcess(config) as gw:
+        yield gw

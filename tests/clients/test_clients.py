@@ -1,0 +1,136 @@
+"""The clients users actually run, against the real gateway translating to an OpenAI-compatible
+upstream: Claude Code doing a tool round trip, the TypeScript SDK, and a 0.x Python SDK."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import textwrap
+from pathlib import Path
+
+from tests.clients.agent_upstream import FILE_CONTENT, AgentUpstream
+from tests.clients.conftest import MASTER_KEY
+from tests.support.gateway import GatewayProcess
+
+MODEL = "moonshotai/kimi-k2-instruct"
+
+
+def test_claude_code_writes_a_file_through_the_gateway(
+    node_modules: Path,
+    agent_gateway: GatewayProcess,
+    agent_upstream: AgentUpstream,
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    work = tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    target = work / "hello.txt"
+    assert agent_gateway.url.startswith("http://127.0.0.1:")  # never anywhere else
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "ANTHROPIC_BASE_URL": agent_gateway.url + "/anthropic",
+        "ANTHROPIC_AUTH_TOKEN": MASTER_KEY,
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "CLAUDE_CODE_MAX_RETRIES": "1",
+    }
+    before = len(agent_upstream.received)
+    result = subprocess.run(
+        [
+            str(node_modules / ".bin" / "claude"),
+            "-p",
+            f"Create the file SBFILE:{target} with a greeting.",
+            "--output-format",
+            "json",
+            "--allowedTools",
+            "Write",
+        ],
+        env=env,
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["type"] == "result"
+    assert report["subtype"] == "success"
+    assert report["is_error"] is False
+    assert report["result"] == "I created the file."
+    assert report["num_turns"] == 2
+    assert report["usage"]["output_tokens"] > 0  # real usage reached Claude Code
+    assert target.read_text() == FILE_CONTENT
+
+    requests = agent_upstream.received[before:]
+    assert len(requests) >= 2
+    final = requests[-1]
+    # The second turn carried the tool call and its result back to the upstream, in order.
+    roles = [m["role"] for m in final["messages"]]
+    assert roles[-2:] == ["assistant", "tool"]
+    assert final["messages"][-2]["tool_calls"][0]["id"] == "functions.Write:0"
+    assert final["messages"][-1]["tool_call_id"] == "functions.Write:0"
+    assert all(r["stream_options"] == {"include_usage": True} for r in requests if r.get("stream"))
+
+
+def test_typescript_sdk(node_modules: Path, agent_gateway: GatewayProcess) -> None:
+    script = Path(__file__).with_name("ts_client.mjs")
+    env = {
+        "PATH": os.environ["PATH"],
+        "NODE_PATH": str(node_modules),
+        "BASE_URL": agent_gateway.url + "/anthropic",
+        "KEY": MASTER_KEY,
+        "MODEL": MODEL,
+    }
+    # ESM resolves packages from the script's directory upwards: run a copy beside node_modules.
+    runnable = node_modules.parent / "ts_client.mjs"
+    runnable.write_text(script.read_text())
+    result = subprocess.run(
+        ["node", str(runnable)], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["created"]["text"] == "ok"
+    assert out["created"]["model"] == MODEL
+    assert out["created"]["usage"]["output_tokens"] == 25
+    assert out["stream"]["text"] == "ok"
+    assert out["stream"]["final"] == "ok"
+    assert out["stream"]["stop"] == "end_turn"
+    assert out["tool"]["blocks"] == ["text", "tool_use"]
+    assert out["tool"]["input"] == {"file_path": "/tmp/x.txt", "content": FILE_CONTENT}
+    assert out["tool"]["stop"] == "tool_use"
+    assert out["error"]["status"] == 401
+    assert out["error"]["type"] == "authentication_error"
+    assert out["error"]["requestID"].startswith("req_")
+
+
+def test_old_python_sdk(old_sdk_python: Path, agent_gateway: GatewayProcess) -> None:
+    script = textwrap.dedent(
+        """
+        import json, sys, anthropic
+        client = anthropic.Anthropic(base_url=sys.argv[1], api_key=sys.argv[2], max_retries=0)
+        msg = client.messages.create(model=sys.argv[3], max_tokens=32,
+                                     messages=[{"role": "user", "content": "hi"}])
+        with client.messages.stream(model=sys.argv[3], max_tokens=32,
+                                    messages=[{"role": "user", "content": "hi"}]) as s:
+            text = "".join(s.text_stream)
+            final = s.get_final_message()
+        print(json.dumps({"version": anthropic.__version__, "text": msg.content[0].text,
+                          "streamed": text, "usage": final.usage.output_tokens}))
+        """
+    )
+    result = subprocess.run(
+        [str(old_sdk_python), "-c", script, agent_gateway.url, MASTER_KEY, MODEL],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["version"].startswith("0.")
+    assert (out["text"], out["streamed"], out["usage"]) == ("ok", "ok", 25)

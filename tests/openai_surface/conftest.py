@@ -1,0 +1,138 @@
+"""The real gateway as a subprocess, configured against the two scripted upstreams."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import openai
+import pytest
+
+from .upstreams import ScriptedServer, Servers
+
+MASTER_KEY = "sk-sb-test-master"
+CLIENT_KEY = "sk-sb-test-alice"
+UPSTREAM_OPENAI_KEY = "sk-upstream-openai-secret"
+UPSTREAM_ANTHROPIC_KEY = "sk-upstream-anthropic-secret"
+
+# Model id -> which scripted upstream serves it.
+MODELS = {"gpt-test": "openai", "claude-test": "anthropic"}
+
+CONFIG = """
+master_key: {master}
+database: sqlite:///{tmp}/switchboard.db
+keys:
+  - {{name: alice, key: {client}}}
+providers:
+  - {{name: up-openai, kind: openai, base_url: "http://127.0.0.1:{oport}/v1", api_key: {okey}}}
+  - {{name: up-anthropic, kind: anthropic, base_url: "http://127.0.0.1:{aport}", api_key: {akey}}}
+models:
+  - id: gpt-test
+    channels: [{{provider: up-openai, model: upstream-gpt}}]
+  - id: claude-test
+    channels: [{{provider: up-anthropic, model: upstream-claude}}]
+    max_output_tokens: 64000
+  - id: anthropic-only
+    endpoints: [anthropic]
+    channels: [{{provider: up-anthropic, model: upstream-claude}}]
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Gateway:
+    url: str
+    log: Path
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Servers]:
+    s = Servers()
+    s.start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    tmp = tmp_path_factory.mktemp("gateway")
+    config = tmp / "switchboard.yaml"
+    config.write_text(
+        CONFIG.format(
+            master=MASTER_KEY,
+            client=CLIENT_KEY,
+            tmp=tmp,
+            oport=servers.openai.port,
+            aport=servers.anthropic.port,
+            okey=UPSTREAM_OPENAI_KEY,
+            akey=UPSTREAM_ANTHROPIC_KEY,
+        )
+    )
+    port = _free_port()
+    log = tmp / "gateway.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "switchboard", "serve", "--config", str(config)),
+                *("--host", "127.0.0.1", "--port", str(port)),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=tmp,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=1) as resp:
+                    if resp.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the gateway did not start:\n" + log.read_text())
+            time.sleep(0.05)
+        yield Gateway(url, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(params=["/v1", "/openai/v1"])
+def client(request: pytest.FixtureRequest, gateway: Gateway) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(
+        base_url=gateway.url + request.param, api_key=CLIENT_KEY, max_retries=0
+    ) as c:
+        yield c
+
+
+@pytest.fixture(params=sorted(MODELS))
+def model(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def upstream(model: str, servers: Servers) -> Iterator[ScriptedServer]:
+    server = servers.openai if MODELS[model] == "openai" else servers.anthropic
+    server.reset()
+    yield server
+    server.reset()

@@ -1,0 +1,335 @@
+"""Scripted upstreams as real aiohttp servers on 127.0.0.1: one speaks OpenAI chat completions,
+one Anthropic Messages. Both play the same `Script` (text, reasoning, tool calls, stop reason,
+usage, or an error), each in its own wire format, and record what they received, so one scenario
+table runs against both upstream dialects."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+
+Stop = Literal["end", "length", "tool", "stop_sequence", "refusal"]
+
+
+@dataclass(frozen=True)
+class Call:
+    id: str
+    name: str
+    pieces: tuple[str, ...]  # the arguments JSON, streamed in these pieces
+
+
+@dataclass(frozen=True)
+class Script:
+    text: tuple[str, ...] = ("Hel", "lo")
+    reasoning: str | None = None
+    calls: tuple[Call, ...] = ()
+    stop: Stop = "end"
+    usage: tuple[int, int] = (10, 2)
+    error: tuple[int, str] | None = None  # (status, message): an HTTP error reply
+    retry_after: str | None = None
+    fail_mid_stream: bool = False  # send the first text piece, then an in-stream error
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class ScriptedServer:
+    kind: Literal["openai", "anthropic"]
+    scripts: deque[Script] = field(default_factory=deque)
+    received: list[Received] = field(default_factory=list)
+    port: int = 0
+
+    def reset(self) -> None:
+        self.scripts.clear()
+        self.received.clear()
+
+    def play(self, *scripts: Script) -> None:
+        self.scripts.extend(scripts)
+
+    @property
+    def last(self) -> dict[str, Any]:
+        return self.received[-1].body
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.received.append(Received(request.path, dict(request.headers), body))
+        script = self.scripts.popleft() if self.scripts else Script()
+        if script.error is not None:
+            status, message = script.error
+            headers = {"retry-after": script.retry_after} if script.retry_after else {}
+            return web.json_response(self._error(status, message), status=status, headers=headers)
+        if not body.get("stream"):
+            return web.json_response(self._whole(script, body))
+        resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await resp.prepare(request)
+        for frame in self._frames(script, body):
+            await resp.write(frame.encode())
+        await resp.write_eof()
+        return resp
+
+    def _error(self, status: int, message: str) -> dict[str, Any]:
+        if self.kind == "openai":
+            return {"error": {"message": message, "type": "x", "param": None, "code": None}}
+        return {"type": "error", "error": {"type": "api_error", "message": message}}
+
+    def _whole(self, s: Script, body: dict[str, Any]) -> dict[str, Any]:
+        return _openai_whole(s) if self.kind == "openai" else _anthropic_whole(s)
+
+    def _frames(self, s: Script, body: dict[str, Any]) -> list[str]:
+        if self.kind == "openai":
+            options = body.get("stream_options") or {}
+            return _openai_frames(s, bool(options.get("include_usage")))
+        return _anthropic_frames(s)
+
+
+# OpenAI chat completions
+
+_OPENAI_FINISH = {
+    "end": "stop",
+    "stop_sequence": "stop",
+    "length": "length",
+    "tool": "tool_calls",
+    "refusal": "content_filter",
+}
+
+
+def _openai_usage(s: Script) -> dict[str, Any]:
+    prompt, completion = s.usage
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def _openai_whole(s: Script) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(s.text) or None}
+    if s.reasoning:
+        message["reasoning_content"] = s.reasoning
+    if s.calls:
+        message["tool_calls"] = [
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.name, "arguments": "".join(c.pieces)},
+            }
+            for c in s.calls
+        ]
+    return {
+        "id": "chatcmpl-upstream",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "upstream-model-snapshot",
+        "choices": [{"index": 0, "message": message, "finish_reason": _OPENAI_FINISH[s.stop]}],
+        "usage": _openai_usage(s),
+        "system_fingerprint": "fp_up",
+    }
+
+
+def _data(obj: Any) -> str:
+    return f"data: {json.dumps(obj)}\n\n"
+
+
+def _openai_frames(s: Script, include_usage: bool) -> list[str]:
+    head = {
+        "id": "chatcmpl-upstream",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "upstream-model-snapshot",
+    }
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+        out: dict[str, Any] = {
+            **head,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        if include_usage:
+            out["usage"] = None
+        return _data(out)
+
+    frames = [chunk({"role": "assistant", "content": ""})]
+    if s.reasoning:
+        frames.append(chunk({"reasoning_content": s.reasoning}))
+    for piece in s.text:
+        frames.append(chunk({"content": piece}))
+        if s.fail_mid_stream:
+            return [*frames, _data({"error": {"message": "upstream blew up", "code": 500}})]
+    for n, c in enumerate(s.calls):
+        first = {"index": n, "id": c.id, "type": "function", "function": {"name": c.name}}
+        frames.append(chunk({"tool_calls": [{**first, "function": {"name": c.name}}]}))
+        for piece in c.pieces:
+            frames.append(chunk({"tool_calls": [{"index": n, "function": {"arguments": piece}}]}))
+    frames.append(chunk({}, _OPENAI_FINISH[s.stop]))
+    if include_usage:
+        frames.append(_data({**head, "choices": [], "usage": _openai_usage(s)}))
+    frames.append("data: [DONE]\n\n")
+    return frames
+
+
+# Anthropic Messages
+
+_ANTHROPIC_STOP = {
+    "end": "end_turn",
+    "stop_sequence": "stop_sequence",
+    "length": "max_tokens",
+    "tool": "tool_use",
+    "refusal": "refusal",
+}
+
+
+def _anthropic_blocks(s: Script) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    if s.reasoning:
+        blocks.append({"type": "thinking", "thinking": s.reasoning, "signature": "sig_up"})
+    if s.text:
+        blocks.append({"type": "text", "text": "".join(s.text)})
+    for c in s.calls:
+        args = json.loads("".join(c.pieces) or "{}")
+        blocks.append({"type": "tool_use", "id": c.id, "name": c.name, "input": args})
+    return blocks
+
+
+def _anthropic_whole(s: Script) -> dict[str, Any]:
+    return {
+        "id": "msg_upstream",
+        "type": "message",
+        "role": "assistant",
+        "model": "upstream-claude-snapshot",
+        "content": _anthropic_blocks(s),
+        "stop_reason": _ANTHROPIC_STOP[s.stop],
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": s.usage[0],
+            "output_tokens": s.usage[1],
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        },
+    }
+
+
+def _event(obj: dict[str, Any]) -> str:
+    return f"event: {obj['type']}\ndata: {json.dumps(obj)}\n\n"
+
+
+def _anthropic_frames(s: Script) -> list[str]:
+    message = {**_anthropic_whole(s), "content": [], "stop_reason": None}
+    message["usage"] = {**message["usage"], "output_tokens": 1}
+    frames = [_event({"type": "message_start", "message": message})]
+    index = 0
+
+    def block(start: dict[str, Any], deltas: list[dict[str, Any]]) -> None:
+        nonlocal index
+        frames.append(
+            _event({"type": "content_block_start", "index": index, "content_block": start})
+        )
+        if index == 0:
+            frames.append(_event({"type": "ping"}))
+        for d in deltas:
+            frames.append(_event({"type": "content_block_delta", "index": index, "delta": d}))
+        frames.append(_event({"type": "content_block_stop", "index": index}))
+        index += 1
+
+    if s.reasoning:
+        block(
+            {"type": "thinking", "thinking": "", "signature": ""},
+            [
+                {"type": "thinking_delta", "thinking": s.reasoning},
+                {"type": "signature_delta", "signature": "sig_up"},
+            ],
+        )
+    if s.fail_mid_stream:
+        frames.append(
+            _event(
+                {
+                    "type": "content_block_start",
+                    "index": index,
+                    "content_block": {"type": "text", "text": ""},
+                }
+            )
+        )
+        frames.append(
+            _event(
+                {
+                    "type": "content_block_delta",
+                    "index": index,
+                    "delta": {"type": "text_delta", "text": s.text[0]},
+                }
+            )
+        )
+        frames.append(
+            _event(
+                {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+            )
+        )
+        return frames
+    if s.text:
+        block({"type": "text", "text": ""}, [{"type": "text_delta", "text": p} for p in s.text])
+    for c in s.calls:
+        block(
+            {"type": "tool_use", "id": c.id, "name": c.name, "input": {}},
+            [{"type": "input_json_delta", "partial_json": p} for p in ("", *c.pieces)],
+        )
+    frames.append(
+        _event(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": _ANTHROPIC_STOP[s.stop], "stop_sequence": None},
+                "usage": {"output_tokens": s.usage[1]},
+            }
+        )
+    )
+    frames.append(_event({"type": "message_stop"}))
+    return frames
+
+
+class Servers:
+    """Both scripted upstreams on one event loop in a background thread (the tests drive the
+    gateway with the synchronous SDK)."""
+
+    def __init__(self) -> None:
+        self.openai = ScriptedServer("openai")
+        self.anthropic = ScriptedServer("anthropic")
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._runners: list[web.AppRunner] = []
+
+    def start(self) -> None:
+        self._thread.start()
+        for server, path in (
+            (self.openai, "/v1/chat/completions"),
+            (self.anthropic, "/v1/messages"),
+        ):
+            future = asyncio.run_coroutine_threadsafe(self._serve(server, path), self._loop)
+            server.port = future.result(timeout=10)
+
+    async def _serve(self, server: ScriptedServer, path: str) -> int:
+        app = web.Application()
+        app.router.add_post(path, server.handle)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self._runners.append(runner)
+        sockets = site._server.sockets if site._server is not None else ()  # type: ignore[union-attr]
+        return int(sockets[0].getsockname()[1])
+
+    def stop(self) -> None:
+        async def cleanup() -> None:
+            for runner in self._runners:
+                await runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(cleanup(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
