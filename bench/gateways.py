@@ -106,9 +106,12 @@ def _git_version() -> str:
     return rev + ("+dirty" if dirty else "")
 
 
-def start_switchboard(ctx: Context, workers: int = 1) -> Running:
+def start_switchboard(
+    ctx: Context, workers: int = 1, *, src: Path | None = None, name: str = ""
+) -> Running:
+    """`src`: run Switchboard from this source tree instead of the installed one (A/B runs)."""
     setup = switchboard_setup(ctx)
-    name = "switchboard" if workers == 1 else f"switchboard-w{workers}"
+    name = name or ("switchboard" if workers == 1 else f"switchboard-w{workers}")
     path = ctx.workdir / f"{name}.yaml"
     path.write_text(yaml.safe_dump(setup.config, sort_keys=False))
     for cmd in setup.prepare:
@@ -120,7 +123,8 @@ def start_switchboard(ctx: Context, workers: int = 1) -> Running:
     if workers > 1:
         cmd += ["--workers", str(workers)]
         cpus = f"{GATEWAY_CPUS},{RIG_CPUS}"
-    proc = Proc(name, cmd, cpus=cpus, log=ctx.workdir / f"{name}.log", cwd=ctx.workdir)
+    env = {"PYTHONPATH": str(src)} if src is not None else None
+    proc = Proc(name, cmd, cpus=cpus, log=ctx.workdir / f"{name}.log", cwd=ctx.workdir, env=env)
     wait_port(port, 30, proc.popen)
     label = "Switchboard" if workers == 1 else f"Switchboard, {workers} workers"
     running = Running(
