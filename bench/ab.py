@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from bench import install
+from bench import install, scenarios
 from bench.gateways import REPO, RIG_CPUS, Context, start_switchboard
 from bench.procs import Proc, free_port, wait_port
 from bench.runner import Rig
@@ -67,21 +67,9 @@ def measure(rig: Rig, gw: Any, scenario: str, seconds: float) -> dict[str, float
             "errors": r["errors"],
         }
     script = "tools" if scenario == "tools" else "text"
-    r = rig.run(
-        {
-            "kind": "streams",
-            "target": target,
-            "n": 200,
-            "ramp": 0.5,
-            "deltas": 64,
-            "script": script,
-            "timeout": 60,
-        },
-        gw.proc,
-        timeout=180,
-    )
+    r = scenarios.streams_at(rig, gw, 200, script=script)
     return {
-        "cpu_us_per_delta": r["meta"]["gateway_cpu_s"] / (200 * 64) * 1e6,
+        "cpu_us_per_delta": r["cpu_per_delta"] * 1e6,
         "ttft_p50_ms": r["ttft"].get("p50", 0) * 1e3,
         "bad_streams": r["n"] - r["ok"],
     }
