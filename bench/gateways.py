@@ -37,6 +37,7 @@ class Running:
     cpus: str = GATEWAY_CPUS
     version: str = ""
     notes: list[str] = field(default_factory=list)
+    scratch: list[Path] = field(default_factory=list)  # removed once it has stopped (big logs)
 
     def target(self, *, passthrough: bool = False) -> dict[str, Any]:
         model = self.passthrough_model if passthrough else self.model
@@ -224,9 +225,12 @@ def _pip_version(python: Path, package: str) -> str:
 # --- claude-code-router ------------------------------------------------------------------------
 
 
-def start_ccr(ctx: Context) -> Running:
+def start_ccr(ctx: Context, *, log: bool = True) -> Running:
+    """`log`: ccr's default (LOG unset: debug-level logs to files under HOME, rotated at 50 MB);
+    False sets `"LOG": false`, which makes it faster."""
     exe = install.ccr(ctx.cache)
-    home = ctx.workdir / "ccr-home"  # an isolated HOME: ccr reads ~/.claude-code-router
+    name = "ccr" if log else "ccr-nolog"
+    home = ctx.workdir / f"{name}-home"  # an isolated HOME: ccr reads ~/.claude-code-router
     (home / ".claude-code-router").mkdir(parents=True, exist_ok=True)
     port = free_port()
     key = "sk-" + secrets.token_hex(16)
@@ -234,9 +238,6 @@ def start_ccr(ctx: Context) -> Running:
         "PORT": port,
         "HOST": "127.0.0.1",
         "APIKEY": key,
-        # ccr's default is LOG true at debug level (a file write per request); off, in its
-        # favour.
-        "LOG": False,
         "Providers": [
             {
                 "name": "bench",
@@ -247,24 +248,28 @@ def start_ccr(ctx: Context) -> Running:
         ],
         "Router": {"default": "bench,bench-upstream"},
     }
+    if not log:
+        config["LOG"] = False
     (home / ".claude-code-router" / "config.json").write_text(orjson.dumps(config).decode())
     proc = Proc(
-        "ccr",
+        name,
         [str(exe), "start"],
         cpus=GATEWAY_CPUS,
-        log=ctx.workdir / "ccr.log",
+        log=ctx.workdir / f"{name}.log",
         env={"HOME": str(home), "NO_PROXY": "127.0.0.1,localhost"},
         cwd=home,
     )
     wait_port(port, 60, proc.popen)
+    version = install.CCR_SPEC.rsplit("@", 1)[1]
     return Running(
-        "ccr",
-        f"claude-code-router {install.CCR_SPEC.rsplit('@', 1)[1]}",
+        name,
+        f"claude-code-router {version}" + ("" if log else ", LOG off"),
         proc,
         port,
         {"x-api-key": key},
-        version=install.CCR_SPEC.rsplit("@", 1)[1],
-        notes=["LOG false (its default is debug logging to files)"],
+        version=version,
+        notes=["default config: debug logs to files" if log else '"LOG": false'],
+        scratch=[home / ".claude-code-router" / "logs"],
     )
 
 
@@ -274,4 +279,5 @@ STARTERS: dict[str, Callable[[Context], Running]] = {
     "switchboard-w2": lambda ctx: start_switchboard(ctx, workers=2),
     "litellm": start_litellm,
     "ccr": start_ccr,
+    "ccr-nolog": lambda ctx: start_ccr(ctx, log=False),
 }

@@ -5,8 +5,9 @@
 
 Starts the upstream (core 1) and the gateway (core 0), drives it with the load generator (closed
 loop, 32 in flight; or 300 concurrent paced streams), records with py-spy in `raw` format, and
-writes to bench/results/profile/: the collapsed stacks, a flamegraph SVG, and the top functions
-by own time and by total time."""
+writes to bench/results/profile/: the collapsed stacks (for speedscope or flamegraph.pl) and the
+top functions by own time and by total time. Only samples holding the GIL count (`--gil`), so
+idle threads and the event loop's wait stay out."""
 
 from __future__ import annotations
 
@@ -105,8 +106,10 @@ def main() -> None:
         raw = out / f"{name}.collapsed"
         pids = [pid for pid in gw.proc.tree() if pid != gw.proc.pid] or [gw.proc.pid]
         spy = subprocess.Popen(
-            [str(pyspy), "record", "--gil", "--format", "raw", "--rate", str(args.rate)]
-            + ["--duration", str(int(args.seconds)), "--pid", str(pids[-1]), "-o", str(raw)],
+            [
+                *(str(pyspy), "record", "--gil", "--format", "raw", "--rate", str(args.rate)),
+                *("--duration", str(int(args.seconds)), "--pid", str(pids[-1]), "-o", str(raw)),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )

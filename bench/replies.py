@@ -43,7 +43,8 @@ SCRIPTS = {
     s.name: s
     for s in (
         Script("text", 64),  # the stream scenarios: 64 deltas 20 ms apart
-        Script("short", 8),  # time to first token, one at a time
+        Script("short", 8),  # time to first token, one at a time, paced
+        Script("burst", 8, 0, 0.0),  # time to first token, one at a time, back to back
         Script("tools", 8, 56),  # tool-call streaming: text, then a tool call in 56 pieces
         Script("fast", 64, 0, 0.0),  # unpaced
     )

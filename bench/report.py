@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-ORDER = ("switchboard", "floor", "litellm", "ccr", "switchboard-w2")
+ORDER = ("switchboard", "floor", "litellm", "ccr", "ccr-nolog", "switchboard-w2")
 MiB = 1024 * 1024
 
 
@@ -68,7 +68,7 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
     check(
         "RSS per concurrent stream", per / 1000 if per is not None else None, 32 * 1024, "B", True
     )
-    for peer, times in (("litellm", 30), ("ccr", 5)):
+    for peer, times in (("litellm", 30), ("ccr", 5), ("ccr-nolog", 5)):
         p1 = sat(peer, "1k")
         check(
             f"saturation 1 KB vs {peer}",
@@ -170,10 +170,19 @@ def rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
                 lambda g, s=size: rate(_get(g, "saturation", s, "saturation")),
             )
     row(
-        "stream: added time to first token p50 / p99",
+        "stream: added time to first token p50 / p99 (back to back)",
         lambda g: (
             f"{ms(_get(g, 'stream', 'ttft', 'added', 'p50'))} / "
             f"{ms(_get(g, 'stream', 'ttft', 'added', 'p99'))}"
+            if g.get("stream")
+            else "-"
+        ),
+    )
+    row(
+        "stream: added time to first token p50 / p99 (paced, idle between deltas)",
+        lambda g: (
+            f"{ms(_get(g, 'stream', 'ttft_paced', 'added', 'p50'))} / "
+            f"{ms(_get(g, 'stream', 'ttft_paced', 'added', 'p99'))}"
             if g.get("stream")
             else "-"
         ),

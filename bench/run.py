@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from bench.gateways import REPO, RIG_CPUS, STARTERS, Context, Running
 from bench.procs import Proc, free_port, wait_port
 from bench.runner import Rig
 
-DEFAULT_GATEWAYS = ("floor", "switchboard", "switchboard-w2", "litellm", "ccr")
+DEFAULT_GATEWAYS = ("floor", "switchboard", "switchboard-w2", "litellm", "ccr", "ccr-nolog")
 
 
 class OutOfTime(Exception):
@@ -40,7 +41,11 @@ class Bench:
         self.deadline = time.monotonic() + args.max_minutes * 60
         self.cache = install.cache_dir()
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        self.workdir = self.cache / "runs" / stamp
+        runs = self.cache / "runs"
+        # Gateway logs (an access line per request) are big: keep the last few runs only.
+        for old in sorted(runs.glob("*"))[:-3] if runs.exists() else []:
+            shutil.rmtree(old, ignore_errors=True)
+        self.workdir = runs / stamp
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.out = (
             Path(args.out)
@@ -133,6 +138,8 @@ class Bench:
             if not gw.proc.alive():
                 out["log_tail"] = gw.proc.tail()
             gw.proc.stop()
+            for path in gw.scratch:
+                shutil.rmtree(path, ignore_errors=True)
         return out
 
     def measure_gateway(self, gw: Running, rig: Rig, out: dict[str, Any]) -> None:
@@ -361,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     cache = install.cache_dir()
     if "litellm" in args.gateways:
         install.litellm(cache)
-    if "ccr" in args.gateways:
+    if any(g.startswith("ccr") for g in args.gateways):
         install.ccr(cache)
 
     def on_signal(signum: int, _frame: object) -> None:

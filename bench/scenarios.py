@@ -249,31 +249,39 @@ def rig_check(rig: Rig, size: str, rate: float, mode: Mode) -> dict[str, Any]:
 
 
 def stream_latency(
-    rig: Rig, gw: Running, mode: Mode, *, passthrough: bool = False, script: str = "short"
+    rig: Rig, gw: Running, mode: Mode, *, passthrough: bool = False
 ) -> dict[str, Any]:
     """Streams one at a time, alternating direct and gateway: added time to first delta and
-    added gap between deltas."""
+    added gap between deltas.
+
+    Two upstream scripts: `burst` (8 deltas back to back: what the gateway's own work adds before
+    the first token) and `short` (8 deltas 20 ms apart: the cores go idle between deltas, so the
+    added time also holds the wake-ups from idle that pacing costs on this machine). The gap
+    between deltas comes from the paced one."""
     direct = rig.direct("anthropic" if passthrough else "openai")
-    job = {
-        "kind": "latency",
-        "stream": True,
-        "script": script,
-        "targets": [direct, gw.target(passthrough=passthrough)],
-        "size": "1k",
-        "n": mode.stream_n,
-        "seconds": 60,
-        "warmup": 3,
-    }
-    r = rig.run(job, gw.proc, timeout=240)
-    d, g = r["targets"]
-    dt, gt = _pcts(d["ttft"]), _pcts(g["ttft"])
-    dg, gg = _pcts(d["gaps"]), _pcts(g["gaps"])
-    return {
-        "ttft": {"direct": dt, "gateway": gt, "added": _added(gt, dt)},
-        "gap": {"direct": dg, "gateway": gg, "added": _added(gg, dg)},
-        "errors": g["errors"],
-        "error_samples": g["error_samples"],
-    }
+    out: dict[str, Any] = {"errors": 0, "error_samples": []}
+    for script, n in (("burst", mode.stream_n * 5), ("short", mode.stream_n)):
+        job = {
+            "kind": "latency",
+            "stream": True,
+            "script": script,
+            "targets": [direct, gw.target(passthrough=passthrough)],
+            "size": "1k",
+            "n": n,
+            "seconds": 60,
+            "warmup": 5,
+        }
+        r = rig.run(job, gw.proc, timeout=240)
+        d, g = r["targets"]
+        dt, gt = _pcts(d["ttft"]), _pcts(g["ttft"])
+        key = "ttft" if script == "burst" else "ttft_paced"
+        out[key] = {"direct": dt, "gateway": gt, "added": _added(gt, dt)}
+        if script == "short":
+            dg, gg = _pcts(d["gaps"]), _pcts(g["gaps"])
+            out["gap"] = {"direct": dg, "gateway": gg, "added": _added(gg, dg)}
+        out["errors"] += g["errors"]
+        out["error_samples"] += g["error_samples"]
+    return out
 
 
 def streams_at(
@@ -285,7 +293,9 @@ def streams_at(
         "target": gw.target(passthrough=passthrough),
         "n": n,
         "ramp": 0.5,
-        "deltas": s.deltas,
+        # A gateway may merge argument pieces it holds back (Switchboard sends only closable JSON
+        # prefixes), so a tool stream is complete with its text and at least one piece.
+        "deltas": s.text_deltas + 1 if s.tool_deltas else s.deltas,
         "stall": replies.STALL_S,
         "script": script,
         "timeout": 30 + s.deltas * s.pace * 4,
@@ -293,7 +303,8 @@ def streams_at(
     r = rig.run(job, gw.proc, timeout=job["timeout"] + 60 + n / 50, sample_rss=True)
     meta = r.pop("meta")
     r["gateway_cpu_s"] = meta.get("gateway_cpu_s")
-    r["cpu_per_delta"] = (meta.get("gateway_cpu_s") or 0.0) / r["deltas"] if r["deltas"] else None
+    # Per delta the upstream sent (n streams of s.deltas): the same denominator for everyone.
+    r["cpu_per_delta"] = (meta.get("gateway_cpu_s") or 0.0) / (n * s.deltas)
     r["rss_peak"] = meta.get("rss_peak")
     r["rig_core_share"] = meta.get("rig_core_share")
     r["gateway_core_share"] = meta.get("gateway_core_share")
@@ -327,16 +338,25 @@ def concurrency(rig: Rig, gw: Running, mode: Mode, idle_rss: int) -> dict[str, A
                 best = level
                 break
     cpu_level = next((lv for lv in levels if lv["n"] == mode.cpu_level), None)
-    per_1000 = None
-    if best is not None and best["rss_peak"]:
-        per_1000 = (best["rss_peak"] - idle_rss) / best["n"] * 1000
+    # Memory per stream: the peak RSS over the idle RSS at the clean level closest to 1,000
+    # streams, per 1,000 streams (the facts' measure). The slope between the lowest and highest
+    # clean levels is kept too: it leaves out the one-off growth of the first streams.
+    clean = sorted((lv for lv in levels if lv["passed"] and lv["rss_peak"]), key=lambda v: v["n"])
+    per_1000 = slope = None
+    at = min(clean, key=lambda v: abs(v["n"] - 1000)) if clean else None
+    if at is not None:
+        per_1000 = (at["rss_peak"] - idle_rss) / at["n"] * 1000
+    if len(clean) >= 2 and clean[-1]["n"] > clean[0]["n"]:
+        lo, hi = clean[0], clean[-1]
+        slope = max(hi["rss_peak"] - lo["rss_peak"], 0) / (hi["n"] - lo["n"]) * 1000
     return {
         "max_clean_streams": best["n"] if best else 0,
-        "rss_level": best["n"] if best else None,
         "limited_by_levels": best is not None and best is levels[-1] and best["passed"],
         "rig_bound": bool(best and best["rig_bound"]),
         "cpu_per_delta": cpu_level["cpu_per_delta"] if cpu_level else None,
         "cpu_level": mode.cpu_level,
         "rss_per_1000_streams": per_1000,
+        "rss_level": at["n"] if at else None,
+        "rss_slope_per_1000": slope,
         "levels": levels,
     }
