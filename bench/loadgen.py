@@ -321,6 +321,9 @@ class OpenLoop:
         r = Result(intended)
         self.results.append(r)
         self.outstanding += 1
+        while self.idle and self.idle[-1].transport is None:  # closed while idle
+            self.idle.pop()
+            self.conns -= 1
         if self.idle:
             self._send(self.idle.pop(), r)
         elif self.conns + self.opening < self.max_conns:

@@ -265,6 +265,15 @@ def markdown(results: dict[str, Any]) -> str:
             f"{ms(_get(pt, 'stream', 'ttft', 'added', 'p50'))}; CPU per relayed delta "
             f"{us(_get(pt, 'streams', 'cpu_per_delta'))}.",
         ]
+    soak = results.get("soak")
+    if soak:
+        lines += [
+            "",
+            f"Soak: Switchboard at {soak['rate']:,.0f} req/s (1 KB) for {soak['minutes']:.0f} "
+            f"minutes: {soak['errors']} errors; RSS {mib(soak['rss_before'])} before, "
+            f"{mib(soak['rss_samples'][-1][1]) if soak['rss_samples'] else '-'} at the end "
+            f"({mib(soak['rss_growth'])} growth after the first sample).",
+        ]
     lines += ["", *_rig_lines(results), *_failure_lines(results)]
     return "\n".join(lines) + "\n"
 

@@ -223,7 +223,7 @@ class Bench:
             seconds = float(self.args.soak_minutes) * 60
             self.log(f"soak: {seconds / 60:.0f} minutes at {rate:.0f} req/s")
             t0 = time.monotonic()
-            chunk = 60.0
+            chunk = min(60.0, seconds)
             errors = 0
             while time.monotonic() - t0 < seconds:
                 step = rig.run(
@@ -247,7 +247,9 @@ class Bench:
                 "errors": errors,
                 "rss_before": before,
                 "rss_samples": samples,
+                # After the first minute (warm) to the end, and from before the soak.
                 "rss_growth": samples[-1][1] - samples[0][1] if samples else None,
+                "rss_growth_from_start": samples[-1][1] - before if samples else None,
             }
         finally:
             gw.proc.stop()
