@@ -55,6 +55,7 @@ class Bench:
         self.out.mkdir(parents=True, exist_ok=True)
         self.python = Path(sys.executable)
         self.results: dict[str, Any] = {"meta": {}, "gateways": {}, "rig_checks": []}
+        self.current: Running
 
     def check_time(self) -> None:
         if time.monotonic() > self.deadline:
@@ -124,9 +125,10 @@ class Bench:
             "cpus": gw.cpus,
             "notes": gw.notes,
         }
+        self.current = gw
         try:
             gw.proc.pin_all()
-            self.measure_gateway(gw, rig, out)
+            self.measure_gateway(gw, ctx, rig, out)
         except OutOfTime as exc:
             out["error"] = str(exc)
         except Exception as exc:  # noqa: BLE001 - one gateway's failure must not end the run
@@ -134,15 +136,30 @@ class Bench:
             out["trace"] = traceback.format_exc()[-2000:]
             self.log(f"{name}: {out['error']}")
         finally:
-            out["alive_at_end"] = gw.proc.alive()
-            if not gw.proc.alive():
-                out["log_tail"] = gw.proc.tail()
-            gw.proc.stop()
-            for path in gw.scratch:
-                shutil.rmtree(path, ignore_errors=True)
+            self._stop(self.current, out)
         return out
 
-    def measure_gateway(self, gw: Running, rig: Rig, out: dict[str, Any]) -> None:
+    def _stop(self, gw: Running, out: dict[str, Any]) -> None:
+        out["alive_at_end"] = gw.proc.alive()
+        if not gw.proc.alive():
+            out["log_tail"] = gw.proc.tail()
+        gw.proc.stop()
+        for path in gw.scratch:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def _fresh(self, gw: Running, ctx: Context, rig: Rig, out: dict[str, Any]) -> Running:
+        """A new process for the memory measurements: what earlier scenarios left allocated
+        (512 connections, 90 KB bodies) would otherwise count as idle or per-stream memory."""
+        self._stop(gw, {})
+        gw = STARTERS[gw.name](ctx)
+        self.current = gw
+        gw.proc.pin_all()
+        scenarios.correctness(rig, gw)  # the same warm-up as the first process had
+        time.sleep(1.0)
+        out["idle_rss"] = gw.proc.rss_bytes()
+        return gw
+
+    def measure_gateway(self, gw: Running, ctx: Context, rig: Rig, out: dict[str, Any]) -> None:
         mode = self.mode
         self.log(f"{gw.name}: correctness gate")
         out["gate"] = scenarios.correctness(rig, gw)
@@ -170,11 +187,14 @@ class Bench:
             return
         if "streams" in only:
             self.check_time()
-            self.log(f"{gw.name}: stream latency")
-            out["stream"] = scenarios.stream_latency(rig, gw, mode)
-            self.check_time()
+            if {"latency", "saturation"} & only:
+                self.log(f"{gw.name}: restarting for the memory measurements")
+                gw = self._fresh(gw, ctx, rig, out)
             self.log(f"{gw.name}: concurrent streams")
             out["streams"] = scenarios.concurrency(rig, gw, mode, out["idle_rss"])
+            self.check_time()
+            self.log(f"{gw.name}: stream latency")
+            out["stream"] = scenarios.stream_latency(rig, gw, mode)
         if "tools" in only and gw.tools:
             self.check_time()
             self.log(f"{gw.name}: tool-call streaming lane")

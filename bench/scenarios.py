@@ -337,7 +337,8 @@ def concurrency(rig: Rig, gw: Running, mode: Mode, idle_rss: int) -> dict[str, A
             if level["passed"]:
                 best = level
                 break
-    cpu_level = next((lv for lv in levels if lv["n"] == mode.cpu_level), None)
+    # At `mode.cpu_level` streams, or the level run nearest to it (a slow gateway's).
+    cpu_level = min(levels, key=lambda v: abs(v["n"] - mode.cpu_level), default=None)
     # Memory per stream: the peak RSS over the idle RSS at the clean level closest to 1,000
     # streams, per 1,000 streams (the facts' measure). The slope between the lowest and highest
     # clean levels is kept too: it leaves out the one-off growth of the first streams.
@@ -354,7 +355,7 @@ def concurrency(rig: Rig, gw: Running, mode: Mode, idle_rss: int) -> dict[str, A
         "limited_by_levels": best is not None and best is levels[-1] and best["passed"],
         "rig_bound": bool(best and best["rig_bound"]),
         "cpu_per_delta": cpu_level["cpu_per_delta"] if cpu_level else None,
-        "cpu_level": mode.cpu_level,
+        "cpu_level": cpu_level["n"] if cpu_level else None,
         "rss_per_1000_streams": per_1000,
         "rss_level": at["n"] if at else None,
         "rss_slope_per_1000": slope,
