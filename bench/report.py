@@ -400,15 +400,31 @@ def charts(results: dict[str, Any], out: Path) -> list[Path]:
     sn = [n for n in names if gws[n].get("streams")]
     sl = [gws[n].get("label", n) for n in sn]
     axes[0].bar(sl, [(_get(gws[n], "stream", "ttft", "added", "p50") or 0) * 1000 for n in sn])
-    axes[0].set_title("added time to first token p50, ms")
+    axes[0].set_title("added time to first token p50, ms (log)")
     axes[1].bar(sl, [(_get(gws[n], "streams", "cpu_per_delta") or 0) * 1e6 for n in sn])
-    axes[1].set_title("CPU per relayed delta, µs")
+    axes[1].set_title("CPU per relayed delta, µs (log)")
     axes[2].bar(sl, [(_get(gws[n], "streams", "rss_per_1000_streams") or 0) / MiB for n in sn])
-    axes[2].set_title("RSS per 1,000 streams, MiB")
+    axes[2].set_title("RSS per 1,000 streams, MiB (log)")
     for ax in axes:
+        ax.set_yscale("log")
         ax.tick_params(axis="x", labelrotation=20, labelsize=8)
     save(fig, "streams.png")
     return written
+
+
+def update_readme(readme: Path, table: str, charts_dir: str) -> None:
+    """Put the latest table between the README's markers (full runs only)."""
+    text = readme.read_text()
+    start, end = "<!-- latest:start -->\n", "<!-- latest:end -->"
+    if start not in text or end not in text:
+        return
+    images = " ".join(
+        f"![{name}]({charts_dir}/{name}.png)"
+        for name in ("saturation", "latency", "openloop_1k", "streams")
+    )
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    readme.write_text(head + start + table + "\n" + images + "\n" + end + tail)
 
 
 def write_all(results: dict[str, Any], out: Path) -> None:
@@ -428,4 +444,6 @@ if __name__ == "__main__":
     data = orjson.loads(src.read_bytes())
     data["evaluation"] = evaluate(data)
     write_all(data, src.parent)
+    if data.get("meta", {}).get("mode") == "full" and "--readme" in sys.argv:
+        update_readme(Path(__file__).parent / "README.md", markdown(data), "results")
     print((src.parent / "results.md").read_text())

@@ -105,6 +105,10 @@ class Bench:
             self.results["evaluation"] = report.evaluate(self.results)
             self.save()
             report.write_all(self.results, self.out)
+            if not self.args.quick and not self.args.out:
+                report.update_readme(
+                    REPO / "bench" / "README.md", report.markdown(self.results), "results"
+                )
             self.log(f"results in {self.out}")
         return 0
 
