@@ -123,6 +123,9 @@ def check_stream(raw: str, script: replies.Script) -> list[str]:
             if open_index is not None:
                 problems.append(f"block {e.get('index')} started while {open_index} is open")
             i = e.get("index")
+            if not isinstance(i, int):
+                problems.append(f"content_block_start without an integer index: {e}")
+                i = len(kinds)
             if i != len(kinds):
                 problems.append(f"block index {i}, want {len(kinds)}")
             block = e.get("content_block", {})

@@ -216,10 +216,15 @@ async def exchange(
 ) -> Result:
     fut: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
     result = Result(time.perf_counter())
+
+    def done(_conn: Conn, r: Result) -> None:
+        if not fut.done():
+            fut.set_result(r)
+
     conn.send(
         data,
         result,
-        lambda _c, r: fut.done() or fut.set_result(r),
+        done,
         markers,
         keep_body=keep_body,
         track=track,

@@ -12,7 +12,7 @@ MiB = 1024 * 1024
 def _get(d: Any, *path: str | int) -> Any:
     for p in path:
         if isinstance(d, dict):
-            d = d.get(p)  # type: ignore[call-overload]
+            d = d.get(p)
         else:
             return None
     return d
@@ -44,7 +44,10 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
     check("added latency p50, 1 KB", _get(lat, "1k", "added", "p50"), 0.0005, "s", True)
     check("added latency p50, 90 KB", _get(lat, "90k", "added", "p50"), 0.0015, "s", True)
     check("added latency p99, 1 KB", _get(lat, "1k", "added", "p99"), 0.002, "s", True)
-    sat = lambda g, s: _get(gws, g, "saturation", s, "saturation")  # noqa: E731
+
+    def sat(gateway: str, size: str) -> Any:
+        return _get(gws, gateway, "saturation", size, "saturation")
+
     sb1, floor1 = sat("switchboard", "1k"), sat("floor", "1k")
     check(
         "saturation 1 KB vs the floor relay",

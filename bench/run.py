@@ -312,9 +312,7 @@ def _version(cmd: list[str]) -> str:
 
 
 def machine_meta(args: argparse.Namespace, mode: str) -> dict[str, Any]:
-    import aiohttp
-    import uvicorn
-    import uvloop
+    from importlib import metadata
 
     cpu = "unknown"
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
@@ -339,9 +337,12 @@ def machine_meta(args: argparse.Namespace, mode: str) -> dict[str, Any]:
         },
         "versions": {
             "python": platform.python_version(),
-            "uvloop": uvloop.__version__,
-            "aiohttp": aiohttp.__version__,
-            "uvicorn": uvicorn.__version__,
+            "uvloop": metadata.version("uvloop"),
+            "aiohttp": metadata.version("aiohttp"),
+            "uvicorn": metadata.version("uvicorn"),
+            "httptools": metadata.version("httptools"),
+            "orjson": metadata.version("orjson"),
+            "msgspec": metadata.version("msgspec"),
             "node": _version(["node", "--version"]),
             "litellm_spec": install.LITELLM_SPEC,
             "ccr_spec": install.CCR_SPEC,

@@ -288,7 +288,7 @@ def streams_at(
     rig: Rig, gw: Running, n: int, *, script: str = "text", passthrough: bool = False
 ) -> dict[str, Any]:
     s = replies.SCRIPTS[script]
-    job = {
+    job: dict[str, Any] = {
         "kind": "streams",
         "target": gw.target(passthrough=passthrough),
         "n": n,
