@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
+from switchboard.api.admin import AdminHandler
 from switchboard.api.anthropic import MessagesHandler
 from switchboard.api.asgi import Exchange, Receive, Scope, Send
 from switchboard.api.health import health
@@ -15,7 +17,9 @@ from switchboard.errors import ApiError, GatewayError, InvalidRequest, NotFound
 from switchboard.log import access
 from switchboard.log import events as log
 from switchboard.service import Gateway
+from switchboard.tenancy import Tenancy
 from switchboard.upstreams.http import HttpClient
+from switchboard.usage import row_from_log
 
 Handler = Callable[[Exchange], Awaitable[None]]
 
@@ -28,12 +32,16 @@ class App:
     def __init__(self, config: Config, master_key: str) -> None:
         self.config = config
         self.http = HttpClient()
-        self.gateway = Gateway(Catalog(config), self.http)
-        auth = Authenticator(master_key, config)
+        self.tenancy = Tenancy(config)
+        self.gateway = Gateway(Catalog(config), self.http, self.tenancy.admission)
+        auth = Authenticator(master_key, config, self.tenancy.keys)
         messages = MessagesHandler(self.gateway, auth, config.server.max_body_bytes)
+        self.admin = AdminHandler(auth, self.tenancy.admin, self.tenancy.storage.ledger)
         self.routes: dict[tuple[str, str], Handler] = {("GET", "/health"): health}
+        self.metered: set[str] = set()  # paths whose requests go in the usage ledger
         for prefix in PREFIXES:
             self.routes[("POST", f"{prefix}/v1/messages")] = messages
+            self.metered.add(f"{prefix}/v1/messages")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -46,16 +54,25 @@ class App:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                try:
+                    await self.tenancy.start()  # migrations, then the ledger writer
+                except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
+                    log.exception("cannot open the database")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
                 await self.http.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.http.close()
+                await self.tenancy.stop()  # flushes the usage ledger
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
     async def _http(self, ex: Exchange) -> None:
         path = ex.path.rstrip("/") or "/"
         handler = self.routes.get((ex.method, path))
+        if handler is None and path.startswith("/admin/"):
+            handler = self.admin
         try:
             if handler is None:
                 if any(p == path for _, p in self.routes):
@@ -70,6 +87,8 @@ class App:
         finally:
             if path != "/health":
                 self._access(ex, path)
+            if path in self.metered:
+                self._meter(ex)
 
     async def _fail(self, ex: Exchange, exc: GatewayError) -> None:
         ex.log.setdefault("error_type", exc.error_type)
@@ -79,6 +98,11 @@ class App:
         elif ex.streaming:
             await ex.chunk(error_event(exc, ex.request_id))
             await ex.end_stream()
+
+    def _meter(self, ex: Exchange) -> None:
+        row = row_from_log(datetime.now(UTC), ex.request_id, ex.status, ex.elapsed_ms(), ex.log)
+        if row is not None:
+            self.tenancy.ledger.record(row)
 
     @staticmethod
     def _access(ex: Exchange, path: str) -> None:

@@ -1,5 +1,6 @@
-"""The one pipeline: resolve the model -> pick a channel -> call the upstream (failing over to
-the next channel before the first byte) -> report what was served and what it cost."""
+"""The one pipeline: resolve the model -> authorize the key and reserve its limits -> pick a
+channel -> call the upstream (failing over to the next channel before the first byte) -> report
+what was served and what it cost -> settle the limits with the real usage."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 from switchboard import ir
+from switchboard.admission import Admission, Headers, Ticket
+from switchboard.auth import Principal
 from switchboard.catalog import Catalog, Channel, ModelEntry
 from switchboard.config import Endpoint
-from switchboard.errors import NotFound, UpstreamError
+from switchboard.errors import GatewayError, NotFound, UpstreamError
 from switchboard.log import events as log
 from switchboard.upstreams.anthropic import AnthropicUpstream
 from switchboard.upstreams.base import Call, EventStream, Forward, RelayStream, Upstream
@@ -32,6 +35,8 @@ class Inbound:
     stream: bool
     headers: Mapping[str, str]
     decode: Callable[[], ir.Request]
+    principal: Principal | None = None
+    max_tokens: int = 0
     _request: ir.Request | None = None
 
     def request(self) -> ir.Request:
@@ -52,6 +57,7 @@ class Served:
     channel: str = ""
     dropped: list[str] = field(default_factory=list)
     failovers: int = 0
+    headers: Headers = field(default_factory=list)  # the key's rate-limit state
 
 
 @dataclass(slots=True)
@@ -60,6 +66,7 @@ class Completed:
     usage: ir.Usage
     response: ir.Response | None = None  # translated: the handler encodes it
     raw: bytes | None = None  # passed through: already in the client's dialect
+    cost_nusd: int = 0
 
 
 @dataclass(slots=True)
@@ -71,6 +78,7 @@ class Streaming:
     first: list[ir.Event] | bytes
     source: EventStream | RelayStream
     rest: AsyncIterator[list[ir.Event]] | AsyncIterator[bytes]
+    ticket: Ticket | None = None
 
     @property
     def usage(self) -> ir.Usage:
@@ -78,8 +86,11 @@ class Streaming:
 
 
 class Gateway:
-    def __init__(self, catalog: Catalog, http: HttpClient) -> None:
+    def __init__(
+        self, catalog: Catalog, http: HttpClient, admission: Admission | None = None
+    ) -> None:
         self.catalog = catalog
+        self._admission = admission
         self._translated: dict[str, Upstream] = {
             "openai": OpenAIUpstream(http),
             "scripted": ScriptedUpstream(),
@@ -91,6 +102,22 @@ class Gateway:
         if entry is None or endpoint not in entry.profile.endpoints:
             raise NotFound(f"model: {name}", param="model")
         return entry
+
+    async def _admit(self, inbound: Inbound, entry: ModelEntry, served: Served) -> Ticket:
+        if self._admission is None or inbound.principal is None:
+            return Ticket(entry.profile.pricing)
+        ticket = await self._admission.admit(
+            inbound.principal, inbound.model, entry, inbound.input_estimate(), inbound.max_tokens
+        )
+        served.headers = ticket.headers
+        return ticket
+
+    @staticmethod
+    async def _release(ticket: Ticket, exc: BaseException) -> None:
+        """A request that failed costs nothing; its error still carries the key's limits."""
+        await ticket.settle(None)
+        if isinstance(exc, GatewayError) and not exc.extra_headers:
+            exc.extra_headers = ticket.headers
 
     def _passthrough(self, inbound: Inbound, channel: Channel) -> bool:
         return inbound.dialect == channel.provider.kind
@@ -139,7 +166,14 @@ class Gateway:
             served.dropped = done.dropped
             return Completed(served, done.response.usage, response=done.response)
 
-        return await self._failover(entry, served, attempt)
+        ticket = await self._admit(inbound, entry, served)
+        try:
+            completed = await self._failover(entry, served, attempt)
+        except BaseException as exc:
+            await self._release(ticket, exc)
+            raise
+        completed.cost_nusd = await ticket.settle(completed.usage)
+        return completed
 
     async def stream(self, inbound: Inbound) -> Streaming:
         entry = self.resolve(inbound.model, inbound.dialect)
@@ -158,7 +192,20 @@ class Gateway:
             batches = aiter(source)
             return Streaming(served, await _first(source, batches), source, batches)
 
-        return await self._failover(entry, served, attempt)
+        ticket = await self._admit(inbound, entry, served)
+        try:
+            streaming = await self._failover(entry, served, attempt)
+        except BaseException as exc:
+            await self._release(ticket, exc)
+            raise
+        streaming.ticket = ticket
+        return streaming
+
+    async def settle(self, streaming: Streaming, failed: bool) -> int:
+        """After the stream: a cut stream pays for what was generated, a failed one nothing."""
+        if streaming.ticket is None:
+            return 0
+        return await streaming.ticket.settle(None if failed else streaming.usage)
 
 
 async def _first(source: EventStream | RelayStream, iterator: AsyncIterator[T]) -> T:

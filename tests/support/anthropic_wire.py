@@ -60,7 +60,9 @@ def anthropic_message(
     return JsonReply(body)
 
 
-def _block_events(index: int, start: dict[str, Any], deltas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _block_events(
+    index: int, start: dict[str, Any], deltas: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = [
         {"type": "content_block_start", "index": index, "content_block": start}
     ]
@@ -93,7 +95,9 @@ def anthropic_stream_events(
         )
     # A text block is sent when there is text, or when it would otherwise be an empty message.
     if pieces or not (blocks or tool_uses):
-        blocks.append(({"type": "text", "text": ""}, [{"type": "text_delta", "text": p} for p in pieces]))
+        blocks.append(
+            ({"type": "text", "text": ""}, [{"type": "text_delta", "text": p} for p in pieces])
+        )
     for tool in tool_uses or []:
         start = {"type": "tool_use", "id": tool.id, "name": tool.name, "input": {}}
         deltas = [{"type": "input_json_delta", "partial_json": p} for p in tool.json_pieces]

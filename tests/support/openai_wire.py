@@ -33,7 +33,9 @@ def _completion_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex[:24]}"
 
 
-def openai_tool_call(name: str, arguments: str | dict[str, Any], *, id_: str = "call_1") -> dict[str, Any]:
+def openai_tool_call(
+    name: str, arguments: str | dict[str, Any], *, id_: str = "call_1"
+) -> dict[str, Any]:
     """A complete ``message.tool_calls`` entry; dict arguments are JSON-encoded as OpenAI does."""
     args = arguments if isinstance(arguments, str) else json.dumps(arguments)
     return {"id": id_, "type": "function", "function": {"name": name, "arguments": args}}

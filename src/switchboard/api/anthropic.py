@@ -18,7 +18,7 @@ FORWARDED = ("anthropic-version", "anthropic-beta")
 
 
 def served_headers(served: Served) -> list[tuple[bytes, bytes]]:
-    headers = [(b"switchboard-channel", served.channel.encode("ascii", "replace"))]
+    headers = [(b"switchboard-channel", served.channel.encode("ascii", "replace")), *served.headers]
     if served.dropped:
         # The loss report: everything translation dropped or changed, deduplicated, in order.
         report = "; ".join(dict.fromkeys(served.dropped))
@@ -34,8 +34,9 @@ class MessagesHandler:
 
     async def __call__(self, ex: Exchange) -> None:
         h = ex.headers
-        principal = self._auth.authenticate(h.get("x-api-key"), h.get("authorization"))
+        principal = await self._auth.authenticate(h.get("x-api-key"), h.get("authorization"))
         ex.log["key"] = principal.name
+        ex.log["key_id"] = principal.key_id
         body = await ex.body(self._limit)
         head = decode_head(body)
         inbound = Inbound(
@@ -45,6 +46,8 @@ class MessagesHandler:
             stream=bool(head.stream),
             headers={k: h[k] for k in FORWARDED if k in h},
             decode=lambda: decode_request(body),
+            principal=principal,
+            max_tokens=head.max_tokens or 0,
         )
         ex.log.update(model=head.model, stream=inbound.stream)
         if inbound.stream:
@@ -58,12 +61,17 @@ class MessagesHandler:
             def error_frame(exc: GatewayError) -> bytes:
                 return error_event(exc, ex.request_id)
 
-            await relay(ex, streaming, encode, error_frame, served_headers(streaming.served))
-            self._usage(ex, streaming.usage)
+            try:
+                await relay(ex, streaming, encode, error_frame, served_headers(streaming.served))
+            except BaseException:
+                await self._gateway.settle(streaming, failed=True)
+                raise
+            cost = await self._gateway.settle(streaming, failed="error_type" in ex.log)
+            self._usage(ex, streaming.usage, cost)
             return
         done = await self._gateway.complete(inbound)
         self._note(ex, done.served)
-        self._usage(ex, done.usage)
+        self._usage(ex, done.usage, done.cost_nusd)
         if done.raw is not None:
             payload = done.raw
         else:
@@ -80,8 +88,11 @@ class MessagesHandler:
             ex.log["dropped"] = list(dict.fromkeys(served.dropped))
 
     @staticmethod
-    def _usage(ex: Exchange, usage: ir.Usage) -> None:
+    def _usage(ex: Exchange, usage: ir.Usage, cost_nusd: int) -> None:
         ex.log["input_tokens"] = usage.input_tokens
         ex.log["output_tokens"] = usage.output_tokens
         if usage.cache_read_tokens:
             ex.log["cache_read_tokens"] = usage.cache_read_tokens
+        if usage.cache_write_tokens:
+            ex.log["cache_write_tokens"] = usage.cache_write_tokens
+        ex.log["cost_nusd"] = cost_nusd

@@ -26,6 +26,7 @@ class Exchange:
         "log",
         "method",
         "path",
+        "query",
         "receive",
         "request_id",
         "send",
@@ -37,6 +38,7 @@ class Exchange:
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.method: str = scope["method"]
         self.path: str = scope["path"]
+        self.query: str = scope.get("query_string", b"").decode("latin-1")
         headers: dict[str, str] = {}
         for name, value in scope["headers"]:
             key = name.decode("latin-1")

@@ -202,3 +202,4 @@ class RequestHead(msgspec.Struct):
 
     model: str
     stream: bool | None = None
+    max_tokens: int | None = None  # what limits and budgets reserve before the call
