@@ -18,12 +18,12 @@ if #expired > 0 then
     if v then freed = freed + tonumber(v); redis.call('HDEL', KEYS[2], m) end
     redis.call('ZREM', KEYS[1], m)
   end
-  if freed ~= 0 then redis.call('HINCRBY', KEYS[2], '_sum', -freed) end
+  if freed ~= 0 then redis.call('HINCRBY', KEYS[2], '_sum', 0 - freed) end
 end
 local dead = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
 for _, m in ipairs(dead) do
   local v = redis.call('HGET', KEYS[4], m)
-  if v then redis.call('HINCRBY', KEYS[4], '_sum', -tonumber(v)); redis.call('HDEL', KEYS[4], m) end
+  if v then redis.call('HINCRBY', KEYS[4], '_sum', 0 - tonumber(v)); redis.call('HDEL', KEYS[4], m) end
   redis.call('ZREM', KEYS[3], m)
 end
 

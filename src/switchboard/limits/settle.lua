@@ -1,5 +1,6 @@
 -- A request ended: count the tokens it used instead of those it reserved, free its slot and
 -- its budget reservation, and add what it cost to the period's spend.
+-- (Negations are written 0 - x: Lua prints -0 as "-0", which HINCRBY rejects.)
 -- KEYS: as acquire.lua. ARGV: 1 id, 2 tokens used, 3 cost in nano-USD
 local rid = ARGV[1]
 local old = redis.call('HGET', KEYS[2], rid)
@@ -10,7 +11,7 @@ end
 local r = redis.call('HGET', KEYS[4], rid)
 if r then
   redis.call('HDEL', KEYS[4], rid)
-  redis.call('HINCRBY', KEYS[4], '_sum', -tonumber(r))
+  redis.call('HINCRBY', KEYS[4], '_sum', 0 - tonumber(r))
 end
 redis.call('ZREM', KEYS[3], rid)
 if tonumber(ARGV[3]) > 0 and redis.call('EXISTS', KEYS[5]) == 1 then
