@@ -69,7 +69,7 @@ class Gateway:
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = log.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "switchboard", "serve", "--config", str(config)]
+            [sys.executable, "-m", "switchboard", "serve", "--config", str(config)]  # noqa: RUF005
             + ["--host", "127.0.0.1", "--port", str(self.port)],
             stdout=self._log,
             stderr=subprocess.STDOUT,

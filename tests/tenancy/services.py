@@ -23,7 +23,7 @@ RUN_ID = secrets.token_hex(4)  # unique names per run: concurrent runs never col
 def unavailable(reason: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true and {reason}", pytrace=False)
-    print(f"\nskipping: {reason}")  # noqa: T201 - the reason must be visible in the output
+    print(f"\nskipping: {reason}")
     pytest.skip(reason)
 
 

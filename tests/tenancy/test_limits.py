@@ -127,9 +127,7 @@ def test_budget_counts_spend_and_reservations(make_limiter: Factory) -> None:
 def test_limits_hold_exactly_across_instances_under_concurrency(make_limiter: Factory) -> None:
     async def work() -> None:
         async with opened(make_limiter) as one, opened(make_limiter) as two:
-            rpm = [
-                (one if i % 2 else two).acquire(res("a", rpm=25), NOW, None) for i in range(100)
-            ]
+            rpm = [(one if i % 2 else two).acquire(res("a", rpm=25), NOW, None) for i in range(100)]
             verdicts = [o.verdict for o in await asyncio.gather(*rpm)]
             assert (verdicts.count("ok"), verdicts.count("rpm")) == (25, 75)
 

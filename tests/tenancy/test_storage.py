@@ -56,7 +56,8 @@ def test_a_key_is_stored_as_a_hash_and_found_by_its_secret(database_url: str) ->
         assert (found.id, found.name) == (key.id, "alice")
         assert found.limits.models == ("demo", "claude-*")
         assert found.limits.budget_nusd == 2_500_000_000
-        assert "key" not in found.public() and "secret_hash" not in found.public()
+        assert "key" not in found.public()
+        assert "secret_hash" not in found.public()
 
     run(database_url, work)
 
@@ -70,14 +71,16 @@ def test_update_revoke_and_rotate(database_url: str) -> None:
         updated = await admin.update(key.id, {"tpm": None, "max_concurrent": 2})
         assert (updated.limits.tpm, updated.limits.max_concurrent) == (None, 2)
         rotated, new_secret = await admin.rotate(key.id)
-        assert rotated.id == key.id and new_secret != secret
+        assert rotated.id == key.id
+        assert new_secret != secret
         assert await s.keys.by_hash(hash_secret(secret)) is None
         # The change forgot the cache: the old secret is unknown at once, not after the TTL.
         assert await cache.get(hash_secret(secret)) is None
         revoked = await admin.revoke(key.id)
         assert revoked.public()["status"] == "revoked"
         cached = await cache.get(hash_secret(new_secret))
-        assert cached is not None and cached.revoked_at is not None
+        assert cached is not None
+        assert cached.revoked_at is not None
         assert [k.id for k in await admin.list()] == [key.id]
         with pytest.raises(NotFound, match="id: no key 'key_nope'"):
             await admin.get("key_nope")
@@ -144,7 +147,8 @@ def test_ledger_rows_reports_and_spend(database_url: str) -> None:
         assert await s.ledger.spent_since("k1", today - timedelta(hours=1)) == 6_000
         rows = await s.ledger.rows(UsageFilter(key_id="k1", model="demo"))
         assert [r["cost_usd"] for r in rows] == [2e-6, 1e-6]  # newest first
-        assert rows[0]["at"].endswith("Z") and rows[0]["cache_read_tokens"] == 1
+        assert rows[0]["at"].endswith("Z")
+        assert rows[0]["cache_read_tokens"] == 1
         by_key = await s.ledger.report(UsageFilter(), "key")
         assert [(r["key"], r["requests"], r["cost_usd"], r["errors"]) for r in by_key] == [
             ("k1", 3, 7e-6, 0),

@@ -65,7 +65,8 @@ class Ledger:
             found = (await conn.execute(query.limit(limit))).mappings().all()
         out = []
         for r in found:
-            row = {k: v for k, v in r.items() if k not in ("id", "cost_nusd")}
+            # Column names are str subclasses, which orjson will not take as keys.
+            row = {str(k): v for k, v in r.items() if k not in ("id", "cost_nusd")}
             at = utc(r["at"])
             row["at"] = at.isoformat().replace("+00:00", "Z") if at else None
             row["cost_usd"] = r["cost_nusd"] / NANO
