@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from switchboard.errors import Overloaded
 from switchboard.limits import Limiter, Reservation, budget_period
 from switchboard.limits.memory import MemoryLimiter
 from switchboard.limits.redis import RedisLimiter
@@ -138,5 +139,17 @@ def test_limits_hold_exactly_across_instances_under_concurrency(make_limiter: Fa
             ]
             verdicts = [o.verdict for o in await asyncio.gather(*spend)]
             assert (verdicts.count("ok"), verdicts.count("budget")) == (9, 41)
+
+    go(work())
+
+
+def test_an_unreachable_redis_refuses_with_a_retryable_error() -> None:
+    async def work() -> None:
+        lim = RedisLimiter("redis://127.0.0.1:1/0", "unused")
+        try:
+            with pytest.raises(Overloaded, match=r"^limits: the gateway cannot reach its rate"):
+                await lim.acquire(res(rpm=1), NOW, None)
+        finally:
+            await lim.close()
 
     go(work())

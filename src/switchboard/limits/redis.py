@@ -7,8 +7,11 @@ from importlib import resources
 from typing import Any, get_args
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
+from switchboard.errors import Overloaded
 from switchboard.limits import LEASE_MS, WINDOW_MS, Outcome, Reservation, Verdict
+from switchboard.log import events as log
 
 _VERDICTS: dict[str, Verdict] = {v: v for v in get_args(Verdict)}
 
@@ -50,12 +53,25 @@ class RedisLimiter:
             r.period.ttl_seconds,
             WINDOW_MS,
         ]
-        reply = await self._acquire(keys=self._keys(r), args=args)
+        try:
+            reply = await self._acquire(keys=self._keys(r), args=args)
+        except RedisError as exc:
+            # Refuse rather than admit unlimited: a budget must not be overspent while Redis is
+            # down. 529 tells the SDKs to retry later.
+            raise Overloaded(
+                f"limits: the gateway cannot reach its rate-limit store ({type(exc).__name__})",
+                retry_after=1,
+            ) from None
         verdict = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
         return Outcome(_VERDICTS[verdict], *(int(x) for x in reply[1:7]))
 
     async def settle(self, r: Reservation, tokens: int, cost_nusd: int) -> None:
-        await self._settle(keys=self._keys(r), args=[r.request_id, tokens, cost_nusd])
+        try:
+            await self._settle(keys=self._keys(r), args=[r.request_id, tokens, cost_nusd])
+        except RedisError:
+            # The reply has gone out; the lease ends by itself (LEASE_MS) and the ledger still
+            # has the cost, which seeds the next period's counter.
+            log.exception("settling request %s in Redis failed", r.request_id)
 
     async def close(self) -> None:
         await self._redis.aclose()

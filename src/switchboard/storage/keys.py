@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from switchboard.errors import Overloaded
 from switchboard.keys import PERIODS, ApiKey, Limits, Period
 from switchboard.storage.tables import api_keys
 
@@ -93,12 +95,19 @@ class KeyStore:
         return _key(row) if row is not None else None
 
     async def by_hash(self, digest: bytes) -> ApiKey | None:
-        async with self._engine.connect() as conn:
-            row = (
-                (await conn.execute(select(api_keys).where(api_keys.c.secret_hash == digest)))
-                .mappings()
-                .first()
-            )
+        try:
+            async with self._engine.connect() as conn:
+                row = (
+                    (await conn.execute(select(api_keys).where(api_keys.c.secret_hash == digest)))
+                    .mappings()
+                    .first()
+                )
+        except (SQLAlchemyError, OSError) as exc:
+            # On the request path: the client gets a retryable error, not a traceback.
+            raise Overloaded(
+                f"x-api-key: the gateway cannot reach its key database ({type(exc).__name__})",
+                retry_after=1,
+            ) from None
         return _key(row) if row is not None else None
 
     async def list(self, include_revoked: bool = True) -> list[ApiKey]:

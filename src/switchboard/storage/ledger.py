@@ -9,9 +9,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, cast, func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.types import Date
 
+from switchboard.errors import Overloaded
 from switchboard.keys import NANO
 from switchboard.storage.keys import utc
 from switchboard.storage.tables import usage
@@ -45,8 +47,15 @@ class Ledger:
         )
         if since is not None:
             query = query.where(usage.c.at >= since)
-        async with self._engine.connect() as conn:
-            return int((await conn.execute(query)).scalar_one())
+        try:
+            async with self._engine.connect() as conn:
+                return int((await conn.execute(query)).scalar_one())
+        except (SQLAlchemyError, OSError) as exc:
+            # Asked on the request path (a budget's first use in a period).
+            raise Overloaded(
+                f"budget: the gateway cannot reach its usage database ({type(exc).__name__})",
+                retry_after=1,
+            ) from None
 
     def _where(self, query: Select[Any], f: UsageFilter) -> Select[Any]:
         if f.key_id is not None:
