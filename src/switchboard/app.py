@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
+from switchboard.api.admin import AdminHandler
 from switchboard.api.anthropic import CountTokensHandler, MessagesHandler
 from switchboard.api.asgi import Exchange, Receive, Scope, Send
 from switchboard.api.health import health
@@ -20,7 +22,9 @@ from switchboard.log import access
 from switchboard.log import events as log
 from switchboard.service import Gateway
 from switchboard.signing import ThinkingSigner
+from switchboard.tenancy import Tenancy
 from switchboard.upstreams.http import HttpClient
+from switchboard.usage import row_from_log
 
 Handler = Callable[[Exchange], Awaitable[None]]
 # Routes whose last segment is a parameter that may itself hold slashes (model ids do).
@@ -37,15 +41,21 @@ class App:
         self.config = config
         self.http = HttpClient()
         signer = ThinkingSigner.from_master_key(master_key)
-        self.gateway = Gateway(Catalog(config), self.http, signer, config.documents)
-        auth = Authenticator(master_key, config)
+        self.tenancy = Tenancy(config)
+        self.gateway = Gateway(
+            Catalog(config), self.http, signer, self.tenancy.admission, config.documents
+        )
+        auth = Authenticator(master_key, config, self.tenancy.keys)
+        self.admin = AdminHandler(auth, self.tenancy.admin, self.tenancy.storage.ledger)
         messages = MessagesHandler(self.gateway, auth, config.server.max_body_bytes)
         models = ModelsHandler(self.gateway.catalog, auth)
         count = CountTokensHandler(self.gateway, auth, config.server.max_body_bytes)
         self.routes: dict[tuple[str, str], Handler] = {("GET", "/health"): health}
         self.suffix_routes: list[tuple[str, str, SuffixHandler]] = []
+        self.metered: set[str] = set()  # paths whose requests go in the usage ledger
         for prefix in PREFIXES:
             self.routes[("POST", f"{prefix}/v1/messages")] = messages
+            self.metered.add(f"{prefix}/v1/messages")
             self.routes[("POST", f"{prefix}/v1/messages/count_tokens")] = count
             self.routes[("GET", f"{prefix}/v1/models")] = models.list
             self.suffix_routes.append(("GET", f"{prefix}/v1/models/", models.retrieve))
@@ -69,6 +79,7 @@ class App:
 
         self.routes[("GET", "/v1/models")] = list_models
         self.openai_paths = {p for _, p in self.routes if "/chat/completions" in p}
+        self.metered |= self.openai_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -81,10 +92,17 @@ class App:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                try:
+                    await self.tenancy.start()  # migrations, then the ledger writer
+                except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
+                    log.exception("cannot open the database")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
                 await self.http.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.http.close()
+                await self.tenancy.stop()  # flushes the usage ledger
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -93,6 +111,8 @@ class App:
         handler = self.routes.get((ex.method, path))
         if path in self.openai_paths or path.startswith(OPENAI_PREFIX + "/"):
             ex.dialect = "openai"
+        if handler is None and path.startswith("/admin/"):
+            handler = self.admin
         try:
             if handler is not None:
                 await handler(ex)
@@ -106,6 +126,8 @@ class App:
         finally:
             if path != "/health":
                 self._access(ex, path)
+            if path in self.metered:
+                self._meter(ex)
 
     async def _suffix_route(self, ex: Exchange, path: str) -> None:
         for method, prefix, handler in self.suffix_routes:
@@ -126,6 +148,11 @@ class App:
         elif ex.streaming:
             await ex.chunk(errors.error_event(exc, ex.request_id))
             await ex.end_stream()
+
+    def _meter(self, ex: Exchange) -> None:
+        row = row_from_log(datetime.now(UTC), ex.request_id, ex.status, ex.elapsed_ms(), ex.log)
+        if row is not None:
+            self.tenancy.ledger.record(row)
 
     @staticmethod
     def _access(ex: Exchange, path: str) -> None:

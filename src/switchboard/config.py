@@ -138,6 +138,11 @@ class Config(_Strict, frozen=True):
     master_key: str | None = None
     database: str = "sqlite:///./switchboard.db"
     redis: str | None = None
+    # Every Redis key the gateway writes starts with this, so deployments can share a Redis.
+    redis_prefix: str = "switchboard"
+    # How long an instance trusts what it read about a database key (revocations made on
+    # another instance, or with the CLI, take effect within this delay).
+    key_cache_seconds: float = 5.0
     server: ServerConfig = ServerConfig()
     documents: Documents = Documents()
     providers: list[ProviderConfig] = []
@@ -239,6 +244,12 @@ _ALLOWED = {
 
 
 def _check_references(config: Config, source: str) -> None:
+    if not re.match(r"^(sqlite(\+aiosqlite)?:///|postgres(ql)?(\+asyncpg)?://)", config.database):
+        raise ConfigError(source, "database", "must be sqlite:///PATH or postgresql://USER@HOST/DB")
+    if config.redis is not None and not re.match(r"^(rediss?|unix)://", config.redis):
+        raise ConfigError(source, "redis", "must be a redis://HOST:PORT/DB URL")
+    if config.key_cache_seconds < 0:
+        raise ConfigError(source, "key_cache_seconds", "must be 0 or more")
     seen: set[str] = set()
     for i, p in enumerate(config.providers):
         if p.name in seen:

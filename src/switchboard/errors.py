@@ -37,12 +37,14 @@ class GatewayError(Exception):
         self.message = message
         self.retry_after = retry_after
         self.param = param
+        # Headers the response must carry whatever the error (the key's rate-limit state).
+        self.extra_headers: list[tuple[bytes, bytes]] = []
 
     def headers(self) -> list[tuple[bytes, bytes]]:
         if self.retry_after is None:
-            return []
+            return self.extra_headers
         seconds = max(0, round(self.retry_after))
-        return [(b"retry-after", str(seconds).encode())]
+        return [(b"retry-after", str(seconds).encode()), *self.extra_headers]
 
 
 class InvalidRequest(GatewayError):

@@ -1,5 +1,6 @@
-"""The one pipeline: resolve the model -> pick a channel -> call the upstream (failing over to
-the next channel before the first byte) -> report what was served and what it cost."""
+"""The one pipeline: resolve the model -> authorize the key and reserve its limits -> pick a
+channel -> call the upstream (failing over to the next channel before the first byte) -> report
+what was served and what it cost -> settle the limits with the real usage."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from typing import Literal, TypeVar
 import msgspec
 
 from switchboard import ir
+from switchboard.admission import Admission, Headers, Ticket
+from switchboard.auth import Principal
 from switchboard.catalog import Catalog, Channel, ModelEntry
 from switchboard.config import Documents, Endpoint
 from switchboard.counting import Calibration, estimate_tokens
-from switchboard.errors import InvalidRequest, NotFound, UpstreamError
+from switchboard.errors import GatewayError, InvalidRequest, NotFound, UpstreamError
 from switchboard.log import events as log
 from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.anthropic import AnthropicUpstream
@@ -45,6 +48,8 @@ class Inbound:
     headers: Mapping[str, str]
     decode: Callable[[], ir.Request]
     usage_chunk: bool = False  # OpenAI: the client asked for the stream's usage chunk
+    principal: Principal | None = None
+    max_tokens: int = 0
     _request: ir.Request | None = None
 
     _documents_ready: bool = False
@@ -53,6 +58,10 @@ class Inbound:
         if self._request is None:
             self._request = self.decode()
         return self._request
+
+    def input_estimate(self) -> int:
+        # What limits reserve before routing: ~4 bytes of JSON per token, never a tokenizer.
+        return max(1, len(self.body) // 4)
 
 
 @dataclass(slots=True)
@@ -64,6 +73,7 @@ class Served:
     dropped: list[str] = field(default_factory=list)
     failovers: int = 0
     estimate: int = 0  # the uncalibrated input estimate, to calibrate against real usage
+    headers: Headers = field(default_factory=list)  # the key's rate-limit state
 
 
 @dataclass(slots=True)
@@ -72,6 +82,7 @@ class Completed:
     usage: ir.Usage
     response: ir.Response | None = None  # translated: the handler encodes it
     raw: bytes | None = None  # passed through: already in the client's dialect
+    cost_nusd: int = 0
 
 
 @dataclass(slots=True)
@@ -83,6 +94,7 @@ class Streaming:
     first: list[ir.Event] | bytes
     source: EventStream | RelayStream
     rest: AsyncIterator[list[ir.Event]] | AsyncIterator[bytes]
+    ticket: Ticket | None = None
 
     @property
     def usage(self) -> ir.Usage:
@@ -95,9 +107,11 @@ class Gateway:
         catalog: Catalog,
         http: HttpClient,
         signer: ThinkingSigner,
+        admission: Admission | None = None,
         documents: Documents | None = None,
     ) -> None:
         self.catalog = catalog
+        self._admission = admission
         self._documents = documents or Documents()
         anthropic, openai = AnthropicUpstream(http), OpenAIUpstream(http, signer)
         self._openai = openai
@@ -117,14 +131,38 @@ class Gateway:
             raise NotFound(f"model: {name}", param="model")
         return entry
 
+    async def _admit(self, inbound: Inbound, entry: ModelEntry, served: Served) -> Ticket:
+        if self._admission is None or inbound.principal is None:
+            return Ticket(entry.profile.pricing)
+        estimate = self._input_estimate(inbound, entry, served)
+        ticket = await self._admission.admit(
+            inbound.principal, inbound.model, entry, estimate, inbound.max_tokens
+        )
+        served.headers = ticket.headers
+        return ticket
+
+    @staticmethod
+    async def _release(ticket: Ticket, exc: BaseException) -> None:
+        """A request that failed costs nothing; its error still carries the key's limits."""
+        await ticket.settle(None)
+        if isinstance(exc, GatewayError) and not exc.extra_headers:
+            exc.extra_headers = ticket.headers
+
     def _passthrough(self, inbound: Inbound, channel: Channel) -> bool:
         return inbound.dialect == channel.provider.kind and inbound.dialect in self._relays
 
+    def _input_estimate(self, inbound: Inbound, entry: ModelEntry, served: Served) -> int:
+        """Input tokens, estimated once per request: from the IR, calibrated per model, when
+        the request will be translated; from its size for a pass-through (never decoded)."""
+        if self._passthrough(inbound, entry.channels[0]):
+            return inbound.input_estimate()
+        if not served.estimate:
+            served.estimate = estimate_tokens(inbound.request())
+        return self.calibration.adjust(entry.id, served.estimate)
+
     def _call(self, inbound: Inbound, entry: ModelEntry, channel: Channel, served: Served) -> Call:
-        request = inbound.request()
-        served.estimate = estimate_tokens(request)
-        estimate = self.calibration.adjust(entry.id, served.estimate)
-        return Call(request, channel, entry.profile, estimate)
+        estimate = self._input_estimate(inbound, entry, served)
+        return Call(inbound.request(), channel, entry.profile, estimate)
 
     async def _fetch_documents(self, inbound: Inbound) -> None:
         """Document `url` sources fetched (under the guard) for upstreams that cannot fetch
@@ -168,8 +206,8 @@ class Gateway:
         data = base64.b64encode(body).decode()
         return msgspec.structs.replace(doc, url=None, data=data, media_type="application/pdf")
 
-    def settle(self, served: Served, usage: ir.Usage) -> None:
-        """A request has ended with this usage: learn from it."""
+    def _learn(self, served: Served, usage: ir.Usage) -> None:
+        """A request has ended with this usage: calibrate the estimate of its model."""
         actual = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
         if served.estimate and actual:
             self.calibration.observe(served.model, served.estimate, actual)
@@ -238,7 +276,15 @@ class Gateway:
             served.dropped = done.dropped
             return Completed(served, done.response.usage, response=done.response)
 
-        return await self._failover(entry, served, attempt)
+        ticket = await self._admit(inbound, entry, served)
+        try:
+            completed = await self._failover(entry, served, attempt)
+        except BaseException as exc:
+            await self._release(ticket, exc)
+            raise
+        completed.cost_nusd = await ticket.settle(completed.usage)
+        self._learn(served, completed.usage)
+        return completed
 
     async def stream(self, inbound: Inbound) -> Streaming:
         entry = self.resolve(inbound.model, inbound.dialect)
@@ -259,7 +305,22 @@ class Gateway:
             batches = aiter(source)
             return Streaming(served, await _first(source, batches), source, batches)
 
-        return await self._failover(entry, served, attempt)
+        ticket = await self._admit(inbound, entry, served)
+        try:
+            streaming = await self._failover(entry, served, attempt)
+        except BaseException as exc:
+            await self._release(ticket, exc)
+            raise
+        streaming.ticket = ticket
+        return streaming
+
+    async def settle(self, streaming: Streaming, failed: bool) -> int:
+        """After the stream: a cut stream pays for what was generated, a failed one nothing."""
+        if not failed:
+            self._learn(streaming.served, streaming.usage)
+        if streaming.ticket is None:
+            return 0
+        return await streaming.ticket.settle(None if failed else streaming.usage)
 
 
 async def _first(source: EventStream | RelayStream, iterator: AsyncIterator[T]) -> T:

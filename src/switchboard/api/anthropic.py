@@ -6,6 +6,7 @@ import orjson
 
 from switchboard import ir
 from switchboard.api.asgi import Exchange
+from switchboard.api.report import note_served, note_usage, served_headers
 from switchboard.api.streaming import relay
 from switchboard.auth import Authenticator
 from switchboard.dialects.anthropic.errors import error_event
@@ -18,18 +19,9 @@ from switchboard.dialects.anthropic.response import encode_response
 from switchboard.dialects.anthropic.stream import StreamEncoder
 from switchboard.errors import GatewayError
 from switchboard.ids import message_id
-from switchboard.service import Gateway, Inbound, Served
+from switchboard.service import Gateway, Inbound
 
 FORWARDED = ("anthropic-version", "anthropic-beta")
-
-
-def served_headers(served: Served) -> list[tuple[bytes, bytes]]:
-    headers = [(b"switchboard-channel", served.channel.encode("ascii", "replace"))]
-    if served.dropped:
-        # The loss report: everything translation dropped or changed, deduplicated, in order.
-        report = "; ".join(dict.fromkeys(served.dropped))
-        headers.append((b"switchboard-dropped", report.encode("ascii", "replace")))
-    return headers
 
 
 class MessagesHandler:
@@ -40,8 +32,9 @@ class MessagesHandler:
 
     async def __call__(self, ex: Exchange) -> None:
         h = ex.headers
-        principal = self._auth.authenticate(h.get("x-api-key"), h.get("authorization"))
+        principal = await self._auth.authenticate(h.get("x-api-key"), h.get("authorization"))
         ex.log["key"] = principal.name
+        ex.log["key_id"] = principal.key_id
         body = await ex.body(self._limit)
         head = decode_head(body)
         inbound = Inbound(
@@ -51,11 +44,13 @@ class MessagesHandler:
             stream=bool(head.stream),
             headers={k: h[k] for k in FORWARDED if k in h},
             decode=lambda: decode_request(body),
+            principal=principal,
+            max_tokens=head.reserve_tokens,
         )
         ex.log.update(model=head.model, stream=inbound.stream)
         if inbound.stream:
             streaming = await self._gateway.stream(inbound)
-            self._note(ex, streaming.served)
+            note_served(ex, streaming.served)
             encoder = StreamEncoder(model=head.model, message_id=message_id())
 
             def encode(batch: list[ir.Event]) -> bytes:
@@ -64,35 +59,23 @@ class MessagesHandler:
             def error_frame(exc: GatewayError) -> bytes:
                 return error_event(exc, ex.request_id)
 
-            await relay(ex, streaming, encode, error_frame, served_headers(streaming.served))
-            self._usage(ex, streaming.usage)
-            self._gateway.settle(streaming.served, streaming.usage)
+            try:
+                await relay(ex, streaming, encode, error_frame, served_headers(streaming.served))
+            except BaseException:
+                await self._gateway.settle(streaming, failed=True)
+                raise
+            cost = await self._gateway.settle(streaming, failed="error_type" in ex.log)
+            note_usage(ex, streaming.usage, cost)
             return
         done = await self._gateway.complete(inbound)
-        self._note(ex, done.served)
-        self._usage(ex, done.usage)
-        self._gateway.settle(done.served, done.usage)
+        note_served(ex, done.served)
+        note_usage(ex, done.usage, done.cost_nusd)
         if done.raw is not None:
             payload = done.raw
         else:
             assert done.response is not None
             payload = encode_response(done.response, model=head.model, message_id=message_id())
         await ex.respond(200, payload, served_headers(done.served))
-
-    @staticmethod
-    def _note(ex: Exchange, served: Served) -> None:
-        ex.log["channel"] = served.channel
-        if served.failovers:
-            ex.log["failovers"] = served.failovers
-        if served.dropped:
-            ex.log["dropped"] = list(dict.fromkeys(served.dropped))
-
-    @staticmethod
-    def _usage(ex: Exchange, usage: ir.Usage) -> None:
-        ex.log["input_tokens"] = usage.input_tokens
-        ex.log["output_tokens"] = usage.output_tokens
-        if usage.cache_read_tokens:
-            ex.log["cache_read_tokens"] = usage.cache_read_tokens
 
 
 class CountTokensHandler:
@@ -105,7 +88,8 @@ class CountTokensHandler:
 
     async def __call__(self, ex: Exchange) -> None:
         h = ex.headers
-        ex.log["key"] = self._auth.authenticate(h.get("x-api-key"), h.get("authorization")).name
+        principal = await self._auth.authenticate(h.get("x-api-key"), h.get("authorization"))
+        ex.log["key"] = principal.name
         body = await ex.body(self._limit)
         head = decode_head(body)
         inbound = Inbound(

@@ -7,8 +7,8 @@ import time
 import orjson
 
 from switchboard import ir
-from switchboard.api.anthropic import served_headers
 from switchboard.api.asgi import Exchange
+from switchboard.api.report import note_served, note_usage, served_headers
 from switchboard.api.streaming import relay
 from switchboard.auth import Authenticator
 from switchboard.catalog import Catalog
@@ -18,7 +18,7 @@ from switchboard.dialects.openai_chat.response import encode_response
 from switchboard.dialects.openai_chat.stream import StreamEncoder
 from switchboard.errors import GatewayError
 from switchboard.ids import completion_id
-from switchboard.service import Gateway, Inbound, Served
+from switchboard.service import Gateway, Inbound
 
 
 class ChatCompletionsHandler:
@@ -28,8 +28,9 @@ class ChatCompletionsHandler:
         self._limit = max_body_bytes
 
     async def __call__(self, ex: Exchange) -> None:
-        principal = self._auth.authenticate(None, ex.headers.get("authorization"))
+        principal = await self._auth.authenticate(None, ex.headers.get("authorization"))
         ex.log["key"] = principal.name
+        ex.log["key_id"] = principal.key_id
         body = await ex.body(self._limit)
         head = decode_head(body)
         include_usage = wants_usage(head)
@@ -41,12 +42,14 @@ class ChatCompletionsHandler:
             headers={},
             decode=lambda: decode_request(body),
             usage_chunk=include_usage,
+            principal=principal,
+            max_tokens=head.reserve_tokens,
         )
         ex.log.update(model=head.model, stream=inbound.stream)
         created = int(time.time())
         if inbound.stream:
             streaming = await self._gateway.stream(inbound)
-            _note(ex, streaming.served)
+            note_served(ex, streaming.served)
             encoder = StreamEncoder(
                 model=head.model,
                 completion_id=completion_id(),
@@ -60,8 +63,13 @@ class ChatCompletionsHandler:
             def error_frame(exc: GatewayError) -> bytes:
                 return error_event(exc, ex.request_id)
 
-            await relay(ex, streaming, encode, error_frame, served_headers(streaming.served))
-            _usage(ex, streaming.usage)
+            try:
+                await relay(ex, streaming, encode, error_frame, served_headers(streaming.served))
+            except BaseException:
+                await self._gateway.settle(streaming, failed=True)
+                raise
+            cost = await self._gateway.settle(streaming, failed="error_type" in ex.log)
+            note_usage(ex, streaming.usage, cost)
             return
         done = await self._gateway.complete(inbound)
         if done.raw is not None:
@@ -72,8 +80,8 @@ class ChatCompletionsHandler:
                 done.response, model=head.model, completion_id=completion_id(), created=created
             )
             done.served.dropped.extend(lost)
-        _note(ex, done.served)
-        _usage(ex, done.usage)
+        note_served(ex, done.served)
+        note_usage(ex, done.usage, done.cost_nusd)
         await ex.respond(200, payload, served_headers(done.served))
 
 
@@ -102,21 +110,6 @@ class ModelsHandler:
 
     async def list_models(self, ex: Exchange) -> None:
         ex.dialect = "openai"
-        principal = self._auth.authenticate(None, ex.headers.get("authorization"))
+        principal = await self._auth.authenticate(None, ex.headers.get("authorization"))
         ex.log["key"] = principal.name
         await ex.respond(200, self._body)
-
-
-def _note(ex: Exchange, served: Served) -> None:
-    ex.log["channel"] = served.channel
-    if served.failovers:
-        ex.log["failovers"] = served.failovers
-    if served.dropped:
-        ex.log["dropped"] = list(dict.fromkeys(served.dropped))
-
-
-def _usage(ex: Exchange, usage: ir.Usage) -> None:
-    ex.log["input_tokens"] = usage.input_tokens
-    ex.log["output_tokens"] = usage.output_tokens
-    if usage.cache_read_tokens:
-        ex.log["cache_read_tokens"] = usage.cache_read_tokens
