@@ -7,7 +7,7 @@ import orjson
 from switchboard import ir
 from switchboard.api.asgi import Exchange
 from switchboard.api.report import note_served, note_usage, served_headers
-from switchboard.api.streaming import relay
+from switchboard.api.streaming import serve_stream
 from switchboard.auth import Authenticator
 from switchboard.dialects.anthropic.errors import error_event
 from switchboard.dialects.anthropic.request import (
@@ -50,7 +50,6 @@ class MessagesHandler:
         ex.log.update(model=head.model, stream=inbound.stream)
         if inbound.stream:
             streaming = await self._gateway.stream(inbound)
-            note_served(ex, streaming.served)
             encoder = StreamEncoder(model=head.model, message_id=message_id())
 
             def encode(batch: list[ir.Event]) -> bytes:
@@ -59,13 +58,7 @@ class MessagesHandler:
             def error_frame(exc: GatewayError) -> bytes:
                 return error_event(exc, ex.request_id)
 
-            try:
-                await relay(ex, streaming, encode, error_frame, served_headers(streaming.served))
-            except BaseException:
-                await self._gateway.settle(streaming, failed=True)
-                raise
-            cost = await self._gateway.settle(streaming, failed="error_type" in ex.log)
-            note_usage(ex, streaming.usage, cost)
+            await serve_stream(ex, self._gateway, streaming, encode, error_frame)
             return
         done = await self._gateway.complete(inbound)
         note_served(ex, done.served)

@@ -9,9 +9,10 @@ from collections.abc import Callable
 
 from switchboard import ir
 from switchboard.api.asgi import Exchange
+from switchboard.api.report import note_served, note_usage, served_headers
 from switchboard.errors import GatewayError
 from switchboard.log import events as log
-from switchboard.service import Streaming
+from switchboard.service import Gateway, Streaming
 
 Encode = Callable[[list[ir.Event]], bytes]
 ErrorFrame = Callable[[GatewayError], bytes]
@@ -64,3 +65,18 @@ async def relay(
         await streaming.source.aclose()
         if time.perf_counter() - started > 1:
             log.warning("closing an upstream stream took over a second")
+
+
+async def serve_stream(
+    ex: Exchange, gateway: Gateway, streaming: Streaming, encode: Encode, error_frame: ErrorFrame
+) -> None:
+    """Relay, then settle: a stream the client cut pays for what was generated, one that failed
+    pays nothing."""
+    note_served(ex, streaming.served)
+    try:
+        await relay(ex, streaming, encode, error_frame, served_headers(streaming.served))
+    except BaseException:
+        await gateway.settle(streaming, failed=True)
+        raise
+    cost = await gateway.settle(streaming, failed="error_type" in ex.log)
+    note_usage(ex, streaming.usage, cost)
