@@ -45,6 +45,7 @@ def gateway_config(up: ScriptedUpstream) -> dict[str, Any]:
             {
                 "id": "moonshotai/kimi-k2-instruct",
                 "aliases": ["claude-*"],
+                "pricing": {"input": 1.0, "output": 2.0},
                 "channels": [{"provider": "up", "model": "kimi-k2-0905-preview"}],
             },
             {
