@@ -70,6 +70,9 @@ class Capabilities(_Strict, frozen=True):
     pdf: bool = False
     tools: bool = True
     thinking: bool = False
+    # The upstream caches prompt prefixes by itself (DeepSeek, Kimi, OpenAI...): cache_control
+    # breakpoints are then not needed, and the loss report says so instead of "dropped".
+    prompt_caching: bool = False
 
 
 class Reasoning(_Strict, frozen=True):

@@ -38,6 +38,7 @@ def _profile(call: Call, signer: ThinkingSigner) -> UpstreamProfile:
         max_output_tokens=p.max_output_tokens,
         vision=p.capabilities.vision,
         pdf=p.capabilities.pdf,
+        prompt_caching=p.capabilities.prompt_caching,
         strict_schemas=provider.strict_schemas,
         thinking_control=p.reasoning.control,
         echo_field=p.reasoning.echo_field if p.reasoning.echo else None,
