@@ -6,6 +6,8 @@ import orjson
 
 from switchboard import ir
 from switchboard.api.asgi import Exchange
+from switchboard.api.bounds import Bounds, affinity
+from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.streaming import relay
 from switchboard.auth import Authenticator
 from switchboard.dialects.anthropic.errors import error_event
@@ -33,17 +35,18 @@ def served_headers(served: Served) -> list[tuple[bytes, bytes]]:
 
 
 class MessagesHandler:
-    def __init__(self, gateway: Gateway, auth: Authenticator, max_body_bytes: int) -> None:
+    def __init__(self, gateway: Gateway, auth: Authenticator, bounds: Bounds) -> None:
         self._gateway = gateway
         self._auth = auth
-        self._limit = max_body_bytes
+        self._bounds = bounds
 
     async def __call__(self, ex: Exchange) -> None:
         h = ex.headers
         principal = self._auth.authenticate(h.get("x-api-key"), h.get("authorization"))
         ex.log["key"] = principal.name
-        body = await ex.body(self._limit)
+        body = await self._bounds.body(ex)
         head = decode_head(body)
+        self._bounds.check(head.messages, head.tools)
         inbound = Inbound(
             dialect="anthropic",
             body=body,
@@ -51,12 +54,17 @@ class MessagesHandler:
             stream=bool(head.stream),
             headers={k: h[k] for k in FORWARDED if k in h},
             decode=lambda: decode_request(body),
+            affinity=affinity(ex, head.metadata.user_id if head.metadata else None),
         )
         ex.log.update(model=head.model, stream=inbound.stream)
+        async with cancel_on_disconnect(ex):
+            await self._serve(ex, inbound)
+
+    async def _serve(self, ex: Exchange, inbound: Inbound) -> None:
         if inbound.stream:
             streaming = await self._gateway.stream(inbound)
             self._note(ex, streaming.served)
-            encoder = StreamEncoder(model=head.model, message_id=message_id())
+            encoder = StreamEncoder(model=inbound.model, message_id=message_id())
 
             def encode(batch: list[ir.Event]) -> bytes:
                 return b"".join([encoder.encode(e) for e in batch])
@@ -76,14 +84,17 @@ class MessagesHandler:
             payload = done.raw
         else:
             assert done.response is not None
-            payload = encode_response(done.response, model=head.model, message_id=message_id())
+            payload = encode_response(done.response, model=inbound.model, message_id=message_id())
         await ex.respond(200, payload, served_headers(done.served))
 
     @staticmethod
     def _note(ex: Exchange, served: Served) -> None:
+        ex.log["model_id"] = served.model
         ex.log["channel"] = served.channel
         if served.failovers:
             ex.log["failovers"] = served.failovers
+        if served.retries:
+            ex.log["retries"] = served.retries
         if served.dropped:
             ex.log["dropped"] = list(dict.fromkeys(served.dropped))
 
@@ -98,16 +109,17 @@ class MessagesHandler:
 class CountTokensHandler:
     """`POST /v1/messages/count_tokens`."""
 
-    def __init__(self, gateway: Gateway, auth: Authenticator, max_body_bytes: int) -> None:
+    def __init__(self, gateway: Gateway, auth: Authenticator, bounds: Bounds) -> None:
         self._gateway = gateway
         self._auth = auth
-        self._limit = max_body_bytes
+        self._bounds = bounds
 
     async def __call__(self, ex: Exchange) -> None:
         h = ex.headers
         ex.log["key"] = self._auth.authenticate(h.get("x-api-key"), h.get("authorization")).name
-        body = await ex.body(self._limit)
+        body = await self._bounds.body(ex)
         head = decode_head(body)
+        self._bounds.check(head.messages, head.tools)
         inbound = Inbound(
             dialect="anthropic",
             body=body,
@@ -117,7 +129,8 @@ class CountTokensHandler:
             decode=lambda: decode_count_tokens(body),
         )
         ex.log["model"] = head.model
-        count, exact = await self._gateway.count_tokens(inbound)
+        async with cancel_on_disconnect(ex):
+            count, exact = await self._gateway.count_tokens(inbound)
         kind = b"exact" if exact else b"estimate"
         await ex.respond(
             200, orjson.dumps({"input_tokens": count}), [(b"switchboard-token-count", kind)]

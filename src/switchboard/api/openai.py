@@ -9,6 +9,8 @@ import orjson
 from switchboard import ir
 from switchboard.api.anthropic import served_headers
 from switchboard.api.asgi import Exchange
+from switchboard.api.bounds import Bounds, affinity
+from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.streaming import relay
 from switchboard.auth import Authenticator
 from switchboard.catalog import Catalog
@@ -22,16 +24,17 @@ from switchboard.service import Gateway, Inbound, Served
 
 
 class ChatCompletionsHandler:
-    def __init__(self, gateway: Gateway, auth: Authenticator, max_body_bytes: int) -> None:
+    def __init__(self, gateway: Gateway, auth: Authenticator, bounds: Bounds) -> None:
         self._gateway = gateway
         self._auth = auth
-        self._limit = max_body_bytes
+        self._bounds = bounds
 
     async def __call__(self, ex: Exchange) -> None:
         principal = self._auth.authenticate(None, ex.headers.get("authorization"))
         ex.log["key"] = principal.name
-        body = await ex.body(self._limit)
+        body = await self._bounds.body(ex)
         head = decode_head(body)
+        self._bounds.check(head.messages, head.tools)
         include_usage = wants_usage(head)
         inbound = Inbound(
             dialect="openai",
@@ -41,17 +44,22 @@ class ChatCompletionsHandler:
             headers={},
             decode=lambda: decode_request(body),
             usage_chunk=include_usage,
+            affinity=affinity(ex, head.prompt_cache_key, head.user),
         )
         ex.log.update(model=head.model, stream=inbound.stream)
+        async with cancel_on_disconnect(ex):
+            await self._serve(ex, inbound)
+
+    async def _serve(self, ex: Exchange, inbound: Inbound) -> None:
         created = int(time.time())
         if inbound.stream:
             streaming = await self._gateway.stream(inbound)
             _note(ex, streaming.served)
             encoder = StreamEncoder(
-                model=head.model,
+                model=inbound.model,
                 completion_id=completion_id(),
                 created=created,
-                include_usage=include_usage,
+                include_usage=inbound.usage_chunk,
             )
 
             def encode(batch: list[ir.Event]) -> bytes:
@@ -69,7 +77,7 @@ class ChatCompletionsHandler:
         else:
             assert done.response is not None
             payload, lost = encode_response(
-                done.response, model=head.model, completion_id=completion_id(), created=created
+                done.response, model=inbound.model, completion_id=completion_id(), created=created
             )
             done.served.dropped.extend(lost)
         _note(ex, done.served)
@@ -108,9 +116,12 @@ class ModelsHandler:
 
 
 def _note(ex: Exchange, served: Served) -> None:
+    ex.log["model_id"] = served.model
     ex.log["channel"] = served.channel
     if served.failovers:
         ex.log["failovers"] = served.failovers
+    if served.retries:
+        ex.log["retries"] = served.retries
     if served.dropped:
         ex.log["dropped"] = list(dict.fromkeys(served.dropped))
 

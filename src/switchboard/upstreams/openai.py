@@ -10,6 +10,7 @@ import msgspec
 import orjson
 
 from switchboard import ir
+from switchboard.catalog import Channel
 from switchboard.config import ProviderConfig
 from switchboard.dialects.openai_chat.errors import upstream_error_message
 from switchboard.dialects.openai_chat.passthrough import (
@@ -45,11 +46,11 @@ def _profile(call: Call, signer: ThinkingSigner) -> UpstreamProfile:
     )
 
 
-def _headers(provider: ProviderConfig) -> dict[str, str]:
+def _headers(channel: Channel) -> dict[str, str]:
     headers = {"content-type": "application/json", "accept": "application/json"}
-    if provider.api_key:
-        headers["authorization"] = f"Bearer {provider.api_key}"
-    headers.update(provider.headers)
+    if channel.api_key:
+        headers["authorization"] = f"Bearer {channel.api_key}"
+    headers.update(channel.provider.headers)
     return headers
 
 
@@ -68,7 +69,7 @@ class OpenAIUpstream:
             provider,
             self._url(provider),
             orjson.dumps(encoded.body),
-            _headers(provider),
+            _headers(call.channel),
             upstream_error_message,
             stream=False,
         )
@@ -92,7 +93,7 @@ class OpenAIUpstream:
             provider,
             provider.tokenize_url,
             orjson.dumps(body),
-            _headers(provider),
+            _headers(call.channel),
             upstream_error_message,
             stream=False,
         )
@@ -112,7 +113,7 @@ class OpenAIUpstream:
             provider,
             self._url(provider),
             orjson.dumps(encoded.body),
-            _headers(provider),
+            _headers(call.channel),
             upstream_error_message,
             stream=True,
         )
@@ -138,7 +139,7 @@ class OpenAIUpstream:
             provider,
             self._url(provider),
             body,
-            _headers(provider),
+            _headers(fwd.channel),
             upstream_error_message,
             stream=stream,
         )

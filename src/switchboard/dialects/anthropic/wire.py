@@ -218,10 +218,14 @@ class CountTokensRequest(msgspec.Struct):
 
 
 class RequestHead(msgspec.Struct):
-    """Just what routing needs, decoded before the whole body."""
+    """Just what routing and the request bounds need, decoded before the whole body (messages
+    and tools stay raw: the bounds count them, the full decode judges them)."""
 
     model: str
     stream: bool | None = None
+    metadata: MetadataParam | None = None
+    messages: msgspec.Raw = msgspec.Raw()
+    tools: msgspec.Raw = msgspec.Raw()
 
 
 # Upstream replies (an Anthropic-dialect upstream answering a translated request). Blocks stay

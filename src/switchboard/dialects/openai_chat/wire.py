@@ -246,3 +246,7 @@ class RequestHead(msgspec.Struct):
     model: str
     stream: bool | None = None
     stream_options: StreamOptions | None = None
+    prompt_cache_key: str | None = None
+    user: str | None = None
+    messages: msgspec.Raw = msgspec.Raw()  # counted by the bounds, judged by the full decode
+    tools: msgspec.Raw = msgspec.Raw()
