@@ -100,6 +100,11 @@ class HttpClient:
                 provider=provider.name,
                 retry_after=retry_after_seconds(resp.headers),
             )
+        if stream and resp.content_type == "application/json":
+            # A JSON body where an event stream was asked for: the upstream ignored `stream`
+            # or hid an error behind a 200; either way there is no stream to relay.
+            resp.close()
+            raise UpstreamError.malformed(provider.name, "a JSON reply to a streaming request")
         _arm_idle(resp, t.idle)
         return resp
 
