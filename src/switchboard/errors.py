@@ -77,6 +77,10 @@ class RequestTimeout(GatewayError):
     status = 408
     error_type = "timeout_error"
 
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        # The rest of the body may still be on its way: this connection cannot be reused.
+        return [(b"connection", b"close")]
+
 
 class RequestTooLarge(GatewayError):
     status = 413
