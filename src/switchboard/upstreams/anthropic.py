@@ -18,7 +18,7 @@ from switchboard.dialects.anthropic.passthrough import StreamRelay, rewrite_mode
 from switchboard.dialects.anthropic.request import UpstreamProfile, encode_request
 from switchboard.dialects.anthropic.response import decode_response
 from switchboard.dialects.anthropic.stream import StreamDecoder
-from switchboard.errors import UpstreamError
+from switchboard.errors import InvalidRequest, UpstreamError
 from switchboard.upstreams.base import Call, Completion, Forward, Relayed
 from switchboard.upstreams.http import HttpClient
 
@@ -62,8 +62,10 @@ class AnthropicUpstream:
         try:
             body = rewrite_model(fwd.body, fwd.channel.model)
         except (orjson.JSONDecodeError, TypeError):
-            raise UpstreamError.malformed(
-                provider.name, "the request body is not a JSON object"
+            # The client's body, not the upstream's reply: a client mistake, never retried.
+            raise InvalidRequest(
+                "the request body is not a JSON object the gateway can forward "
+                "(numbers must be finite)"
             ) from None
         return await self._http.post(
             provider,

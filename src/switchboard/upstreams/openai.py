@@ -23,7 +23,7 @@ from switchboard.dialects.openai_chat.passthrough import (
 from switchboard.dialects.openai_chat.response import decode_response
 from switchboard.dialects.openai_chat.stream import StreamDecoder
 from switchboard.dialects.openai_chat.upstream_request import UpstreamProfile, encode_request
-from switchboard.errors import UpstreamError
+from switchboard.errors import InvalidRequest, UpstreamError
 from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.base import Call, Completion, Forward, Relayed
 from switchboard.upstreams.http import HttpClient
@@ -132,8 +132,10 @@ class OpenAIUpstream:
         try:
             body = rewrite_request(fwd.body, fwd.channel.model)
         except (orjson.JSONDecodeError, ValueError):
-            raise UpstreamError.malformed(
-                provider.name, "the request body is not a JSON object"
+            # The client's body, not the upstream's reply: a client mistake, never retried.
+            raise InvalidRequest(
+                "the request body is not a JSON object the gateway can forward "
+                "(numbers must be finite)"
             ) from None
         return await self._http.post(
             provider,
