@@ -33,8 +33,9 @@ def config(primary: ScriptedUpstream, backup: ScriptedUpstream) -> dict[str, Any
             "max_retry_seconds": 5,
             "backoff_seconds": 0.05,
             "max_backoff_seconds": 0.2,
-            # No channel rests in this suite: each case sees its own failover.
-            "health": {"failures": 10_000, "min_requests": 10_000},
+            # No channel rests in this suite (not even for a retry-after): each case sees its
+            # own failover. test_health.py covers resting.
+            "health": {"failures": 10_000, "min_requests": 10_000, "cooldown_seconds": 0.01},
         },
         "providers": [
             {

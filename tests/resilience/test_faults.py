@@ -4,13 +4,14 @@ request the upstream refused as the client's mistake."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.resilience.conftest import MAX_ATTEMPTS, GatewayProcess, post, stream
+from tests.resilience.conftest import CLIENT_KEY, MAX_ATTEMPTS, GatewayProcess, post, stream
 from tests.support.mock_upstream import ScriptedUpstream
 from tests.support.openai_wire import openai_completion, openai_error, openai_stream
 from tests.support.replies import DropReply, HangReply, JsonReply, Reply, SSEReply
@@ -198,3 +199,39 @@ def test_total_timeout_bounds_a_non_streaming_call(
     resp = post(gateway, body("test/brief"))
     assert_envelope(resp, 504, "timeout_error")
     assert time.monotonic() - started < MAX_ATTEMPTS * 1.5
+
+
+def test_openai_clients_get_the_error_chunk_after_the_first_byte(
+    gateway: GatewayProcess, primary: ScriptedUpstream
+) -> None:
+    reply = openai_stream(["partial ", "answer"], usage=None, done=False)
+    primary.enqueue(SSEReply(reply.frames, hang_after=2))
+    with httpx.stream(
+        "POST",
+        gateway.url + "/v1/chat/completions",
+        json={"model": "test/pair", "stream": True, "messages": HELLO},
+        headers={"authorization": "Bearer " + CLIENT_KEY},
+        timeout=10,
+    ) as resp:
+        assert resp.status_code == 200
+        raw = resp.read().decode()
+    chunks = [line.removeprefix("data: ") for line in raw.splitlines() if line.startswith("data:")]
+    assert '"partial "' in raw
+    error = json.loads(next(c for c in chunks if '"error"' in c))["error"]
+    assert (error["type"], error["code"]) == ("server_error", "timeout")  # OpenAI's words
+    assert "idle" in error["message"]
+
+
+def test_openai_clients_get_504_for_a_first_byte_timeout(
+    gateway: GatewayProcess, primary: ScriptedUpstream
+) -> None:
+    primary.enqueue(*[HangReply(3)] * MAX_ATTEMPTS)
+    resp = httpx.post(
+        gateway.url + "/v1/chat/completions",
+        json={"model": "test/solo", "stream": True, "messages": HELLO},
+        headers={"authorization": "Bearer " + CLIENT_KEY},
+        timeout=10,
+    )
+    assert resp.status_code == 504
+    error = resp.json()["error"]
+    assert (error["type"], error["code"]) == ("server_error", "timeout")
