@@ -3,6 +3,9 @@ timeouts and a quick back-off, so every fault case runs in about a second."""
 
 from __future__ import annotations
 
+import socket
+import struct
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +14,7 @@ import pytest
 
 from tests.support.gateway import GatewayProcess, free_port
 from tests.support.mock_upstream import ScriptedUpstream
+from tests.support.openai_wire import openai_stream
 
 MASTER_KEY = "sk-master-resilience"
 CLIENT_KEY = "sk-client-resilience"
@@ -22,7 +26,67 @@ FIRST_BYTE = 0.8
 MAX_REPLY = 8192
 
 
-def config(primary: ScriptedUpstream, backup: ScriptedUpstream) -> dict[str, Any]:
+class Blackhole:
+    """A port that never completes a TCP handshake: its accept queue is full and never
+    drained, so the kernel drops new SYNs and a client's connect hangs (a connect timeout)."""
+
+    def __init__(self) -> None:
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(0)
+        self.port = self._listener.getsockname()[1]
+        self._filler = socket.create_connection(("127.0.0.1", self.port), timeout=2)
+
+    def close(self) -> None:
+        self._filler.close()
+        self._listener.close()
+
+
+class Resetter:
+    """Answers every request with the first two chunks of an OpenAI stream, then resets the
+    connection (RST, not a clean close): a connection reset mid-stream."""
+
+    def __init__(self) -> None:
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(8)
+        self._listener.settimeout(0.1)
+        self.port = self._listener.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        frames = "".join(str(f) for f in openai_stream(["partial ", "answer"]).frames[:2])
+        # Chunked, as real upstreams stream: the reset lands inside an unfinished body.
+        head = (
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            "transfer-encoding: chunked\r\n\r\n"
+        )
+        frames = f"{len(frames.encode()):x}\r\n{frames}\r\n"
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += conn.recv(65536)
+                conn.sendall((head + frames).encode())
+                # Linger 0: close() sends a reset instead of a FIN.
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._listener.close()
+
+
+def config(
+    primary: ScriptedUpstream, backup: ScriptedUpstream, blackhole: Blackhole, resetter: Resetter
+) -> dict[str, Any]:
     fast = {"connect": 2, "first_byte": FIRST_BYTE, "idle": FIRST_BYTE, "total": 5}
     return {
         "master_key": MASTER_KEY,
@@ -67,6 +131,17 @@ def config(primary: ScriptedUpstream, backup: ScriptedUpstream) -> dict[str, Any
                 "timeouts": {"first_byte": 5, "idle": 5, "total": 0.6},
             },
             {
+                "name": "blackhole",
+                "kind": "openai",
+                "base_url": f"http://127.0.0.1:{blackhole.port}/v1",
+                "timeouts": {"connect": 0.5, "first_byte": 5},
+            },
+            {
+                "name": "resetting",
+                "kind": "openai",
+                "base_url": f"http://127.0.0.1:{resetter.port}",
+            },
+            {
                 "name": "rotating",
                 "kind": "openai",
                 "base_url": backup.openai_base,
@@ -100,6 +175,20 @@ def config(primary: ScriptedUpstream, backup: ScriptedUpstream) -> dict[str, Any
                 ],
             },
             {"id": "test/keys", "channels": [{"provider": "rotating", "model": "r-model"}]},
+            {
+                "id": "test/blackhole",
+                "channels": [
+                    {"provider": "blackhole", "model": "x"},
+                    {"provider": "backup", "model": "b-model", "priority": 1},
+                ],
+            },
+            {
+                "id": "test/reset",
+                "channels": [
+                    {"provider": "resetting", "model": "x"},
+                    {"provider": "backup", "model": "b-model", "priority": 1},
+                ],
+            },
         ],
     }
 
@@ -117,8 +206,24 @@ def backup() -> Iterator[ScriptedUpstream]:
 
 
 @pytest.fixture(scope="session")
-def gateway(primary: ScriptedUpstream, backup: ScriptedUpstream) -> Iterator[GatewayProcess]:
-    with GatewayProcess(config(primary, backup)) as gw:
+def blackhole() -> Iterator[Blackhole]:
+    hole = Blackhole()
+    yield hole
+    hole.close()
+
+
+@pytest.fixture(scope="session")
+def resetter() -> Iterator[Resetter]:
+    server = Resetter()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def gateway(
+    primary: ScriptedUpstream, backup: ScriptedUpstream, blackhole: Blackhole, resetter: Resetter
+) -> Iterator[GatewayProcess]:
+    with GatewayProcess(config(primary, backup, blackhole, resetter)) as gw:
         yield gw
     output = gw.output()
     for secret in (MASTER_KEY, CLIENT_KEY, PRIMARY_KEY, BACKUP_KEY, *ROTATING_KEYS):

@@ -235,3 +235,24 @@ def test_openai_clients_get_504_for_a_first_byte_timeout(
     assert resp.status_code == 504
     error = resp.json()["error"]
     assert (error["type"], error["code"]) == ("server_error", "timeout")
+
+
+def test_a_connect_timeout_fails_over(gateway: GatewayProcess, backup: ScriptedUpstream) -> None:
+    started = time.monotonic()
+    resp = post(gateway, body("test/blackhole"))
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["switchboard-channel"] == "backup/b-model"
+    assert time.monotonic() - started < 2  # the connect timeout (0.5 s), not first_byte (5 s)
+
+
+def test_a_connection_reset_mid_stream_ends_in_an_error_event(
+    gateway: GatewayProcess, backup: ScriptedUpstream
+) -> None:
+    resp, raw = stream(gateway, body("test/reset"))
+    assert resp.status_code == 200
+    events = validate_anthropic_stream(raw)
+    assert any(e["type"] == "content_block_delta" for e in events)
+    assert events[-1]["type"] == "error"
+    assert events[-1]["error"]["type"] == "api_error"
+    assert "could not reach" in events[-1]["error"]["message"]  # a reset, not a clean end
+    assert backup.received == []

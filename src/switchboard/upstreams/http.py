@@ -83,6 +83,8 @@ class HttpClient:
         try:
             async with asyncio.timeout(t.first_byte):
                 resp = await self._session.post(url, data=body, headers=headers, timeout=timeout)
+        except aiohttp.ConnectionTimeoutError:
+            raise UpstreamError.timed_out(provider.name, "connecting") from None
         except TimeoutError:
             raise UpstreamError.timed_out(provider.name, "waiting for the first byte") from None
         except aiohttp.ClientError as exc:
