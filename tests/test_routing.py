@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from switchboard.catalog import Catalog
-from switchboard.config import Health, parse_config
+from switchboard.config import ConfigError, Health, parse_config
 from switchboard.routing import Router
 
 
@@ -178,6 +178,29 @@ def test_health_is_shared_by_models_on_the_same_channel() -> None:
     r = Router(Catalog(config), Health(failures=1), Clock())
     r.failed(r.plan("m1")[0], "x")
     (row,) = r.snapshot()
-    assert row["models"] == ["m1", "m2"]
-    assert row["state"] == "cooldown"
-    assert "ka" not in str(row)
+    assert row.models == ["m1", "m2"]
+    assert row.state == "cooldown"
+    assert row.failures == 1
+
+
+def test_config_errors_name_the_field() -> None:
+    def problem(data: dict[str, Any]) -> str:
+        base: dict[str, Any] = {
+            "providers": [{"name": "a", "kind": "openai", "base_url": "http://a"}],
+            "models": [{"id": "m", "channels": [{"provider": "a", "model": "x"}]}],
+        }
+        try:
+            parse_config({**base, **data}, "sb.yaml", env={})
+        except ConfigError as exc:
+            return str(exc)
+        raise AssertionError("no error")
+
+    bad_weight = {
+        "models": [{"id": "m", "channels": [{"provider": "a", "model": "x", "weight": 0}]}]
+    }
+    assert problem(bad_weight) == "sb.yaml: models[0].channels[0].weight: must be >= 1"
+    assert problem({"routing": {"max_attempts": 0}}).endswith(
+        "routing.max_attempts: must be at least 1"
+    )
+    assert "routing.max_attempt: is not a known field" in problem({"routing": {"max_attempt": 2}})
+    assert "routing.health.error_rate" in problem({"routing": {"health": {"error_rate": 2}}})

@@ -45,11 +45,11 @@ class _Channels(Collector):
             labels=["channel", "key"],
         )
         for row in self._router.snapshot():
-            channel, key = str(row["channel"]), str(row["key"])
+            channel, key = row.channel, str(row.key)
             for name in _STATES:
-                state.add_metric([channel, key, name], 1.0 if row["state"] == name else 0.0)
-            failures.add_metric([channel, key], float(row["failures"]))  # type: ignore[arg-type]
-            successes.add_metric([channel, key], float(row["successes"]))  # type: ignore[arg-type]
+                state.add_metric([channel, key, name], 1.0 if row.state == name else 0.0)
+            failures.add_metric([channel, key], row.failures)
+            successes.add_metric([channel, key], row.successes)
         return [state, failures, successes]
 
 

@@ -121,6 +121,23 @@ class Target:
         return self.channel.name
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelStatus:
+    """One channel key as the operator sees it. Keys appear by position, never by value."""
+
+    channel: str
+    key: int
+    models: list[str]
+    state: State
+    cooldown_remaining_seconds: float
+    consecutive_failures: int
+    window_requests: int
+    window_failures: int
+    successes: int
+    failures: int
+    last_error: str  # status and error type only
+
+
 @dataclass(slots=True)
 class Route:
     """A model's targets by priority (lower first)."""
@@ -216,28 +233,28 @@ class Router:
     def failed(self, target: Target, why: str, rest: float | None = None) -> None:
         target.health.failed(self._clock(), why, rest)
 
-    def snapshot(self) -> list[dict[str, object]]:
-        """Every channel and key with its state, for `GET /admin/channels` and the metrics.
-        Keys are shown by position, never by value."""
+    def snapshot(self) -> list[ChannelStatus]:
+        """Every channel and key with its state, for `GET /admin/channels` and the metrics."""
         now = self._clock()
-        out: list[dict[str, object]] = []
+        out: list[ChannelStatus] = []
         for (name, index), h in self._health.items():
             state = h.state(now)
             out.append(
-                {
-                    "channel": name,
-                    "key": index,
-                    "models": self._models[f"{name}#{index}"],
-                    "state": state,
-                    "cooldown_remaining_seconds": (
+                ChannelStatus(
+                    channel=name,
+                    key=index,
+                    models=self._models[f"{name}#{index}"],
+                    state=state,
+                    cooldown_remaining_seconds=(
                         round(h.open_until - now, 3) if state == "cooldown" else 0.0
                     ),
-                    "consecutive_failures": h.consecutive,
-                    "window": {"requests": h.window_total, "failures": h.window_failed},
-                    "successes": h.successes,
-                    "failures": h.failures,
-                    "last_error": h.last_error,
-                }
+                    consecutive_failures=h.consecutive,
+                    window_requests=h.window_total,
+                    window_failures=h.window_failed,
+                    successes=h.successes,
+                    failures=h.failures,
+                    last_error=h.last_error,
+                )
             )
         return out
 
