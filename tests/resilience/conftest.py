@@ -116,6 +116,14 @@ def config(
                 "base_url": backup.openai_base,
                 "api_key": BACKUP_KEY,
             },
+            {
+                "name": "ant-primary",
+                "kind": "anthropic",
+                "base_url": primary.anthropic_base,
+                "timeouts": fast,
+                "max_reply_bytes": MAX_REPLY,
+            },
+            {"name": "ant-backup", "kind": "anthropic", "base_url": backup.anthropic_base},
             {"name": "dead", "kind": "openai", "base_url": f"http://127.0.0.1:{free_port()}/v1"},
             {
                 # A slow first byte is not an idle stream: `idle` must not cut it.
@@ -158,6 +166,14 @@ def config(
                 ],
             },
             {"id": "test/solo", "channels": [{"provider": "primary", "model": "p-model"}]},
+            {
+                # Anthropic upstreams: the pass-through (relay) path.
+                "id": "test/ant-pair",
+                "channels": [
+                    {"provider": "ant-primary", "model": "p-claude"},
+                    {"provider": "ant-backup", "model": "b-claude", "priority": 1},
+                ],
+            },
             {
                 "id": "test/refused",
                 "channels": [

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.resilience.conftest import CLIENT_KEY, MAX_ATTEMPTS, GatewayProcess, post, stream
+from tests.support.anthropic_wire import anthropic_error, anthropic_message, anthropic_stream
 from tests.support.mock_upstream import ScriptedUpstream
 from tests.support.openai_wire import openai_completion, openai_error, openai_stream
 from tests.support.replies import DropReply, HangReply, JsonReply, Reply, SSEReply
@@ -255,4 +256,41 @@ def test_a_connection_reset_mid_stream_ends_in_an_error_event(
     assert events[-1]["type"] == "error"
     assert events[-1]["error"]["type"] == "api_error"
     assert "could not reach" in events[-1]["error"]["message"]  # a reset, not a clean end
+    assert backup.received == []
+
+
+ANTHROPIC_FAULTS: dict[str, Reply] = {
+    "529": anthropic_error(529, "overloaded_error", "Overloaded"),
+    "429": anthropic_error(429, "rate_limit_error", "slow", headers={"retry-after": "0"}),
+    "reset": DropReply(),
+    "hang": HangReply(3),
+    "oversized": anthropic_message("x" * 20_000),
+    "malformed-json": JsonReply("{not json"),
+}
+
+
+@pytest.mark.parametrize("fault", ANTHROPIC_FAULTS)
+def test_relayed_fault_fails_over_to_the_other_channel(
+    gateway: GatewayProcess, primary: ScriptedUpstream, backup: ScriptedUpstream, fault: str
+) -> None:
+    primary.enqueue(ANTHROPIC_FAULTS[fault])
+    backup.enqueue(anthropic_message("from the backup"))
+    resp = post(gateway, body("test/ant-pair"))
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["content"][0]["text"] == "from the backup"
+    assert resp.json()["model"] == "test/ant-pair"
+    assert resp.headers["switchboard-channel"] == "ant-backup/b-claude"
+
+
+def test_relayed_stream_hanging_mid_way_ends_in_an_error_event(
+    gateway: GatewayProcess, primary: ScriptedUpstream, backup: ScriptedUpstream
+) -> None:
+    reply = anthropic_stream(["partial ", "answer"])
+    primary.enqueue(SSEReply(reply.frames, hang_after=4))
+    resp, raw = stream(gateway, body("test/ant-pair"))
+    assert resp.status_code == 200
+    events = validate_anthropic_stream(raw)
+    assert any(e["type"] == "content_block_delta" for e in events)
+    assert events[-1]["type"] == "error"
+    assert events[-1]["error"]["type"] == "timeout_error"
     assert backup.received == []
