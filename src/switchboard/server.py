@@ -44,6 +44,9 @@ def run(config: Config, *, host: str | None, port: int | None, log_level: str) -
                 log_level="warning",
                 server_header=False,
                 date_header=False,
+                # On SIGTERM: stop accepting, let requests finish this long, then cancel them
+                # (the app ends each with an error the client can read).
+                timeout_graceful_shutdown=config.server.shutdown_grace_seconds,
             )
         ).run()
     finally:

@@ -1,10 +1,14 @@
-"""The one pipeline: resolve the model -> authorize the key and reserve its limits -> pick a
-channel -> call the upstream (failing over to the next channel before the first byte) -> report
-what was served and what it cost -> settle the limits with the real usage."""
+"""The one pipeline: resolve the model -> authorize the key and reserve its limits -> plan the
+channels (routing.py) -> call the upstream (failing over to the next channel, then backing off
+and retrying, before the first byte) -> report what was served and what it cost -> settle the
+limits with the real usage."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
@@ -15,10 +19,11 @@ from switchboard import ir
 from switchboard.admission import Admission, Headers, Ticket
 from switchboard.auth import Principal
 from switchboard.catalog import Catalog, Channel, ModelEntry
-from switchboard.config import Documents, Endpoint
+from switchboard.config import Documents, Endpoint, Routing
 from switchboard.counting import Calibration, estimate_tokens
 from switchboard.errors import GatewayError, InvalidRequest, NotFound, UpstreamError
 from switchboard.log import events as log
+from switchboard.routing import Router, Target
 from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.anthropic import AnthropicUpstream
 from switchboard.upstreams.base import (
@@ -50,6 +55,8 @@ class Inbound:
     usage_chunk: bool = False  # OpenAI: the client asked for the stream's usage chunk
     principal: Principal | None = None
     max_tokens: int = 0
+    # A session or user id: requests that share it stick to one channel and key.
+    affinity: str | None = None
     _request: ir.Request | None = None
 
     _documents_ready: bool = False
@@ -71,7 +78,8 @@ class Served:
     model: str
     channel: str = ""
     dropped: list[str] = field(default_factory=list)
-    failovers: int = 0
+    failovers: int = 0  # attempts moved to another channel (or key) after a failure
+    retries: int = 0  # attempts on the same channel again, after a back-off
     estimate: int = 0  # the uncalibrated input estimate, to calibrate against real usage
     headers: Headers = field(default_factory=list)  # the key's rate-limit state
 
@@ -95,6 +103,8 @@ class Streaming:
     source: EventStream | RelayStream
     rest: AsyncIterator[list[ir.Event]] | AsyncIterator[bytes]
     ticket: Ticket | None = None
+    # Told when the stream fails after its first byte (the channel's health counts it).
+    broke: Callable[[GatewayError], None] = lambda exc: None
 
     @property
     def usage(self) -> ir.Usage:
@@ -109,9 +119,12 @@ class Gateway:
         signer: ThinkingSigner,
         admission: Admission | None = None,
         documents: Documents | None = None,
+        routing: Routing | None = None,
     ) -> None:
         self.catalog = catalog
         self._admission = admission
+        self._routing = routing or Routing()
+        self.router = Router(catalog, self._routing.health)
         self._documents = documents or Documents()
         anthropic, openai = AnthropicUpstream(http), OpenAIUpstream(http, signer)
         self._openai = openai
@@ -236,30 +249,62 @@ class Gateway:
     def _forward(self, inbound: Inbound, channel: Channel) -> Forward:
         return Forward(inbound.body, inbound.model, channel, inbound.headers, inbound.usage_chunk)
 
-    async def _failover(
-        self, entry: ModelEntry, served: Served, attempt: Callable[[Channel], Awaitable[T]]
-    ) -> T:
-        """Try the channels in order; move on only for failures another channel may not have,
-        and only before anything reached the client."""
+    async def _attempts(
+        self,
+        entry: ModelEntry,
+        served: Served,
+        affinity: str | None,
+        attempt: Callable[[Channel], Awaitable[T]],
+    ) -> tuple[T, Target]:
+        """Try the planned channels in turn, then back off and go round again, within the
+        attempt and time budgets. Only failures another try may not have are retried (never a
+        request the upstream refused as the client's mistake), and only before the first byte
+        reached the client: `attempt` returns before anything is sent."""
+        policy = self._routing
+        deadline = time.monotonic() + policy.max_retry_seconds
+        tried = 0
+        previous: Target | None = None
         last: UpstreamError | None = None
-        for channel in entry.channels:
-            served.channel = f"{channel.provider.name}/{channel.model}"
-            try:
-                return await attempt(channel)
-            except UpstreamError as exc:
-                if not exc.retryable:
-                    raise
-                last = exc
-                served.failovers += 1
-                log.warning(
-                    "channel %s failed (%s %s), trying the next one",
-                    served.channel,
-                    exc.upstream_status,
-                    exc.error_type,
-                )
-        assert last is not None, "a model always has at least one channel"
-        served.failovers -= 1
+        for round_ in range(policy.max_attempts):
+            for target in self.router.plan(entry.id, affinity):
+                if last is not None and (
+                    tried >= policy.max_attempts or time.monotonic() >= deadline
+                ):
+                    raise last
+                if previous is not None:
+                    if target is previous:
+                        served.retries += 1
+                    else:
+                        served.failovers += 1
+                tried += 1
+                previous = target
+                served.channel = target.name
+                self.router.begin(target)
+                try:
+                    result = await attempt(target.channel)
+                except UpstreamError as exc:
+                    if not exc.retryable:
+                        raise
+                    self._failed(target, exc)
+                    last = exc
+                    continue
+                self.router.succeeded(target)
+                return result, target
+            assert last is not None, "a model always has at least one channel"
+            delay = _backoff(policy, round_, last.retry_after)
+            if tried >= policy.max_attempts or time.monotonic() + delay >= deadline:
+                break
+            log.info("every channel of %s failed; retrying in %.2fs", entry.id, delay)
+            await asyncio.sleep(delay)
+        assert last is not None
         raise last
+
+    def _failed(self, target: Target, exc: UpstreamError) -> None:
+        # The status and type only: upstream messages may quote a key.
+        why = f"{exc.upstream_status or 'no reply'}: {exc.error_type}"
+        rest = exc.retry_after if exc.upstream_status == 429 else None
+        self.router.failed(target, why, rest)
+        log.warning("channel %s failed (%s)", target.name, why)
 
     async def complete(self, inbound: Inbound) -> Completed:
         entry = self.resolve(inbound.model, inbound.dialect)
@@ -278,7 +323,7 @@ class Gateway:
 
         ticket = await self._admit(inbound, entry, served)
         try:
-            completed = await self._failover(entry, served, attempt)
+            completed, _ = await self._attempts(entry, served, inbound.affinity, attempt)
         except BaseException as exc:
             await self._release(ticket, exc)
             raise
@@ -307,11 +352,17 @@ class Gateway:
 
         ticket = await self._admit(inbound, entry, served)
         try:
-            streaming = await self._failover(entry, served, attempt)
+            streaming, target = await self._attempts(entry, served, inbound.affinity, attempt)
         except BaseException as exc:
             await self._release(ticket, exc)
             raise
         streaming.ticket = ticket
+
+        def broke(exc: GatewayError) -> None:
+            if isinstance(exc, UpstreamError) and exc.retryable:
+                self._failed(target, exc)
+
+        streaming.broke = broke
         return streaming
 
     async def settle(self, streaming: Streaming, failed: bool) -> int:
@@ -329,3 +380,12 @@ async def _first(source: EventStream | RelayStream, iterator: AsyncIterator[T]) 
     except BaseException:
         await source.aclose()
         raise
+
+
+def _backoff(policy: Routing, round_: int, retry_after: float | None) -> float:
+    """What the upstream asked for, else exponential with jitter (so that clients that failed
+    together do not come back together)."""
+    if retry_after is not None:
+        return retry_after
+    base = min(policy.backoff_seconds * 2.0**round_, policy.max_backoff_seconds)
+    return base * (0.75 + random.random() / 4)

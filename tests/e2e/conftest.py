@@ -23,6 +23,9 @@ def gateway_config(up: ScriptedUpstream) -> dict[str, Any]:
     return {
         "master_key": MASTER_KEY,
         "server": {"max_body_bytes": 256 * 1024},
+        # Failover to another channel, but no back-off and retry of the same one: these tests
+        # see each upstream error as mapped (tests/resilience covers the retries).
+        "routing": {"max_retry_seconds": 1, "backoff_seconds": 5},
         "providers": [
             {"name": "up", "kind": "openai", "base_url": up.openai_base, "api_key": UPSTREAM_KEY},
             {

@@ -6,6 +6,8 @@ import orjson
 
 from switchboard import ir
 from switchboard.api.asgi import Exchange
+from switchboard.api.bounds import Bounds, affinity
+from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.report import note_served, note_usage, served_headers
 from switchboard.api.streaming import serve_stream
 from switchboard.auth import Authenticator
@@ -25,18 +27,19 @@ FORWARDED = ("anthropic-version", "anthropic-beta")
 
 
 class MessagesHandler:
-    def __init__(self, gateway: Gateway, auth: Authenticator, max_body_bytes: int) -> None:
+    def __init__(self, gateway: Gateway, auth: Authenticator, bounds: Bounds) -> None:
         self._gateway = gateway
         self._auth = auth
-        self._limit = max_body_bytes
+        self._bounds = bounds
 
     async def __call__(self, ex: Exchange) -> None:
         h = ex.headers
         principal = await self._auth.authenticate(h.get("x-api-key"), h.get("authorization"))
         ex.log["key"] = principal.name
         ex.log["key_id"] = principal.key_id
-        body = await ex.body(self._limit)
+        body = await self._bounds.body(ex)
         head = decode_head(body)
+        self._bounds.check(head.messages, head.tools)
         inbound = Inbound(
             dialect="anthropic",
             body=body,
@@ -46,11 +49,16 @@ class MessagesHandler:
             decode=lambda: decode_request(body),
             principal=principal,
             max_tokens=head.reserve_tokens,
+            affinity=affinity(ex, head.metadata.user_id if head.metadata else None),
         )
         ex.log.update(model=head.model, stream=inbound.stream)
+        async with cancel_on_disconnect(ex):
+            await self._serve(ex, inbound)
+
+    async def _serve(self, ex: Exchange, inbound: Inbound) -> None:
         if inbound.stream:
             streaming = await self._gateway.stream(inbound)
-            encoder = StreamEncoder(model=head.model, message_id=message_id())
+            encoder = StreamEncoder(model=inbound.model, message_id=message_id())
 
             def encode(batch: list[ir.Event]) -> bytes:
                 return b"".join([encoder.encode(e) for e in batch])
@@ -67,24 +75,25 @@ class MessagesHandler:
             payload = done.raw
         else:
             assert done.response is not None
-            payload = encode_response(done.response, model=head.model, message_id=message_id())
+            payload = encode_response(done.response, model=inbound.model, message_id=message_id())
         await ex.respond(200, payload, served_headers(done.served))
 
 
 class CountTokensHandler:
     """`POST /v1/messages/count_tokens`."""
 
-    def __init__(self, gateway: Gateway, auth: Authenticator, max_body_bytes: int) -> None:
+    def __init__(self, gateway: Gateway, auth: Authenticator, bounds: Bounds) -> None:
         self._gateway = gateway
         self._auth = auth
-        self._limit = max_body_bytes
+        self._bounds = bounds
 
     async def __call__(self, ex: Exchange) -> None:
         h = ex.headers
         principal = await self._auth.authenticate(h.get("x-api-key"), h.get("authorization"))
         ex.log["key"] = principal.name
-        body = await ex.body(self._limit)
+        body = await self._bounds.body(ex)
         head = decode_head(body)
+        self._bounds.check(head.messages, head.tools)
         inbound = Inbound(
             dialect="anthropic",
             body=body,
@@ -94,8 +103,9 @@ class CountTokensHandler:
             decode=lambda: decode_count_tokens(body),
         )
         ex.log["model"] = head.model
-        count, exact = await self._gateway.count_tokens(inbound)
-        kind = b"exact" if exact else b"estimate"
-        await ex.respond(
-            200, orjson.dumps({"input_tokens": count}), [(b"switchboard-token-count", kind)]
-        )
+        async with cancel_on_disconnect(ex):
+            count, exact = await self._gateway.count_tokens(inbound)
+            kind = b"exact" if exact else b"estimate"
+            await ex.respond(
+                200, orjson.dumps({"input_tokens": count}), [(b"switchboard-token-count", kind)]
+            )

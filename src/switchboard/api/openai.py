@@ -8,6 +8,8 @@ import orjson
 
 from switchboard import ir
 from switchboard.api.asgi import Exchange
+from switchboard.api.bounds import Bounds, affinity
+from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.report import note_served, note_usage, served_headers
 from switchboard.api.streaming import serve_stream
 from switchboard.auth import Authenticator
@@ -22,17 +24,18 @@ from switchboard.service import Gateway, Inbound
 
 
 class ChatCompletionsHandler:
-    def __init__(self, gateway: Gateway, auth: Authenticator, max_body_bytes: int) -> None:
+    def __init__(self, gateway: Gateway, auth: Authenticator, bounds: Bounds) -> None:
         self._gateway = gateway
         self._auth = auth
-        self._limit = max_body_bytes
+        self._bounds = bounds
 
     async def __call__(self, ex: Exchange) -> None:
         principal = await self._auth.authenticate(None, ex.headers.get("authorization"))
         ex.log["key"] = principal.name
         ex.log["key_id"] = principal.key_id
-        body = await ex.body(self._limit)
+        body = await self._bounds.body(ex)
         head = decode_head(body)
+        self._bounds.check(head.messages, head.tools)
         include_usage = wants_usage(head)
         inbound = Inbound(
             dialect="openai",
@@ -44,16 +47,21 @@ class ChatCompletionsHandler:
             usage_chunk=include_usage,
             principal=principal,
             max_tokens=head.reserve_tokens,
+            affinity=affinity(ex, head.prompt_cache_key, head.user),
         )
         ex.log.update(model=head.model, stream=inbound.stream)
+        async with cancel_on_disconnect(ex):
+            await self._serve(ex, inbound)
+
+    async def _serve(self, ex: Exchange, inbound: Inbound) -> None:
         created = int(time.time())
         if inbound.stream:
             streaming = await self._gateway.stream(inbound)
             encoder = StreamEncoder(
-                model=head.model,
+                model=inbound.model,
                 completion_id=completion_id(),
                 created=created,
-                include_usage=include_usage,
+                include_usage=inbound.usage_chunk,
             )
 
             def encode(batch: list[ir.Event]) -> bytes:
@@ -70,7 +78,7 @@ class ChatCompletionsHandler:
         else:
             assert done.response is not None
             payload, lost = encode_response(
-                done.response, model=head.model, completion_id=completion_id(), created=created
+                done.response, model=inbound.model, completion_id=completion_id(), created=created
             )
             done.served.dropped.extend(lost)
         note_served(ex, done.served)

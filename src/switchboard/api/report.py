@@ -18,9 +18,12 @@ def served_headers(served: Served) -> list[tuple[bytes, bytes]]:
 
 
 def note_served(ex: Exchange, served: Served) -> None:
+    ex.log["model_id"] = served.model
     ex.log["channel"] = served.channel
     if served.failovers:
         ex.log["failovers"] = served.failovers
+    if served.retries:
+        ex.log["retries"] = served.retries
     if served.dropped:
         ex.log["dropped"] = list(dict.fromkeys(served.dropped))
 

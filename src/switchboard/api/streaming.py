@@ -1,5 +1,6 @@
-"""Relaying a stream to the client: one ASGI send per upstream chunk, an in-stream error frame
-for failures after the first byte, and cancellation of the upstream the moment the client goes."""
+"""Relaying a stream to the client: one ASGI send per upstream chunk, and an in-stream error
+frame for failures after the first byte. The handler runs this under cancel_on_disconnect, so
+a client that goes cancels the relay, and the upstream stream is closed at once."""
 
 from __future__ import annotations
 
@@ -18,15 +19,6 @@ Encode = Callable[[list[ir.Event]], bytes]
 ErrorFrame = Callable[[GatewayError], bytes]
 
 
-async def _watch_disconnect(ex: Exchange, task: asyncio.Task[None], gone: asyncio.Event) -> None:
-    while True:
-        message = await ex.receive()
-        if message["type"] == "http.disconnect":
-            gone.set()
-            task.cancel()
-            return
-
-
 async def relay(
     ex: Exchange,
     streaming: Streaming,
@@ -34,10 +26,6 @@ async def relay(
     error_frame: ErrorFrame,
     extra: list[tuple[bytes, bytes]],
 ) -> None:
-    task = asyncio.current_task()
-    assert task is not None
-    gone = asyncio.Event()
-    watcher = asyncio.create_task(_watch_disconnect(ex, task, gone))
     try:
         await ex.start_stream(extra)
         item = streaming.first
@@ -48,19 +36,15 @@ async def relay(
             if data:
                 await ex.chunk(data)
         await ex.end_stream()
-    except asyncio.CancelledError:
-        if not gone.is_set():
-            raise
-        task.uncancel()
-        ex.log["client_disconnected"] = True
     except GatewayError as exc:
-        # After the first byte the status is spent: the error travels in the stream.
+        # After the first byte the status is spent: the error travels in the stream, and no
+        # retry is possible (the client has part of an answer).
+        streaming.broke(exc)
         ex.log["error_type"] = exc.error_type
         ex.log["error"] = exc.message
         await ex.chunk(error_frame(exc))
         await ex.end_stream()
     finally:
-        watcher.cancel()
         started = time.perf_counter()
         await streaming.source.aclose()
         if time.perf_counter() - started > 1:
@@ -75,6 +59,11 @@ async def serve_stream(
     note_served(ex, streaming.served)
     try:
         await relay(ex, streaming, encode, error_frame, served_headers(streaming.served))
+    except asyncio.CancelledError:
+        # The client went (or shutdown's grace ran out): what was generated was delivered, in
+        # part, and is charged. The cancellation is delivered once, so these awaits run.
+        note_usage(ex, streaming.usage, await gateway.settle(streaming, failed=False))
+        raise
     except BaseException:
         await gateway.settle(streaming, failed=True)
         raise

@@ -257,3 +257,7 @@ class RequestHead(msgspec.Struct):
     # bad value, with the message the client expects.
     max_tokens: Any = None
     max_completion_tokens: Any = None
+    prompt_cache_key: str | None = None
+    user: str | None = None
+    messages: msgspec.Raw = msgspec.Raw()  # counted by the bounds, judged by the full decode
+    tools: msgspec.Raw = msgspec.Raw()
