@@ -56,6 +56,8 @@ class UsageRow:
     status: int
     error_type: str | None
     client_disconnected: bool
+    failovers: int = 0  # other channels tried before the one that served (or failed last)
+    retries: int = 0  # rounds of back-off after every channel had failed
 
 
 def row_from_log(
@@ -88,6 +90,8 @@ def row_from_log(
         status=status,
         error_type=facts.get("error_type"),
         client_disconnected=bool(facts.get("client_disconnected", False)),
+        failovers=int(facts.get("failovers", 0)),
+        retries=int(facts.get("retries", 0)),
     )
 
 

@@ -68,8 +68,8 @@ def gateway_config(up: ScriptedUpstream) -> dict[str, Any]:
             {
                 "id": "test/failover",
                 "channels": [
-                    {"provider": "dead", "model": "gone"},
-                    {"provider": "up", "model": "backup-model"},
+                    {"provider": "dead", "model": "gone-first", "priority": 0},
+                    {"provider": "up", "model": "backup-model", "priority": 1},
                 ],
             },
             {"id": "test/dead", "channels": [{"provider": "dead", "model": "gone"}]},

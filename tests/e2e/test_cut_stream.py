@@ -12,7 +12,7 @@ import pytest
 from tests.e2e.conftest import MASTER_KEY
 from tests.support.gateway import GatewayProcess
 from tests.support.mock_upstream import ScriptedUpstream
-from tests.support.openai_wire import openai_stream
+from tests.support.openai_wire import openai_completion, openai_stream
 
 
 def admin(gw: GatewayProcess, method: str, path: str, body: Any = None) -> Any:
@@ -66,3 +66,27 @@ def test_cut_stream_cancels_upstream_and_is_charged_for_what_was_generated(
     expected = (row["input_tokens"] * 1.0 + row["output_tokens"] * 2.0) / 1e6
     assert row["cost_usd"] == pytest.approx(expected)
     assert row["cost_usd"] > 0
+
+
+def test_the_ledger_records_failovers(gateway: GatewayProcess, upstream: ScriptedUpstream) -> None:
+    made = admin(gateway, "POST", "/admin/keys", {"name": "failing-over"})
+    upstream.enqueue(openai_completion("from backup"))
+    resp = httpx.post(
+        gateway.url + "/v1/messages",
+        json={
+            "model": "test/failover",
+            "max_tokens": 5,
+            "messages": [{"role": "user", "content": "x"}],
+        },
+        headers={"x-api-key": made["key"]},
+        timeout=10,
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["switchboard-channel"] == "up/backup-model"
+    rows: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not rows:
+        rows = admin(gateway, "GET", f"/admin/usage?key={made['id']}")["data"]
+        time.sleep(0.1)
+    (row,) = rows
+    assert (row["failovers"], row["channel"], row["status"]) == (1, "up/backup-model", 200)

@@ -37,7 +37,7 @@ def test_migrations_apply_once_and_are_idempotent(database_url: str) -> None:
         await s.upgrade()  # a second start must not fail nor change anything
         return await s.revision()
 
-    assert run(database_url, work) == "0001"
+    assert run(database_url, work) == "0002"  # the newest revision
 
 
 def test_a_key_is_stored_as_a_hash_and_found_by_its_secret(database_url: str) -> None:

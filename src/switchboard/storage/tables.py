@@ -62,6 +62,8 @@ usage = Table(
     Column("status", Integer, nullable=False),
     Column("error_type", String(64), nullable=True),
     Column("client_disconnected", Boolean, nullable=False),
+    Column("failovers", Integer, nullable=False, server_default="0"),
+    Column("retries", Integer, nullable=False, server_default="0"),
     Index("ix_usage_key_at", "key_id", "at"),
     Index("ix_usage_at", "at"),
 )
