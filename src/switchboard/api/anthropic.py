@@ -26,6 +26,34 @@ from switchboard.service import Gateway, Inbound
 FORWARDED = ("anthropic-version", "anthropic-beta")
 
 
+async def read_inbound(
+    ex: Exchange, auth: Authenticator, bounds: Bounds, *, count_tokens: bool = False
+) -> Inbound:
+    """Authenticate, read the body within bounds, decode what routing needs (the rest is
+    decoded only if the request is translated)."""
+    h = ex.headers
+    principal = await auth.authenticate(h.get("x-api-key"), h.get("authorization"))
+    ex.log["key"] = principal.name
+    ex.log["key_id"] = principal.key_id
+    body = await bounds.body(ex)
+    head = decode_head(body)
+    bounds.check(head.messages, head.tools)
+    decode = decode_count_tokens if count_tokens else decode_request
+    inbound = Inbound(
+        dialect="anthropic",
+        body=body,
+        model=head.model,
+        stream=bool(head.stream) and not count_tokens,
+        headers={k: h[k] for k in FORWARDED if k in h},
+        decode=lambda: decode(body),
+        principal=principal,
+        max_tokens=head.reserve_tokens,
+        affinity=affinity(ex, head.metadata.user_id if head.metadata else None),
+    )
+    ex.log.update(model=head.model, stream=inbound.stream)
+    return inbound
+
+
 class MessagesHandler:
     def __init__(self, gateway: Gateway, auth: Authenticator, bounds: Bounds) -> None:
         self._gateway = gateway
@@ -33,25 +61,7 @@ class MessagesHandler:
         self._bounds = bounds
 
     async def __call__(self, ex: Exchange) -> None:
-        h = ex.headers
-        principal = await self._auth.authenticate(h.get("x-api-key"), h.get("authorization"))
-        ex.log["key"] = principal.name
-        ex.log["key_id"] = principal.key_id
-        body = await self._bounds.body(ex)
-        head = decode_head(body)
-        self._bounds.check(head.messages, head.tools)
-        inbound = Inbound(
-            dialect="anthropic",
-            body=body,
-            model=head.model,
-            stream=bool(head.stream),
-            headers={k: h[k] for k in FORWARDED if k in h},
-            decode=lambda: decode_request(body),
-            principal=principal,
-            max_tokens=head.reserve_tokens,
-            affinity=affinity(ex, head.metadata.user_id if head.metadata else None),
-        )
-        ex.log.update(model=head.model, stream=inbound.stream)
+        inbound = await read_inbound(ex, self._auth, self._bounds)
         async with cancel_on_disconnect(ex):
             await self._serve(ex, inbound)
 
@@ -88,21 +98,7 @@ class CountTokensHandler:
         self._bounds = bounds
 
     async def __call__(self, ex: Exchange) -> None:
-        h = ex.headers
-        principal = await self._auth.authenticate(h.get("x-api-key"), h.get("authorization"))
-        ex.log["key"] = principal.name
-        body = await self._bounds.body(ex)
-        head = decode_head(body)
-        self._bounds.check(head.messages, head.tools)
-        inbound = Inbound(
-            dialect="anthropic",
-            body=body,
-            model=head.model,
-            stream=False,
-            headers={k: h[k] for k in FORWARDED if k in h},
-            decode=lambda: decode_count_tokens(body),
-        )
-        ex.log["model"] = head.model
+        inbound = await read_inbound(ex, self._auth, self._bounds, count_tokens=True)
         async with cancel_on_disconnect(ex):
             count, exact = await self._gateway.count_tokens(inbound)
             kind = b"exact" if exact else b"estimate"
