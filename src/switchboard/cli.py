@@ -31,13 +31,29 @@ def main() -> None:
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default 8787).")
 @click.option("--log-level", default="INFO", show_default=True)
-def serve(config_file: Path | None, host: str | None, port: int | None, log_level: str) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes sharing the port (one per core).",
+)
+def serve(
+    config_file: Path | None, host: str | None, port: int | None, log_level: str, workers: int
+) -> None:
     """Run the gateway. Without --config: the built-in catalogue, providers from the usual
     environment variables, and the offline demo model `switchboard/demo`."""
     from switchboard.server import run
 
     config = _load(config_file)
-    run(config, host=host, port=port, log_level=log_level.upper())
+    run(
+        config,
+        host=host,
+        port=port,
+        log_level=log_level.upper(),
+        workers=workers,
+        config_file=config_file,
+    )
 
 
 @main.command()

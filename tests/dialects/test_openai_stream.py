@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 from typing import Any
 
 import orjson
@@ -12,6 +14,8 @@ from hypothesis import strategies as st
 from switchboard import ir
 from switchboard.dialects.anthropic.errors import error_event
 from switchboard.dialects.anthropic.stream import StreamEncoder
+from switchboard.dialects.openai_chat import stream as stream_module
+from switchboard.dialects.openai_chat.response import repair_arguments
 from switchboard.dialects.openai_chat.stream import StreamDecoder
 from switchboard.errors import UpstreamError
 from tests.support.stream_validator import accumulate_message, validate_anthropic_stream
@@ -210,3 +214,67 @@ def test_any_chunk_sequence_yields_a_valid_stream(chunks: list[bytes]) -> None:
         assert raw.startswith(b"event: error")
         return
     validate_anthropic_stream(raw)
+
+
+# Tool arguments streamed in arbitrary pieces: every prefix the client gets closes into an
+# object, all of it arrives, and a long argument costs linear work.
+
+
+def _tool_chunks(pieces: list[str]) -> list[bytes]:
+    first = {"index": 0, "id": "call_w", "type": "function"}
+    out = [chunk({"tool_calls": [first | {"function": {"name": "Write", "arguments": ""}}]})]
+    out += [chunk({"tool_calls": [{"index": 0, "function": {"arguments": p}}]}) for p in pieces]
+    return [*out, chunk(finish="tool_calls")]
+
+
+def _cut(text: str, cuts: list[int]) -> list[str]:
+    points = sorted({0, len(text), *(c % (len(text) + 1) for c in cuts)})
+    return [text[a:b] for a, b in itertools.pairwise(points) if b > a]
+
+
+_json_value = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(st.text(max_size=6), _json_value, max_size=4),
+    st.booleans(),
+    st.lists(st.integers(0, 10_000), max_size=30),
+)
+def test_tool_arguments_cut_anywhere_arrive_whole_and_closable(
+    args: dict[str, Any], ascii_only: bool, cuts: list[int]
+) -> None:
+    text = orjson.dumps(args).decode() if not ascii_only else json.dumps(args)  # \\u escapes
+    decoder = StreamDecoder(provider="up", input_estimate=10, tool_names={})
+    sent = ""
+    for c in _tool_chunks(_cut(text, cuts)):
+        for event in decoder.feed(c):
+            if isinstance(event, ir.InputJsonDelta):
+                sent += event.partial_json
+                assert repair_arguments(sent) is not None, sent
+    assert orjson.loads(sent) == args
+
+
+def test_a_long_argument_is_not_reread_for_every_piece(monkeypatch: pytest.MonkeyPatch) -> None:
+    content = 'def main(argv):\n    print("héllo, wörld", argv)  # \\u00e9\n' * 2000  # ~100 KB
+    text = orjson.dumps({"file_path": "/src/app.py", "content": content}).decode()
+    calls = 0
+    real = stream_module.repair_arguments
+
+    def counting(candidate: str) -> Any:
+        nonlocal calls
+        calls += 1
+        return real(candidate)
+
+    monkeypatch.setattr(stream_module, "repair_arguments", counting)
+    raw = run(_tool_chunks([text[i : i + 7] for i in range(0, len(text), 7)]))
+    validate_anthropic_stream(raw)
+    assert accumulate_message(raw)["content"][0]["input"]["content"] == content
+    # Re-reading the prefix happens only where the string starts and ends, not per piece.
+    assert calls < 10

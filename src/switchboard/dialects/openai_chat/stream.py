@@ -9,6 +9,7 @@ while a tool block is open is held and sent after the tool blocks, so nothing is
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, assert_never
@@ -36,24 +37,53 @@ from switchboard.ids import tool_use_id
 _decode_chunk = msgspec.json.Decoder(wire.Chunk).decode
 
 
+# Text that only continues a JSON string: no unescaped quote, complete escapes (no surrogate
+# halves), no control characters or lone surrogates. Appended to a closable prefix that ends
+# inside a string, the prefix stays closable, by the same quote and brackets.
+_STRING_TEXT = re.compile(
+    r'(?:[^"\\\x00-\x1f\ud800-\udfff]|\\["\\/bfnrt]|\\u(?![dD][89a-fA-F])[0-9a-fA-F]{4})*'
+)
+_PARTIAL_ESCAPE = re.compile(r"\\(?:u[0-9a-fA-F]{0,3})?")
+
+
 @dataclass(slots=True)
 class _Call:
     id: str | None = None
     name: str | None = None
     args: list[str] = field(default_factory=list)
     block: int | None = None  # the client block index once started
-    sent: str = ""  # arguments the client has; always closable into a JSON object
+    parts: list[str] = field(default_factory=list)  # what the client has; always closable
     held: str = ""  # arguments received but not yet a closable prefix
+    in_string: bool = False  # what the client has ends inside a JSON string, not mid-escape
+
+    @property
+    def sent(self) -> str:
+        return "".join(self.parts)
 
     def advance(self, piece: str) -> str:
         """What of the held arguments can go to the client now. Only prefixes that closing
         brackets turn into a JSON object are sent, so a later bad piece can never break the
-        client's parse: the sent part can always be closed instead."""
+        client's parse: the sent part can always be closed instead.
+
+        Inside a string the check is local: text that only continues the string goes out at
+        once (an escape cut in two waits for its other half) without re-reading the prefix, so
+        a long argument (a file being written) costs linear time, not quadratic."""
+        if self.in_string:
+            text = self.held + piece
+            end = _STRING_TEXT.match(text).end()  # type: ignore[union-attr]  # `*` always matches
+            rest = text[end:]
+            if not rest or _PARTIAL_ESCAPE.fullmatch(rest):
+                self.held = rest
+                if end:
+                    self.parts.append(text[:end])
+                return text[:end]
         self.held += piece
         candidate = self.sent + self.held
-        if repair_arguments(candidate) is None:
+        repaired = repair_arguments(candidate)
+        if repaired is None:
             return ""
-        out, self.sent, self.held = self.held, candidate, ""
+        out, self.parts, self.held = self.held, [candidate], ""
+        self.in_string = repaired[0].startswith('"')
         return out
 
 

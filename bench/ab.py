@@ -1,0 +1,128 @@
+"""A/B: two revisions of Switchboard, measured alternately in the same run, for before/after
+numbers on a noisy machine. CPU time per request (or per relayed delta) is the steady metric:
+it does not care how busy the other core is.
+
+    bench/run ab --base HEAD~1 [--head WORKTREE] [--scenario 1k|90k|stream|tools|passthrough]
+                 [--rounds 5] [--seconds 5]
+
+`--base`/`--head` are git revisions (exported with `git archive`, nothing in the repository
+changes) or `WORKTREE` for the checkout as it is."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench import install, scenarios
+from bench.gateways import REPO, RIG_CPUS, Context, start_switchboard
+from bench.procs import Proc, free_port, wait_port
+from bench.runner import Rig
+
+WORKTREE = "WORKTREE"
+
+
+def export(rev: str, cache: Path) -> Path:
+    if rev == WORKTREE:
+        return REPO / "src"
+    sha = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", rev], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    dest = cache / "ab" / sha
+    if not (dest / "src" / "switchboard").exists():
+        dest.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", sha, "src"], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest / "src"
+
+
+def measure(rig: Rig, gw: Any, scenario: str, seconds: float) -> dict[str, float]:
+    passthrough = scenario == "passthrough"
+    target = gw.target(passthrough=passthrough)
+    if scenario in ("1k", "15k", "90k", "passthrough"):
+        size = "1k" if passthrough else scenario
+        r = rig.run(
+            {
+                "kind": "closed",
+                "target": target,
+                "size": size,
+                "concurrency": 32,
+                "seconds": seconds,
+            },
+            gw.proc,
+            timeout=seconds + 120,
+        )
+        cpu = r["meta"]["gateway_cpu_s"]
+        return {
+            "req_per_s": r["throughput"],
+            "cpu_us_per_req": cpu / max(r["completed"], 1) * 1e6,
+            "errors": r["errors"],
+        }
+    script = "tools" if scenario == "tools" else "text"
+    r = scenarios.streams_at(rig, gw, 200, script=script)
+    return {
+        "cpu_us_per_delta": r["cpu_per_delta"] * 1e6,
+        "ttft_p50_ms": r["ttft"].get("p50", 0) * 1e3,
+        "bad_streams": r["n"] - r["ok"],
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--base", default="HEAD")
+    p.add_argument("--head", default=WORKTREE)
+    p.add_argument("--scenario", default="1k")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--seconds", type=float, default=5.0)
+    args = p.parse_args()
+    cache = install.cache_dir()
+    python = Path(sys.executable)
+    workdir = cache / "runs" / f"ab-{int(time.time())}"
+    workdir.mkdir(parents=True)
+    variants = {"base": export(args.base, cache), "head": export(args.head, cache)}
+    port = free_port()
+    upstream = Proc(
+        "upstream",
+        [str(python), "-m", "bench.upstream", "--port", str(port)],
+        cpus=RIG_CPUS,
+        log=workdir / "upstream.log",
+        cwd=REPO,
+    )
+    results: dict[str, list[dict[str, float]]] = {"base": [], "head": []}
+    try:
+        wait_port(port, 20, upstream.popen)
+        rig = Rig(python, upstream, port)
+        ctx = Context(python, cache, workdir, port)
+        for i in range(args.rounds):
+            order = ["base", "head"] if i % 2 == 0 else ["head", "base"]
+            for name in order:
+                gw = start_switchboard(ctx, src=variants[name], name=f"ab-{name}")
+                try:
+                    gw.proc.pin_all()
+                    measure(rig, gw, args.scenario, 1.0)  # warm-up
+                    r = measure(rig, gw, args.scenario, args.seconds)
+                finally:
+                    gw.proc.stop()
+                results[name].append(r)
+                print(f"round {i + 1} {name}: {r}", file=sys.stderr, flush=True)
+    finally:
+        upstream.stop()
+    summary: dict[str, Any] = {"base": args.base, "head": args.head, "scenario": args.scenario}
+    for name, rows in results.items():
+        summary[name] = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+    for k in summary["base"]:
+        b, h = summary["base"][k], summary["head"][k]
+        summary.setdefault("change", {})[k] = (h - b) / b if b else None
+    print(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,283 @@
+"""The gateways under test and how each is started: Switchboard (1 and 2 workers), the floor relay,
+LiteLLM proxy and claude-code-router. Each one listens on 127.0.0.1 only, with its normal
+production settings, and is pinned to the gateway core."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from bench import install
+from bench.procs import Proc, free_port, wait_port
+
+REPO = install.REPO
+GATEWAY_CPUS = "0"
+RIG_CPUS = "1"
+
+
+@dataclass(slots=True)
+class Running:
+    """A started gateway: where to send requests and what it can be measured on."""
+
+    name: str
+    label: str
+    proc: Proc
+    port: int
+    headers: dict[str, str]
+    model: str = "bench-model"
+    passthrough_model: str | None = None  # a model served by an Anthropic-kind upstream
+    tools: bool = True  # translates tool calls (the floor does not: text only)
+    cpus: str = GATEWAY_CPUS
+    version: str = ""
+    notes: list[str] = field(default_factory=list)
+    scratch: list[Path] = field(default_factory=list)  # removed once it has stopped (big logs)
+
+    def target(self, *, passthrough: bool = False) -> dict[str, Any]:
+        model = self.passthrough_model if passthrough else self.model
+        return {"port": self.port, "headers": self.headers, "model": model}
+
+
+@dataclass(slots=True)
+class Context:
+    venv_python: Path
+    cache: Path
+    workdir: Path  # per-run scratch: configs, logs
+    upstream_port: int
+
+
+# --- Switchboard -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class SwitchboardSetup:
+    """Everything Switchboard needs for the bench. `prepare` are commands run once before
+    `serve` (none yet: when DB keys land, creating a key with limits goes here, and `api_key`
+    becomes that key, so the bench measures the tenancy path)."""
+
+    config: dict[str, Any]
+    api_key: str
+    prepare: list[list[str]] = field(default_factory=list)
+
+
+def switchboard_setup(ctx: Context) -> SwitchboardSetup:
+    up = ctx.upstream_port
+    config = {
+        "master_key": "sk-bench",
+        "database": f"sqlite:///{ctx.workdir / 'switchboard.db'}",
+        "providers": [
+            {"name": "up", "kind": "openai", "base_url": f"http://127.0.0.1:{up}/v1"},
+            {"name": "upa", "kind": "anthropic", "base_url": f"http://127.0.0.1:{up}"},
+        ],
+        "models": [
+            {"id": "bench-model", "channels": [{"provider": "up", "model": "bench-upstream"}]},
+            {
+                "id": "bench-passthrough",
+                "channels": [{"provider": "upa", "model": "bench-upstream"}],
+            },
+        ],
+    }
+    return SwitchboardSetup(config=config, api_key="sk-bench")
+
+
+def _git_version() -> str:
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "src"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return rev + ("+dirty" if dirty else "")
+
+
+def start_switchboard(
+    ctx: Context, workers: int = 1, *, src: Path | None = None, name: str = ""
+) -> Running:
+    """`src`: run Switchboard from this source tree instead of the installed one (A/B runs)."""
+    setup = switchboard_setup(ctx)
+    name = name or ("switchboard" if workers == 1 else f"switchboard-w{workers}")
+    path = ctx.workdir / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(setup.config, sort_keys=False))
+    for cmd in setup.prepare:
+        subprocess.run(cmd, check=True, timeout=60, cwd=ctx.workdir)
+    port = free_port()
+    cmd = [str(ctx.venv_python), "-m", "switchboard", "serve", "--config", str(path)]
+    cmd += ["--host", "127.0.0.1", "--port", str(port)]
+    cpus = GATEWAY_CPUS
+    if workers > 1:
+        cmd += ["--workers", str(workers)]
+        cpus = f"{GATEWAY_CPUS},{RIG_CPUS}"
+    env = {"PYTHONPATH": str(src)} if src is not None else None
+    proc = Proc(name, cmd, cpus=cpus, log=ctx.workdir / f"{name}.log", cwd=ctx.workdir, env=env)
+    wait_port(port, 30, proc.popen)
+    label = "Switchboard" if workers == 1 else f"Switchboard, {workers} workers"
+    running = Running(
+        name,
+        label,
+        proc,
+        port,
+        {"x-api-key": setup.api_key},
+        passthrough_model="bench-passthrough",
+        cpus=cpus,
+        version=_git_version(),
+    )
+    if workers > 1:
+        running.notes.append(
+            f"{workers} worker processes on both cores ({cpus}): they share core {RIG_CPUS} "
+            "with the load generator and the upstream"
+        )
+    return running
+
+
+# --- the floor relay ---------------------------------------------------------------------------
+
+
+def start_floor(ctx: Context) -> Running:
+    port = free_port()
+    proc = Proc(
+        "floor",
+        [str(ctx.venv_python), "-m", "bench.floor", "--port", str(port)],
+        cpus=GATEWAY_CPUS,
+        log=ctx.workdir / "floor.log",
+        env={"FLOOR_UPSTREAM": f"http://127.0.0.1:{ctx.upstream_port}/v1"},
+        cwd=REPO,
+    )
+    wait_port(port, 30, proc.popen)
+    return Running("floor", "floor relay", proc, port, {}, tools=False, version="bench/floor.py")
+
+
+# --- LiteLLM -------------------------------------------------------------------------------------
+
+
+def start_litellm(ctx: Context) -> Running:
+    exe = install.litellm(ctx.cache)
+    home = ctx.workdir / "litellm"
+    home.mkdir(exist_ok=True)
+    config = {
+        "model_list": [
+            {
+                "model_name": "bench-model",
+                "litellm_params": {
+                    # hosted_vllm: an OpenAI-compatible server, so /v1/messages goes to
+                    # chat completions.
+                    "model": "hosted_vllm/bench-upstream",
+                    "api_base": f"http://127.0.0.1:{ctx.upstream_port}/v1",
+                    "api_key": "none",
+                },
+            }
+        ]
+    }
+    (home / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    key = "sk-" + secrets.token_hex(16)
+    port = free_port()
+    proc = Proc(
+        "litellm",
+        [
+            str(exe),
+            *("--config", str(home / "config.yaml"), "--host", "127.0.0.1"),
+            *("--port", str(port), "--num_workers", "1"),
+        ],
+        cpus=GATEWAY_CPUS,
+        log=ctx.workdir / "litellm.log",
+        env={
+            "LITELLM_MASTER_KEY": key,
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "NO_PROXY": "127.0.0.1,localhost",
+        },
+        cwd=home,
+    )
+    wait_port(port, 180, proc.popen)
+    version = _pip_version(exe.parent / "python", "litellm")
+    return Running("litellm", f"LiteLLM {version}", proc, port, {"x-api-key": key}, version=version)
+
+
+def _pip_version(python: Path, package: str) -> str:
+    try:
+        out = subprocess.run(
+            [str(python), "-c", f"import importlib.metadata as m; print(m.version({package!r}))"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
+# --- claude-code-router ------------------------------------------------------------------------
+
+
+def start_ccr(ctx: Context, *, log: bool = True) -> Running:
+    """`log`: ccr's default (LOG unset: debug-level logs to files under HOME, rotated at 50 MB);
+    False sets `"LOG": false`, which makes it faster."""
+    exe = install.ccr(ctx.cache)
+    name = "ccr" if log else "ccr-nolog"
+    home = ctx.workdir / f"{name}-home"  # an isolated HOME: ccr reads ~/.claude-code-router
+    (home / ".claude-code-router").mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    key = "sk-" + secrets.token_hex(16)
+    config = {
+        "PORT": port,
+        "HOST": "127.0.0.1",
+        "APIKEY": key,
+        "Providers": [
+            {
+                "name": "bench",
+                "api_base_url": f"http://127.0.0.1:{ctx.upstream_port}/v1/chat/completions",
+                "api_key": "none",
+                "models": ["bench-upstream"],
+            }
+        ],
+        "Router": {"default": "bench,bench-upstream"},
+    }
+    if not log:
+        config["LOG"] = False
+    (home / ".claude-code-router" / "config.json").write_text(orjson.dumps(config).decode())
+    proc = Proc(
+        name,
+        [str(exe), "start"],
+        cpus=GATEWAY_CPUS,
+        log=ctx.workdir / f"{name}.log",
+        env={"HOME": str(home), "NO_PROXY": "127.0.0.1,localhost"},
+        cwd=home,
+    )
+    wait_port(port, 60, proc.popen)
+    version = install.CCR_SPEC.rsplit("@", 1)[1]
+    return Running(
+        name,
+        f"claude-code-router {version}" + ("" if log else ", LOG off"),
+        proc,
+        port,
+        {"x-api-key": key},
+        version=version,
+        notes=["default config: debug logs to files" if log else '"LOG": false'],
+        scratch=[home / ".claude-code-router" / "logs"],
+    )
+
+
+STARTERS: dict[str, Callable[[Context], Running]] = {
+    "floor": start_floor,
+    "switchboard": start_switchboard,
+    "switchboard-w2": lambda ctx: start_switchboard(ctx, workers=2),
+    "litellm": start_litellm,
+    "ccr": start_ccr,
+    "ccr-nolog": lambda ctx: start_ccr(ctx, log=False),
+}
