@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
+from switchboard.api.admin import AdminHandler
+from switchboard.api.admin_channels import ChannelsHandler
 from switchboard.api.anthropic import CountTokensHandler, MessagesHandler
 from switchboard.api.asgi import Exchange, Receive, Scope, Send
+from switchboard.api.bounds import Bounds
 from switchboard.api.health import health
+from switchboard.api.metrics import MetricsHandler
 from switchboard.api.models import ModelsHandler
 from switchboard.api.openai import ChatCompletionsHandler
 from switchboard.api.openai import ModelsHandler as OpenAIModelsHandler
@@ -16,12 +22,15 @@ from switchboard.catalog import Catalog
 from switchboard.config import Config
 from switchboard.dialects.anthropic import errors as anthropic_errors
 from switchboard.dialects.openai_chat import errors as openai_errors
-from switchboard.errors import ApiError, GatewayError, InvalidRequest, NotFound
+from switchboard.errors import ApiError, GatewayError, InvalidRequest, NotFound, Overloaded
 from switchboard.log import access
 from switchboard.log import events as log
+from switchboard.metrics import Metrics
 from switchboard.service import Gateway
 from switchboard.signing import ThinkingSigner
+from switchboard.tenancy import Tenancy
 from switchboard.upstreams.http import HttpClient
+from switchboard.usage import row_from_log
 
 Handler = Callable[[Exchange], Awaitable[None]]
 # Routes whose last segment is a parameter that may itself hold slashes (model ids do).
@@ -29,6 +38,8 @@ SuffixHandler = Callable[[Exchange, str], Awaitable[None]]
 
 PREFIXES = ("/anthropic", "")
 OPENAI_PREFIX = "/openai"
+# Not requests to count or log: probes and scrapes.
+UNLOGGED = frozenset({"/health", "/metrics"})
 
 
 class App:
@@ -38,19 +49,37 @@ class App:
         self.config = config
         self.http = HttpClient()
         signer = ThinkingSigner.from_master_key(master_key)
-        self.gateway = Gateway(Catalog(config), self.http, signer, config.documents)
-        auth = Authenticator(master_key, config)
-        messages = MessagesHandler(self.gateway, auth, config.server.max_body_bytes)
+        self.tenancy = Tenancy(config)
+        self.gateway = Gateway(
+            Catalog(config),
+            self.http,
+            signer,
+            self.tenancy.admission,
+            config.documents,
+            config.routing,
+        )
+        self.in_flight: set[Exchange] = set()
+        self.metrics = Metrics(self.gateway.router, self._in_flight)
+        auth = Authenticator(master_key, config, self.tenancy.keys)
+        self.admin = AdminHandler(auth, self.tenancy.admin, self.tenancy.storage.ledger)
+        bounds = Bounds.of(config.server)
+        messages = MessagesHandler(self.gateway, auth, bounds)
         models = ModelsHandler(self.gateway.catalog, auth)
-        count = CountTokensHandler(self.gateway, auth, config.server.max_body_bytes)
-        self.routes: dict[tuple[str, str], Handler] = {("GET", "/health"): health}
+        count = CountTokensHandler(self.gateway, auth, bounds)
+        self.routes: dict[tuple[str, str], Handler] = {
+            ("GET", "/health"): health,
+            ("GET", "/metrics"): MetricsHandler(self.metrics),
+            ("GET", "/admin/channels"): ChannelsHandler(self.gateway.router, auth),
+        }
         self.suffix_routes: list[tuple[str, str, SuffixHandler]] = []
+        self.metered: set[str] = set()  # paths whose requests go in the usage ledger
         for prefix in PREFIXES:
             self.routes[("POST", f"{prefix}/v1/messages")] = messages
+            self.metered.add(f"{prefix}/v1/messages")
             self.routes[("POST", f"{prefix}/v1/messages/count_tokens")] = count
             self.routes[("GET", f"{prefix}/v1/models")] = models.list
             self.suffix_routes.append(("GET", f"{prefix}/v1/models/", models.retrieve))
-        chat = ChatCompletionsHandler(self.gateway, auth, config.server.max_body_bytes)
+        chat = ChatCompletionsHandler(self.gateway, auth, bounds)
         self.openai_models = OpenAIModelsHandler(self.gateway.catalog, auth)
         # Clients set base_url with or without /v1; both must work (openai-chat-api.md 8.1).
         for path in ("/v1/chat/completions", "/chat/completions"):
@@ -70,6 +99,7 @@ class App:
 
         self.routes[("GET", "/v1/models")] = list_models
         self.openai_paths = {p for _, p in self.routes if "/chat/completions" in p}
+        self.metered |= self.openai_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -82,6 +112,12 @@ class App:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                try:
+                    await self.tenancy.start()  # migrations, then the ledger writer
+                except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
+                    log.exception("cannot open the database")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
                 await self.http.start()
                 # What exists at start lives as long as the process: out of the cyclic
                 # collector's sight, a full collection scans only what requests allocate
@@ -93,6 +129,7 @@ class App:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.http.close()
+                await self.tenancy.stop()  # flushes the usage ledger
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -101,6 +138,9 @@ class App:
         handler = self.routes.get((ex.method, path))
         if path in self.openai_paths or path.startswith(OPENAI_PREFIX + "/"):
             ex.dialect = "openai"
+        if handler is None and path.startswith("/admin/"):
+            handler = self.admin
+        self.in_flight.add(ex)
         try:
             if handler is not None:
                 await handler(ex)
@@ -108,12 +148,24 @@ class App:
                 await self._suffix_route(ex, path)
         except GatewayError as exc:
             await self._fail(ex, exc)
+        except asyncio.CancelledError:
+            # Not the client leaving (handlers absorb that): the server ending the request,
+            # past the shutdown grace period. The client gets a well-formed ending; the task
+            # was cancelled once, and ends here.
+            await self._fail(ex, Overloaded("the gateway is shutting down; retry the request"))
         except Exception:  # noqa: BLE001 - the outermost boundary: a bug of ours
             log.exception("unhandled error in %s %s (request %s)", ex.method, path, ex.request_id)
             await self._fail(ex, ApiError("internal error in the gateway"))
         finally:
-            if path != "/health":
+            self.in_flight.discard(ex)
+            if path not in UNLOGGED:
                 self._access(ex, path)
+            if path in self.metered:
+                self._meter(ex)
+
+    def _in_flight(self) -> tuple[int, int]:
+        """(requests, streams) being served, for the metrics."""
+        return len(self.in_flight), sum(1 for ex in self.in_flight if ex.streaming)
 
     async def _suffix_route(self, ex: Exchange, path: str) -> None:
         for method, prefix, handler in self.suffix_routes:
@@ -125,6 +177,8 @@ class App:
         raise NotFound(f"no route for {ex.method} {path}")
 
     async def _fail(self, ex: Exchange, exc: GatewayError) -> None:
+        if ex.finished or ex.client_gone:
+            return
         ex.log.setdefault("error_type", exc.error_type)
         ex.log.setdefault("error", exc.message)
         # The envelope of the client's dialect, as the route (or its handler) declared it.
@@ -135,8 +189,13 @@ class App:
             await ex.chunk(errors.error_event(exc, ex.request_id))
             await ex.end_stream()
 
-    @staticmethod
-    def _access(ex: Exchange, path: str) -> None:
+    def _meter(self, ex: Exchange) -> None:
+        row = row_from_log(datetime.now(UTC), ex.request_id, ex.status, ex.elapsed_ms(), ex.log)
+        if row is not None:
+            self.tenancy.ledger.record(row)
+
+    def _access(self, ex: Exchange, path: str) -> None:
+        self.metrics.observe(ex.status, ex.elapsed_ms() / 1000, ex.log)
         line = {
             "request_id": ex.request_id,
             "method": ex.method,

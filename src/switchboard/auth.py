@@ -1,6 +1,7 @@
 """Client keys: the config's master key and static keys, stored only as SHA-256 hashes and
-compared in constant time. The key may come in `x-api-key` or `Authorization: Bearer`; old SDKs
-send both, possibly different: either valid one is enough."""
+compared in constant time, then the database's keys (`sk-sb-...`) through a short-lived cache.
+The key may come in `x-api-key` or `Authorization: Bearer`; old SDKs send both, possibly
+different: either valid one is enough."""
 
 from __future__ import annotations
 
@@ -9,16 +10,26 @@ import hmac
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from switchboard.config import Config
 from switchboard.errors import AuthenticationFailed
+from switchboard.keys import SECRET_PREFIX, ApiKey, KeyCache
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
     name: str
     is_master: bool = False
+    key: ApiKey | None = None  # a database key, with its limits
+
+    @property
+    def key_id(self) -> str:
+        """Who the usage ledger charges."""
+        if self.key is not None:
+            return self.key.id
+        return "master" if self.is_master else f"config:{self.name}"
 
 
 def _hash(key: str) -> bytes:
@@ -26,13 +37,14 @@ def _hash(key: str) -> bytes:
 
 
 class Authenticator:
-    def __init__(self, master_key: str, config: Config) -> None:
+    def __init__(self, master_key: str, config: Config, stored: KeyCache | None = None) -> None:
+        self._stored = stored
         self._entries: list[tuple[bytes, Principal]] = [
             (_hash(master_key), Principal("master", True))
         ]
         self._entries.extend((_hash(k.key), Principal(k.name)) for k in config.keys)
 
-    def authenticate(self, api_key: str | None, authorization: str | None) -> Principal:
+    async def authenticate(self, api_key: str | None, authorization: str | None) -> Principal:
         candidates = []
         if api_key:
             candidates.append(api_key.strip())
@@ -53,7 +65,22 @@ class Authenticator:
                     found = principal
             if found is not None:
                 return found
+            if self._stored is not None and candidate.startswith(SECRET_PREFIX):
+                key = await self._stored.get(digest)
+                if key is not None:
+                    return _usable(key)
         raise AuthenticationFailed("invalid x-api-key")
+
+
+def _usable(key: ApiKey) -> Principal:
+    if key.revoked_at is not None:
+        raise AuthenticationFailed(f"x-api-key: key '{key.name}' has been revoked")
+    now = datetime.now(UTC)
+    if key.expired(now):
+        assert key.limits.expires_at is not None
+        when = key.limits.expires_at.isoformat().replace("+00:00", "Z")
+        raise AuthenticationFailed(f"x-api-key: key '{key.name}' expired at {when}")
+    return Principal(key.name, key=key)
 
 
 def master_key_file(database_url: str) -> Path:

@@ -1,4 +1,4 @@
-"""The `switchboard` command: serve, check."""
+"""The `switchboard` command: serve, check, keys, usage, db."""
 
 from __future__ import annotations
 
@@ -71,3 +71,14 @@ def check(config_file: Path) -> None:
         f"{config_file}: ok ({len(config.providers)} providers, {len(config.models)} models, "
         f"{len(config.keys)} keys)"
     )
+
+
+def _storage_commands() -> None:
+    from switchboard.tenancy_cli import db, keys, usage
+
+    main.add_command(keys)
+    main.add_command(usage)
+    main.add_command(db)
+
+
+_storage_commands()

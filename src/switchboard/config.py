@@ -31,8 +31,8 @@ class _Strict(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class Timeouts(_Strict, frozen=True):
-    """Seconds. `first_byte` bounds the wait for response headers, `idle` the gap between stream
-    chunks, `total` a whole non-streaming call."""
+    """Seconds. `connect` bounds opening the connection, `first_byte` the wait for response
+    headers, `idle` the gap between stream chunks, `total` a whole non-streaming call."""
 
     connect: float = 10.0
     first_byte: float = 300.0
@@ -45,6 +45,9 @@ class ProviderConfig(_Strict, frozen=True):
     kind: ProviderKind
     base_url: str = ""
     api_key: str | None = None
+    # More keys of the same account or of others: channels spread their traffic across all of
+    # them (`api_key` counts as the first).
+    api_keys: list[str] = []
     headers: dict[str, str] = {}
     # Which field carries the output limit upstream: OpenAI reasoning models reject `max_tokens`,
     # Ollama ignores `max_completion_tokens`.
@@ -56,13 +59,24 @@ class ProviderConfig(_Strict, frozen=True):
     # An exact token counter for count_tokens: a vLLM or SGLang `/tokenize` URL (chat form).
     tokenize_url: str | None = None
     timeouts: Timeouts = Timeouts()
+    # A non-streaming reply larger than this is an upstream failure, not something to buffer.
+    max_reply_bytes: int = 64 * 1024 * 1024
+
+    def keys(self) -> list[str | None]:
+        """Every key to rotate through; [None] for a provider that needs none."""
+        keys = ([self.api_key] if self.api_key else []) + [k for k in self.api_keys if k]
+        return list(dict.fromkeys(keys)) or [None]
 
 
 class ChannelConfig(_Strict, frozen=True):
+    """One way to serve a model. Requests go to the healthy channels of the lowest `priority`,
+    shared by `weight`. `api_key` overrides the provider's keys for this channel."""
+
     provider: str
     model: str
     priority: int = 0
     weight: int = 1
+    api_key: str | None = None
 
 
 class Capabilities(_Strict, frozen=True):
@@ -70,6 +84,9 @@ class Capabilities(_Strict, frozen=True):
     pdf: bool = False
     tools: bool = True
     thinking: bool = False
+    # The upstream caches prompt prefixes by itself (DeepSeek, Kimi, OpenAI...): cache_control
+    # breakpoints are then not needed, and the loss report says so instead of "dropped".
+    prompt_caching: bool = False
 
 
 class Reasoning(_Strict, frozen=True):
@@ -121,6 +138,36 @@ class ServerConfig(_Strict, frozen=True):
     host: str = "127.0.0.1"
     port: int = 8787
     max_body_bytes: int = 32 * 1024 * 1024
+    # Against slow clients: the whole body must arrive within this many seconds.
+    body_timeout_seconds: float = 60.0
+    max_messages: int = 10_000
+    max_tools: int = 1_000
+    # On SIGTERM: how long in-flight requests and streams may run before they are ended.
+    shutdown_grace_seconds: int = 30
+
+
+class Health(_Strict, frozen=True):
+    """When a channel (one of its keys) is put in cooldown: after `failures` consecutive
+    failures, or when at least `min_requests` in a `window_seconds` window failed at
+    `error_rate` or more. After `cooldown_seconds` one probe request is let through."""
+
+    failures: int = 3
+    error_rate: float = 0.5
+    min_requests: int = 10
+    window_seconds: float = 60.0
+    cooldown_seconds: float = 30.0
+
+
+class Routing(_Strict, frozen=True):
+    """Retries before the first byte: the next channel first, then back-off (honouring the
+    upstream's retry-after) once every channel was tried; at most `max_attempts` attempts and
+    `max_retry_seconds` of waiting and trying per request."""
+
+    max_attempts: int = 4
+    max_retry_seconds: float = 30.0
+    backoff_seconds: float = 0.5  # the first back-off; doubled each round
+    max_backoff_seconds: float = 8.0
+    health: Health = Health()
 
 
 class Documents(_Strict, frozen=True):
@@ -138,7 +185,13 @@ class Config(_Strict, frozen=True):
     master_key: str | None = None
     database: str = "sqlite:///./switchboard.db"
     redis: str | None = None
+    # Every Redis key the gateway writes starts with this, so deployments can share a Redis.
+    redis_prefix: str = "switchboard"
+    # How long an instance trusts what it read about a database key (revocations made on
+    # another instance, or with the CLI, take effect within this delay).
+    key_cache_seconds: float = 5.0
     server: ServerConfig = ServerConfig()
+    routing: Routing = Routing()
     documents: Documents = Documents()
     providers: list[ProviderConfig] = []
     keys: list[KeyConfig] = []
@@ -239,6 +292,12 @@ _ALLOWED = {
 
 
 def _check_references(config: Config, source: str) -> None:
+    if not re.match(r"^(sqlite(\+aiosqlite)?:///|postgres(ql)?(\+asyncpg)?://)", config.database):
+        raise ConfigError(source, "database", "must be sqlite:///PATH or postgresql://USER@HOST/DB")
+    if config.redis is not None and not re.match(r"^(rediss?|unix)://", config.redis):
+        raise ConfigError(source, "redis", "must be a redis://HOST:PORT/DB URL")
+    if config.key_cache_seconds < 0:
+        raise ConfigError(source, "key_cache_seconds", "must be 0 or more")
     seen: set[str] = set()
     for i, p in enumerate(config.providers):
         if p.name in seen:
@@ -263,6 +322,7 @@ def _check_references(config: Config, source: str) -> None:
                     f"no provider named '{ch.provider}' "
                     f"(known: {', '.join(sorted(seen)) or 'none'})",
                 )
+    _check_numbers(config, source)
     names: set[str] = set()
     for i, k in enumerate(config.keys):
         if not k.key:
@@ -270,3 +330,23 @@ def _check_references(config: Config, source: str) -> None:
         if k.name in names:
             raise ConfigError(source, f"keys[{i}].name", f"duplicate key name '{k.name}'")
         names.add(k.name)
+
+
+def _check_numbers(config: Config, source: str) -> None:
+    for i, p in enumerate(config.providers):
+        if p.max_reply_bytes < 1:
+            raise ConfigError(source, f"providers[{i}].max_reply_bytes", "must be at least 1")
+    for i, m in enumerate(config.models):
+        for j, ch in enumerate(m.channels):
+            if ch.weight < 1:
+                raise ConfigError(source, f"models[{i}].channels[{j}].weight", "must be >= 1")
+    r, s = config.routing, config.server
+    if r.max_attempts < 1:
+        raise ConfigError(source, "routing.max_attempts", "must be at least 1")
+    if r.health.failures < 1:
+        raise ConfigError(source, "routing.health.failures", "must be at least 1")
+    if not 0 < r.health.error_rate <= 1:
+        raise ConfigError(source, "routing.health.error_rate", "must be in (0, 1]")
+    for name in ("max_messages", "max_tools"):
+        if getattr(s, name) < 0:
+            raise ConfigError(source, f"server.{name}", "must not be negative")

@@ -6,11 +6,12 @@
     ├── BillingError                  402 billing_error
     ├── PermissionDenied              403 permission_error
     ├── NotFound                      404 not_found_error (unknown model, unknown route)
+    ├── RequestTimeout                408 timeout_error (the client sent its body too slowly)
     ├── RequestTooLarge               413 request_too_large
     ├── RateLimited                   429 rate_limit_error (carries retry-after)
     ├── ApiError                      500 api_error (a bug of ours, or an upstream we cannot use)
     ├── GatewayTimeout                504 timeout_error
-    ├── Overloaded                    529 overloaded_error
+    ├── Overloaded                    529 overloaded_error (also: the gateway shutting down)
     └── UpstreamError                 an upstream answered with an error or could not be reached;
                                       built once, at the upstream HTTP boundary, from the upstream's
                                       status, and mapped there to what the client can act on.
@@ -37,12 +38,14 @@ class GatewayError(Exception):
         self.message = message
         self.retry_after = retry_after
         self.param = param
+        # Headers the response must carry whatever the error (the key's rate-limit state).
+        self.extra_headers: list[tuple[bytes, bytes]] = []
 
     def headers(self) -> list[tuple[bytes, bytes]]:
         if self.retry_after is None:
-            return []
+            return self.extra_headers
         seconds = max(0, round(self.retry_after))
-        return [(b"retry-after", str(seconds).encode())]
+        return [(b"retry-after", str(seconds).encode()), *self.extra_headers]
 
 
 class InvalidRequest(GatewayError):
@@ -68,6 +71,17 @@ class PermissionDenied(GatewayError):
 class NotFound(GatewayError):
     status = 404
     error_type = "not_found_error"
+
+
+class RequestTimeout(GatewayError):
+    # 408 is what HTTP has for a client too slow to send its request; Anthropic documents no
+    # type for it, and timeout_error is the one that says what happened.
+    status = 408
+    error_type = "timeout_error"
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        # The rest of the body may still be on its way: this connection cannot be reused.
+        return [(b"connection", b"close")]
 
 
 class RequestTooLarge(GatewayError):

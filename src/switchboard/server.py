@@ -31,6 +31,12 @@ _UVICORN: dict[str, Any] = {
 }
 
 
+def _uvicorn_options(config: Config) -> dict[str, Any]:
+    # On SIGTERM: stop accepting, let requests finish this long, then cancel them (the app ends
+    # each with an error the client can read).
+    return {**_UVICORN, "timeout_graceful_shutdown": config.server.shutdown_grace_seconds}
+
+
 def worker_app() -> App:
     """The app factory each worker of `serve --workers N` calls (uvicorn `factory=True`)."""
     from switchboard.catalog import embedded_default
@@ -80,10 +86,10 @@ def run(
                 workers=workers,
                 host=host,
                 port=port,
-                **_UVICORN,
+                **_uvicorn_options(config),
             )
             return
         app = create_app(config, master_key)
-        uvicorn.Server(uvicorn.Config(app, host=host, port=port, **_UVICORN)).run()
+        uvicorn.Server(uvicorn.Config(app, host=host, port=port, **_uvicorn_options(config))).run()
     finally:
         listener.stop()

@@ -1,9 +1,14 @@
-"""The one pipeline: resolve the model -> pick a channel -> call the upstream (failing over to
-the next channel before the first byte) -> report what was served and what it cost."""
+"""The one pipeline: resolve the model -> authorize the key and reserve its limits -> plan the
+channels (routing.py) -> call the upstream (failing over to the next channel, then backing off
+and retrying, before the first byte) -> report what was served and what it cost -> settle the
+limits with the real usage."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
@@ -11,11 +16,14 @@ from typing import Literal, TypeVar
 import msgspec
 
 from switchboard import ir
+from switchboard.admission import Admission, Headers, Ticket
+from switchboard.auth import Principal
 from switchboard.catalog import Catalog, Channel, ModelEntry
-from switchboard.config import Documents, Endpoint
+from switchboard.config import Documents, Endpoint, Routing
 from switchboard.counting import Calibration, estimate_tokens
-from switchboard.errors import InvalidRequest, NotFound, UpstreamError
+from switchboard.errors import GatewayError, InvalidRequest, NotFound, UpstreamError
 from switchboard.log import events as log
+from switchboard.routing import Router, Target
 from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.anthropic import AnthropicUpstream
 from switchboard.upstreams.base import (
@@ -45,6 +53,10 @@ class Inbound:
     headers: Mapping[str, str]
     decode: Callable[[], ir.Request]
     usage_chunk: bool = False  # OpenAI: the client asked for the stream's usage chunk
+    principal: Principal | None = None
+    max_tokens: int = 0
+    # A session or user id: requests that share it stick to one channel and key.
+    affinity: str | None = None
     _request: ir.Request | None = None
 
     _documents_ready: bool = False
@@ -54,6 +66,10 @@ class Inbound:
             self._request = self.decode()
         return self._request
 
+    def input_estimate(self) -> int:
+        # What limits reserve before routing: ~4 bytes of JSON per token, never a tokenizer.
+        return max(1, len(self.body) // 4)
+
 
 @dataclass(slots=True)
 class Served:
@@ -62,8 +78,10 @@ class Served:
     model: str
     channel: str = ""
     dropped: list[str] = field(default_factory=list)
-    failovers: int = 0
+    failovers: int = 0  # attempts moved to another channel (or key) after a failure
+    retries: int = 0  # attempts on the same channel again, after a back-off
     estimate: int = 0  # the uncalibrated input estimate, to calibrate against real usage
+    headers: Headers = field(default_factory=list)  # the key's rate-limit state
 
 
 @dataclass(slots=True)
@@ -72,6 +90,7 @@ class Completed:
     usage: ir.Usage
     response: ir.Response | None = None  # translated: the handler encodes it
     raw: bytes | None = None  # passed through: already in the client's dialect
+    cost_nusd: int = 0
 
 
 @dataclass(slots=True)
@@ -83,6 +102,9 @@ class Streaming:
     first: list[ir.Event] | bytes
     source: EventStream | RelayStream
     rest: AsyncIterator[list[ir.Event]] | AsyncIterator[bytes]
+    ticket: Ticket | None = None
+    # Told when the stream fails after its first byte (the channel's health counts it).
+    broke: Callable[[GatewayError], None] = lambda exc: None
 
     @property
     def usage(self) -> ir.Usage:
@@ -95,9 +117,14 @@ class Gateway:
         catalog: Catalog,
         http: HttpClient,
         signer: ThinkingSigner,
+        admission: Admission | None = None,
         documents: Documents | None = None,
+        routing: Routing | None = None,
     ) -> None:
         self.catalog = catalog
+        self._admission = admission
+        self._routing = routing or Routing()
+        self.router = Router(catalog, self._routing.health)
         self._documents = documents or Documents()
         anthropic, openai = AnthropicUpstream(http), OpenAIUpstream(http, signer)
         self._openai = openai
@@ -117,14 +144,38 @@ class Gateway:
             raise NotFound(f"model: {name}", param="model")
         return entry
 
+    async def _admit(self, inbound: Inbound, entry: ModelEntry, served: Served) -> Ticket:
+        if self._admission is None or inbound.principal is None:
+            return Ticket(entry.profile.pricing)
+        estimate = self._input_estimate(inbound, entry, served)
+        ticket = await self._admission.admit(
+            inbound.principal, inbound.model, entry, estimate, inbound.max_tokens
+        )
+        served.headers = ticket.headers
+        return ticket
+
+    @staticmethod
+    async def _release(ticket: Ticket, exc: BaseException) -> None:
+        """A request that failed costs nothing; its error still carries the key's limits."""
+        await ticket.settle(None)
+        if isinstance(exc, GatewayError) and not exc.extra_headers:
+            exc.extra_headers = ticket.headers
+
     def _passthrough(self, inbound: Inbound, channel: Channel) -> bool:
         return inbound.dialect == channel.provider.kind and inbound.dialect in self._relays
 
+    def _input_estimate(self, inbound: Inbound, entry: ModelEntry, served: Served) -> int:
+        """Input tokens, estimated once per request: from the IR, calibrated per model, when
+        the request will be translated; from its size for a pass-through (never decoded)."""
+        if self._passthrough(inbound, entry.channels[0]):
+            return inbound.input_estimate()
+        if not served.estimate:
+            served.estimate = estimate_tokens(inbound.request())
+        return self.calibration.adjust(entry.id, served.estimate)
+
     def _call(self, inbound: Inbound, entry: ModelEntry, channel: Channel, served: Served) -> Call:
-        request = inbound.request()
-        served.estimate = estimate_tokens(request)
-        estimate = self.calibration.adjust(entry.id, served.estimate)
-        return Call(request, channel, entry.profile, estimate)
+        estimate = self._input_estimate(inbound, entry, served)
+        return Call(inbound.request(), channel, entry.profile, estimate)
 
     async def _fetch_documents(self, inbound: Inbound) -> None:
         """Document `url` sources fetched (under the guard) for upstreams that cannot fetch
@@ -168,8 +219,8 @@ class Gateway:
         data = base64.b64encode(body).decode()
         return msgspec.structs.replace(doc, url=None, data=data, media_type="application/pdf")
 
-    def settle(self, served: Served, usage: ir.Usage) -> None:
-        """A request has ended with this usage: learn from it."""
+    def _learn(self, served: Served, usage: ir.Usage) -> None:
+        """A request has ended with this usage: calibrate the estimate of its model."""
         actual = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
         if served.estimate and actual:
             self.calibration.observe(served.model, served.estimate, actual)
@@ -198,30 +249,62 @@ class Gateway:
     def _forward(self, inbound: Inbound, channel: Channel) -> Forward:
         return Forward(inbound.body, inbound.model, channel, inbound.headers, inbound.usage_chunk)
 
-    async def _failover(
-        self, entry: ModelEntry, served: Served, attempt: Callable[[Channel], Awaitable[T]]
-    ) -> T:
-        """Try the channels in order; move on only for failures another channel may not have,
-        and only before anything reached the client."""
+    async def _attempts(
+        self,
+        entry: ModelEntry,
+        served: Served,
+        affinity: str | None,
+        attempt: Callable[[Channel], Awaitable[T]],
+    ) -> tuple[T, Target]:
+        """Try the planned channels in turn, then back off and go round again, within the
+        attempt and time budgets. Only failures another try may not have are retried (never a
+        request the upstream refused as the client's mistake), and only before the first byte
+        reached the client: `attempt` returns before anything is sent."""
+        policy = self._routing
+        deadline = time.monotonic() + policy.max_retry_seconds
+        tried = 0
+        previous: Target | None = None
         last: UpstreamError | None = None
-        for channel in entry.channels:
-            served.channel = f"{channel.provider.name}/{channel.model}"
-            try:
-                return await attempt(channel)
-            except UpstreamError as exc:
-                if not exc.retryable:
-                    raise
-                last = exc
-                served.failovers += 1
-                log.warning(
-                    "channel %s failed (%s %s), trying the next one",
-                    served.channel,
-                    exc.upstream_status,
-                    exc.error_type,
-                )
-        assert last is not None, "a model always has at least one channel"
-        served.failovers -= 1
+        for round_ in range(policy.max_attempts):
+            for target in self.router.plan(entry.id, affinity):
+                if last is not None and (
+                    tried >= policy.max_attempts or time.monotonic() >= deadline
+                ):
+                    raise last
+                if previous is not None:
+                    if target is previous:
+                        served.retries += 1
+                    else:
+                        served.failovers += 1
+                tried += 1
+                previous = target
+                served.channel = target.name
+                self.router.begin(target)
+                try:
+                    result = await attempt(target.channel)
+                except UpstreamError as exc:
+                    if not exc.retryable:
+                        raise
+                    self._failed(target, exc)
+                    last = exc
+                    continue
+                self.router.succeeded(target)
+                return result, target
+            assert last is not None, "a model always has at least one channel"
+            delay = _backoff(policy, round_, last.retry_after)
+            if tried >= policy.max_attempts or time.monotonic() + delay >= deadline:
+                break
+            log.info("every channel of %s failed; retrying in %.2fs", entry.id, delay)
+            await asyncio.sleep(delay)
+        assert last is not None
         raise last
+
+    def _failed(self, target: Target, exc: UpstreamError) -> None:
+        # The status and type only: upstream messages may quote a key.
+        why = f"{exc.upstream_status or 'no reply'}: {exc.error_type}"
+        rest = exc.retry_after if exc.upstream_status == 429 else None
+        self.router.failed(target, why, rest)
+        log.warning("channel %s failed (%s)", target.name, why)
 
     async def complete(self, inbound: Inbound) -> Completed:
         entry = self.resolve(inbound.model, inbound.dialect)
@@ -238,7 +321,15 @@ class Gateway:
             served.dropped = done.dropped
             return Completed(served, done.response.usage, response=done.response)
 
-        return await self._failover(entry, served, attempt)
+        ticket = await self._admit(inbound, entry, served)
+        try:
+            completed, _ = await self._attempts(entry, served, inbound.affinity, attempt)
+        except BaseException as exc:
+            await self._release(ticket, exc)
+            raise
+        completed.cost_nusd = await ticket.settle(completed.usage)
+        self._learn(served, completed.usage)
+        return completed
 
     async def stream(self, inbound: Inbound) -> Streaming:
         entry = self.resolve(inbound.model, inbound.dialect)
@@ -259,7 +350,28 @@ class Gateway:
             batches = aiter(source)
             return Streaming(served, await _first(source, batches), source, batches)
 
-        return await self._failover(entry, served, attempt)
+        ticket = await self._admit(inbound, entry, served)
+        try:
+            streaming, target = await self._attempts(entry, served, inbound.affinity, attempt)
+        except BaseException as exc:
+            await self._release(ticket, exc)
+            raise
+        streaming.ticket = ticket
+
+        def broke(exc: GatewayError) -> None:
+            if isinstance(exc, UpstreamError) and exc.retryable:
+                self._failed(target, exc)
+
+        streaming.broke = broke
+        return streaming
+
+    async def settle(self, streaming: Streaming, failed: bool) -> int:
+        """After the stream: a cut stream pays for what was generated, a failed one nothing."""
+        if not failed:
+            self._learn(streaming.served, streaming.usage)
+        if streaming.ticket is None:
+            return 0
+        return await streaming.ticket.settle(None if failed else streaming.usage)
 
 
 async def _first(source: EventStream | RelayStream, iterator: AsyncIterator[T]) -> T:
@@ -268,3 +380,12 @@ async def _first(source: EventStream | RelayStream, iterator: AsyncIterator[T]) 
     except BaseException:
         await source.aclose()
         raise
+
+
+def _backoff(policy: Routing, round_: int, retry_after: float | None) -> float:
+    """What the upstream asked for, else exponential with jitter (so that clients that failed
+    together do not come back together)."""
+    if retry_after is not None:
+        return retry_after
+    base = min(policy.backoff_seconds * 2.0**round_, policy.max_backoff_seconds)
+    return base * (0.75 + random.random() / 4)

@@ -219,3 +219,11 @@ def test_thinking_in_history_is_reported_when_dropped() -> None:
     )
     assert enc.body["messages"][1] == {"role": "assistant", "content": "a"}
     assert "thinking" in enc.dropped
+
+
+def test_cache_control_on_a_self_caching_upstream_is_reported_as_such() -> None:
+    content = [{"type": "text", "text": "x", "cache_control": {"type": "ephemeral"}}]
+    caching = UpstreamProfile(model_id="m", upstream_model="u", prompt_caching=True)
+    enc = encode(caching, messages=[{"role": "user", "content": content}])
+    assert "cache_control (the upstream caches by itself)" in enc.dropped
+    assert "cache_control" in encode(messages=[{"role": "user", "content": content}]).dropped

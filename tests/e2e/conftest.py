@@ -23,6 +23,9 @@ def gateway_config(up: ScriptedUpstream) -> dict[str, Any]:
     return {
         "master_key": MASTER_KEY,
         "server": {"max_body_bytes": 256 * 1024},
+        # Failover to another channel, but no back-off and retry of the same one: these tests
+        # see each upstream error as mapped (tests/resilience covers the retries).
+        "routing": {"max_retry_seconds": 1, "backoff_seconds": 5},
         "providers": [
             {"name": "up", "kind": "openai", "base_url": up.openai_base, "api_key": UPSTREAM_KEY},
             {
@@ -45,6 +48,7 @@ def gateway_config(up: ScriptedUpstream) -> dict[str, Any]:
             {
                 "id": "moonshotai/kimi-k2-instruct",
                 "aliases": ["claude-*"],
+                "pricing": {"input": 1.0, "output": 2.0},
                 "channels": [{"provider": "up", "model": "kimi-k2-0905-preview"}],
             },
             {
@@ -64,8 +68,8 @@ def gateway_config(up: ScriptedUpstream) -> dict[str, Any]:
             {
                 "id": "test/failover",
                 "channels": [
-                    {"provider": "dead", "model": "gone"},
-                    {"provider": "up", "model": "backup-model"},
+                    {"provider": "dead", "model": "gone-first", "priority": 0},
+                    {"provider": "up", "model": "backup-model", "priority": 1},
                 ],
             },
             {"id": "test/dead", "channels": [{"provider": "dead", "model": "gone"}]},

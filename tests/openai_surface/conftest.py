@@ -29,6 +29,8 @@ MODELS = {"gpt-test": "openai", "claude-test": "anthropic"}
 CONFIG = """
 master_key: {master}
 database: sqlite:///{tmp}/switchboard.db
+# Upstream errors reach the client as mapped, not retried (tests/resilience covers retries).
+routing: {{max_attempts: 1}}
 keys:
   - {{name: alice, key: {client}}}
 providers:

@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any
 
+import anthropic
 import openai
 import pytest
 
@@ -373,6 +374,18 @@ def test_models_list(gateway: Gateway) -> None:
     assert {"gpt-test", "claude-test"} <= ids
     assert "anthropic-only" not in ids
     assert all(m.object == "model" and isinstance(m.created, int) for m in models.data)
+
+
+def test_unprefixed_models_list_answers_each_sdk_in_its_own_shape(gateway: Gateway) -> None:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=CLIENT_KEY) as c:
+        listed = c.models.list()
+    assert {"gpt-test", "claude-test"} <= {m.id for m in listed.data}
+    assert all(m.object == "model" for m in listed.data)
+    with anthropic.Anthropic(base_url=gateway.url, api_key=CLIENT_KEY) as a:
+        page = a.models.list()
+    assert page.data[0].type == "model"  # Anthropic shape: the SDK sent anthropic-version
+    assert {"gpt-test", "claude-test", "anthropic-only"} <= {m.id for m in page.data}
+    assert "anthropic-only" not in {m.id for m in listed.data}
 
 
 def test_models_need_a_key(gateway: Gateway) -> None:

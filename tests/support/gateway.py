@@ -109,7 +109,7 @@ class GatewayProcess:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            cwd=self._cwd,
+            cwd=self._cwd or self._tmpdir,  # a default SQLite file lands there, not in the repo
             env=env,
         )
         assert self._proc.stdout is not None  # stdout=PIPE above

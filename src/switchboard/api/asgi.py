@@ -3,11 +3,12 @@ middleware sits on the hot path (performance-facts: BaseHTTPMiddleware alone cos
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Literal
 
-from switchboard.errors import RequestTooLarge
+from switchboard.errors import RequestTimeout, RequestTooLarge
 from switchboard.ids import request_id
 
 Scope = MutableMapping[str, Any]
@@ -22,7 +23,9 @@ class Exchange:
     """One request and its response: headers read once, a request id, what was sent."""
 
     __slots__ = (
+        "client_gone",
         "dialect",
+        "finished",
         "headers",
         "log",
         "method",
@@ -53,19 +56,33 @@ class Exchange:
         self.started = time.perf_counter()
         self.status = 0  # 0 until the response has started
         self.streaming = False
+        self.finished = False  # the last byte of the response was sent
+        self.client_gone = False  # the client disconnected before that
         self.log: dict[str, Any] = {}
         # Which client dialect's error envelope this exchange answers failures in.
         self.dialect: Literal["anthropic", "openai"] = "anthropic"
 
-    async def body(self, limit: int) -> bytes:
+    async def body(self, limit: int, seconds: float | None = None) -> bytes:
+        """The whole body, at most `limit` bytes, within `seconds` (against slow clients)."""
         declared = self.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise RequestTooLarge(f"request body is larger than the {limit}-byte limit")
+        try:
+            async with asyncio.timeout(seconds):
+                return await self._read_body(limit)
+        except TimeoutError:
+            raise RequestTimeout(
+                f"the request body did not arrive within {seconds:g} seconds"
+            ) from None
+
+    async def _read_body(self, limit: int) -> bytes:
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await self.receive()
             if message["type"] != "http.request":
+                if message["type"] == "http.disconnect":
+                    self.client_gone = True
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
@@ -85,16 +102,21 @@ class Exchange:
         ]
 
     async def respond(
-        self, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
+        self,
+        status: int,
+        body: bytes,
+        extra: list[tuple[bytes, bytes]] | None = None,
+        content_type: bytes = JSON,
     ) -> None:
         self.status = status
         await self.send(
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": self._headers(JSON, extra or []),
+                "headers": self._headers(content_type, extra or []),
             }
         )
+        self.finished = True
         await self.send({"type": "http.response.body", "body": body})
 
     async def start_stream(self, extra: list[tuple[bytes, bytes]]) -> None:
@@ -108,6 +130,7 @@ class Exchange:
         await self.send({"type": "http.response.body", "body": data, "more_body": True})
 
     async def end_stream(self) -> None:
+        self.finished = True
         await self.send({"type": "http.response.body", "body": b""})
 
     def elapsed_ms(self) -> float:

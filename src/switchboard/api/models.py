@@ -19,12 +19,13 @@ class ModelsHandler:
         self._catalog = catalog
         self._auth = auth
 
-    def _authenticate(self, ex: Exchange) -> None:
+    async def _authenticate(self, ex: Exchange) -> None:
         h = ex.headers
-        ex.log["key"] = self._auth.authenticate(h.get("x-api-key"), h.get("authorization")).name
+        principal = await self._auth.authenticate(h.get("x-api-key"), h.get("authorization"))
+        ex.log["key"] = principal.name
 
     async def list(self, ex: Exchange) -> None:
-        self._authenticate(ex)
+        await self._authenticate(ex)
         query = parse_qs(ex.query)
         raw_limit = query.get("limit", ["20"])[-1]
         if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
@@ -38,7 +39,7 @@ class ModelsHandler:
         await ex.respond(200, body)
 
     async def retrieve(self, ex: Exchange, model_id: str) -> None:
-        self._authenticate(ex)
+        await self._authenticate(ex)
         name = unquote(model_id)
         entry = self._catalog.resolve(name)
         if entry is None or "anthropic" not in entry.profile.endpoints:

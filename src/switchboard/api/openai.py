@@ -7,9 +7,11 @@ import time
 import orjson
 
 from switchboard import ir
-from switchboard.api.anthropic import served_headers
 from switchboard.api.asgi import Exchange
-from switchboard.api.streaming import relay
+from switchboard.api.bounds import Bounds, affinity
+from switchboard.api.disconnect import cancel_on_disconnect
+from switchboard.api.report import note_served, note_usage, served_headers
+from switchboard.api.streaming import serve_stream
 from switchboard.auth import Authenticator
 from switchboard.catalog import Catalog
 from switchboard.dialects.openai_chat.errors import error_event
@@ -18,20 +20,22 @@ from switchboard.dialects.openai_chat.response import encode_response
 from switchboard.dialects.openai_chat.stream import StreamEncoder
 from switchboard.errors import GatewayError
 from switchboard.ids import completion_id
-from switchboard.service import Gateway, Inbound, Served
+from switchboard.service import Gateway, Inbound
 
 
 class ChatCompletionsHandler:
-    def __init__(self, gateway: Gateway, auth: Authenticator, max_body_bytes: int) -> None:
+    def __init__(self, gateway: Gateway, auth: Authenticator, bounds: Bounds) -> None:
         self._gateway = gateway
         self._auth = auth
-        self._limit = max_body_bytes
+        self._bounds = bounds
 
     async def __call__(self, ex: Exchange) -> None:
-        principal = self._auth.authenticate(None, ex.headers.get("authorization"))
+        principal = await self._auth.authenticate(None, ex.headers.get("authorization"))
         ex.log["key"] = principal.name
-        body = await ex.body(self._limit)
+        ex.log["key_id"] = principal.key_id
+        body = await self._bounds.body(ex)
         head = decode_head(body)
+        self._bounds.check(head.messages, head.tools)
         include_usage = wants_usage(head)
         inbound = Inbound(
             dialect="openai",
@@ -41,17 +45,23 @@ class ChatCompletionsHandler:
             headers={},
             decode=lambda: decode_request(body),
             usage_chunk=include_usage,
+            principal=principal,
+            max_tokens=head.reserve_tokens,
+            affinity=affinity(ex, head.prompt_cache_key, head.user),
         )
         ex.log.update(model=head.model, stream=inbound.stream)
+        async with cancel_on_disconnect(ex):
+            await self._serve(ex, inbound)
+
+    async def _serve(self, ex: Exchange, inbound: Inbound) -> None:
         created = int(time.time())
         if inbound.stream:
             streaming = await self._gateway.stream(inbound)
-            _note(ex, streaming.served)
             encoder = StreamEncoder(
-                model=head.model,
+                model=inbound.model,
                 completion_id=completion_id(),
                 created=created,
-                include_usage=include_usage,
+                include_usage=inbound.usage_chunk,
             )
 
             def encode(batch: list[ir.Event]) -> bytes:
@@ -60,8 +70,7 @@ class ChatCompletionsHandler:
             def error_frame(exc: GatewayError) -> bytes:
                 return error_event(exc, ex.request_id)
 
-            await relay(ex, streaming, encode, error_frame, served_headers(streaming.served))
-            _usage(ex, streaming.usage)
+            await serve_stream(ex, self._gateway, streaming, encode, error_frame)
             return
         done = await self._gateway.complete(inbound)
         if done.raw is not None:
@@ -69,11 +78,11 @@ class ChatCompletionsHandler:
         else:
             assert done.response is not None
             payload, lost = encode_response(
-                done.response, model=head.model, completion_id=completion_id(), created=created
+                done.response, model=inbound.model, completion_id=completion_id(), created=created
             )
             done.served.dropped.extend(lost)
-        _note(ex, done.served)
-        _usage(ex, done.usage)
+        note_served(ex, done.served)
+        note_usage(ex, done.usage, done.cost_nusd)
         await ex.respond(200, payload, served_headers(done.served))
 
 
@@ -102,21 +111,6 @@ class ModelsHandler:
 
     async def list_models(self, ex: Exchange) -> None:
         ex.dialect = "openai"
-        principal = self._auth.authenticate(None, ex.headers.get("authorization"))
+        principal = await self._auth.authenticate(None, ex.headers.get("authorization"))
         ex.log["key"] = principal.name
         await ex.respond(200, self._body)
-
-
-def _note(ex: Exchange, served: Served) -> None:
-    ex.log["channel"] = served.channel
-    if served.failovers:
-        ex.log["failovers"] = served.failovers
-    if served.dropped:
-        ex.log["dropped"] = list(dict.fromkeys(served.dropped))
-
-
-def _usage(ex: Exchange, usage: ir.Usage) -> None:
-    ex.log["input_tokens"] = usage.input_tokens
-    ex.log["output_tokens"] = usage.output_tokens
-    if usage.cache_read_tokens:
-        ex.log["cache_read_tokens"] = usage.cache_read_tokens

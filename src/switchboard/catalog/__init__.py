@@ -24,8 +24,24 @@ DEMO_MODEL = "switchboard/demo"
 
 @dataclass(frozen=True, slots=True)
 class Channel:
+    """One way to serve a model. `keys` are the credentials it may rotate through; `api_key`
+    is the one a call uses (the router picks it; the first by default)."""
+
     provider: ProviderConfig
     model: str
+    priority: int = 0
+    weight: int = 1
+    keys: tuple[str | None, ...] = (None,)
+    api_key: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.provider.name}/{self.model}"
+
+
+def _channel(provider: ProviderConfig, c: ChannelConfig) -> Channel:
+    keys = (c.api_key,) if c.api_key else tuple(provider.keys())
+    return Channel(provider, c.model, c.priority, c.weight, keys, keys[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +64,9 @@ class Catalog:
         self._exact: dict[str, ModelEntry] = {}
         self._globs: list[tuple[str, ModelEntry]] = []
         for m in config.models:
-            # Channels by priority (lower first); routing and health arrive with resilience.
+            # By priority (lower first); the router chooses among them per request.
             ordered = sorted(m.channels, key=lambda c: c.priority)
-            entry = ModelEntry(m, tuple(Channel(providers[c.provider], c.model) for c in ordered))
+            entry = ModelEntry(m, tuple(_channel(providers[c.provider], c) for c in ordered))
             self._models.append(entry)
             self._exact[m.id] = entry
         for entry in self._models:

@@ -23,7 +23,10 @@ def invalid(exc: msgspec.DecodeError) -> InvalidRequest:
         field = f"{path}.{missing.group(1)}" if path else missing.group(1)
         return InvalidRequest(f"{field}: Field required", param=field)
     if problem.startswith("Invalid value") and path.endswith(("type", "role")):
-        problem = f"{problem.removeprefix('Invalid value ')} is not a known {path.rsplit('.')[-1]}"
+        known = "block type" if path.endswith("type") else "role"
+        problem = f"{problem.removeprefix('Invalid value ')} is not a known {known}"
+    elif problem.startswith("Expected `object`, got"):
+        problem = "Input should be an object" + problem.removeprefix("Expected `object`")
     if not path:
         return InvalidRequest(problem)
     return InvalidRequest(f"{path}: {problem}", param=path)

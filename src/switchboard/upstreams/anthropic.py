@@ -11,13 +11,14 @@ import msgspec
 import orjson
 
 from switchboard import ir
+from switchboard.catalog import Channel
 from switchboard.config import ProviderConfig
 from switchboard.dialects.anthropic.errors import upstream_error_message
 from switchboard.dialects.anthropic.passthrough import StreamRelay, rewrite_model, rewrite_response
 from switchboard.dialects.anthropic.response import decode_response
 from switchboard.dialects.anthropic.stream import StreamDecoder
 from switchboard.dialects.anthropic.upstream_request import UpstreamProfile, encode_request
-from switchboard.errors import UpstreamError
+from switchboard.errors import InvalidRequest, UpstreamError
 from switchboard.upstreams.base import Call, Completion, Forward, Relayed
 from switchboard.upstreams.http import HttpClient
 
@@ -25,7 +26,7 @@ from switchboard.upstreams.http import HttpClient
 TRANSLATED_VERSION = "2023-06-01"
 
 
-def _headers(provider: ProviderConfig, version: str | None, beta: str | None) -> dict[str, str]:
+def _headers(channel: Channel, version: str | None, beta: str | None) -> dict[str, str]:
     headers = {
         "content-type": "application/json",
         "accept": "application/json",
@@ -33,9 +34,9 @@ def _headers(provider: ProviderConfig, version: str | None, beta: str | None) ->
     }
     if beta:
         headers["anthropic-beta"] = beta
-    if provider.api_key:
-        headers["x-api-key"] = provider.api_key
-    headers.update(provider.headers)
+    if channel.api_key:
+        headers["x-api-key"] = channel.api_key
+    headers.update(channel.provider.headers)
     return headers
 
 
@@ -61,8 +62,10 @@ class AnthropicUpstream:
         try:
             body = rewrite_model(fwd.body, fwd.channel.model)
         except (orjson.JSONDecodeError, TypeError):
-            raise UpstreamError.malformed(
-                provider.name, "the request body is not a JSON object"
+            # The client's body, not the upstream's reply: a client mistake, never retried.
+            raise InvalidRequest(
+                "the request body is not a JSON object the gateway can forward "
+                "(numbers must be finite)"
             ) from None
         return await self._http.post(
             provider,
@@ -70,7 +73,9 @@ class AnthropicUpstream:
             + ("/v1/messages/count_tokens" if count else "/v1/messages"),
             body,
             _headers(
-                provider, fwd.headers.get("anthropic-version"), fwd.headers.get("anthropic-beta")
+                fwd.channel,
+                fwd.headers.get("anthropic-version"),
+                fwd.headers.get("anthropic-beta"),
             ),
             upstream_error_message,
             stream=stream,
@@ -99,7 +104,7 @@ class AnthropicUpstream:
             provider,
             provider.base_url.rstrip("/") + "/v1/messages",
             orjson.dumps(body),
-            _headers(provider, None, None),
+            _headers(call.channel, None, None),
             upstream_error_message,
             stream=stream,
         )

@@ -77,12 +77,14 @@ class HttpClient:
         the caller owns (and must release) a successful response."""
         assert self._session is not None, "HttpClient.start() was not awaited"
         t = provider.timeouts
-        timeout = aiohttp.ClientTimeout(
-            total=None if stream else t.total, sock_connect=t.connect, sock_read=t.idle
-        )
+        # No sock_read here: it would also cut the wait for the headers, which `first_byte`
+        # bounds; the idle gap is armed once the headers are in (_arm_idle).
+        timeout = aiohttp.ClientTimeout(total=None if stream else t.total, sock_connect=t.connect)
         try:
             async with asyncio.timeout(t.first_byte):
                 resp = await self._session.post(url, data=body, headers=headers, timeout=timeout)
+        except aiohttp.ConnectionTimeoutError:
+            raise UpstreamError.timed_out(provider.name, "connecting") from None
         except TimeoutError:
             raise UpstreamError.timed_out(provider.name, "waiting for the first byte") from None
         except aiohttp.ClientError as exc:
@@ -93,25 +95,51 @@ class HttpClient:
             except (aiohttp.ClientError, TimeoutError):
                 raw = b""
             finally:
-                resp.release()
+                resp.close()
             raise UpstreamError.from_status(
                 resp.status,
                 read_error(raw),
                 provider=provider.name,
                 retry_after=retry_after_seconds(resp.headers),
             )
+        if stream and resp.content_type == "application/json":
+            # A JSON body where an event stream was asked for: the upstream ignored `stream`
+            # or hid an error behind a 200; either way there is no stream to relay.
+            resp.close()
+            raise UpstreamError.malformed(provider.name, "a JSON reply to a streaming request")
+        _arm_idle(resp, t.idle)
         return resp
 
     @staticmethod
     async def read(provider: ProviderConfig, resp: aiohttp.ClientResponse) -> bytes:
+        """The whole reply, at most `max_reply_bytes` of it: a bigger one is a failure of the
+        upstream's, and its connection is closed rather than drained."""
+        limit = provider.max_reply_bytes
+        declared = resp.content_length
+        ok = False
         try:
-            return await resp.read()
+            if declared is not None and declared > limit:
+                raise _too_big(provider)
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in resp.content.iter_any():
+                size += len(chunk)
+                if size > limit:
+                    raise _too_big(provider)
+                chunks.append(chunk)
+            ok = True
+            return b"".join(chunks)
         except TimeoutError:
             raise UpstreamError.timed_out(provider.name, "reading the reply") from None
         except aiohttp.ClientError as exc:
             raise UpstreamError.unreachable(provider.name, _describe(exc)) from None
         finally:
-            resp.release()
+            # Closing (not releasing) a reply read only in part, or abandoned by a cancelled
+            # request, so the upstream sees the connection end at once.
+            if ok:
+                resp.release()
+            else:
+                resp.close()
 
     @staticmethod
     async def events(
@@ -136,6 +164,22 @@ class HttpClient:
                     yield event
         finally:
             resp.close()
+
+
+def _arm_idle(resp: aiohttp.ClientResponse, idle: float) -> None:
+    """Bound the gap between body chunks by `idle`: aiohttp's own per-read timer, re-armed on
+    each chunk it receives, so the hot path pays no timer of ours per chunk."""
+    connection = resp.connection
+    protocol = connection.protocol if connection is not None else None
+    if protocol is not None:
+        protocol.read_timeout = idle
+        protocol.start_timeout()
+
+
+def _too_big(provider: ProviderConfig) -> UpstreamError:
+    return UpstreamError.malformed(
+        provider.name, f"the reply is larger than the {provider.max_reply_bytes}-byte limit"
+    )
 
 
 def _describe(exc: BaseException) -> str:

@@ -10,6 +10,7 @@ import msgspec
 import orjson
 
 from switchboard import ir
+from switchboard.catalog import Channel
 from switchboard.config import ProviderConfig
 from switchboard.dialects.openai_chat.errors import upstream_error_message
 from switchboard.dialects.openai_chat.passthrough import (
@@ -22,7 +23,7 @@ from switchboard.dialects.openai_chat.passthrough import (
 from switchboard.dialects.openai_chat.response import decode_response
 from switchboard.dialects.openai_chat.stream import StreamDecoder
 from switchboard.dialects.openai_chat.upstream_request import UpstreamProfile, encode_request
-from switchboard.errors import UpstreamError
+from switchboard.errors import InvalidRequest, UpstreamError
 from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.base import Call, Completion, Forward, Relayed
 from switchboard.upstreams.http import HttpClient
@@ -38,6 +39,7 @@ def _profile(call: Call, signer: ThinkingSigner) -> UpstreamProfile:
         max_output_tokens=p.max_output_tokens,
         vision=p.capabilities.vision,
         pdf=p.capabilities.pdf,
+        prompt_caching=p.capabilities.prompt_caching,
         strict_schemas=provider.strict_schemas,
         thinking_control=p.reasoning.control,
         echo_field=p.reasoning.echo_field if p.reasoning.echo else None,
@@ -45,11 +47,11 @@ def _profile(call: Call, signer: ThinkingSigner) -> UpstreamProfile:
     )
 
 
-def _headers(provider: ProviderConfig) -> dict[str, str]:
+def _headers(channel: Channel) -> dict[str, str]:
     headers = {"content-type": "application/json", "accept": "application/json"}
-    if provider.api_key:
-        headers["authorization"] = f"Bearer {provider.api_key}"
-    headers.update(provider.headers)
+    if channel.api_key:
+        headers["authorization"] = f"Bearer {channel.api_key}"
+    headers.update(channel.provider.headers)
     return headers
 
 
@@ -68,7 +70,7 @@ class OpenAIUpstream:
             provider,
             self._url(provider),
             orjson.dumps(encoded.body),
-            _headers(provider),
+            _headers(call.channel),
             upstream_error_message,
             stream=False,
         )
@@ -92,7 +94,7 @@ class OpenAIUpstream:
             provider,
             provider.tokenize_url,
             orjson.dumps(body),
-            _headers(provider),
+            _headers(call.channel),
             upstream_error_message,
             stream=False,
         )
@@ -112,7 +114,7 @@ class OpenAIUpstream:
             provider,
             self._url(provider),
             orjson.dumps(encoded.body),
-            _headers(provider),
+            _headers(call.channel),
             upstream_error_message,
             stream=True,
         )
@@ -131,14 +133,16 @@ class OpenAIUpstream:
         try:
             body = rewrite_request(fwd.body, fwd.channel.model)
         except (orjson.JSONDecodeError, ValueError):
-            raise UpstreamError.malformed(
-                provider.name, "the request body is not a JSON object"
+            # The client's body, not the upstream's reply: a client mistake, never retried.
+            raise InvalidRequest(
+                "the request body is not a JSON object the gateway can forward "
+                "(numbers must be finite)"
             ) from None
         return await self._http.post(
             provider,
             self._url(provider),
             body,
-            _headers(provider),
+            _headers(fwd.channel),
             upstream_error_message,
             stream=stream,
         )

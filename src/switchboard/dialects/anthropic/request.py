@@ -9,6 +9,7 @@ import msgspec
 
 from switchboard import ir
 from switchboard.dialects.anthropic import wire
+from switchboard.dialects.validation import invalid
 from switchboard.errors import InvalidRequest
 
 _decode_request = msgspec.json.Decoder(wire.MessagesRequest).decode
@@ -21,14 +22,14 @@ def decode_head(body: bytes) -> wire.RequestHead:
     try:
         return _decode_head(body)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise _invalid(exc) from None
+        raise invalid(exc) from None
 
 
 def decode_request(body: bytes) -> ir.Request:
     try:
         w = _decode_request(body)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise _invalid(exc) from None
+        raise invalid(exc) from None
     return _to_ir(w)
 
 
@@ -36,7 +37,7 @@ def decode_count_tokens(body: bytes) -> ir.Request:
     try:
         w = _decode_count(body)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise _invalid(exc) from None
+        raise invalid(exc) from None
     return _to_ir(w)
 
 
@@ -86,25 +87,6 @@ def _to_ir(w: wire.MessagesRequest | wire.CountTokensRequest) -> ir.Request:
         thinking=thinking,
         dropped=tuple(sorted(dropped)),
     )
-
-
-def _invalid(exc: Exception) -> InvalidRequest:
-    text = str(exc)
-    if not isinstance(exc, msgspec.ValidationError):  # (ValidationError is a DecodeError)
-        return InvalidRequest(f"The request body is not valid JSON: {text}")
-    problem, _, loc = text.partition(" - at `")
-    path = _INDEX.sub(r".\1", loc.rstrip("`").removeprefix("$").removeprefix("."))
-    missing = re.match(r"Object missing required field `(.+)`", problem)
-    if missing:
-        field = f"{path}.{missing.group(1)}" if path else missing.group(1)
-        return InvalidRequest(f"{field}: Field required", param=field)
-    if problem.startswith("Invalid value") and path.endswith("type"):
-        problem = f"{problem.removeprefix('Invalid value ')} is not a known block type"
-    elif problem.startswith("Expected `object`, got"):
-        problem = "Input should be an object" + problem.removeprefix("Expected `object`")
-    if not path:
-        return InvalidRequest(problem)
-    return InvalidRequest(f"{path}: {problem}", param=path)
 
 
 def _text(block: wire.TextBlock, dropped: set[str]) -> ir.Text:

@@ -218,10 +218,21 @@ class CountTokensRequest(msgspec.Struct):
 
 
 class RequestHead(msgspec.Struct):
-    """Just what routing needs, decoded before the whole body."""
+    """Just what routing and the request bounds need, decoded before the whole body (messages
+    and tools stay raw: the bounds count them, the full decode judges them)."""
+
+    @property
+    def reserve_tokens(self) -> int:
+        return self.max_tokens if type(self.max_tokens) is int and self.max_tokens > 0 else 0
 
     model: str
     stream: bool | None = None
+    # What limits and budgets reserve before the call. Loose here: the full decode names a
+    # bad value, with the message the client expects.
+    max_tokens: Any = None
+    metadata: MetadataParam | None = None
+    messages: msgspec.Raw = msgspec.Raw()
+    tools: msgspec.Raw = msgspec.Raw()
 
 
 # Upstream replies (an Anthropic-dialect upstream answering a translated request). Blocks stay

@@ -101,6 +101,7 @@ class StreamDecoder:
         self._provider = provider
         self._sign = sign
         self._thinking: list[str] = []  # the open thinking block's text, to sign at its stop
+        self._generated = 0  # characters of text, reasoning and arguments received
         self._estimate = input_estimate
         self._names = tool_names
         self._started = False
@@ -188,7 +189,11 @@ class StreamDecoder:
 
     @property
     def usage(self) -> ir.Usage:
-        return usage(self._usage)
+        """What the upstream reported; before it has (a stream cut short), an estimate of what
+        was generated so far, which is what a cut stream is charged for."""
+        if self._usage is not None:
+            return usage(self._usage)
+        return ir.Usage(input_tokens=self._estimate, output_tokens=-(-self._generated // 4))
 
     # blocks
 
@@ -214,6 +219,7 @@ class StreamDecoder:
         self._open = None
 
     def _piece(self, kind: str, text: str, out: list[ir.Event]) -> None:
+        self._generated += len(text)
         if self._open == "tool":
             if kind == "text":
                 self._held_text.append(text)
@@ -245,6 +251,7 @@ class StreamDecoder:
             if fn.name and not call.name:
                 call.name = fn.name
             args = arguments_text(fn.arguments)
+            self._generated += len(args)
             if args:
                 if self._live == key and call.block is not None:
                     ready = call.advance(args)

@@ -27,6 +27,7 @@ class UpstreamProfile:
     max_output_tokens: int | None = None
     vision: bool = True
     pdf: bool = False
+    prompt_caching: bool = False
     strict_schemas: bool = False
     thinking_control: str = "none"  # config.Reasoning.control
     echo_field: str | None = None  # where earlier reasoning goes back, when the model needs it
@@ -43,6 +44,10 @@ class Encoded:
 
 def encode_request(req: ir.Request, profile: UpstreamProfile) -> Encoded:
     out = Encoded(body={}, dropped=list(req.dropped))
+    if profile.prompt_caching and "cache_control" in out.dropped:
+        out.dropped[out.dropped.index("cache_control")] = (
+            "cache_control (the upstream caches by itself)"
+        )
     names: dict[str, str] = {}  # client name -> upstream name
     for tool in req.tools:
         names[tool.name] = upstream_tool_name(tool.name, set(names.values()))

@@ -243,6 +243,21 @@ class ChatRequest(msgspec.Struct):
 class RequestHead(msgspec.Struct):
     """Just what routing and the pass-through need, decoded before the whole body."""
 
+    @property
+    def reserve_tokens(self) -> int:
+        for value in (self.max_completion_tokens, self.max_tokens):
+            if type(value) is int and value > 0:
+                return value
+        return 0
+
     model: str
     stream: bool | None = None
     stream_options: StreamOptions | None = None
+    # What limits and budgets reserve before the call. Loose here: the full decode names a
+    # bad value, with the message the client expects.
+    max_tokens: Any = None
+    max_completion_tokens: Any = None
+    prompt_cache_key: str | None = None
+    user: str | None = None
+    messages: msgspec.Raw = msgspec.Raw()  # counted by the bounds, judged by the full decode
+    tools: msgspec.Raw = msgspec.Raw()

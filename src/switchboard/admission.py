@@ -1,0 +1,198 @@
+"""The pipeline's first and last steps for a client key: authorize the model, reserve the
+key's limits and budget (the worst case), and settle them with what the request used."""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from switchboard import ir
+from switchboard.auth import Principal
+from switchboard.catalog import ModelEntry
+from switchboard.config import Pricing
+from switchboard.errors import BillingError, InvalidRequest, PermissionDenied, RateLimited
+from switchboard.ids import request_id
+from switchboard.keys import NANO, ApiKey
+from switchboard.limits import (
+    WINDOW_MS,
+    BudgetPeriod,
+    Limiter,
+    Outcome,
+    Reservation,
+    SpendSource,
+    budget_period,
+)
+from switchboard.usage import cost_nusd, worst_case_nusd
+
+Headers = list[tuple[bytes, bytes]]
+
+
+def _rfc3339(ms: int) -> bytes:
+    at = datetime.fromtimestamp(ms / 1000, UTC).replace(microsecond=0)
+    return at.isoformat().replace("+00:00", "Z").encode()
+
+
+def _usd(nusd: int) -> str:
+    return f"${nusd / NANO:.6f}".rstrip("0").rstrip(".")
+
+
+def may_use(key: ApiKey, requested: str, entry: ModelEntry) -> bool:
+    allowed = key.limits.models
+    if allowed is None:
+        return True
+    names = (requested, entry.id)
+    return any(fnmatch.fnmatchcase(n, pattern) for pattern in allowed for n in names)
+
+
+def ratelimit_headers(key: ApiKey, o: Outcome, now_ms: int) -> Headers:
+    lim = key.limits
+    reset = _rfc3339((o.oldest_ms + WINDOW_MS) if o.requests else now_ms)
+    headers: Headers = []
+    if lim.rpm:
+        headers += [
+            (b"anthropic-ratelimit-requests-limit", str(lim.rpm).encode()),
+            (b"anthropic-ratelimit-requests-remaining", str(max(0, lim.rpm - o.requests)).encode()),
+            (b"anthropic-ratelimit-requests-reset", reset),
+        ]
+    if lim.tpm:
+        headers += [
+            (b"anthropic-ratelimit-tokens-limit", str(lim.tpm).encode()),
+            (b"anthropic-ratelimit-tokens-remaining", str(max(0, lim.tpm - o.tokens)).encode()),
+            (b"anthropic-ratelimit-tokens-reset", reset),
+        ]
+    return headers
+
+
+@dataclass(slots=True)
+class Ticket:
+    """One admitted request. `settle` runs once, however the request ended."""
+
+    pricing: Pricing
+    headers: Headers = field(default_factory=list)
+    limiter: Limiter | None = None
+    reservation: Reservation | None = None
+    settled: bool = False
+
+    async def settle(self, usage: ir.Usage | None) -> int:
+        """`usage` None: the request failed and costs nothing. Returns the cost in nano-USD."""
+        cost = cost_nusd(self.pricing, usage) if usage is not None else 0
+        if self.settled:
+            return cost
+        self.settled = True
+        if self.limiter is not None and self.reservation is not None:
+            tokens = 0 if usage is None else _tokens(usage)
+            await self.limiter.settle(self.reservation, tokens, cost)
+        return cost
+
+
+def _tokens(usage: ir.Usage) -> int:
+    return (
+        usage.input_tokens
+        + usage.output_tokens
+        + usage.cache_read_tokens
+        + usage.cache_write_tokens
+    )
+
+
+class Admission:
+    def __init__(self, limiter: Limiter, spend: SpendSource) -> None:
+        self._limiter = limiter
+        self._spend = spend
+
+    async def admit(
+        self,
+        principal: Principal,
+        requested: str,
+        entry: ModelEntry,
+        input_estimate: int,
+        max_tokens: int,
+    ) -> Ticket:
+        pricing = entry.profile.pricing
+        key = principal.key
+        if key is None:  # the master key and the config's static keys have no limits
+            return Ticket(pricing)
+        if not may_use(key, requested, entry):
+            allowed = ", ".join(key.limits.models or ())
+            raise PermissionDenied(
+                f"model: key '{key.name}' may not use model '{requested}' (allowed: {allowed})",
+                param="model",
+            )
+        lim = key.limits
+        if not lim.rate_limited and not lim.budget_nusd:
+            return Ticket(pricing)
+        now = time.time()
+        now_ms = int(now * 1000)
+        period = budget_period(lim.budget_period, datetime.fromtimestamp(now, UTC))
+        r = Reservation(
+            key_id=key.id,
+            request_id=request_id(),
+            rpm=lim.rpm or 0,
+            tpm=lim.tpm or 0,
+            max_concurrent=lim.max_concurrent or 0,
+            tokens=input_estimate + max_tokens,
+            budget_nusd=lim.budget_nusd or 0,
+            cost_nusd=worst_case_nusd(pricing, input_estimate, max_tokens),
+            period=period,
+        )
+        if r.tpm and r.tokens > r.tpm:
+            raise InvalidRequest(
+                f"max_tokens: this request reserves {r.tokens} tokens (about {input_estimate} "
+                f"of input plus max_tokens {max_tokens}), more than key '{key.name}' may use "
+                f"in a minute ({r.tpm} tokens per minute)",
+                param="max_tokens",
+            )
+        outcome = await self._limiter.acquire(r, now_ms, None)
+        if outcome.verdict == "seed":
+            # The first request of a period on this backend: its spend so far is in the ledger.
+            seed = await self._spend(key.id, period.start)
+            outcome = await self._limiter.acquire(r, now_ms, seed)
+        headers = ratelimit_headers(key, outcome, now_ms)
+        if outcome.verdict == "ok":
+            return Ticket(pricing, headers, self._limiter, r)
+        raise _refusal(key, r, outcome, headers)
+
+
+def _refusal(key: ApiKey, r: Reservation, o: Outcome, headers: Headers) -> Exception:
+    exc: RateLimited | BillingError
+    wait = max(1, math.ceil(o.retry_ms / 1000))
+    if o.verdict == "rpm":
+        exc = RateLimited(
+            f"rate limit: key '{key.name}' has made {o.requests} requests in the last minute, "
+            f"its limit is {r.rpm} requests per minute; retry in {wait} s",
+            retry_after=wait,
+        )
+    elif o.verdict == "tpm":
+        exc = RateLimited(
+            f"rate limit: key '{key.name}' has used {o.tokens} of its {r.tpm} tokens per minute "
+            f"and this request reserves {r.tokens} (input estimate + max_tokens); "
+            f"retry in {wait} s",
+            retry_after=wait,
+        )
+    elif o.verdict == "concurrency":
+        exc = RateLimited(
+            f"rate limit: key '{key.name}' already has {r.max_concurrent} requests in flight, "
+            f"its limit of concurrent requests; retry when one finishes",
+            retry_after=wait,
+        )
+    else:
+        exc = BillingError(_budget_message(key, r, o, r.period))
+    exc.extra_headers = headers
+    return exc
+
+
+def _budget_message(key: ApiKey, r: Reservation, o: Outcome, period: BudgetPeriod) -> str:
+    kind = {"day": "daily", "month": "monthly", "total": "total"}[key.limits.budget_period]
+    resets = (
+        f"it resets at {period.reset.isoformat().replace('+00:00', 'Z')}"
+        if period.reset is not None
+        else "it never resets; the operator can raise it"
+    )
+    in_flight = f" ({_usd(o.reserved_nusd)} more is reserved by requests in flight)"
+    return (
+        f"budget: key '{key.name}' has spent {_usd(o.spent_nusd)} of its {kind} budget of "
+        f"{_usd(r.budget_nusd)}{in_flight if o.reserved_nusd else ''}, and this request may "
+        f"cost up to {_usd(r.cost_nusd)}; {resets}"
+    )

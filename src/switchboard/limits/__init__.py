@@ -1,0 +1,92 @@
+"""Per-key limits, the same on every backend: requests and tokens in a sliding 60-second window,
+requests in flight, and spend per budget period. A request reserves its worst case when it
+starts (input estimate + max_tokens, and what that may cost) and settles with what it used.
+
+Backends: `memory.MemoryLimiter` (one process) and `redis.RedisLimiter` (every instance sharing
+one Redis; each acquire and settle is one Lua script, so there is no read-modify-write race)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal, Protocol
+
+from switchboard.keys import Period
+
+WINDOW_MS = 60_000
+# A request in flight holds its concurrency slot and budget reservation at most this long, so a
+# crashed instance cannot hold them forever. Longer than any upstream timeout.
+LEASE_MS = 3_600_000
+
+Verdict = Literal["ok", "rpm", "tpm", "concurrency", "budget", "seed"]
+
+# (key id, start of the period or None for all time) -> nano-USD spent, from the ledger.
+SpendSource = Callable[[str, datetime | None], Awaitable[int]]
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetPeriod:
+    id: str
+    start: datetime | None
+    reset: datetime | None  # None: never resets
+
+    @property
+    def ttl_seconds(self) -> int:
+        """How long the period's counter is worth keeping; 0 means forever."""
+        if self.reset is None:
+            return 0
+        return int((self.reset - datetime.now(UTC)).total_seconds()) + 86_400
+
+
+def budget_period(period: Period, now: datetime) -> BudgetPeriod:
+    now = now.astimezone(UTC)
+    if period == "day":
+        start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return BudgetPeriod(f"d{start:%Y%m%d}", start, start + timedelta(days=1))
+    if period == "month":
+        start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        nxt = (
+            start.replace(year=start.year + 1, month=1)
+            if start.month == 12
+            else start.replace(month=start.month + 1)
+        )
+        return BudgetPeriod(f"m{start:%Y%m}", start, nxt)
+    return BudgetPeriod("total", None, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    key_id: str
+    request_id: str
+    rpm: int
+    tpm: int
+    max_concurrent: int
+    tokens: int
+    budget_nusd: int
+    cost_nusd: int
+    period: BudgetPeriod
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a backend found. Counts are after the request when it was admitted. Times are epoch
+    milliseconds. `retry_ms` is how long to wait before the refused request can fit (-1: never)."""
+
+    verdict: Verdict
+    requests: int
+    tokens: int
+    oldest_ms: int
+    retry_ms: int = 0
+    spent_nusd: int = 0
+    reserved_nusd: int = 0
+
+
+class Limiter(Protocol):
+    async def acquire(self, r: Reservation, now_ms: int, seed: int | None) -> Outcome:
+        """`seed` is the period's spend from the ledger, given only after a "seed" verdict."""
+        ...
+
+    async def settle(self, r: Reservation, tokens: int, cost_nusd: int) -> None: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,77 @@
+"""Limits shared by every instance through one Redis: each acquire and settle is a single Lua
+script (one round trip), so concurrent instances never read-modify-write the same counter."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any, get_args
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from switchboard.errors import Overloaded
+from switchboard.limits import LEASE_MS, WINDOW_MS, Outcome, Reservation, Verdict
+from switchboard.log import events as log
+
+_VERDICTS: dict[str, Verdict] = {v: v for v in get_args(Verdict)}
+
+
+def _script(name: str) -> str:
+    return resources.files("switchboard.limits").joinpath(name).read_text("utf-8")
+
+
+class RedisLimiter:
+    def __init__(self, url: str, prefix: str) -> None:
+        self._redis: aioredis.Redis = aioredis.from_url(url)
+        self._prefix = prefix
+        self._acquire = self._redis.register_script(_script("acquire.lua"))
+        self._settle = self._redis.register_script(_script("settle.lua"))
+
+    def _keys(self, r: Reservation) -> list[str]:
+        # One hash tag per key: a Redis Cluster keeps all of a key's counters in one slot.
+        base = f"{self._prefix}:{{{r.key_id}}}"
+        return [
+            f"{base}:win",
+            f"{base}:tok",
+            f"{base}:live",
+            f"{base}:res",
+            f"{base}:spent:{r.period.id}",
+        ]
+
+    async def acquire(self, r: Reservation, now_ms: int, seed: int | None) -> Outcome:
+        args: list[Any] = [
+            r.request_id,
+            now_ms,
+            r.rpm,
+            r.tpm,
+            r.max_concurrent,
+            r.tokens,
+            r.budget_nusd,
+            r.cost_nusd,
+            -1 if seed is None else seed,
+            LEASE_MS,
+            r.period.ttl_seconds,
+            WINDOW_MS,
+        ]
+        try:
+            reply = await self._acquire(keys=self._keys(r), args=args)
+        except RedisError as exc:
+            # Refuse rather than admit unlimited: a budget must not be overspent while Redis is
+            # down. 529 tells the SDKs to retry later.
+            raise Overloaded(
+                f"limits: the gateway cannot reach its rate-limit store ({type(exc).__name__})",
+                retry_after=1,
+            ) from None
+        verdict = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+        return Outcome(_VERDICTS[verdict], *(int(x) for x in reply[1:7]))
+
+    async def settle(self, r: Reservation, tokens: int, cost_nusd: int) -> None:
+        try:
+            await self._settle(keys=self._keys(r), args=[r.request_id, tokens, cost_nusd])
+        except RedisError:
+            # The reply has gone out; the lease ends by itself (LEASE_MS) and the ledger still
+            # has the cost, which seeds the next period's counter.
+            log.exception("settling request %s in Redis failed", r.request_id)
+
+    async def close(self) -> None:
+        await self._redis.aclose()

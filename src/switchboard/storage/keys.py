@@ -1,0 +1,146 @@
+"""API key rows: create, read, change, revoke. Secrets never reach this module, only hashes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from switchboard.errors import Overloaded
+from switchboard.keys import PERIODS, ApiKey, Limits, Period
+from switchboard.storage.tables import api_keys
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back without a zone; everything stored is UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _period(value: str) -> Period:
+    for p in PERIODS:
+        if p == value:
+            return p
+    return "month"
+
+
+def _key(row: RowMapping) -> ApiKey:
+    models = json.loads(row["models"]) if row["models"] is not None else None
+    created = utc(row["created_at"])
+    assert created is not None
+    return ApiKey(
+        id=row["id"],
+        name=row["name"],
+        prefix=row["prefix"],
+        limits=Limits(
+            models=tuple(models) if models is not None else None,
+            rpm=row["rpm"],
+            tpm=row["tpm"],
+            max_concurrent=row["max_concurrent"],
+            budget_nusd=row["budget_nusd"],
+            budget_period=_period(row["budget_period"]),
+            expires_at=utc(row["expires_at"]),
+        ),
+        created_at=created,
+        revoked_at=utc(row["revoked_at"]),
+    )
+
+
+def _limit_values(limits: Limits) -> dict[str, Any]:
+    return {
+        "models": json.dumps(list(limits.models)) if limits.models is not None else None,
+        "rpm": limits.rpm,
+        "tpm": limits.tpm,
+        "max_concurrent": limits.max_concurrent,
+        "budget_nusd": limits.budget_nusd,
+        "budget_period": limits.budget_period,
+        "expires_at": limits.expires_at,
+    }
+
+
+class KeyStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def create(
+        self, key_id: str, name: str, prefix: str, digest: bytes, limits: Limits
+    ) -> ApiKey:
+        now = datetime.now(UTC)
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                api_keys.insert().values(
+                    id=key_id,
+                    name=name,
+                    prefix=prefix,
+                    secret_hash=digest,
+                    created_at=now,
+                    **_limit_values(limits),
+                )
+            )
+        return ApiKey(key_id, name, prefix, limits, now)
+
+    async def get(self, key_id: str) -> ApiKey | None:
+        async with self._engine.connect() as conn:
+            row = (
+                (await conn.execute(select(api_keys).where(api_keys.c.id == key_id)))
+                .mappings()
+                .first()
+            )
+        return _key(row) if row is not None else None
+
+    async def by_hash(self, digest: bytes) -> ApiKey | None:
+        try:
+            async with self._engine.connect() as conn:
+                row = (
+                    (await conn.execute(select(api_keys).where(api_keys.c.secret_hash == digest)))
+                    .mappings()
+                    .first()
+                )
+        except (SQLAlchemyError, OSError) as exc:
+            # On the request path: the client gets a retryable error, not a traceback.
+            raise Overloaded(
+                f"x-api-key: the gateway cannot reach its key database ({type(exc).__name__})",
+                retry_after=1,
+            ) from None
+        return _key(row) if row is not None else None
+
+    async def list(self, include_revoked: bool = True) -> list[ApiKey]:
+        query = select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
+        if not include_revoked:
+            query = query.where(api_keys.c.revoked_at.is_(None))
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_key(r) for r in rows]
+
+    async def update(self, key_id: str, name: str, limits: Limits) -> ApiKey | None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(api_keys)
+                .where(api_keys.c.id == key_id)
+                .values(name=name, **_limit_values(limits))
+            )
+        return await self.get(key_id)
+
+    async def revoke(self, key_id: str) -> ApiKey | None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(api_keys)
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=datetime.now(UTC))
+            )
+        return await self.get(key_id)
+
+    async def rotate(self, key_id: str, prefix: str, digest: bytes) -> ApiKey | None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(api_keys)
+                .where(api_keys.c.id == key_id)
+                .values(prefix=prefix, secret_hash=digest)
+            )
+        return await self.get(key_id)

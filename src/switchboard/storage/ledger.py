@@ -1,0 +1,123 @@
+"""The usage ledger: batched inserts, the spend of a key since a time, and reports."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Select, cast, func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.types import Date
+
+from switchboard.errors import Overloaded
+from switchboard.keys import NANO
+from switchboard.storage.keys import utc
+from switchboard.storage.tables import usage
+from switchboard.usage import UsageRow
+
+GroupBy = Literal["day", "key", "model"]
+GROUPS: dict[str, GroupBy] = {"day": "day", "key": "key", "model": "model"}
+
+
+@dataclass(frozen=True, slots=True)
+class UsageFilter:
+    key_id: str | None = None
+    model: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class Ledger:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def write(self, rows: Sequence[UsageRow]) -> None:
+        if not rows:
+            return
+        async with self._engine.begin() as conn:
+            await conn.execute(usage.insert(), [dataclasses.asdict(r) for r in rows])
+
+    async def spent_since(self, key_id: str, since: datetime | None) -> int:
+        query = select(func.coalesce(func.sum(usage.c.cost_nusd), 0)).where(
+            usage.c.key_id == key_id
+        )
+        if since is not None:
+            query = query.where(usage.c.at >= since)
+        try:
+            async with self._engine.connect() as conn:
+                return int((await conn.execute(query)).scalar_one())
+        except (SQLAlchemyError, OSError) as exc:
+            # Asked on the request path (a budget's first use in a period).
+            raise Overloaded(
+                f"budget: the gateway cannot reach its usage database ({type(exc).__name__})",
+                retry_after=1,
+            ) from None
+
+    def _where(self, query: Select[Any], f: UsageFilter) -> Select[Any]:
+        if f.key_id is not None:
+            query = query.where(usage.c.key_id == f.key_id)
+        if f.model is not None:
+            query = query.where(usage.c.model == f.model)
+        if f.since is not None:
+            query = query.where(usage.c.at >= f.since)
+        if f.until is not None:
+            query = query.where(usage.c.at < f.until)
+        return query
+
+    async def rows(self, f: UsageFilter, limit: int = 1000) -> list[dict[str, Any]]:
+        query = self._where(select(usage), f).order_by(usage.c.at.desc(), usage.c.id.desc())
+        async with self._engine.connect() as conn:
+            found = (await conn.execute(query.limit(limit))).mappings().all()
+        out = []
+        for r in found:
+            # Column names are str subclasses, which orjson will not take as keys.
+            row = {str(k): v for k, v in r.items() if k not in ("id", "cost_nusd")}
+            at = utc(r["at"])
+            row["at"] = at.isoformat().replace("+00:00", "Z") if at else None
+            row["cost_usd"] = r["cost_nusd"] / NANO
+            out.append(row)
+        return out
+
+    async def report(self, f: UsageFilter, group_by: GroupBy) -> list[dict[str, Any]]:
+        group: ColumnElement[Any]
+        if group_by == "key":
+            group = usage.c.key_id
+        elif group_by == "model":
+            group = usage.c.model
+        elif self._engine.dialect.name == "sqlite":
+            group = func.date(usage.c.at)
+        else:
+            group = cast(usage.c.at, Date)  # the session runs in UTC (engine.py)
+        query = self._where(
+            select(
+                group.label("group"),
+                func.count().label("requests"),
+                func.sum(usage.c.input_tokens).label("input_tokens"),
+                func.sum(usage.c.output_tokens).label("output_tokens"),
+                func.sum(usage.c.cache_read_tokens).label("cache_read_tokens"),
+                func.sum(usage.c.cache_write_tokens).label("cache_write_tokens"),
+                func.sum(usage.c.cost_nusd).label("cost_nusd"),
+                func.count(usage.c.error_type).label("errors"),
+            ),
+            f,
+        )
+        query = query.group_by(group).order_by(group)
+        async with self._engine.connect() as conn:
+            found = (await conn.execute(query)).mappings().all()
+        return [
+            {
+                group_by: str(r["group"]),
+                "requests": int(r["requests"]),
+                "input_tokens": int(r["input_tokens"] or 0),
+                "output_tokens": int(r["output_tokens"] or 0),
+                "cache_read_tokens": int(r["cache_read_tokens"] or 0),
+                "cache_write_tokens": int(r["cache_write_tokens"] or 0),
+                "cost_usd": int(r["cost_nusd"] or 0) / NANO,
+                "errors": int(r["errors"]),
+            }
+            for r in found
+        ]

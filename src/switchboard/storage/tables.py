@@ -1,0 +1,69 @@
+"""The schema, as SQLAlchemy Core tables. Migrations create it; queries are built from it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY.
+_RowId = BigInteger().with_variant(Integer(), "sqlite")
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("prefix", String(32), nullable=False),
+    Column("secret_hash", LargeBinary(32), nullable=False, unique=True),
+    Column("models", Text, nullable=True),  # JSON list; NULL means every model
+    Column("rpm", Integer, nullable=True),
+    Column("tpm", Integer, nullable=True),
+    Column("max_concurrent", Integer, nullable=True),
+    Column("budget_nusd", BigInteger, nullable=True),
+    Column("budget_period", String(8), nullable=False, server_default="month"),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+usage = Table(
+    "usage",
+    metadata,
+    Column("id", _RowId, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("provider", String(200), nullable=False),
+    Column("channel", String(400), nullable=False),
+    Column("upstream_model", String(200), nullable=False),
+    Column("input_tokens", Integer, nullable=False),
+    Column("output_tokens", Integer, nullable=False),
+    Column("cache_read_tokens", Integer, nullable=False),
+    Column("cache_write_tokens", Integer, nullable=False),
+    Column("cost_nusd", BigInteger, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("ttft_ms", Float, nullable=True),
+    Column("stream", Boolean, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("error_type", String(64), nullable=True),
+    Column("client_disconnected", Boolean, nullable=False),
+    Column("failovers", Integer, nullable=False, server_default="0"),
+    Column("retries", Integer, nullable=False, server_default="0"),
+    Index("ix_usage_key_at", "key_id", "at"),
+    Index("ix_usage_at", "at"),
+)

@@ -1,0 +1,155 @@
+"""The limiter backends behave the same: the in-process one and the Redis one shared by several
+instances (where concurrent admissions must not overshoot by a single request)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import pytest
+
+from switchboard.errors import Overloaded
+from switchboard.limits import Limiter, Reservation, budget_period
+from switchboard.limits.memory import MemoryLimiter
+from switchboard.limits.redis import RedisLimiter
+
+from .services import redis_prefix
+
+NOW = 1_700_000_000_000
+_ids = itertools.count()
+
+Factory = Callable[[], Limiter]
+
+
+@pytest.fixture(params=["memory", "redis"])
+def make_limiter(request: pytest.FixtureRequest) -> Iterator[Factory]:
+    """Calling it twice gives two views of the same limits (two instances on one Redis)."""
+    if request.param == "memory":
+        shared = MemoryLimiter()
+        yield lambda: shared
+        return
+    with redis_prefix() as (url, prefix):
+        yield lambda: RedisLimiter(url, prefix)
+
+
+@asynccontextmanager
+async def opened(factory: Factory) -> AsyncIterator[Limiter]:
+    limiter = factory()
+    try:
+        yield limiter
+    finally:
+        await limiter.close()
+
+
+def res(key: str = "k", *, rpm: int = 0, tpm: int = 0, conc: int = 0, tokens: int = 0,
+        budget: int = 0, cost: int = 0) -> Reservation:  # fmt: skip
+    return Reservation(
+        key_id=key,
+        request_id=f"r{next(_ids)}",
+        rpm=rpm,
+        tpm=tpm,
+        max_concurrent=conc,
+        tokens=tokens,
+        budget_nusd=budget,
+        cost_nusd=cost,
+        period=budget_period("day", datetime.fromtimestamp(NOW / 1000, UTC)),
+    )
+
+
+def go(work: Awaitable[None]) -> None:
+    asyncio.run(asyncio.wait_for(work, 30))  # type: ignore[arg-type]
+
+
+def test_requests_per_minute_is_a_sliding_window(make_limiter: Factory) -> None:
+    async def work() -> None:
+        async with opened(make_limiter) as lim:
+            for i in range(3):
+                o = await lim.acquire(res(rpm=3), NOW + i * 1000, None)
+                assert (o.verdict, o.requests) == ("ok", i + 1)
+            refused = await lim.acquire(res(rpm=3), NOW + 30_000, None)
+            assert refused.verdict == "rpm"
+            assert refused.retry_ms == 30_000  # when the first request leaves the window
+            later = await lim.acquire(res(rpm=3), NOW + 60_001, None)
+            assert (later.verdict, later.requests) == ("ok", 3)
+
+    go(work())
+
+
+def test_tokens_are_reserved_then_settled_with_the_real_usage(make_limiter: Factory) -> None:
+    async def work() -> None:
+        async with opened(make_limiter) as lim:
+            first = res(tpm=1000, tokens=600)
+            assert (await lim.acquire(first, NOW, None)).tokens == 600
+            assert (await lim.acquire(res(tpm=1000, tokens=600), NOW + 1, None)).verdict == "tpm"
+            await lim.settle(first, 100, 0)  # it used far less than it reserved
+            o = await lim.acquire(res(tpm=1000, tokens=600), NOW + 2, None)
+            assert (o.verdict, o.tokens) == ("ok", 700)
+
+    go(work())
+
+
+def test_concurrent_requests(make_limiter: Factory) -> None:
+    async def work() -> None:
+        async with opened(make_limiter) as lim:
+            a, b = res(conc=2), res(conc=2)
+            assert (await lim.acquire(a, NOW, None)).verdict == "ok"
+            assert (await lim.acquire(b, NOW, None)).verdict == "ok"
+            assert (await lim.acquire(res(conc=2), NOW, None)).verdict == "concurrency"
+            await lim.settle(a, 0, 0)
+            assert (await lim.acquire(res(conc=2), NOW, None)).verdict == "ok"
+
+    go(work())
+
+
+def test_budget_counts_spend_and_reservations(make_limiter: Factory) -> None:
+    async def work() -> None:
+        async with opened(make_limiter) as lim:
+            first = res(budget=100, cost=40)
+            assert (await lim.acquire(first, NOW, None)).verdict == "seed"
+            o = await lim.acquire(first, NOW, 30)  # 30 already spent, says the ledger
+            assert (o.verdict, o.spent_nusd, o.reserved_nusd) == ("ok", 30, 40)
+            refused = await lim.acquire(res(budget=100, cost=40), NOW, None)
+            assert (refused.verdict, refused.spent_nusd, refused.reserved_nusd) == (
+                "budget",
+                30,
+                40,
+            )
+            await lim.settle(first, 10, 25)  # cheaper than its worst case
+            o = await lim.acquire(res(budget=100, cost=40), NOW, None)
+            assert (o.verdict, o.spent_nusd) == ("ok", 55)
+            assert (await lim.acquire(res(budget=100, cost=6), NOW, None)).verdict == "budget"
+
+    go(work())
+
+
+def test_limits_hold_exactly_across_instances_under_concurrency(make_limiter: Factory) -> None:
+    async def work() -> None:
+        async with opened(make_limiter) as one, opened(make_limiter) as two:
+            rpm = [(one if i % 2 else two).acquire(res("a", rpm=25), NOW, None) for i in range(100)]
+            verdicts = [o.verdict for o in await asyncio.gather(*rpm)]
+            assert (verdicts.count("ok"), verdicts.count("rpm")) == (25, 75)
+
+            await one.acquire(res("b", budget=1000, cost=1), NOW, 0)  # seed the period
+            spend = [
+                (one if i % 2 else two).acquire(res("b", budget=1000, cost=100), NOW, None)
+                for i in range(50)
+            ]
+            verdicts = [o.verdict for o in await asyncio.gather(*spend)]
+            assert (verdicts.count("ok"), verdicts.count("budget")) == (9, 41)
+
+    go(work())
+
+
+def test_an_unreachable_redis_refuses_with_a_retryable_error() -> None:
+    async def work() -> None:
+        lim = RedisLimiter("redis://127.0.0.1:1/0", "unused")
+        try:
+            with pytest.raises(Overloaded, match=r"^limits: the gateway cannot reach its rate"):
+                await lim.acquire(res(rpm=1), NOW, None)
+        finally:
+            await lim.close()
+
+    go(work())

@@ -1,0 +1,165 @@
+"""Storage on SQLite and PostgreSQL alike: migrations, keys (only hashes stored), the ledger."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+import pytest
+from sqlalchemy import select
+
+from switchboard.errors import InvalidRequest, NotFound
+from switchboard.key_admin import KeyAdmin
+from switchboard.keys import KeyCache, hash_secret
+from switchboard.storage import Storage, UsageFilter
+from switchboard.storage.tables import api_keys
+from switchboard.usage import UsageRow
+
+T = TypeVar("T")
+
+
+def run(url: str, work: Callable[[Storage], Awaitable[T]]) -> T:
+    async def main() -> T:
+        storage = Storage(url)
+        try:
+            await storage.upgrade()
+            return await work(storage)
+        finally:
+            await storage.close()
+
+    return asyncio.run(main())
+
+
+def test_migrations_apply_once_and_are_idempotent(database_url: str) -> None:
+    async def work(s: Storage) -> str | None:
+        await s.upgrade()  # a second start must not fail nor change anything
+        return await s.revision()
+
+    assert run(database_url, work) == "0002"  # the newest revision
+
+
+def test_a_key_is_stored_as_a_hash_and_found_by_its_secret(database_url: str) -> None:
+    async def work(s: Storage) -> None:
+        admin = KeyAdmin(s.keys)
+        key, secret = await admin.create(
+            {"name": "alice", "models": "demo,claude-*", "rpm": 5, "budget_usd": 2.5}
+        )
+        assert secret.startswith("sk-sb-")
+        async with s.engine.connect() as conn:
+            stored = (await conn.execute(select(api_keys))).mappings().one()
+        assert secret not in {str(v) for v in stored.values()}
+        assert stored["secret_hash"] == hash_secret(secret)
+        found = await s.keys.by_hash(hash_secret(secret))
+        assert found is not None
+        assert (found.id, found.name) == (key.id, "alice")
+        assert found.limits.models == ("demo", "claude-*")
+        assert found.limits.budget_nusd == 2_500_000_000
+        assert "key" not in found.public()
+        assert "secret_hash" not in found.public()
+
+    run(database_url, work)
+
+
+def test_update_revoke_and_rotate(database_url: str) -> None:
+    async def work(s: Storage) -> None:
+        cache = KeyCache(s.keys, ttl=3600)
+        admin = KeyAdmin(s.keys, cache)
+        key, secret = await admin.create({"name": "bob", "tpm": 1000})
+        assert (await cache.get(hash_secret(secret))) is not None
+        updated = await admin.update(key.id, {"tpm": None, "max_concurrent": 2})
+        assert (updated.limits.tpm, updated.limits.max_concurrent) == (None, 2)
+        rotated, new_secret = await admin.rotate(key.id)
+        assert rotated.id == key.id
+        assert new_secret != secret
+        assert await s.keys.by_hash(hash_secret(secret)) is None
+        # The change forgot the cache: the old secret is unknown at once, not after the TTL.
+        assert await cache.get(hash_secret(secret)) is None
+        revoked = await admin.revoke(key.id)
+        assert revoked.public()["status"] == "revoked"
+        cached = await cache.get(hash_secret(new_secret))
+        assert cached is not None
+        assert cached.revoked_at is not None
+        assert [k.id for k in await admin.list()] == [key.id]
+        with pytest.raises(NotFound, match="id: no key 'key_nope'"):
+            await admin.get("key_nope")
+
+    run(database_url, work)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"rpm": 5}, "name: Field required"),
+        ({"name": "x", "rpm": -1}, "rpm: must be a whole number"),
+        ({"name": "x", "budget_usd": "lots"}, "budget_usd: must be a number"),
+        ({"name": "x", "budget_period": "week"}, "budget_period: must be one of day, month"),
+        ({"name": "x", "expires_at": "tomorrow"}, "expires_at: 'tomorrow' is not an ISO 8601"),
+        ({"name": "x", "colour": "red"}, "colour: unknown field"),
+    ],
+)
+def test_bad_fields_are_named(fields: dict[str, object], message: str, tmp_path: object) -> None:
+    async def work(s: Storage) -> None:
+        with pytest.raises(InvalidRequest, match=message):
+            await KeyAdmin(s.keys).create(fields)
+
+    run(f"sqlite:///{tmp_path}/k.db", work)
+
+
+def _row(key_id: str, model: str, at: datetime, cost: int, status: int = 200) -> UsageRow:
+    return UsageRow(
+        at=at,
+        request_id=f"req_{key_id}_{model}_{at.timestamp()}",
+        key_id=key_id,
+        model=model,
+        provider="demo",
+        channel="demo/demo",
+        upstream_model="demo",
+        input_tokens=10,
+        output_tokens=5,
+        cache_read_tokens=1,
+        cache_write_tokens=0,
+        cost_nusd=cost,
+        latency_ms=12.5,
+        ttft_ms=None,
+        stream=False,
+        status=status,
+        error_type=None if status == 200 else "rate_limit_error",
+        client_disconnected=False,
+    )
+
+
+def test_ledger_rows_reports_and_spend(database_url: str) -> None:
+    today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    yesterday = today - timedelta(days=1)
+
+    async def work(s: Storage) -> None:
+        await s.ledger.write(
+            [
+                _row("k1", "demo", yesterday, 1_000),
+                _row("k1", "demo", today, 2_000),
+                _row("k1", "other", today, 4_000),
+                _row("k2", "demo", today, 0, status=429),
+            ]
+        )
+        assert await s.ledger.spent_since("k1", None) == 7_000
+        assert await s.ledger.spent_since("k1", today - timedelta(hours=1)) == 6_000
+        rows = await s.ledger.rows(UsageFilter(key_id="k1", model="demo"))
+        assert [r["cost_usd"] for r in rows] == [2e-6, 1e-6]  # newest first
+        assert rows[0]["at"].endswith("Z")
+        assert rows[0]["cache_read_tokens"] == 1
+        by_key = await s.ledger.report(UsageFilter(), "key")
+        assert [(r["key"], r["requests"], r["cost_usd"], r["errors"]) for r in by_key] == [
+            ("k1", 3, 7e-6, 0),
+            ("k2", 1, 0.0, 1),
+        ]
+        by_day = await s.ledger.report(UsageFilter(key_id="k1"), "day")
+        assert [(r["day"], r["requests"]) for r in by_day] == [
+            (yesterday.date().isoformat(), 1),
+            (today.date().isoformat(), 2),
+        ]
+        by_model = await s.ledger.report(UsageFilter(since=today - timedelta(hours=1)), "model")
+        assert [(r["model"], r["requests"]) for r in by_model] == [("demo", 2), ("other", 1)]
+
+    run(database_url, work)
