@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import aiohttp
-import msgspec
 import orjson
 
 from switchboard import ir
@@ -82,12 +81,10 @@ class AnthropicUpstream:
         )
 
     async def forward(self, fwd: Forward) -> Relayed:
-        provider = fwd.channel.provider
-        raw = await self._http.read(provider, await self._post(fwd, stream=False))
-        try:
-            body, usage = rewrite_response(raw, fwd.client_model)
-        except (orjson.JSONDecodeError, ValueError) as exc:
-            raise UpstreamError.malformed(provider.name, str(exc)[:300]) from None
+        resp = await self._post(fwd, stream=False)
+        body, usage = await self._http.read_reply(
+            fwd.channel.provider, resp, lambda raw: rewrite_response(raw, fwd.client_model)
+        )
         return Relayed(body, usage)
 
     async def forward_stream(self, fwd: Forward) -> AnthropicRelayStream:
@@ -112,11 +109,8 @@ class AnthropicUpstream:
     async def complete(self, call: Call) -> Completion:
         provider = call.channel.provider
         encoded = encode_request(call.request, _profile(call))
-        raw = await self._http.read(provider, await self._send(call, encoded.body, stream=False))
-        try:
-            response, notes = decode_response(raw)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise UpstreamError.malformed(provider.name, str(exc)[:300]) from None
+        resp = await self._send(call, encoded.body, stream=False)
+        response, notes = await self._http.read_reply(provider, resp, decode_response)
         return Completion(response, encoded.dropped + notes)
 
     async def stream(self, call: Call) -> AnthropicEventStream:

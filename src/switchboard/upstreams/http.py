@@ -10,6 +10,7 @@ import socket
 import time
 import urllib.parse
 from collections.abc import AsyncGenerator, Callable, Mapping
+from typing import TypeVar
 
 import aiohttp
 import aiohttp.abc
@@ -19,6 +20,7 @@ from switchboard.dialects.sse import SSEDecoder, SSEEvent
 from switchboard.errors import UpstreamError
 
 ErrorReader = Callable[[bytes], str]
+T = TypeVar("T")
 
 _MAX_ERROR_BODY = 64 * 1024
 
@@ -140,6 +142,17 @@ class HttpClient:
                 resp.release()
             else:
                 resp.close()
+
+    @classmethod
+    async def read_reply(
+        cls, provider: ProviderConfig, resp: aiohttp.ClientResponse, parse: Callable[[bytes], T]
+    ) -> T:
+        """The whole reply, parsed; a reply that does not parse is the upstream's failure."""
+        raw = await cls.read(provider, resp)
+        try:
+            return parse(raw)
+        except ValueError as exc:  # orjson's and msgspec's decode errors are ValueErrors
+            raise UpstreamError.malformed(provider.name, str(exc)[:300]) from None
 
     @staticmethod
     async def events(

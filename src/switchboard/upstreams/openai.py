@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import aiohttp
-import msgspec
 import orjson
 
 from switchboard import ir
@@ -74,11 +73,9 @@ class OpenAIUpstream:
             upstream_error_message,
             stream=False,
         )
-        raw = await self._http.read(provider, resp)
-        try:
-            response, notes = decode_response(raw, encoded.tool_names, self._signer.sign)
-        except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as exc:
-            raise UpstreamError.malformed(provider.name, str(exc)[:300]) from None
+        response, notes = await self._http.read_reply(
+            provider, resp, lambda raw: decode_response(raw, encoded.tool_names, self._signer.sign)
+        )
         return Completion(response, encoded.dropped + notes)
 
     async def count_tokens(self, call: Call) -> int | None:
@@ -148,12 +145,10 @@ class OpenAIUpstream:
         )
 
     async def forward(self, fwd: Forward) -> Relayed:
-        provider = fwd.channel.provider
-        raw = await self._http.read(provider, await self._forward(fwd, stream=False))
-        try:
-            body, usage = rewrite_response(raw, fwd.client_model)
-        except (orjson.JSONDecodeError, ValueError) as exc:
-            raise UpstreamError.malformed(provider.name, str(exc)[:300]) from None
+        resp = await self._forward(fwd, stream=False)
+        body, usage = await self._http.read_reply(
+            fwd.channel.provider, resp, lambda raw: rewrite_response(raw, fwd.client_model)
+        )
         return Relayed(body, usage)
 
     async def forward_stream(self, fwd: Forward) -> OpenAIRelayStream:
