@@ -57,13 +57,14 @@ class Context:
 
 @dataclass(slots=True)
 class SwitchboardSetup:
-    """Everything Switchboard needs for the bench. `prepare` are commands run once before
-    `serve` (none yet: when DB keys land, creating a key with limits goes here, and `api_key`
-    becomes that key, so the bench measures the tenancy path)."""
+    """Everything Switchboard needs for the bench: the config, and the `keys create` options
+    of the client key it is measured with. The targets hold with keys, limits and the ledger
+    on, so the bench uses a database key with every limit set (high enough never to refuse:
+    the bench measures their cost, not their effect) and a priced model, so every request is
+    admitted, reserved, settled and written to the SQLite ledger."""
 
     config: dict[str, Any]
-    api_key: str
-    prepare: list[list[str]] = field(default_factory=list)
+    key_options: list[str]
 
 
 def switchboard_setup(ctx: Context) -> SwitchboardSetup:
@@ -76,14 +77,33 @@ def switchboard_setup(ctx: Context) -> SwitchboardSetup:
             {"name": "upa", "kind": "anthropic", "base_url": f"http://127.0.0.1:{up}"},
         ],
         "models": [
-            {"id": "bench-model", "channels": [{"provider": "up", "model": "bench-upstream"}]},
+            {
+                "id": "bench-model",
+                "channels": [{"provider": "up", "model": "bench-upstream"}],
+                "pricing": PRICING,
+            },
             {
                 "id": "bench-passthrough",
                 "channels": [{"provider": "upa", "model": "bench-upstream"}],
+                "pricing": PRICING,
             },
         ],
     }
-    return SwitchboardSetup(config=config, api_key="sk-bench")
+    limits = ["--rpm", "100000000", "--tpm", "100000000000", "--max-concurrent", "1000000"]
+    limits += ["--budget-usd", "1000000000", "--budget-period", "total"]
+    return SwitchboardSetup(config=config, key_options=limits)
+
+
+PRICING = {"input": 3.0, "output": 15.0, "cache_read": 0.3}
+
+
+def create_key(ctx: Context, setup: SwitchboardSetup, config: Path) -> str:
+    """A database key with the setup's limits (`switchboard keys create`); its secret."""
+    cmd = [str(ctx.venv_python), "-m", "switchboard", "keys", "create", "--config", str(config)]
+    cmd += ["--name", "bench", *setup.key_options, "--json"]
+    out = subprocess.run(cmd, check=True, timeout=60, cwd=ctx.workdir, capture_output=True)
+    key: str = orjson.loads(out.stdout)["key"]
+    return key
 
 
 def _git_version() -> str:
@@ -115,8 +135,7 @@ def start_switchboard(
     name = name or ("switchboard" if workers == 1 else f"switchboard-w{workers}")
     path = ctx.workdir / f"{name}.yaml"
     path.write_text(yaml.safe_dump(setup.config, sort_keys=False))
-    for cmd in setup.prepare:
-        subprocess.run(cmd, check=True, timeout=60, cwd=ctx.workdir)
+    api_key = create_key(ctx, setup, path)
     port = free_port()
     cmd = [str(ctx.venv_python), "-m", "switchboard", "serve", "--config", str(path)]
     cmd += ["--host", "127.0.0.1", "--port", str(port)]
@@ -133,7 +152,7 @@ def start_switchboard(
         label,
         proc,
         port,
-        {"x-api-key": setup.api_key},
+        {"x-api-key": api_key},
         passthrough_model="bench-passthrough",
         cpus=cpus,
         version=_git_version(),

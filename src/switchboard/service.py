@@ -34,7 +34,8 @@ from switchboard.upstreams.base import (
     RelayStream,
     Upstream,
 )
-from switchboard.upstreams.http import FetchRefused, HttpClient, fetch_document
+from switchboard.upstreams.fetch import FetchRefused, fetch_document
+from switchboard.upstreams.http import HttpClient
 from switchboard.upstreams.openai import OpenAIUpstream
 from switchboard.upstreams.scripted import ScriptedUpstream
 

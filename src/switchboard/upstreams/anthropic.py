@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import aiohttp
 import orjson
 
 from switchboard import ir
@@ -19,6 +18,7 @@ from switchboard.dialects.anthropic.stream import StreamDecoder
 from switchboard.dialects.anthropic.upstream_request import UpstreamProfile, encode_request
 from switchboard.errors import InvalidRequest, UpstreamError
 from switchboard.upstreams.base import Call, Completion, Forward, Relayed
+from switchboard.upstreams.connection import Reply
 from switchboard.upstreams.http import HttpClient
 
 # Translated requests may carry temperature/top_p/top_k, which only this version accepts.
@@ -54,9 +54,7 @@ class AnthropicUpstream:
             raise UpstreamError.malformed(provider.name, "input_tokens is not an integer")
         return count
 
-    async def _post(
-        self, fwd: Forward, *, stream: bool, count: bool = False
-    ) -> aiohttp.ClientResponse:
+    async def _post(self, fwd: Forward, *, stream: bool, count: bool = False) -> Reply:
         provider = fwd.channel.provider
         try:
             body = rewrite_model(fwd.body, fwd.channel.model)
@@ -93,9 +91,7 @@ class AnthropicUpstream:
 
     # Translated (non-Anthropic client): the IR request encoded for this upstream.
 
-    async def _send(
-        self, call: Call, body: dict[str, object], *, stream: bool
-    ) -> aiohttp.ClientResponse:
+    async def _send(self, call: Call, body: dict[str, object], *, stream: bool) -> Reply:
         provider = call.channel.provider
         return await self._http.post(
             provider,
@@ -137,7 +133,7 @@ class AnthropicEventStream:
     def __init__(
         self,
         provider: ProviderConfig,
-        resp: aiohttp.ClientResponse,
+        resp: Reply,
         decoder: StreamDecoder,
         dropped: list[str],
     ) -> None:
@@ -170,9 +166,7 @@ class AnthropicEventStream:
 
 
 class AnthropicRelayStream:
-    def __init__(
-        self, provider: ProviderConfig, resp: aiohttp.ClientResponse, relay: StreamRelay
-    ) -> None:
+    def __init__(self, provider: ProviderConfig, resp: Reply, relay: StreamRelay) -> None:
         self._provider = provider
         self._relay = relay
         self._events = HttpClient.events(provider, resp)

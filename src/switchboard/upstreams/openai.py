@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import aiohttp
 import orjson
 
 from switchboard import ir
@@ -25,6 +24,7 @@ from switchboard.dialects.openai_chat.upstream_request import UpstreamProfile, e
 from switchboard.errors import InvalidRequest, UpstreamError
 from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.base import Call, Completion, Forward, Relayed
+from switchboard.upstreams.connection import Reply
 from switchboard.upstreams.http import HttpClient
 
 
@@ -125,7 +125,7 @@ class OpenAIUpstream:
 
     # Pass-through (OpenAI client): the client's body with only `model` changed.
 
-    async def _forward(self, fwd: Forward, *, stream: bool) -> aiohttp.ClientResponse:
+    async def _forward(self, fwd: Forward, *, stream: bool) -> Reply:
         provider = fwd.channel.provider
         try:
             body = rewrite_request(fwd.body, fwd.channel.model)
@@ -158,9 +158,7 @@ class OpenAIUpstream:
 
 
 class OpenAIRelayStream:
-    def __init__(
-        self, provider: ProviderConfig, resp: aiohttp.ClientResponse, relay: StreamRelay
-    ) -> None:
+    def __init__(self, provider: ProviderConfig, resp: Reply, relay: StreamRelay) -> None:
         self._provider = provider
         self._relay = relay
         self._events = HttpClient.events(provider, resp)
@@ -196,7 +194,7 @@ class OpenAIEventStream:
     def __init__(
         self,
         provider: ProviderConfig,
-        resp: aiohttp.ClientResponse,
+        resp: Reply,
         decoder: StreamDecoder,
         dropped: list[str],
     ) -> None:
