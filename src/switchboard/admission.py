@@ -4,6 +4,7 @@ key's limits and budget (the worst case), and settle them with what the request 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from switchboard.catalog import ModelEntry
 from switchboard.config import Pricing
 from switchboard.errors import BillingError, InvalidRequest, PermissionDenied, RateLimited
 from switchboard.ids import request_id
-from switchboard.keys import NANO, ApiKey
+from switchboard.keys import NANO, ApiKey, Period
 from switchboard.limits import (
     WINDOW_MS,
     BudgetPeriod,
@@ -31,8 +32,20 @@ Headers = list[tuple[bytes, bytes]]
 
 
 def _rfc3339(ms: int) -> bytes:
-    at = datetime.fromtimestamp(ms / 1000, UTC).replace(microsecond=0)
-    return at.isoformat().replace("+00:00", "Z").encode()
+    return _rfc3339_second(ms // 1000)
+
+
+@functools.lru_cache(maxsize=256)
+def _rfc3339_second(second: int) -> bytes:
+    # Every response carries a reset time; most share their second with many others.
+    return datetime.fromtimestamp(second, UTC).isoformat().replace("+00:00", "Z").encode()
+
+
+@functools.lru_cache(maxsize=16)
+def _period(period: Period, day: int) -> BudgetPeriod:
+    """The budget period of a UTC day (days since the epoch): a period only changes at
+    midnight, so it is worked out once a day, not per request."""
+    return budget_period(period, datetime.fromtimestamp(day * 86_400, UTC))
 
 
 def _usd(nusd: int) -> str:
@@ -125,7 +138,7 @@ class Admission:
             return Ticket(pricing)
         now = time.time()
         now_ms = int(now * 1000)
-        period = budget_period(lim.budget_period, datetime.fromtimestamp(now, UTC))
+        period = _period(lim.budget_period, int(now // 86_400))
         r = Reservation(
             key_id=key.id,
             request_id=request_id(),

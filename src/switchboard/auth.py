@@ -75,8 +75,7 @@ class Authenticator:
 def _usable(key: ApiKey) -> Principal:
     if key.revoked_at is not None:
         raise AuthenticationFailed(f"x-api-key: key '{key.name}' has been revoked")
-    now = datetime.now(UTC)
-    if key.expired(now):
+    if key.limits.expires_at is not None and key.expired(datetime.now(UTC)):
         assert key.limits.expires_at is not None
         when = key.limits.expires_at.isoformat().replace("+00:00", "Z")
         raise AuthenticationFailed(f"x-api-key: key '{key.name}' expired at {when}")

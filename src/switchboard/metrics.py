@@ -20,6 +20,11 @@ CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 _TTFT_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
 _STATES = ("healthy", "cooldown", "half_open")
+_TOKEN_KINDS = (
+    ("input_tokens", "input"),
+    ("output_tokens", "output"),
+    ("cache_read_tokens", "cache_read"),
+)
 
 
 class _Channels(Collector):
@@ -91,21 +96,32 @@ class Metrics:
         requests = Gauge("switchboard_requests_in_flight", "Requests being served", registry=r)
         requests.set_function(lambda: in_flight()[0])
         r.register(_Channels(router))
+        # labels() resolves its child under a lock on every call; the children are kept here
+        # by label tuple instead (bounded like the series themselves).
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        key = (metric, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def observe(self, status: int, seconds: float, log: Mapping[str, Any]) -> None:
         """One finished request, from its log line. Only the served model id is a label (what
         clients send is unbounded); requests that never resolved one count as `none`."""
         model = str(log.get("model_id", "none"))
         channel = str(log.get("channel", "none"))
-        self._requests.labels(model, channel, str(status), str(log.get("error_type", ""))).inc()
-        self._latency.labels(model).observe(seconds)
+        error = str(log.get("error_type", ""))
+        self._child(self._requests, model, channel, str(status), error).inc()
+        self._child(self._latency, model).observe(seconds)
         ttft = log.get("ttft_ms")
         if ttft is not None:
-            self._ttft.labels(model, channel).observe(ttft / 1000)
-        for kind in ("input_tokens", "output_tokens", "cache_read_tokens"):
-            count = log.get(kind)
+            self._child(self._ttft, model, channel).observe(ttft / 1000)
+        for field, kind in _TOKEN_KINDS:
+            count = log.get(field)
             if count:
-                self._tokens.labels(model, channel, kind.removesuffix("_tokens")).inc(count)
+                self._child(self._tokens, model, channel, kind).inc(count)
         if log.get("retries"):
             self._retries.labels(model).inc(log["retries"])
         if log.get("failovers"):

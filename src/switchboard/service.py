@@ -184,6 +184,13 @@ class Gateway:
         if inbound._documents_ready:
             return
         request = inbound.request()
+        inbound._documents_ready = True
+        if not any(
+            isinstance(b, ir.Document) and b.url and b.data is None
+            for m in request.messages
+            for b in m.content
+        ):
+            return
         messages = list(request.messages)
         for i, message in enumerate(messages):
             blocks = list(message.content)
@@ -192,7 +199,6 @@ class Gateway:
                     blocks[j] = await self._fetch_document(block, f"messages.{i}.content.{j}")
             messages[i] = ir.Message(message.role, tuple(blocks))
         inbound._request = msgspec.structs.replace(request, messages=tuple(messages))
-        inbound._documents_ready = True
 
     async def _fetch_document(self, doc: ir.Document, where: str) -> ir.Document:
         cfg = self._documents
