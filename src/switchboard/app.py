@@ -23,7 +23,7 @@ from switchboard.config import Config
 from switchboard.dialects.anthropic import errors as anthropic_errors
 from switchboard.dialects.openai_chat import errors as openai_errors
 from switchboard.errors import ApiError, GatewayError, InvalidRequest, NotFound, Overloaded
-from switchboard.log import access
+from switchboard.log import access_log
 from switchboard.log import events as log
 from switchboard.metrics import Metrics
 from switchboard.service import Gateway
@@ -204,7 +204,7 @@ class App:
             "latency_ms": ex.elapsed_ms(),
             **ex.log,
         }
-        access.info(line)
+        access_log(line)
 
 
 def create_app(config: Config, master_key: str) -> App:

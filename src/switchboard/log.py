@@ -18,6 +18,28 @@ events = logging.getLogger("switchboard")
 _STOP = "\0stop"
 
 
+class AccessLog:
+    """The access line of every request. Once `start_logging` has set up the writer, the line
+    goes straight onto its queue: what `logging` would add (a LogRecord, the handler chain, a
+    lock) was a third of the line's cost and says nothing the line does not. Otherwise, and
+    whenever the access logger is not at INFO, it is an ordinary record."""
+
+    def __init__(self) -> None:
+        self.lines: queue.SimpleQueue[str] | None = None
+
+    def __call__(self, line: dict[str, Any]) -> None:
+        if not access.isEnabledFor(logging.INFO):
+            return
+        lines = self.lines
+        if lines is None:
+            access.info(line)
+        else:
+            lines.put(orjson.dumps(line).decode() + "\n")
+
+
+access_log = AccessLog()
+
+
 class _JsonLines(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         if isinstance(record.msg, dict):
@@ -92,5 +114,6 @@ def start_logging(level: str = "INFO") -> LineWriter:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    access_log.lines = lines
     writer.start()
     return writer

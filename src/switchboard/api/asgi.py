@@ -37,6 +37,7 @@ class Exchange:
         "started",
         "status",
         "streaming",
+        "task",
     )
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -61,19 +62,41 @@ class Exchange:
         self.log: dict[str, Any] = {}
         # Which client dialect's error envelope this exchange answers failures in.
         self.dialect: Literal["anthropic", "openai"] = "anthropic"
+        # The task serving the request (the server runs each in its own), looked up once:
+        # the body deadline and the disconnect watch both cancel it.
+        task = asyncio.current_task()
+        assert task is not None
+        self.task = task
 
     async def body(self, limit: int, seconds: float | None = None) -> bytes:
         """The whole body, at most `limit` bytes, within `seconds` (against slow clients)."""
         declared = self.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise RequestTooLarge(f"request body is larger than the {limit}-byte limit")
+        if seconds is None:
+            return await self._read_body(limit)
+        # A timer that cancels the task, by hand: asyncio.timeout does the same with more
+        # bookkeeping, on every request.
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            self.task.cancel()
+
+        loop = asyncio.get_running_loop()
+        timer = loop.call_at(loop.time() + seconds, expire)
         try:
-            async with asyncio.timeout(seconds):
-                return await self._read_body(limit)
-        except TimeoutError:
+            return await self._read_body(limit)
+        except asyncio.CancelledError:
+            if not expired:
+                raise
+            self.task.uncancel()
             raise RequestTimeout(
                 f"the request body did not arrive within {seconds:g} seconds"
             ) from None
+        finally:
+            timer.cancel()
 
     async def _read_body(self, limit: int) -> bytes:
         chunks: list[bytes] = []

@@ -4,8 +4,6 @@ cancelled with it, and the upstream sees its connection close."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from switchboard.api.asgi import Exchange
 
@@ -21,19 +19,26 @@ async def _watch(ex: Exchange, task: asyncio.Task[None]) -> None:
             return
 
 
-@asynccontextmanager
-async def cancel_on_disconnect(ex: Exchange) -> AsyncIterator[None]:
+class cancel_on_disconnect:  # lower case, like contextlib.suppress: used as a function is
     """Runs the body of the `async with` under a watch of the client (one task per request,
-    none per chunk). Enter it after the request body is read: the watch takes over `receive`."""
-    task = asyncio.current_task()
-    assert task is not None
-    watcher = asyncio.create_task(_watch(ex, task))
-    try:
-        yield
-    except asyncio.CancelledError:
-        if not ex.client_gone:
-            raise
-        task.uncancel()
-        ex.log["client_disconnected"] = True
-    finally:
-        watcher.cancel()
+    none per chunk). Enter it after the request body is read: the watch takes over `receive`.
+    A class rather than a generator context manager: it is on every request's path."""
+
+    __slots__ = ("_ex", "_watcher")
+
+    def __init__(self, ex: Exchange) -> None:
+        self._ex = ex
+
+    async def __aenter__(self) -> None:
+        self._watcher = asyncio.create_task(_watch(self._ex, self._ex.task))
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> bool:
+        self._watcher.cancel()
+        ex = self._ex
+        if kind is asyncio.CancelledError and ex.client_gone:
+            ex.task.uncancel()
+            ex.log["client_disconnected"] = True
+            return True
+        return False
