@@ -7,14 +7,15 @@ import binascii
 import io
 import logging
 
-import pypdf
-from pypdf.errors import PyPdfError
-
 # pypdf logs recoverable oddities of real-world PDFs as warnings; they are not ours to report.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
 def pdf_text(data_b64: str) -> str:
+    # Imported on first use: 7 MiB that a gateway whose clients send no PDFs never needs.
+    import pypdf
+    from pypdf.errors import PyPdfError
+
     try:
         raw = base64.b64decode(data_b64, validate=False)
     except (binascii.Error, ValueError):

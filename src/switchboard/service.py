@@ -34,7 +34,6 @@ from switchboard.upstreams.base import (
     RelayStream,
     Upstream,
 )
-from switchboard.upstreams.fetch import FetchRefused, fetch_document
 from switchboard.upstreams.http import HttpClient
 from switchboard.upstreams.openai import OpenAIUpstream
 from switchboard.upstreams.scripted import ScriptedUpstream
@@ -209,6 +208,9 @@ class Gateway:
                 param=f"{where}.source",
             )
         assert doc.url is not None
+        # Imported on first use: aiohttp (11 MiB) serves only these fetches.
+        from switchboard.upstreams.fetch import FetchRefused, fetch_document
+
         try:
             body, content_type = await fetch_document(
                 doc.url,

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -38,6 +41,51 @@ def test_migrations_apply_once_and_are_idempotent(database_url: str) -> None:
         return await s.revision()
 
     assert run(database_url, work) == "0002"  # the newest revision
+
+
+def test_head_revision_is_the_newest_migration() -> None:
+    """`upgrade` skips Alembic when the database is at HEAD_REVISION: it must be the real head."""
+    from importlib import resources
+
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from switchboard.storage import HEAD_REVISION
+
+    cfg = Config()
+    location = resources.files("switchboard.storage").joinpath("migrations")
+    cfg.set_main_option("script_location", str(location))
+    assert ScriptDirectory.from_config(cfg).get_current_head() == HEAD_REVISION
+
+
+def test_a_new_database_is_migrated_and_a_current_one_needs_no_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+
+    async def work(s: Storage) -> str | None:
+        assert await s.revision() is None  # nothing there yet
+        await s.upgrade()
+        return await s.revision()
+
+    async def main() -> str | None:
+        storage = Storage(url)
+        try:
+            return await work(storage)
+        finally:
+            await storage.close()
+
+    assert asyncio.run(main()) == "0002"
+    # A second process on the same database starts without importing Alembic.
+    probe = (
+        "import asyncio, sys\n"
+        "from switchboard.storage import Storage\n"
+        f"s = Storage({url!r})\n"
+        "asyncio.run(s.upgrade()); asyncio.run(s.close())\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "False"
 
 
 def test_a_key_is_stored_as_a_hash_and_found_by_its_secret(database_url: str) -> None:
