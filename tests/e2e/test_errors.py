@@ -189,7 +189,8 @@ def test_stream_mid_stream_upstream_error_event(
         *reply.frames[:2],
         'data: {"error": {"message": "upstream exploded", "code": 500}}\n\n',
     ]
-    upstream.enqueue(type(reply)(frames=frames))
+    # Apart in time: the error comes after the client has had the first events.
+    upstream.enqueue(type(reply)(frames=frames, delay=0.05))
     with httpx.stream(
         "POST",
         gateway.url + "/v1/messages",

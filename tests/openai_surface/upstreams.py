@@ -74,6 +74,10 @@ class ScriptedServer:
         resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await resp.prepare(request)
         for frame in self._frames(script, body):
+            if script.fail_mid_stream:
+                # Apart in time, so the error comes after the client has had the first piece
+                # (the gateway relays a read at a time).
+                await asyncio.sleep(0.02)
             await resp.write(frame.encode())
         await resp.write_eof()
         return resp

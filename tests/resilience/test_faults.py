@@ -107,8 +107,24 @@ def test_malformed_sse_before_the_first_byte_fails_over(
     assert len(backup.received) == 1
 
 
+def test_a_fault_in_the_same_read_as_the_first_events_still_fails_over(
+    gateway: GatewayProcess, primary: ScriptedUpstream, backup: ScriptedUpstream
+) -> None:
+    """Events are relayed a read at a time: a fault that arrives with the first events comes
+    before the client has seen a byte, so another channel can still give a whole answer."""
+    reply = openai_stream(["partial ", "answer ", "here"], usage=None, done=False)
+    first_read = "".join(str(f) for f in reply.frames[:2]) + "data: {garbage\n\n"
+    primary.enqueue(SSEReply([first_read]))  # one frame: one write
+    resp, raw = stream(gateway, body("test/pair"))
+    assert resp.status_code == 200
+    assert resp.headers["switchboard-channel"] == "backup/b-model"
+    validate_anthropic_stream(raw)
+    assert len(backup.received) == 1
+
+
 def _cut(reply: SSEReply, keep: int, *extra: str) -> SSEReply:
-    return SSEReply([*reply.frames[:keep], *extra])
+    # Frames 50 ms apart: the fault comes after the client has had the first events.
+    return SSEReply([*reply.frames[:keep], *extra], delay=0.05)
 
 
 @pytest.mark.parametrize(
@@ -131,7 +147,7 @@ def test_fault_after_the_first_byte_ends_the_stream_with_an_error_event(
     primary.enqueue(
         {
             "reset-mid-stream": _cut(reply, 2),
-            "hang-mid-stream": SSEReply(reply.frames, hang_after=2),
+            "hang-mid-stream": SSEReply(reply.frames, hang_after=2, delay=0.05),
             "malformed-sse-mid-stream": _cut(reply, 2, "data: {garbage\n\n"),
         }[fault]
     )

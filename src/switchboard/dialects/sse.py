@@ -14,12 +14,17 @@ def data_frame(data: bytes) -> bytes:
 
 
 class SSEEvent:
-    __slots__ = ("data", "event", "raw")
+    __slots__ = ("_block", "data", "event")
 
-    def __init__(self, event: str | None, data: bytes, raw: bytes) -> None:
+    def __init__(self, event: str | None, data: bytes, block: bytes) -> None:
         self.event = event
         self.data = data
-        self.raw = raw  # the whole block as received, for byte-exact relays
+        self._block = block
+
+    @property
+    def raw(self) -> bytes:
+        """The whole block as received (line ends normalised), for byte-exact relays."""
+        return self._block + b"\n\n"
 
 
 class SSEDecoder:
@@ -56,6 +61,8 @@ class SSEDecoder:
 
 
 def _parse_block(block: bytes) -> SSEEvent | None:
+    if block.startswith(b"data: ") and b"\n" not in block:
+        return SSEEvent(None, block[6:], block)  # what nearly every upstream event is
     name: str | None = None
     data: list[bytes] = []
     for line in block.split(b"\n"):
@@ -70,4 +77,4 @@ def _parse_block(block: bytes) -> SSEEvent | None:
             name = value.decode("utf-8", "replace")
     if not data and name is None:
         return None
-    return SSEEvent(name, b"\n".join(data), block + b"\n\n")
+    return SSEEvent(name, b"\n".join(data), block)

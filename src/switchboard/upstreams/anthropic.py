@@ -19,7 +19,7 @@ from switchboard.dialects.anthropic.upstream_request import UpstreamProfile, enc
 from switchboard.errors import InvalidRequest, UpstreamError
 from switchboard.upstreams.base import Call, Completion, Forward, Relayed
 from switchboard.upstreams.connection import Reply
-from switchboard.upstreams.http import HttpClient
+from switchboard.upstreams.http import EventSource, HttpClient
 
 # Translated requests may carry temperature/top_p/top_k, which only this version accepts.
 TRANSLATED_VERSION = "2023-06-01"
@@ -139,7 +139,7 @@ class AnthropicEventStream:
     ) -> None:
         self._provider = provider
         self._decoder = decoder
-        self._events = HttpClient.events(provider, resp)
+        self._source = EventSource(provider, resp)
         self.dropped = dropped
 
     @property
@@ -151,39 +151,48 @@ class AnthropicEventStream:
         return self._decoder.notes
 
     async def __aiter__(self) -> AsyncIterator[list[ir.Event]]:
-        async for event in self._events:
-            if not event.data:
-                continue
-            batch = self._decoder.feed(event.data)
+        decoder = self._decoder
+        while (events := await self._source.read()) is not None:
+            batch: list[ir.Event] = []
+            for event in events:
+                if event.data:
+                    batch += decoder.feed(event.data)
+                if decoder.finished:
+                    yield batch
+                    return
             if batch:
                 yield batch
-            if self._decoder.finished:
-                return
         raise UpstreamError.malformed(self._provider.name, "the stream ended before message_stop")
 
     async def aclose(self) -> None:
-        await self._events.aclose()
+        self._source.close()
 
 
 class AnthropicRelayStream:
     def __init__(self, provider: ProviderConfig, resp: Reply, relay: StreamRelay) -> None:
         self._provider = provider
         self._relay = relay
-        self._events = HttpClient.events(provider, resp)
+        self._source = EventSource(provider, resp)
 
     @property
     def usage(self) -> ir.Usage:
         return self._relay.usage
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for event in self._events:
-            try:
-                yield self._relay.relay(event)
-            except orjson.JSONDecodeError:
-                raise UpstreamError.malformed(self._provider.name, "bad event data") from None
-            if self._relay.stopped:
-                return
+        relay = self._relay
+        while (events := await self._source.read()) is not None:
+            out: list[bytes] = []
+            for event in events:
+                try:
+                    out.append(relay.relay(event))
+                except orjson.JSONDecodeError:
+                    raise UpstreamError.malformed(self._provider.name, "bad event data") from None
+                if relay.stopped:
+                    yield b"".join(out)
+                    return
+            if out:
+                yield b"".join(out)
         raise UpstreamError.malformed(self._provider.name, "the stream ended before message_stop")
 
     async def aclose(self) -> None:
-        await self._events.aclose()
+        self._source.close()

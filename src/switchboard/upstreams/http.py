@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from switchboard.config import ProviderConfig
@@ -157,27 +157,38 @@ class HttpClient:
         except ValueError as exc:  # orjson's and msgspec's decode errors are ValueErrors
             raise UpstreamError.malformed(provider.name, str(exc)[:300]) from None
 
-    @staticmethod
-    async def events(provider: ProviderConfig, resp: Reply) -> AsyncGenerator[SSEEvent, None]:
-        """The reply's SSE events; the connection is closed when the iteration ends or is
-        abandoned, so a cancelled client cancels the upstream request at once."""
-        decoder = SSEDecoder()
+
+class EventSource:
+    """A streamed reply's SSE events, one upstream read at a time: the events a read completed
+    come back together, so the relay sends them as one chunk (one write to the client)."""
+
+    __slots__ = ("_decoder", "_ended", "_provider", "_resp")
+
+    def __init__(self, provider: ProviderConfig, resp: Reply) -> None:
+        self._provider = provider
+        self._resp = resp
+        self._decoder = SSEDecoder()
+        self._ended = False
+
+    async def read(self) -> list[SSEEvent] | None:
+        """The events of the next read ([] when it completed none); None after the end."""
+        if self._ended:
+            return None
         try:
-            while True:
-                try:
-                    chunk = await resp.chunk()
-                except ReplyTimeout as exc:
-                    raise UpstreamError.timed_out(provider.name, str(exc)) from None
-                except ConnectionFailed as exc:
-                    raise UpstreamError.unreachable(provider.name, str(exc)) from None
-                if not chunk:
-                    for event in decoder.flush():
-                        yield event
-                    return
-                for event in decoder.feed(chunk):
-                    yield event
-        finally:
-            resp.close()
+            chunk = await self._resp.chunk()
+        except ReplyTimeout as exc:
+            raise UpstreamError.timed_out(self._provider.name, str(exc)) from None
+        except ConnectionFailed as exc:
+            raise UpstreamError.unreachable(self._provider.name, str(exc)) from None
+        if chunk:
+            return self._decoder.feed(chunk)
+        self._ended = True
+        return self._decoder.flush()
+
+    def close(self) -> None:
+        """A stream read to its end leaves its connection for the next request; one abandoned
+        early (a client that left) closes it, so the upstream's request ends at once."""
+        self._resp.release()
 
 
 def _too_big(provider: ProviderConfig) -> UpstreamError:

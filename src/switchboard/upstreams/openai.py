@@ -25,7 +25,7 @@ from switchboard.errors import InvalidRequest, UpstreamError
 from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.base import Call, Completion, Forward, Relayed
 from switchboard.upstreams.connection import Reply
-from switchboard.upstreams.http import HttpClient
+from switchboard.upstreams.http import EventSource, HttpClient
 
 
 def _profile(call: Call, signer: ThinkingSigner) -> UpstreamProfile:
@@ -161,33 +161,38 @@ class OpenAIRelayStream:
     def __init__(self, provider: ProviderConfig, resp: Reply, relay: StreamRelay) -> None:
         self._provider = provider
         self._relay = relay
-        self._events = HttpClient.events(provider, resp)
+        self._source = EventSource(provider, resp)
 
     @property
     def usage(self) -> ir.Usage:
         return self._relay.usage
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        name = self._provider.name
-        async for event in self._events:
-            try:
-                out = self._relay.relay(event)
-            except (orjson.JSONDecodeError, ValueError):
-                raise UpstreamError.malformed(name, "bad stream chunk") from None
-            except StreamError as exc:
-                raise UpstreamError.from_status(
-                    exc.status, f"error in stream: {exc.message}", provider=name
-                ) from None
+        name, relay = self._provider.name, self._relay
+        while (events := await self._source.read()) is not None:
+            out: list[bytes] = []
+            for event in events:
+                try:
+                    piece = relay.relay(event)
+                except (orjson.JSONDecodeError, ValueError):
+                    raise UpstreamError.malformed(name, "bad stream chunk") from None
+                except StreamError as exc:
+                    raise UpstreamError.from_status(
+                        exc.status, f"error in stream: {exc.message}", provider=name
+                    ) from None
+                if piece:
+                    out.append(piece)
+                if relay.done:
+                    yield b"".join(out)
+                    return
             if out:
-                yield out
-            if self._relay.done:
-                return
-        if not self._relay.finished:
+                yield b"".join(out)
+        if not relay.finished:
             raise UpstreamError.malformed(name, "the stream ended before it finished")
         yield DONE  # a finished stream that lacked [DONE] (llama.cpp, ik_llama.cpp)
 
     async def aclose(self) -> None:
-        await self._events.aclose()
+        self._source.close()
 
 
 class OpenAIEventStream:
@@ -199,7 +204,7 @@ class OpenAIEventStream:
         dropped: list[str],
     ) -> None:
         self._decoder = decoder
-        self._events = HttpClient.events(provider, resp)
+        self._source = EventSource(provider, resp)
         self.dropped = dropped
 
     @property
@@ -211,15 +216,18 @@ class OpenAIEventStream:
         return self._decoder.notes
 
     async def __aiter__(self) -> AsyncIterator[list[ir.Event]]:
-        async for event in self._events:
-            if event.data == b"[DONE]":
-                break
-            if not event.data:
-                continue
-            batch = self._decoder.feed(event.data)
+        decoder = self._decoder
+        while (events := await self._source.read()) is not None:
+            batch: list[ir.Event] = []
+            for event in events:
+                if event.data == b"[DONE]":
+                    yield batch + decoder.finish()
+                    return
+                if event.data:
+                    batch += decoder.feed(event.data)
             if batch:
                 yield batch
-        yield self._decoder.finish()
+        yield decoder.finish()
 
     async def aclose(self) -> None:
-        await self._events.aclose()
+        self._source.close()
