@@ -18,7 +18,7 @@ from switchboard.errors import AuthenticationFailed
 from switchboard.keys import SECRET_PREFIX, ApiKey, KeyCache
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per request, and frozen inits are slow
 class Principal:
     name: str
     is_master: bool = False

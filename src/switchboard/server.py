@@ -25,6 +25,7 @@ _UVICORN: dict[str, Any] = {
     "http": "httptools",
     "lifespan": "on",
     "access_log": False,
+    "proxy_headers": False,  # the client's address is never used
     "log_level": "warning",
     "server_header": False,
     "date_header": False,

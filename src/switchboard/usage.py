@@ -36,7 +36,7 @@ def worst_case_nusd(pricing: Pricing, input_estimate: int, max_tokens: int) -> i
     return math.ceil(round(nano, 6))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per request, and frozen inits are slow
 class UsageRow:
     at: datetime
     request_id: str

@@ -55,7 +55,7 @@ def budget_period(period: Period, now: datetime) -> BudgetPeriod:
     return BudgetPeriod("total", None, None)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per request, and frozen inits are slow
 class Reservation:
     key_id: str
     request_id: str
@@ -68,7 +68,7 @@ class Reservation:
     period: BudgetPeriod
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per request, and frozen inits are slow
 class Outcome:
     """What a backend found. Counts are after the request when it was admitted. Times are epoch
     milliseconds. `retry_ms` is how long to wait before the refused request can fit (-1: never)."""

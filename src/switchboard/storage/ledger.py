@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, cast, func, select
+from sqlalchemy import ColumnElement, Dialect, Select, cast, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.types import Date
@@ -31,24 +31,54 @@ class UsageFilter:
     until: datetime | None = None
 
 
-# The row's fields, read once: every value is a scalar, so a shallow dict is all the insert
-# needs (`dataclasses.asdict` deep-copies each value, 5% of a 1 KB request's CPU).
 _FIELDS = tuple(f.name for f in dataclasses.fields(UsageRow))
+Processor = Callable[[Any], Any]
 
 
-def _columns(row: UsageRow) -> dict[str, Any]:
-    return {name: getattr(row, name) for name in _FIELDS}
+@dataclass(frozen=True, slots=True)
+class _Insert:
+    """The ledger's INSERT rendered once for the engine's dialect, with the column order and
+    the bind processors SQLAlchemy would apply (SQLite stores datetimes as text). Rows go to
+    the driver's executemany as tuples: SQLAlchemy's per-row parameter handling was most of
+    the ledger's cost, about 7 us of every request."""
+
+    sql: str
+    fields: tuple[str, ...]
+    processors: tuple[Processor | None, ...]
+
+    @classmethod
+    def of(cls, dialect: Dialect) -> _Insert:
+        compiled = usage.insert().compile(dialect=dialect, column_keys=list(_FIELDS))
+        order = tuple(compiled.positiontup or ())
+        if set(order) != set(_FIELDS):
+            raise RuntimeError("the usage table and UsageRow no longer match")
+        processors = tuple(
+            usage.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order
+        )
+        return cls(compiled.string, order, processors)
+
+    def params(self, row: UsageRow) -> tuple[Any, ...]:
+        return tuple(
+            value if process is None else process(value)
+            for value, process in zip(
+                [getattr(row, name) for name in self.fields], self.processors, strict=True
+            )
+        )
 
 
 class Ledger:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._insert: _Insert | None = None
 
     async def write(self, rows: Sequence[UsageRow]) -> None:
         if not rows:
             return
+        insert = self._insert
+        if insert is None:
+            insert = self._insert = _Insert.of(self._engine.dialect)
         async with self._engine.begin() as conn:
-            await conn.execute(usage.insert(), [_columns(r) for r in rows])
+            await conn.exec_driver_sql(insert.sql, [insert.params(r) for r in rows])
 
     async def spent_since(self, key_id: str, since: datetime | None) -> int:
         query = select(func.coalesce(func.sum(usage.c.cost_nusd), 0)).where(

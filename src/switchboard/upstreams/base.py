@@ -12,7 +12,7 @@ from switchboard.catalog import Channel
 from switchboard.config import ModelConfig
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per request, and frozen inits are slow
 class Call:
     request: ir.Request
     channel: Channel
@@ -48,7 +48,7 @@ class Upstream(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per request, and frozen inits are slow
 class Forward:
     """A client request to relay to an upstream of its own dialect, unchanged but for `model`."""
 

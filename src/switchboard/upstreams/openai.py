@@ -58,13 +58,22 @@ class OpenAIUpstream:
     def __init__(self, http: HttpClient, signer: ThinkingSigner) -> None:
         self._http = http
         self._signer = signer
+        # Per (provider, upstream model, model profile): all three come from the config.
+        self._profiles: dict[tuple[str, str, str], UpstreamProfile] = {}
+
+    def _profile(self, call: Call) -> UpstreamProfile:
+        key = (call.channel.provider.name, call.channel.model, call.profile.id)
+        found = self._profiles.get(key)
+        if found is None:
+            found = self._profiles[key] = _profile(call, self._signer)
+        return found
 
     def _url(self, provider: ProviderConfig) -> str:
         return provider.base_url.rstrip("/") + "/chat/completions"
 
     async def complete(self, call: Call) -> Completion:
         provider = call.channel.provider
-        encoded = encode_request(call.request, _profile(call, self._signer))
+        encoded = encode_request(call.request, self._profile(call))
         resp = await self._http.post(
             provider,
             self._url(provider),
@@ -83,7 +92,7 @@ class OpenAIUpstream:
         provider = call.channel.provider
         if not provider.tokenize_url:
             return None
-        encoded = encode_request(call.request, _profile(call, self._signer))
+        encoded = encode_request(call.request, self._profile(call))
         body = {"model": call.channel.model, "messages": encoded.body["messages"]}
         if "tools" in encoded.body:
             body["tools"] = encoded.body["tools"]
@@ -106,7 +115,7 @@ class OpenAIUpstream:
 
     async def stream(self, call: Call) -> OpenAIEventStream:
         provider = call.channel.provider
-        encoded = encode_request(call.request, _profile(call, self._signer))
+        encoded = encode_request(call.request, self._profile(call))
         resp = await self._http.post(
             provider,
             self._url(provider),
