@@ -189,6 +189,9 @@ async def test_deadlines_name_the_phase_that_ran_out() -> None:
     async with Server(silent) as srv:
         with pytest.raises(ReplyTimeout, match="waiting for the first byte"):
             await Pool().request(srv.url, {}, b"", short)
+        # The total bounds the wait for the head as well.
+        with pytest.raises(ReplyTimeout, match="waiting for the first byte"):
+            await Pool().request(srv.url, {}, b"", Deadlines(1, first_byte=5, idle=5, total=0.3))
 
     async def stalls(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         await read_request(r)

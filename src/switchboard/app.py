@@ -13,6 +13,7 @@ from switchboard.api.anthropic import CountTokensHandler, MessagesHandler
 from switchboard.api.asgi import Exchange, Receive, Scope, Send
 from switchboard.api.bounds import Bounds
 from switchboard.api.health import health
+from switchboard.api.inflight import InFlight
 from switchboard.api.metrics import MetricsHandler
 from switchboard.api.models import ModelsHandler
 from switchboard.api.openai import ChatCompletionsHandler
@@ -58,8 +59,8 @@ class App:
             config.documents,
             config.routing,
         )
-        self.in_flight: set[Exchange] = set()
-        self.metrics = Metrics(self.gateway.router, self._in_flight)
+        self.in_flight = InFlight()
+        self.metrics = Metrics(self.gateway.router, self.in_flight.counts)
         auth = Authenticator(master_key, config, self.tenancy.keys)
         self.admin = AdminHandler(auth, self.tenancy.admin, self.tenancy.storage.ledger)
         bounds = Bounds.of(config.server)
@@ -128,6 +129,7 @@ class App:
                 gc.set_threshold(10_000, 10, 10)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                self.in_flight.close()
                 await self.http.close()
                 await self.tenancy.stop()  # flushes the usage ledger
                 await send({"type": "lifespan.shutdown.complete"})
@@ -162,10 +164,6 @@ class App:
                 self._access(ex, path)
             if path in self.metered:
                 self._meter(ex)
-
-    def _in_flight(self) -> tuple[int, int]:
-        """(requests, streams) being served, for the metrics."""
-        return len(self.in_flight), sum(1 for ex in self.in_flight if ex.streaming)
 
     async def _suffix_route(self, ex: Exchange, path: str) -> None:
         for method, prefix, handler in self.suffix_routes:

@@ -23,6 +23,8 @@ class Exchange:
     """One request and its response: headers read once, a request id, what was sent."""
 
     __slots__ = (
+        "body_deadline",
+        "body_expired",
         "client_gone",
         "dialect",
         "finished",
@@ -38,6 +40,8 @@ class Exchange:
         "status",
         "streaming",
         "task",
+        "watched",
+        "watcher",
     )
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -67,6 +71,13 @@ class Exchange:
         task = asyncio.current_task()
         assert task is not None
         self.task = task
+        # Looked after by InFlight's timer: the loop time the body must have arrived by (0:
+        # none), and whether it did not.
+        self.body_deadline = 0.0
+        self.body_expired = False
+        # Inside cancel_on_disconnect, and the watch InFlight started (after a tick).
+        self.watched = False
+        self.watcher: asyncio.Task[None] | None = None
 
     async def body(self, limit: int, seconds: float | None = None) -> bytes:
         """The whole body, at most `limit` bytes, within `seconds` (against slow clients)."""
@@ -75,28 +86,19 @@ class Exchange:
             raise RequestTooLarge(f"request body is larger than the {limit}-byte limit")
         if seconds is None:
             return await self._read_body(limit)
-        # A timer that cancels the task, by hand: asyncio.timeout does the same with more
-        # bookkeeping, on every request.
-        expired = False
-
-        def expire() -> None:
-            nonlocal expired
-            expired = True
-            self.task.cancel()
-
-        loop = asyncio.get_running_loop()
-        timer = loop.call_at(loop.time() + seconds, expire)
+        # No timer of its own: InFlight's sweep cancels the task once the deadline has passed.
+        self.body_deadline = asyncio.get_running_loop().time() + seconds
         try:
             return await self._read_body(limit)
         except asyncio.CancelledError:
-            if not expired:
+            if not self.body_expired:
                 raise
             self.task.uncancel()
             raise RequestTimeout(
                 f"the request body did not arrive within {seconds:g} seconds"
             ) from None
         finally:
-            timer.cancel()
+            self.body_deadline = 0.0
 
     async def _read_body(self, limit: int) -> bytes:
         chunks: list[bytes] = []

@@ -6,7 +6,7 @@ shape only (a POST with a body we built, a reply read to the end or streamed), a
 general machinery (URL objects, multidict headers, payload registry, tracing, a timer per read)
 was a quarter of the CPU of a 1 KB request and a fifth of every relayed stream event. This client
 does that one shape: one write per request, the body chunks handed to the reader as they arrive,
-and one timer per request that enforces every deadline (`Deadlines`)."""
+and one timer for all requests that enforces every deadline (`Deadlines`)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ import httptools
 _HIGH_WATER = 1 << 20
 _IDLE_KEEP = 30.0  # seconds an idle connection stays in the pool
 _MAX_IDLE_PER_ORIGIN = 512
+TICK = 0.05  # seconds between deadline checks
 
 
 class ConnectionFailed(Exception):
@@ -104,7 +105,7 @@ class Reply(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._received = False  # any byte of this reply
         self._deadlines: Deadlines | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._sent_at = 0.0
         self._last_data = 0.0
         self._ends_at: float | None = None
         self._inflate: zlib._Decompress | None = None
@@ -161,10 +162,6 @@ class Reply(asyncio.Protocol):
             self.headers = {}
             return
         self._headers_done = True
-        if self._deadlines is not None:  # from now on the idle gap (and the total) apply
-            when = self._last_data + self._deadlines.idle
-            if self._timer is None or when < self._timer.when():
-                self._arm(when)
         try:
             self._inflate = _decoder(self.headers.get("content-encoding", "").lower())
         except ConnectionFailed as exc:
@@ -194,7 +191,7 @@ class Reply(asyncio.Protocol):
         self._complete = True
         # Asked now: once the callback returns, the parser has moved on to the next message.
         self._keep_alive = self._parser.should_keep_alive()
-        self._stop_timer()
+        self._pool.unwatch(self)
         self._wake()
 
     # --- the caller's side --------------------------------------------------------------------
@@ -202,9 +199,9 @@ class Reply(asyncio.Protocol):
     def send(self, head: bytes, body: bytes, deadlines: Deadlines) -> None:
         assert self._transport is not None
         self._deadlines = deadlines
-        now = self._loop.time()
+        now = self._sent_at = self._loop.time()
         self._ends_at = now + deadlines.total if deadlines.total is not None else None
-        self._arm(now + deadlines.first_byte)
+        self._pool.watch(self)
         self._transport.write(head + body if len(body) < 65536 else head)
         if len(body) >= 65536:
             self._transport.write(body)
@@ -238,7 +235,7 @@ class Reply(asyncio.Protocol):
 
     def release(self) -> None:
         """Done with the reply: a complete one leaves its connection to the next request."""
-        self._stop_timer()
+        self._pool.unwatch(self)
         if self._complete and self._error is None and self._keep_alive:
             self._pool.put(self)
         else:
@@ -246,7 +243,7 @@ class Reply(asyncio.Protocol):
 
     def close(self) -> None:
         """Abandon the reply: the connection closes, so the upstream sees the request end."""
-        self._stop_timer()
+        self._pool.unwatch(self)
         if self._transport is not None:
             self._transport.close()
             self._transport = None
@@ -293,49 +290,40 @@ class Reply(asyncio.Protocol):
     def _fail(self, exc: Exception) -> None:
         if self._error is None:
             self._error = exc
-        self._stop_timer()
+        self._pool.unwatch(self)
         if self._transport is not None:
             self._transport.abort()
             self._transport = None
         self._wake()
 
-    # One timer per request. It is armed for the earliest deadline that can apply and, when it
-    # fires, re-arms itself if data arrived meanwhile: the idle gap costs no timer per chunk.
-
-    def _arm(self, when: float) -> None:
-        self._stop_timer()
-        if self._ends_at is not None:
-            when = min(when, self._ends_at)
-        self._timer = self._loop.call_at(when, self._expire)
-
-    def _stop_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _expire(self) -> None:
-        self._timer = None
+    def check(self, now: float) -> None:
+        """Called by the pool's timer: fail the reply if a deadline has passed."""
         d = self._deadlines
-        if d is None or self._complete:
+        if d is None or self._complete or self._error is not None:
             return
-        now = self._loop.time()
+        overdue = self._ends_at is not None and now >= self._ends_at
         if not self._headers_done:
-            self._fail(ReplyTimeout("waiting for the first byte"))
-        elif self._ends_at is not None and now >= self._ends_at:
+            if overdue or now - self._sent_at >= d.first_byte:
+                self._fail(ReplyTimeout("waiting for the first byte"))
+        elif overdue:
             self._fail(ReplyTimeout("reading the reply"))
-        elif now - self._last_data >= d.idle:
+        elif now - self._last_data >= d.idle and not self._paused:  # paused: we are slow
             self._fail(ReplyTimeout("idle between chunks"))
-        else:
-            self._arm(self._last_data + d.idle)
 
 
 class Pool:
     """Idle kept-alive connections per origin (most recently used first); a connection is
-    opened when none is idle, with no cap (the upstream's own limits apply)."""
+    opened when none is idle, with no cap (the upstream's own limits apply).
+
+    One timer serves every reply being waited for: each tick it fails those past a deadline
+    (first byte, idle gap, total). A timer per request, re-armed as data arrives, cost more
+    than anything else the client does for a small request; deadlines hold to within a tick."""
 
     def __init__(self) -> None:
         self._idle: dict[tuple[str, str, int], list[Reply]] = {}
         self._open: set[Reply] = set()
+        self._waiting: set[Reply] = set()
+        self._timer: asyncio.TimerHandle | None = None
         # URLs come from the config, so this stays as small as the provider list.
         self._origins: dict[str, Origin] = {}
         self._tls: ssl.SSLContext | None = None
@@ -410,6 +398,22 @@ class Pool:
         self._open.add(reply)
         return reply
 
+    def watch(self, reply: Reply) -> None:
+        self._waiting.add(reply)
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(TICK, self._sweep)
+
+    def unwatch(self, reply: Reply) -> None:
+        self._waiting.discard(reply)
+
+    def _sweep(self) -> None:
+        self._timer = None
+        now = asyncio.get_running_loop().time()
+        for reply in list(self._waiting):  # a failed reply leaves the set
+            reply.check(now)
+        if self._waiting:
+            self._timer = asyncio.get_running_loop().call_later(TICK, self._sweep)
+
     def put(self, reply: Reply) -> None:
         o = reply.origin
         idle = self._idle.setdefault((o.scheme, o.host, o.port), [])
@@ -431,6 +435,9 @@ class Pool:
         for reply in list(self._open):
             reply.close()
         self._idle.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 def _head(origin: Origin, headers: Mapping[str, str], length: int) -> bytes:
