@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,35 +36,33 @@ _FIELDS = tuple(f.name for f in dataclasses.fields(UsageRow))
 Processor = Callable[[Any], Any]
 
 
-@dataclass(frozen=True, slots=True)
 class _Insert:
     """The ledger's INSERT rendered once for the engine's dialect, with the column order and
     the bind processors SQLAlchemy would apply (SQLite stores datetimes as text). Rows go to
     the driver's executemany as tuples: SQLAlchemy's per-row parameter handling was most of
     the ledger's cost, about 7 us of every request."""
 
-    sql: str
-    fields: tuple[str, ...]
-    processors: tuple[Processor | None, ...]
-
-    @classmethod
-    def of(cls, dialect: Dialect) -> _Insert:
+    def __init__(self, dialect: Dialect) -> None:
         compiled = usage.insert().compile(dialect=dialect, column_keys=list(_FIELDS))
         order = tuple(compiled.positiontup or ())
         if set(order) != set(_FIELDS):
             raise RuntimeError("the usage table and UsageRow no longer match")
-        processors = tuple(
-            usage.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order
-        )
-        return cls(compiled.string, order, processors)
+        self.sql = compiled.string
+        self._values = operator.attrgetter(*order)
+        self._processors: list[tuple[int, Processor]] = []
+        for i, name in enumerate(order):
+            process = usage.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                self._processors.append((i, process))
 
     def params(self, row: UsageRow) -> tuple[Any, ...]:
-        return tuple(
-            value if process is None else process(value)
-            for value, process in zip(
-                [getattr(row, name) for name in self.fields], self.processors, strict=True
-            )
-        )
+        values = self._values(row)
+        if not self._processors:
+            return values
+        converted = list(values)
+        for i, process in self._processors:
+            converted[i] = process(converted[i])
+        return tuple(converted)
 
 
 class Ledger:
@@ -76,7 +75,7 @@ class Ledger:
             return
         insert = self._insert
         if insert is None:
-            insert = self._insert = _Insert.of(self._engine.dialect)
+            insert = self._insert = _Insert(self._engine.dialect)
         async with self._engine.begin() as conn:
             await conn.exec_driver_sql(insert.sql, [insert.params(r) for r in rows])
 
