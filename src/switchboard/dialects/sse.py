@@ -31,20 +31,19 @@ class SSEDecoder:
     """Feed it bytes as they arrive; it returns the events completed so far. Accepts `\\n`,
     `\\r\\n` and `\\r` line ends, multi-line data, comments, and `data:` without a space."""
 
-    __slots__ = ("_buffer",)
+    __slots__ = ("_buffer", "_cr")
 
     def __init__(self) -> None:
         self._buffer = b""
+        self._cr = False  # the last read ended with a CR: an LF that starts the next is its pair
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        if b"\r" in chunk or self._buffer.endswith(b"\r"):
-            chunk = chunk.replace(b"\r\n", b"\n")
-        buffer = self._buffer + chunk
-        if b"\r" in buffer:
-            # A lone CR is a line end too; a CR at the very end may still be half of a CRLF.
-            tail = b"\r" if buffer.endswith(b"\r") else b""
-            buffer = buffer[: len(buffer) - len(tail)].replace(b"\r", b"\n") + tail
-        blocks = buffer.split(b"\n\n")
+        if self._cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]
+        self._cr = chunk.endswith(b"\r")
+        if b"\r" in chunk:
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        blocks = (self._buffer + chunk).split(b"\n\n") if self._buffer else chunk.split(b"\n\n")
         self._buffer = blocks.pop()
         events = []
         for block in blocks:
