@@ -153,3 +153,25 @@ def test_an_unreachable_redis_refuses_with_a_retryable_error() -> None:
             await lim.close()
 
     go(work())
+
+
+def test_the_in_process_window_is_bounded_by_time_not_by_the_rate() -> None:
+    """10,000 requests in one second keep 10 window entries (one per 100 ms), count exactly,
+    and settling a request whose entry has left the window changes nothing in it."""
+
+    async def work() -> None:
+        lim = MemoryLimiter()
+        early = res(rpm=1_000_000, tpm=10**9, tokens=5)
+        await lim.acquire(early, NOW, None)
+        for i in range(1, 10_000):
+            await lim.acquire(res(rpm=1_000_000, tpm=10**9, tokens=5), NOW + i // 10, None)
+        state = lim._keys["k"]
+        assert len(state.window) == 10
+        assert (state.requests, state.token_sum) == (10_000, 50_000)
+        o = await lim.acquire(res(rpm=1_000_000, tpm=10**9, tokens=5), NOW + 60_050, None)
+        assert (o.requests, o.tokens) == (10_000 - 1_000 + 1, 45_005)  # the first 100 ms left
+        await lim.settle(early, 1, 0)  # its bucket is gone: the window's sum stays right
+        assert lim._keys["k"].token_sum == 45_005
+        assert early.request_id not in lim._keys["k"].pending
+
+    go(work())

@@ -8,12 +8,29 @@ from dataclasses import dataclass, field
 
 from switchboard.limits import LEASE_MS, WINDOW_MS, Outcome, Reservation, Verdict
 
+# Requests this close after a bucket's first request share its bucket: the window keeps one
+# entry per bucket, not per request, so its size is bounded by the window, not by the rate
+# (at 1,600 requests a second, an entry per request was ~100k entries and ~25 MiB per key).
+# Requests leave the window with their bucket's first one, at most this much early.
+BUCKET_MS = 100
+
+
+@dataclass(slots=True)
+class _Bucket:
+    start: int  # the first request's time: the window's oldest when this bucket is first
+    requests: int = 0
+    tokens: int = 0
+    expired: bool = False
+
 
 @dataclass(slots=True)
 class _Key:
-    window: deque[tuple[int, str]] = field(default_factory=deque)
-    tokens: dict[str, int] = field(default_factory=dict)
+    window: deque[_Bucket] = field(default_factory=deque)
+    requests: int = 0
     token_sum: int = 0
+    # Requests admitted and not yet settled: their bucket and what they reserved, so that
+    # settling corrects the bucket with the real usage.
+    pending: dict[str, tuple[_Bucket, int]] = field(default_factory=dict)
     live: dict[str, tuple[int, int]] = field(default_factory=dict)  # id -> (lease end, cost)
     reserved: int = 0
 
@@ -25,15 +42,17 @@ class MemoryLimiter:
 
     async def acquire(self, r: Reservation, now_ms: int, seed: int | None) -> Outcome:
         k = self._keys.setdefault(r.key_id, _Key())
-        while k.window and k.window[0][0] <= now_ms - WINDOW_MS:
-            _, rid = k.window.popleft()
-            k.token_sum -= k.tokens.pop(rid, 0)
+        while k.window and k.window[0].start <= now_ms - WINDOW_MS:
+            gone = k.window.popleft()
+            gone.expired = True
+            k.requests -= gone.requests
+            k.token_sum -= gone.tokens
         for rid, (until, cost) in list(k.live.items()):
             if until <= now_ms:
                 del k.live[rid]
                 k.reserved -= cost
-        count = len(k.window)
-        oldest = k.window[0][0] if k.window else now_ms
+        count = k.requests
+        oldest = k.window[0].start if k.window else now_ms
 
         def refuse(verdict: Verdict, retry_ms: int = 0, spent: int = 0) -> Outcome:
             return Outcome(verdict, count, k.token_sum, oldest, retry_ms, spent, k.reserved)
@@ -55,33 +74,42 @@ class MemoryLimiter:
             if spent + k.reserved + r.cost_nusd > r.budget_nusd:
                 return refuse("budget", spent=spent)
         if r.rpm or r.tpm:
-            k.window.append((now_ms, r.request_id))
-            k.tokens[r.request_id] = r.tokens
+            bucket = k.window[-1] if k.window else None
+            if bucket is None or now_ms - bucket.start >= BUCKET_MS:
+                bucket = _Bucket(now_ms)
+                k.window.append(bucket)
+            bucket.requests += 1
+            bucket.tokens += r.tokens
+            k.requests += 1
             k.token_sum += r.tokens
+            k.pending[r.request_id] = (bucket, r.tokens)
         if r.max_concurrent or r.budget_nusd:
             k.live[r.request_id] = (now_ms + LEASE_MS, r.cost_nusd)
             k.reserved += r.cost_nusd
-        oldest = k.window[0][0] if k.window else now_ms
-        return Outcome("ok", len(k.window), k.token_sum, oldest, 0, spent, k.reserved)
+        oldest = k.window[0].start if k.window else now_ms
+        return Outcome("ok", k.requests, k.token_sum, oldest, 0, spent, k.reserved)
 
     @staticmethod
     def _tokens_free_at(k: _Key, r: Reservation, now_ms: int) -> int:
         if r.tokens > r.tpm:
             return -1
         freed = 0
-        for at, rid in k.window:
-            freed += k.tokens.get(rid, 0)
+        for bucket in k.window:
+            freed += bucket.tokens
             if k.token_sum - freed + r.tokens <= r.tpm:
-                return at + WINDOW_MS - now_ms
+                return bucket.start + WINDOW_MS - now_ms
         return WINDOW_MS
 
     async def settle(self, r: Reservation, tokens: int, cost_nusd: int) -> None:
         k = self._keys.get(r.key_id)
         if k is None:
             return
-        if r.request_id in k.tokens:
-            k.token_sum += tokens - k.tokens[r.request_id]
-            k.tokens[r.request_id] = tokens
+        pending = k.pending.pop(r.request_id, None)
+        if pending is not None:
+            bucket, reserved = pending
+            bucket.tokens += tokens - reserved
+            if not bucket.expired:
+                k.token_sum += tokens - reserved
         lease = k.live.pop(r.request_id, None)
         if lease is not None:
             k.reserved -= lease[1]
