@@ -21,8 +21,8 @@ from typing import Any
 import orjson
 
 from bench import install, scenarios
-from bench.gateways import REPO, RIG_CPUS, Context, start_switchboard
-from bench.procs import Proc, free_port, wait_port
+from bench.gateways import REPO, Context, start_switchboard, start_upstream
+from bench.procs import wait_port
 from bench.runner import Rig
 
 WORKTREE = "WORKTREE"
@@ -88,14 +88,7 @@ def main() -> None:
     workdir = cache / "runs" / f"ab-{int(time.time())}"
     workdir.mkdir(parents=True)
     variants = {"base": export(args.base, cache), "head": export(args.head, cache)}
-    port = free_port()
-    upstream = Proc(
-        "upstream",
-        [str(python), "-m", "bench.upstream", "--port", str(port)],
-        cpus=RIG_CPUS,
-        log=workdir / "upstream.log",
-        cwd=REPO,
-    )
+    upstream, port = start_upstream(python, workdir)
     results: dict[str, list[dict[str, float]]] = {"base": [], "head": []}
     try:
         wait_port(port, 20, upstream.popen)

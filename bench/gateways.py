@@ -165,6 +165,22 @@ def start_switchboard(
     return running
 
 
+# --- the scripted upstream ------------------------------------------------------------------
+
+
+def start_upstream(python: Path, workdir: Path) -> tuple[Proc, int]:
+    """The scripted upstream on the rig's core; its process and port."""
+    port = free_port()
+    proc = Proc(
+        "upstream",
+        [str(python), "-m", "bench.upstream", "--port", str(port)],
+        cpus=RIG_CPUS,
+        log=workdir / "upstream.log",
+        cwd=REPO,
+    )
+    return proc, port
+
+
 # --- the floor relay ---------------------------------------------------------------------------
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import install
-from bench.gateways import REPO, RIG_CPUS, STARTERS, Context
-from bench.procs import Proc, free_port, wait_port
+from bench.gateways import REPO, STARTERS, Context, start_upstream
+from bench.procs import wait_port
 from bench.runner import Rig
 
 
@@ -85,14 +85,7 @@ def main() -> None:
     pyspy = python.parent / "py-spy"
     workdir = cache / "runs" / f"profile-{int(time.time())}"
     workdir.mkdir(parents=True)
-    port = free_port()
-    upstream = Proc(
-        "upstream",
-        [str(python), "-m", "bench.upstream", "--port", str(port)],
-        cpus=RIG_CPUS,
-        log=workdir / "upstream.log",
-        cwd=REPO,
-    )
+    upstream, port = start_upstream(python, workdir)
     gw = None
     try:
         wait_port(port, 20, upstream.popen)

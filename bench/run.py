@@ -23,8 +23,8 @@ from typing import Any
 import orjson
 
 from bench import install, report, scenarios
-from bench.gateways import REPO, RIG_CPUS, STARTERS, Context, Running
-from bench.procs import Proc, free_port, wait_port
+from bench.gateways import REPO, RIG_CPUS, STARTERS, Context, Running, start_upstream
+from bench.procs import wait_port
 from bench.runner import Rig
 
 DEFAULT_GATEWAYS = ("floor", "switchboard", "switchboard-w2", "litellm", "ccr", "ccr-nolog")
@@ -71,14 +71,7 @@ class Bench:
         started = time.time()
         self.results["meta"] = machine_meta(self.args, self.mode.name)
         stat0 = _cpu_times()
-        upstream_port = free_port()
-        upstream = Proc(
-            "upstream",
-            [str(self.python), "-m", "bench.upstream", "--port", str(upstream_port)],
-            cpus=RIG_CPUS,
-            log=self.workdir / "upstream.log",
-            cwd=REPO,
-        )
+        upstream, upstream_port = start_upstream(self.python, self.workdir)
         try:
             wait_port(upstream_port, 20, upstream.popen)
             rig = Rig(self.python, upstream, upstream_port)
