@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
+from typing import Any
 
 from switchboard.api.admin import AdminHandler
 from switchboard.api.admin_channels import ChannelsHandler
 from switchboard.api.anthropic import CountTokensHandler, MessagesHandler
-from switchboard.api.asgi import Exchange, Receive, Scope, Send
 from switchboard.api.bounds import Bounds
+from switchboard.api.exchange import Exchange
 from switchboard.api.health import health
 from switchboard.api.inflight import InFlight
 from switchboard.api.metrics import MetricsHandler
@@ -34,6 +35,11 @@ from switchboard.upstreams.http import HttpClient
 from switchboard.usage import row_from_log
 
 Handler = Callable[[Exchange], Awaitable[None]]
+# The lifespan's side of ASGI, which is all of ASGI the app still speaks.
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
 # Routes whose last segment is a parameter that may itself hold slashes (model ids do).
 SuffixHandler = Callable[[Exchange, str], Awaitable[None]]
 
@@ -44,7 +50,7 @@ UNLOGGED = frozenset({"/health", "/metrics"})
 
 
 class App:
-    """A raw ASGI application: a dict of routes and one error boundary."""
+    """The routes, one error boundary, and the lifespan."""
 
     def __init__(self, config: Config, master_key: str) -> None:
         self.config = config
@@ -103,10 +109,9 @@ class App:
         self.metered |= self.openai_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            await self._http(Exchange(scope, receive, send))
-        elif kind == "lifespan":
+        """ASGI, for the lifespan only: uvicorn runs startup and shutdown through it, and
+        hands requests to `serve` through its protocol class (api/http11.py)."""
+        if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -135,7 +140,7 @@ class App:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _http(self, ex: Exchange) -> None:
+    async def serve(self, ex: Exchange) -> None:
         path = ex.path.rstrip("/") or "/"
         handler = self.routes.get((ex.method, path))
         if path in self.openai_paths or path.startswith(OPENAI_PREFIX + "/"):

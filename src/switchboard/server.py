@@ -1,5 +1,6 @@
-"""Running the app under uvicorn with uvloop and httptools: in this process, or in N worker
-processes sharing one listening socket (`serve --workers N`), each building its own app."""
+"""Running the app under uvicorn with uvloop and our HTTP/1.1 protocol (api/http11.py): in this
+process, or in N worker processes sharing one listening socket (`serve --workers N`), each
+building its own app."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import uvicorn
 
+from switchboard.api.http11 import Connection
 from switchboard.app import App, create_app
 from switchboard.auth import resolve_master_key
 from switchboard.config import Config, load_config
@@ -22,13 +24,13 @@ LOG_LEVEL_ENV = "SWITCHBOARD_LOG_LEVEL"
 
 _UVICORN: dict[str, Any] = {
     "loop": "uvloop",
-    "http": "httptools",
+    "http": Connection,
     "lifespan": "on",
     "access_log": False,
-    "proxy_headers": False,  # the client's address is never used
+    # Neither wraps the app in middleware, which the protocol class could not call through:
+    # the client's address is never used, and trace logging is never on.
+    "proxy_headers": False,
     "log_level": "warning",
-    "server_header": False,
-    "date_header": False,
 }
 
 

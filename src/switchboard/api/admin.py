@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from switchboard.api.asgi import Exchange
+from switchboard.api.exchange import Exchange
 from switchboard.auth import Authenticator
 from switchboard.errors import InvalidRequest, NotFound, PermissionDenied
 from switchboard.key_admin import KeyAdmin, parse_time

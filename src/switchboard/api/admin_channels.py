@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import orjson
 
-from switchboard.api.asgi import Exchange
+from switchboard.api.exchange import Exchange
 from switchboard.auth import Authenticator
 from switchboard.errors import PermissionDenied
 from switchboard.routing import Router

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from switchboard.api.asgi import Exchange
+from switchboard.api.exchange import Exchange
 from switchboard.config import ServerConfig
 from switchboard.errors import InvalidRequest
 

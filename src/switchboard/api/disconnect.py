@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
-from switchboard.api.asgi import Exchange
+from switchboard.api.exchange import Exchange
 
 
 class cancel_on_disconnect:  # lower case, like contextlib.suppress: used as a function is
-    """Runs the body of the `async with` under a watch of the client. Enter it after the
-    request body is read: the watch takes over `receive`. The watch itself (a task waiting on
-    `receive`) is started by InFlight once the request has lasted a tick, so the many requests
-    that end sooner never pay for one."""
+    """Runs the body of the `async with` under a watch of the client: the connection cancels
+    the request's task when its client goes (Exchange.lost). Outside it a disconnect is only
+    noted, so that reading the body or settling usage is never cut short."""
 
     __slots__ = ("_ex",)
 
@@ -20,16 +19,16 @@ class cancel_on_disconnect:  # lower case, like contextlib.suppress: used as a f
         self._ex = ex
 
     async def __aenter__(self) -> None:
-        self._ex.watched = True
+        ex = self._ex
+        ex.watched = True
+        if ex.client_gone:
+            ex.task.cancel()  # gone already: delivered at the body's first await
 
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
     ) -> bool:
         ex = self._ex
         ex.watched = False
-        if ex.watcher is not None:
-            ex.watcher.cancel()
-            ex.watcher = None
         if kind is asyncio.CancelledError and ex.client_gone:
             ex.task.uncancel()
             ex.log["client_disconnected"] = True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from switchboard.api.asgi import Exchange
+from switchboard.api.exchange import Exchange
 
 
 async def health(ex: Exchange) -> None:

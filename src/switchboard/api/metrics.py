@@ -3,7 +3,7 @@ counts and channel names, never keys or request content."""
 
 from __future__ import annotations
 
-from switchboard.api.asgi import Exchange
+from switchboard.api.exchange import Exchange
 from switchboard.metrics import CONTENT_TYPE, Metrics
 
 

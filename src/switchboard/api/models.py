@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, unquote
 
 import orjson
 
-from switchboard.api.asgi import Exchange
+from switchboard.api.exchange import Exchange
 from switchboard.auth import Authenticator
 from switchboard.catalog import Catalog
 from switchboard.dialects.anthropic.models import model_info, page

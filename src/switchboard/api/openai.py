@@ -7,9 +7,9 @@ import time
 import orjson
 
 from switchboard import ir
-from switchboard.api.asgi import Exchange
 from switchboard.api.bounds import Bounds, affinity
 from switchboard.api.disconnect import cancel_on_disconnect
+from switchboard.api.exchange import Exchange
 from switchboard.api.report import note_served, note_usage, served_headers
 from switchboard.api.streaming import serve_stream
 from switchboard.auth import Authenticator

@@ -4,7 +4,7 @@ report, rate-limit state) and the request-log facts the usage ledger is built fr
 from __future__ import annotations
 
 from switchboard import ir
-from switchboard.api.asgi import Exchange
+from switchboard.api.exchange import Exchange
 from switchboard.service import Served
 
 

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 from switchboard import ir
-from switchboard.api.asgi import Exchange
+from switchboard.api.exchange import Exchange
 from switchboard.api.report import note_served, note_usage, served_headers
 from switchboard.errors import GatewayError
 from switchboard.log import events as log

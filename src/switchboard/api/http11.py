@@ -1,0 +1,308 @@
+"""The server side of an HTTP/1.1 connection: httptools parses requests, each becomes an
+Exchange served in its own task, and responses go out in as few writes as HTTP allows.
+
+It plugs into uvicorn as its `http` protocol class, so uvicorn still owns the listening socket,
+the signals, the lifespan, `--workers` and the graceful shutdown. What it replaces is uvicorn's
+per-request ASGI layer: a scope dict and a message dict per send, two regex searches per
+response header, a write for the head and another for the body, a keep-alive timer per
+request. That layer was a fifth of a small request's CPU (bench/NOTES.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import unquote
+
+import httptools
+
+from switchboard.api.exchange import STATUS_LINES, Exchange
+from switchboard.app import App
+from switchboard.ids import request_id
+
+if TYPE_CHECKING:
+    from uvicorn.config import Config
+    from uvicorn.server import ServerState
+
+
+logger = logging.getLogger("switchboard")
+
+# The request line and headers together may not exceed this (an unbounded head is memory any
+# client could claim).
+MAX_HEAD_BYTES = 64 * 1024
+
+
+class HeadTooLarge(Exception):
+    pass
+
+
+def _refusal(status: int, error_type: str, message: str) -> bytes:
+    """A response to bytes that are not a request we can serve, in the Anthropic envelope (the
+    dialect cannot be told before a request has been parsed), and the connection closes."""
+    rid = request_id()
+    body = b'{"type":"error","error":{"type":"%s","message":"%s"},"request_id":"%s"}' % (
+        error_type.encode(),
+        message.encode(),
+        rid.encode(),
+    )
+    return b"%scontent-type: application/json\r\nrequest-id: %s\r\nx-request-id: %s\r\n" % (
+        STATUS_LINES[status],
+        rid.encode(),
+        rid.encode(),
+    ) + b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body)
+
+
+class Connection(asyncio.Protocol):
+    """One client connection. Requests pipelined behind a running one wait their turn."""
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        if not config.loaded:
+            config.load()
+        app = config.loaded_app
+        if not isinstance(app, App):  # uvicorn wrapped it (proxy headers, trace logging)
+            raise TypeError(f"the http protocol serves a switchboard App, not {app!r}")
+        self.app = app
+        self.loop = _loop or asyncio.get_event_loop()
+        self.keep_alive_seconds = float(config.timeout_keep_alive)
+        # uvicorn's shutdown closes what is in `connections` and waits for `tasks`.
+        self.server_state = server_state
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.gone = False
+        self.read_paused = False
+        self.write_paused = False
+        self._writable: asyncio.Future[None] | None = None
+        # The request the parser is filling in, and its head as it arrives.
+        self.url = b""
+        self.headers: dict[str, str] = {}
+        self.head_bytes = 0
+        self.parsing: Exchange | None = None
+        # The request being served, and those pipelined behind it.
+        self.running: Exchange | None = None
+        self.queue: deque[Exchange] = deque()
+        # One idle timer per connection, not one per request: it re-arms for the time left.
+        self.idle_since = 0.0
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self.closing = False  # no more requests after the one running (shutdown)
+
+    # -- asyncio.Protocol -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but they are transports.
+        self.transport = cast(asyncio.Transport, transport)
+        self.server_state.connections.add(self)  # type: ignore[arg-type]
+        self._idle()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.gone = True
+        self.server_state.connections.discard(self)
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        if self.running is not None:
+            self.running.lost()
+        if self.parsing is not None and self.parsing is not self.running:
+            self.parsing.lost()
+        self.queue.clear()
+        self.resume_writing()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._refuse(400, "invalid_request_error", "protocol upgrades are not supported")
+        except httptools.HttpParserError as exc:
+            if isinstance(exc.__context__, HeadTooLarge):
+                self._refuse(
+                    431,
+                    "invalid_request_error",
+                    f"the request line and headers exceed {MAX_HEAD_BYTES} bytes",
+                )
+            else:
+                self._refuse(400, "invalid_request_error", "malformed HTTP request")
+
+    def eof_received(self) -> bool | None:
+        return None  # close the transport: a half-closed client cannot read an answer anyway
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        waiter = self._writable
+        if waiter is not None:
+            self._writable = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # -- httptools callbacks --------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.headers = {}
+        self.head_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        self.head_bytes += len(url)
+        if self.head_bytes > MAX_HEAD_BYTES:
+            raise HeadTooLarge
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.head_bytes += len(name) + len(value) + 4
+        if self.head_bytes > MAX_HEAD_BYTES:
+            raise HeadTooLarge
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        headers = self.headers
+        # Repeated headers (anthropic-beta may be) are joined as HTTP says.
+        headers[key] = f"{headers[key]},{text}" if key in headers else text
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        if parser.should_upgrade():
+            return  # feed_data raises HttpParserUpgrade next; refused there
+        url = httptools.parse_url(self.url)
+        path = url.path.decode("latin-1")
+        if "%" in path:
+            path = unquote(path)
+        query = url.query.decode("latin-1") if url.query else ""
+        ex = Exchange(
+            self,
+            parser.get_method().decode("ascii"),
+            path,
+            query,
+            self.headers,
+            parser.should_keep_alive() and not self.closing,
+        )
+        self.parsing = ex
+        if self.running is None:
+            self._start(ex)
+        else:
+            # Pipelined behind the request being served: wait, and read no further meanwhile.
+            self.queue.append(ex)
+            self.pause_reading()
+
+    def on_body(self, body: bytes) -> None:
+        ex = self.parsing
+        if ex is not None and not ex.finished:
+            ex.feed(body)
+
+    def on_message_complete(self) -> None:
+        ex = self.parsing
+        if ex is not None:
+            ex.end_body()
+
+    # -- serving --------------------------------------------------------------------------
+
+    def _start(self, ex: Exchange) -> None:
+        self.running = ex
+        task = self.loop.create_task(self._serve(ex))
+        ex.task = task
+        tasks = self.server_state.tasks
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    async def _serve(self, ex: Exchange) -> None:
+        try:
+            await self.app.serve(ex)
+        except asyncio.CancelledError:
+            self._abort(ex)
+            raise
+        except Exception:
+            logger.exception("request %s failed past the app's error boundary", ex.request_id)
+            self._abort(ex)
+        else:
+            if not ex.finished and not ex.client_gone:
+                logger.error("request %s ended without a whole response", ex.request_id)
+                self._abort(ex)
+
+    def _abort(self, ex: Exchange) -> None:
+        """End a request the app did not answer in full: a 500 if nothing was sent, and the
+        connection closes (a half-sent response cannot be framed any more)."""
+        if ex.finished or self.transport is None:
+            return
+        if ex.status == 0:
+            self.write(_refusal(500, "api_error", "internal error in the gateway"))
+        self.transport.close()
+
+    def done(self, ex: Exchange) -> None:
+        """The response to `ex` has been written in full."""
+        if ex is not self.running:
+            return
+        self.running = None
+        self.server_state.total_requests += 1
+        if self.gone or self.transport is None:
+            return
+        if not ex.keep_alive or self.closing:
+            self.transport.close()
+            return
+        if self.queue:
+            self._start(self.queue.popleft())
+        else:
+            self.resume_reading()
+            self._idle()
+
+    def write(self, data: bytes) -> None:
+        if not self.gone and self.transport is not None:
+            self.transport.write(data)
+
+    async def drain(self) -> None:
+        if self.write_paused and not self.gone:
+            if self._writable is None:
+                self._writable = self.loop.create_future()
+            await asyncio.shield(self._writable)
+
+    def pause_reading(self) -> None:
+        if not self.read_paused and self.transport is not None:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.read_paused and self.transport is not None and not self.gone:
+            self.read_paused = False
+            self.transport.resume_reading()
+
+    def _refuse(self, status: int, error_type: str, message: str) -> None:
+        if self.transport is None:
+            return
+        if self.running is None:
+            self.write(_refusal(status, error_type, message))
+            self.transport.close()
+        else:
+            # Garbage after a request still being served: answer that one, then close.
+            self.running.keep_alive = False
+            self.closing = True
+            self.pause_reading()
+
+    # -- idle connections -----------------------------------------------------------------
+
+    def _idle(self) -> None:
+        self.idle_since = self.loop.time()
+        if self._idle_timer is None:
+            self._idle_timer = self.loop.call_later(self.keep_alive_seconds, self._idle_check)
+
+    def _idle_check(self) -> None:
+        self._idle_timer = None
+        if self.gone or self.running is not None or self.transport is None:
+            return  # done() re-arms when the request ends
+        left = self.idle_since + self.keep_alive_seconds - self.loop.time()
+        if left <= 0:
+            self.transport.close()
+        else:
+            self._idle_timer = self.loop.call_later(left, self._idle_check)
+
+    def shutdown(self) -> None:
+        """uvicorn's graceful shutdown: close if idle, else after the response being sent."""
+        self.closing = True
+        if self.running is None and self.transport is not None:
+            self.transport.close()
+        elif self.running is not None:
+            self.running.keep_alive = False
