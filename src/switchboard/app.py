@@ -142,7 +142,9 @@ class App:
 
     async def serve(self, ex: Exchange) -> None:
         path = ex.path.rstrip("/") or "/"
-        handler = self.routes.get((ex.method, path))
+        # HEAD is GET without the body (load balancers probe with it); the exchange drops it.
+        method = "GET" if ex.head_only else ex.method
+        handler = self.routes.get((method, path))
         if path in self.openai_paths or path.startswith(OPENAI_PREFIX + "/"):
             ex.dialect = "openai"
         if handler is None and path.startswith("/admin/"):
@@ -152,7 +154,7 @@ class App:
             if handler is not None:
                 await handler(ex)
             else:
-                await self._suffix_route(ex, path)
+                await self._suffix_route(ex, method, path)
         except GatewayError as exc:
             await self._fail(ex, exc)
         except asyncio.CancelledError:
@@ -170,9 +172,9 @@ class App:
             if path in self.metered:
                 self._meter(ex)
 
-    async def _suffix_route(self, ex: Exchange, path: str) -> None:
-        for method, prefix, handler in self.suffix_routes:
-            if path.startswith(prefix) and len(path) > len(prefix) and ex.method == method:
+    async def _suffix_route(self, ex: Exchange, method: str, path: str) -> None:
+        for allowed, prefix, handler in self.suffix_routes:
+            if path.startswith(prefix) and len(path) > len(prefix) and method == allowed:
                 await handler(ex, path.removeprefix(prefix))
                 return
         if any(p == path for _, p in self.routes):

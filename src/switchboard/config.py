@@ -144,6 +144,10 @@ class ServerConfig(_Strict, frozen=True):
     max_tools: int = 1_000
     # On SIGTERM: how long in-flight requests and streams may run before they are ended.
     shutdown_grace_seconds: int = 30
+    # An idle client connection is closed after this long. Behind a load balancer, set it
+    # above the balancer's own idle timeout, so the gateway never closes a connection the
+    # balancer is about to reuse.
+    keep_alive_seconds: float = 5.0
 
 
 class Health(_Strict, frozen=True):

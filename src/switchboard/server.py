@@ -37,7 +37,11 @@ _UVICORN: dict[str, Any] = {
 def _uvicorn_options(config: Config) -> dict[str, Any]:
     # On SIGTERM: stop accepting, let requests finish this long, then cancel them (the app ends
     # each with an error the client can read).
-    return {**_UVICORN, "timeout_graceful_shutdown": config.server.shutdown_grace_seconds}
+    return {
+        **_UVICORN,
+        "timeout_graceful_shutdown": config.server.shutdown_grace_seconds,
+        "timeout_keep_alive": config.server.keep_alive_seconds,
+    }
 
 
 def worker_app() -> App:
