@@ -168,9 +168,10 @@ class App:
         finally:
             self.in_flight.discard(ex)
             if path not in UNLOGGED:
-                self._access(ex, path)
-            if path in self.metered:
-                self._meter(ex)
+                elapsed = ex.elapsed_ms()
+                self._access(ex, path, elapsed)
+                if path in self.metered:
+                    self._meter(ex, elapsed)
 
     async def _suffix_route(self, ex: Exchange, method: str, path: str) -> None:
         for allowed, prefix, handler in self.suffix_routes:
@@ -194,19 +195,19 @@ class App:
             await ex.chunk(errors.error_event(exc, ex.request_id))
             await ex.end_stream()
 
-    def _meter(self, ex: Exchange) -> None:
-        row = row_from_log(datetime.now(UTC), ex.request_id, ex.status, ex.elapsed_ms(), ex.log)
+    def _meter(self, ex: Exchange, elapsed_ms: float) -> None:
+        row = row_from_log(datetime.now(UTC), ex.request_id, ex.status, elapsed_ms, ex.log)
         if row is not None:
             self.tenancy.ledger.record(row)
 
-    def _access(self, ex: Exchange, path: str) -> None:
-        self.metrics.observe(ex.status, ex.elapsed_ms() / 1000, ex.log)
+    def _access(self, ex: Exchange, path: str, elapsed_ms: float) -> None:
+        self.metrics.observe(ex.status, elapsed_ms / 1000, ex.log)
         line = {
             "request_id": ex.request_id,
             "method": ex.method,
             "path": path,
             "status": ex.status,
-            "latency_ms": ex.elapsed_ms(),
+            "latency_ms": elapsed_ms,
             **ex.log,
         }
         access_log(line)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from switchboard.errors import Overloaded
-from switchboard.limits import Limiter, Reservation, budget_period
+from switchboard.limits import LEASE_MS, Limiter, Reservation, budget_period
 from switchboard.limits.memory import MemoryLimiter
 from switchboard.limits.redis import RedisLimiter
 
@@ -100,6 +100,28 @@ def test_concurrent_requests(make_limiter: Factory) -> None:
             assert (await lim.acquire(res(conc=2), NOW, None)).verdict == "concurrency"
             await lim.settle(a, 0, 0)
             assert (await lim.acquire(res(conc=2), NOW, None)).verdict == "ok"
+
+    go(work())
+
+
+def test_a_lease_never_settled_expires(make_limiter: Factory) -> None:
+    """A crashed instance's requests hold their slots and reservations only for LEASE_MS;
+    the live ones taken after them still count."""
+
+    async def work() -> None:
+        async with opened(make_limiter) as lim:
+            crashed = [res(conc=3, budget=100, cost=30) for _ in range(2)]
+            for i, r in enumerate(crashed):
+                assert (await lim.acquire(r, NOW + i, 0)).verdict == "ok"
+            later = res(conc=3, budget=100, cost=30)
+            assert (await lim.acquire(later, NOW + 10, 0)).verdict == "ok"
+            assert (await lim.acquire(res(conc=3), NOW + 20, 0)).verdict == "concurrency"
+            # The first two leases have ended, the third has not.
+            o = await lim.acquire(res(conc=3, budget=100, cost=30), NOW + LEASE_MS + 5, 0)
+            assert (o.verdict, o.reserved_nusd) == ("ok", 60)
+            assert (await lim.acquire(res(conc=3), NOW + LEASE_MS + 6, 0)).verdict == "ok"
+            refused = await lim.acquire(res(conc=3), NOW + LEASE_MS + 7, 0)
+            assert refused.verdict == "concurrency"
 
     go(work())
 

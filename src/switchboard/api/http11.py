@@ -146,7 +146,6 @@ class Connection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self.url = b""
-        self.headers = {}
         self.head_bytes = 0
 
     def on_url(self, url: bytes) -> None:
@@ -182,6 +181,7 @@ class Connection(asyncio.Protocol):
             self.headers,
             parser.should_keep_alive() and not self.closing,
         )
+        self.headers = {}  # the next request's; this one's are the exchange's now
         self.parsing = ex
         if self.running is None:
             self._start(ex)
@@ -199,6 +199,7 @@ class Connection(asyncio.Protocol):
         ex = self.parsing
         if ex is not None:
             ex.end_body()
+            self.parsing = None  # an idle connection holds no finished request
 
     # -- serving --------------------------------------------------------------------------
 

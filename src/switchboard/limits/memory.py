@@ -47,10 +47,15 @@ class MemoryLimiter:
             gone.expired = True
             k.requests -= gone.requests
             k.token_sum -= gone.tokens
-        for rid, (until, cost) in list(k.live.items()):
-            if until <= now_ms:
-                del k.live[rid]
-                k.reserved -= cost
+        # Leases all last LEASE_MS and are added in time order: the expired ones are first
+        # (a scan of every live lease made admission O(requests in flight)).
+        live = k.live
+        while live:
+            rid, (until, cost) = next(iter(live.items()))
+            if until > now_ms:
+                break
+            del live[rid]
+            k.reserved -= cost
         count = k.requests
         oldest = k.window[0].start if k.window else now_ms
 
