@@ -273,12 +273,17 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [
             "",
             f"Soak: Switchboard at {soak['rate']:,.0f} req/s (1 KB) for {soak['minutes']:.0f} "
-            f"minutes: {soak['errors']} errors; RSS {mib(soak['rss_before'])} before, "
+            f"minutes: {soak['errors']} errors{_kinds(soak.get('error_kinds'))}; "
+            f"RSS {mib(soak['rss_before'])} before, "
             f"{mib(soak['rss_samples'][-1][1]) if soak['rss_samples'] else '-'} at the end "
             f"({mib(soak['rss_growth'])} growth after the first sample).",
         ]
     lines += ["", *_rig_lines(results), *_failure_lines(results)]
     return "\n".join(lines) + "\n"
+
+
+def _kinds(kinds: dict[str, int] | None) -> str:
+    return f" ({', '.join(f'{k}: {n}' for k, n in kinds.items())})" if kinds else ""
 
 
 def _loads(v: Any) -> str:

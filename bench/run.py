@@ -242,6 +242,7 @@ class Bench:
             t0 = time.monotonic()
             chunk = min(60.0, seconds)
             errors = 0
+            kinds: dict[str, int] = {}
             while time.monotonic() - t0 < seconds:
                 step = rig.run(
                     {
@@ -257,11 +258,14 @@ class Bench:
                     timeout=chunk + 90,
                 )
                 errors += step["errors"]
+                for kind, n in step.get("error_kinds", {}).items():
+                    kinds[kind] = kinds.get(kind, 0) + n
                 samples.append((round(time.monotonic() - t0, 1), gw.proc.rss_bytes()))
             self.results["soak"] = {
                 "rate": rate,
                 "minutes": seconds / 60,
                 "errors": errors,
+                "error_kinds": kinds,
                 "rss_before": before,
                 "rss_samples": samples,
                 # After the first minute (warm) to the end, and from before the soak.
