@@ -70,46 +70,88 @@ def keys() -> None:
     """Manage client API keys kept in the database."""
 
 
+LIMITS = ("models", "rpm", "tpm", "max_concurrent", "budget_usd", "budget_period", "expires_at")
+
+
+def limit_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The limits a key may carry, as `keys create` and `keys update` both take them."""
+    options = [
+        click.option("--models", help="Comma-separated models the key may use (default: all)."),
+        click.option("--rpm", type=int, help="Requests per minute."),
+        click.option("--tpm", type=int, help="Tokens per minute (input + output)."),
+        click.option("--max-concurrent", type=int, help="Requests in flight at once."),
+        click.option("--budget-usd", type=float, help="Spend limit in USD per budget period."),
+        click.option(
+            "--budget-period",
+            type=click.Choice(["day", "month", "total"]),
+            help="The budget's period (default: month).",
+        ),
+        click.option(
+            "--expires", "expires_at", help="ISO 8601 time after which the key stops working."
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _given(limits: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in limits.items() if k in LIMITS and v is not None}
+
+
 @keys.command("create")
 @config_option
 @click.option("--name", required=True, help="Who or what the key is for.")
-@click.option("--models", help="Comma-separated models the key may use (default: all).")
-@click.option("--rpm", type=int, help="Requests per minute.")
-@click.option("--tpm", type=int, help="Tokens per minute (input + output).")
-@click.option("--max-concurrent", type=int, help="Requests in flight at once.")
-@click.option("--budget-usd", type=float, help="Spend limit in USD per budget period.")
-@click.option("--budget-period", type=click.Choice(["day", "month", "total"]), default="month")
-@click.option("--expires", help="ISO 8601 time after which the key stops working.")
+@limit_options
 @json_option
-def create(
-    config_file: Path | None,
-    name: str,
-    models: str | None,
-    rpm: int | None,
-    tpm: int | None,
-    max_concurrent: int | None,
-    budget_usd: float | None,
-    budget_period: str,
-    expires: str | None,
-    as_json: bool,
-) -> None:
+def create(config_file: Path | None, name: str, as_json: bool, **limits: Any) -> None:
     """Create a key and print its secret (shown only this once)."""
-    fields: dict[str, Any] = {"name": name, "budget_period": budget_period}
-    given = {
-        "models": models,
-        "rpm": rpm,
-        "tpm": tpm,
-        "max_concurrent": max_concurrent,
-        "budget_usd": budget_usd,
-        "expires_at": expires,
-    }
-    fields.update({k: v for k, v in given.items() if v is not None})
+    fields = {"name": name, **_given(limits)}
     key, secret = _run(config_file, lambda s: KeyAdmin(s.keys).create(fields))
     if as_json:
         _print_json({**key.public(), "key": secret})
         return
     click.echo(_describe(key))
     click.echo(f"secret (shown only now): {secret}")
+
+
+@keys.command("update")
+@config_option
+@click.argument("key_id")
+@click.option("--name", help="A new name.")
+@limit_options
+@click.option(
+    "--clear",
+    "cleared",
+    multiple=True,
+    type=click.Choice(["models", "rpm", "tpm", "max_concurrent", "budget_usd", "expires_at"]),
+    help="Remove this limit (repeatable).",
+)
+@json_option
+def update(
+    config_file: Path | None,
+    key_id: str,
+    name: str | None,
+    cleared: tuple[str, ...],
+    as_json: bool,
+    **limits: Any,
+) -> None:
+    """Change a key's name or limits; what is not given stays. The secret is unchanged.
+    Running gateways apply the change within their key_cache_seconds."""
+    fields = _given(limits)
+    both = sorted(set(cleared) & set(fields))
+    if both:
+        raise click.UsageError(f"--clear {both[0]} and a new value for it: give one")
+    fields.update(dict.fromkeys(cleared))
+    if name is not None:
+        fields["name"] = name
+    if not fields:
+        raise click.UsageError("nothing to change: give --name, a limit or --clear")
+    key = _run(config_file, lambda s: KeyAdmin(s.keys).update(key_id, fields))
+    if as_json:
+        _print_json(key.public())
+    else:
+        click.echo(_describe(key))
 
 
 @keys.command("list")

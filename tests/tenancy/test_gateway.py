@@ -83,6 +83,32 @@ def test_a_created_key_works_and_its_responses_carry_its_limits(gw: tuple[Gatewa
     assert secret not in listed.stdout
 
 
+def test_keys_update_changes_limits_and_keeps_the_secret(gw: tuple[Gateway, Path]) -> None:
+    gateway, config = gw
+    key_id, secret = new_key(config, "--name", "tool", "--rpm", "5", "--tpm", "10000")
+    done = cli(config, "keys", "update", key_id, "--rpm", "7", "--clear", "tpm", "--name", "bot")
+    assert done.returncode == 0, done.stderr
+    shown = cli_json(config, "keys", "show", key_id)
+    assert (shown["name"], shown["rpm"], shown["tpm"]) == ("bot", 7, None)
+    # Not used before the change, so not in the gateway's key cache: the new limits apply.
+    h = ask(gateway, secret).headers
+    assert h["anthropic-ratelimit-requests-limit"] == "7"
+    assert "anthropic-ratelimit-tokens-limit" not in h
+
+    nothing = cli(config, "keys", "update", key_id)
+    assert nothing.returncode == 2
+    assert "nothing to change" in nothing.stderr
+    both = cli(config, "keys", "update", key_id, "--clear", "rpm", "--rpm", "3")
+    assert both.returncode == 2
+    assert "--clear rpm and a new value for it" in both.stderr
+    missing = cli(config, "keys", "update", "key_missing", "--rpm", "3")
+    assert missing.returncode == 1
+    assert "no key 'key_missing'" in missing.stderr
+    bad = cli(config, "keys", "update", key_id, "--expires", "next tuesday")
+    assert bad.returncode == 1
+    assert "expires_at" in bad.stderr
+
+
 def test_the_master_key_and_static_keys_keep_working(gw: tuple[Gateway, Path]) -> None:
     gateway, _ = gw
     for key in (MASTER, STATIC):
