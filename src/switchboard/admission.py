@@ -26,6 +26,7 @@ from switchboard.limits import (
     SpendSource,
     budget_period,
 )
+from switchboard.limits.leases import Leases
 from switchboard.usage import cost_nusd, worst_case_nusd
 
 Headers = list[tuple[bytes, bytes]]
@@ -87,6 +88,7 @@ class Ticket:
     headers: Headers = field(default_factory=list)
     limiter: Limiter | None = None
     reservation: Reservation | None = None
+    leases: Leases | None = None
     settled: bool = False
 
     async def settle(self, usage: ir.Usage | None) -> int:
@@ -96,6 +98,8 @@ class Ticket:
             return cost
         self.settled = True
         if self.limiter is not None and self.reservation is not None:
+            if self.leases is not None:
+                self.leases.release(self.reservation)
             tokens = 0 if usage is None else _tokens(usage)
             await self.limiter.settle(self.reservation, tokens, cost)
         return cost
@@ -111,9 +115,10 @@ def _tokens(usage: ir.Usage) -> int:
 
 
 class Admission:
-    def __init__(self, limiter: Limiter, spend: SpendSource) -> None:
+    def __init__(self, limiter: Limiter, spend: SpendSource, leases: Leases) -> None:
         self._limiter = limiter
         self._spend = spend
+        self._leases = leases
 
     async def admit(
         self,
@@ -164,7 +169,9 @@ class Admission:
             outcome = await self._limiter.acquire(r, now_ms, seed)
         headers = ratelimit_headers(key, outcome, now_ms)
         if outcome.verdict == "ok":
-            return Ticket(pricing, headers, self._limiter, r)
+            if r.max_concurrent or r.budget_nusd:  # it holds a lease while it runs
+                self._leases.hold(r)
+            return Ticket(pricing, headers, self._limiter, r, self._leases)
         raise _refusal(key, r, outcome, headers)
 
 

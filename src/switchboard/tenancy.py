@@ -10,6 +10,7 @@ from switchboard.config import Config
 from switchboard.key_admin import KeyAdmin
 from switchboard.keys import KeyCache
 from switchboard.limits import Limiter
+from switchboard.limits.leases import Leases
 from switchboard.limits.memory import MemoryLimiter
 from switchboard.storage import Storage
 from switchboard.usage import LedgerWriter
@@ -26,7 +27,8 @@ class Tenancy:
             self.limiter = RedisLimiter(config.redis, config.redis_prefix)
         else:
             self.limiter = MemoryLimiter()
-        self.admission = Admission(self.limiter, self._spent)
+        self.leases = Leases(self.limiter)
+        self.admission = Admission(self.limiter, self._spent, self.leases)
         self.admin = KeyAdmin(self.storage.keys, self.keys)
         self.ledger = LedgerWriter(self.storage.ledger)
 
@@ -36,10 +38,12 @@ class Tenancy:
     async def start(self) -> None:
         await self.storage.upgrade()
         self.ledger.start()
+        self.leases.start()
 
     async def stop(self) -> None:
         """Flushes the ledger before closing anything it writes through."""
         try:
+            await self.leases.stop()
             await self.ledger.stop()
         finally:
             await self.limiter.close()

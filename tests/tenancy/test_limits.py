@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ import pytest
 
 from switchboard.errors import Overloaded
 from switchboard.limits import LEASE_MS, Limiter, Reservation, budget_period
+from switchboard.limits.leases import Leases
 from switchboard.limits.memory import MemoryLimiter
 from switchboard.limits.redis import RedisLimiter
 
@@ -122,6 +124,50 @@ def test_a_lease_never_settled_expires(make_limiter: Factory) -> None:
             assert (await lim.acquire(res(conc=3), NOW + LEASE_MS + 6, 0)).verdict == "ok"
             refused = await lim.acquire(res(conc=3), NOW + LEASE_MS + 7, 0)
             assert refused.verdict == "concurrency"
+
+    go(work())
+
+
+def test_a_renewed_lease_outlives_its_first_term(make_limiter: Factory) -> None:
+    async def work() -> None:
+        async with opened(make_limiter) as lim:
+            running, done = res("a", conc=1), res("b", conc=1)
+            assert (await lim.acquire(running, NOW, 0)).verdict == "ok"
+            assert (await lim.acquire(done, NOW, 0)).verdict == "ok"
+            await lim.settle(done, 0, 0)
+            await lim.renew([running, done], NOW + LEASE_MS - 1000)
+            # The running one still holds its slot past its first term; the settled one's
+            # renewal brought nothing back.
+            held = await lim.acquire(res("a", conc=1), NOW + LEASE_MS + 10, 0)
+            assert held.verdict == "concurrency"
+            assert (await lim.acquire(res("b", conc=1), NOW + LEASE_MS + 10, 0)).verdict == "ok"
+            later = await lim.acquire(res("a", conc=1), NOW + 2 * LEASE_MS, 0)
+            assert later.verdict == "ok"
+
+    go(work())
+
+
+def test_leases_are_renewed_while_held_and_not_after(make_limiter: Factory) -> None:
+    """The renewal loop, on the real clock: a held reservation outlives LEASE_MS, a released
+    one does not."""
+
+    async def work() -> None:
+        async with opened(make_limiter) as lim:
+            leases = Leases(lim, every=0.05)
+            t0 = int(time.time() * 1000)
+            held, released = res("a", conc=1), res("b", conc=1)
+            for r in (held, released):
+                assert (await lim.acquire(r, t0, 0)).verdict == "ok"
+                leases.hold(r)
+            leases.release(released)
+            leases.start()
+            try:
+                await asyncio.sleep(0.3)
+            finally:
+                await leases.stop()
+            after = t0 + LEASE_MS + 120
+            assert (await lim.acquire(res("a", conc=1), after, 0)).verdict == "concurrency"
+            assert (await lim.acquire(res("b", conc=1), after, 0)).verdict == "ok"
 
     go(work())
 

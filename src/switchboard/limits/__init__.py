@@ -7,7 +7,7 @@ one Redis; each acquire and settle is one Lua script, so there is no read-modify
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
@@ -15,9 +15,11 @@ from typing import Literal, Protocol
 from switchboard.keys import Period
 
 WINDOW_MS = 60_000
-# A request in flight holds its concurrency slot and budget reservation at most this long, so a
-# crashed instance cannot hold them forever. Longer than any upstream timeout.
-LEASE_MS = 3_600_000
+# A request in flight holds its concurrency slot and budget reservation for this long, renewed
+# every RENEW_SECONDS while it runs (limits/leases.py): a crashed instance's leases end within
+# LEASE_MS. A missed renewal or two (a slow Redis) does not lose a running request's slot.
+LEASE_MS = 120_000
+RENEW_SECONDS = 30.0
 
 Verdict = Literal["ok", "rpm", "tpm", "concurrency", "budget", "seed"]
 
@@ -88,5 +90,9 @@ class Limiter(Protocol):
         ...
 
     async def settle(self, r: Reservation, tokens: int, cost_nusd: int) -> None: ...
+
+    async def renew(self, held: Sequence[Reservation], now_ms: int) -> None:
+        """Extend the leases of requests still running to `now_ms` + LEASE_MS."""
+        ...
 
     async def close(self) -> None: ...

@@ -4,6 +4,7 @@ each is atomic."""
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from switchboard.limits import LEASE_MS, WINDOW_MS, Outcome, Reservation, Verdict
@@ -121,6 +122,15 @@ class MemoryLimiter:
         period = (r.key_id, r.period.id)
         if cost_nusd and period in self._spent:
             self._spent[period] += cost_nusd
+
+    async def renew(self, held: Sequence[Reservation], now_ms: int) -> None:
+        for r in held:
+            k = self._keys.get(r.key_id)
+            lease = k.live.pop(r.request_id, None) if k is not None else None
+            if k is not None and lease is not None:
+                # Re-added at the end: now + LEASE_MS is the latest end of all, so the dict
+                # stays in the order leases end (acquire relies on it).
+                k.live[r.request_id] = (now_ms + LEASE_MS, lease[1])
 
     async def close(self) -> None:
         return None

@@ -3,6 +3,7 @@ script (one round trip), so concurrent instances never read-modify-write the sam
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any, get_args
 
@@ -26,6 +27,7 @@ class RedisLimiter:
         self._prefix = prefix
         self._acquire = self._redis.register_script(_script("acquire.lua"))
         self._settle = self._redis.register_script(_script("settle.lua"))
+        self._renew = self._redis.register_script(_script("renew.lua"))
 
     def _keys(self, r: Reservation) -> list[str]:
         # One hash tag per key: a Redis Cluster keeps all of a key's counters in one slot.
@@ -72,6 +74,20 @@ class RedisLimiter:
             # The reply has gone out; the lease ends by itself (LEASE_MS) and the ledger still
             # has the cost, which seeds the next period's counter.
             log.exception("settling request %s in Redis failed", r.request_id)
+
+    async def renew(self, held: Sequence[Reservation], now_ms: int) -> None:
+        """One round trip for all of them: a pipeline of one small script per lease."""
+        pipe = self._redis.pipeline(transaction=False)
+        for r in held:
+            await self._renew(
+                keys=self._keys(r)[2:4],
+                args=[r.request_id, now_ms + LEASE_MS, LEASE_MS + WINDOW_MS],
+                client=pipe,
+            )
+        try:
+            await pipe.execute()
+        except RedisError:
+            log.exception("renewing %d leases in Redis failed", len(held))
 
     async def close(self) -> None:
         await self._redis.aclose()
