@@ -14,6 +14,7 @@ import pytest
 
 from switchboard.errors import Overloaded
 from switchboard.limits import LEASE_MS, Limiter, Reservation, budget_period
+from switchboard.limits import leases as leases_module
 from switchboard.limits.leases import Leases
 from switchboard.limits.memory import MemoryLimiter
 from switchboard.limits.redis import RedisLimiter
@@ -168,6 +169,31 @@ def test_leases_are_renewed_while_held_and_not_after(make_limiter: Factory) -> N
             after = t0 + LEASE_MS + 120
             assert (await lim.acquire(res("a", conc=1), after, 0)).verdict == "concurrency"
             assert (await lim.acquire(res("b", conc=1), after, 0)).verdict == "ok"
+
+    go(work())
+
+
+def test_a_lease_held_past_the_longest_request_is_let_go(
+    make_limiter: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A settlement lost to a bug must not hold the key's slot for ever."""
+    monkeypatch.setattr(leases_module, "MAX_HOLD_SECONDS", 0.12)
+
+    async def work() -> None:
+        async with opened(make_limiter) as lim:
+            leases = Leases(lim, every=0.05)
+            t0 = int(time.time() * 1000)
+            forgotten = res("a", conc=1)
+            assert (await lim.acquire(forgotten, t0, 0)).verdict == "ok"
+            leases.hold(forgotten)
+            leases.start()
+            try:
+                await asyncio.sleep(0.4)
+            finally:
+                await leases.stop()
+            # Renewed for the first 0.12 s only: the lease ends LEASE_MS after that.
+            after = t0 + LEASE_MS + 250
+            assert (await lim.acquire(res("a", conc=1), after, 0)).verdict == "ok"
 
     go(work())
 

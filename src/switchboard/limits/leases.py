@@ -14,16 +14,20 @@ import time
 from switchboard.limits import RENEW_SECONDS, Limiter, Reservation
 from switchboard.log import events as log
 
+# Renewed for at most this long: a request whose settlement was somehow lost must not hold
+# its key's slot for ever (none runs this long; an upstream's total timeout ends it first).
+MAX_HOLD_SECONDS = 3600.0
+
 
 class Leases:
     def __init__(self, limiter: Limiter, every: float = RENEW_SECONDS) -> None:
         self._limiter = limiter
         self._every = every
-        self._held: dict[str, Reservation] = {}
+        self._held: dict[str, tuple[Reservation, float]] = {}
         self._task: asyncio.Task[None] | None = None
 
     def hold(self, r: Reservation) -> None:
-        self._held[r.request_id] = r
+        self._held[r.request_id] = (r, time.monotonic())
 
     def release(self, r: Reservation) -> None:
         self._held.pop(r.request_id, None)
@@ -41,8 +45,13 @@ class Leases:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self._every)
+            oldest = time.monotonic() - MAX_HOLD_SECONDS
+            for rid in [rid for rid, (_, since) in self._held.items() if since < oldest]:
+                log.warning("request %s held its lease for an hour; no longer renewed", rid)
+                del self._held[rid]
             if self._held:
+                held = [r for r, _ in self._held.values()]
                 try:
-                    await self._limiter.renew(list(self._held.values()), int(time.time() * 1000))
+                    await self._limiter.renew(held, int(time.time() * 1000))
                 except Exception:  # noqa: BLE001 - the next round tries again
-                    log.exception("renewing %d leases failed", len(self._held))
+                    log.exception("renewing %d leases failed", len(held))
