@@ -15,7 +15,8 @@ from switchboard.limits import RENEW_SECONDS, Limiter, Reservation
 from switchboard.log import events as log
 
 # Renewed for at most this long: a request whose settlement was somehow lost must not hold
-# its key's slot for ever (none runs this long; an upstream's total timeout ends it first).
+# its key's slot for ever. A stream that really runs longer (only its idle gaps are bounded)
+# frees its slot early, LEASE_MS after this.
 MAX_HOLD_SECONDS = 3600.0
 
 
