@@ -8,6 +8,7 @@
     ├── NotFound                      404 not_found_error (unknown model, unknown route)
     ├── RequestTimeout                408 timeout_error (the client sent its body too slowly)
     ├── RequestTooLarge               413 request_too_large
+    ├── HeadersTooLarge               431 invalid_request_error (request line and headers)
     ├── RateLimited                   429 rate_limit_error (carries retry-after)
     ├── ApiError                      500 api_error (a bug of ours, or an upstream we cannot use)
     ├── GatewayTimeout                504 timeout_error
@@ -87,6 +88,11 @@ class RequestTimeout(GatewayError):
 class RequestTooLarge(GatewayError):
     status = 413
     error_type = "request_too_large"
+
+
+class HeadersTooLarge(GatewayError):
+    status = 431
+    error_type = "invalid_request_error"
 
 
 class RateLimited(GatewayError):

@@ -15,7 +15,7 @@ import click
 import orjson
 
 from switchboard.errors import GatewayError
-from switchboard.key_admin import KeyAdmin
+from switchboard.key_admin import FIELDS, KeyAdmin
 from switchboard.keys import ApiKey
 from switchboard.storage import GROUPS, Storage
 
@@ -70,9 +70,6 @@ def keys() -> None:
     """Manage client API keys kept in the database."""
 
 
-LIMITS = ("models", "rpm", "tpm", "max_concurrent", "budget_usd", "budget_period", "expires_at")
-
-
 def limit_options(command: Callable[..., None]) -> Callable[..., None]:
     """The limits a key may carry, as `keys create` and `keys update` both take them."""
     options = [
@@ -96,7 +93,7 @@ def limit_options(command: Callable[..., None]) -> Callable[..., None]:
 
 
 def _given(limits: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in limits.items() if k in LIMITS and v is not None}
+    return {k: v for k, v in limits.items() if v is not None}
 
 
 @keys.command("create")
@@ -124,7 +121,8 @@ def create(config_file: Path | None, name: str, as_json: bool, **limits: Any) ->
     "--clear",
     "cleared",
     multiple=True,
-    type=click.Choice(["models", "rpm", "tpm", "max_concurrent", "budget_usd", "expires_at"]),
+    # Every field but the name and the budget's period (which always has one) can be unset.
+    type=click.Choice([f for f in FIELDS if f not in ("name", "budget_period")]),
     help="Remove this limit (repeatable).",
 )
 @json_option

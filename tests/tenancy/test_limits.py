@@ -148,6 +148,15 @@ def test_a_renewed_lease_outlives_its_first_term(make_limiter: Factory) -> None:
     go(work())
 
 
+async def renewing(leases: Leases, seconds: float) -> None:
+    """The renewal loop running for `seconds`, then stopped."""
+    leases.start()
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        await leases.stop()
+
+
 def test_leases_are_renewed_while_held_and_not_after(make_limiter: Factory) -> None:
     """The renewal loop, on the real clock: a held reservation outlives LEASE_MS, a released
     one does not."""
@@ -161,11 +170,7 @@ def test_leases_are_renewed_while_held_and_not_after(make_limiter: Factory) -> N
                 assert (await lim.acquire(r, t0, 0)).verdict == "ok"
                 leases.hold(r)
             leases.release(released)
-            leases.start()
-            try:
-                await asyncio.sleep(0.3)
-            finally:
-                await leases.stop()
+            await renewing(leases, 0.3)
             after = t0 + LEASE_MS + 120
             assert (await lim.acquire(res("a", conc=1), after, 0)).verdict == "concurrency"
             assert (await lim.acquire(res("b", conc=1), after, 0)).verdict == "ok"
@@ -186,11 +191,7 @@ def test_a_lease_held_past_the_longest_request_is_let_go(
             forgotten = res("a", conc=1)
             assert (await lim.acquire(forgotten, t0, 0)).verdict == "ok"
             leases.hold(forgotten)
-            leases.start()
-            try:
-                await asyncio.sleep(0.4)
-            finally:
-                await leases.stop()
+            await renewing(leases, 0.4)
             # Renewed for the first 0.12 s only: the lease ends LEASE_MS after that.
             after = t0 + LEASE_MS + 250
             assert (await lim.acquire(res("a", conc=1), after, 0)).verdict == "ok"

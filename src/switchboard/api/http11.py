@@ -19,6 +19,8 @@ import httptools
 
 from switchboard.api.exchange import STATUS_LINES, Exchange
 from switchboard.app import App
+from switchboard.dialects.anthropic.errors import error_body
+from switchboard.errors import ApiError, GatewayError, HeadersTooLarge, InvalidRequest
 from switchboard.ids import request_id
 
 if TYPE_CHECKING:
@@ -33,21 +35,13 @@ logger = logging.getLogger("switchboard")
 MAX_HEAD_BYTES = 64 * 1024
 
 
-class HeadTooLarge(Exception):
-    pass
-
-
-def _refusal(status: int, error_type: str, message: str) -> bytes:
+def _refusal(exc: GatewayError) -> bytes:
     """A response to bytes that are not a request we can serve, in the Anthropic envelope (the
     dialect cannot be told before a request has been parsed), and the connection closes."""
     rid = request_id()
-    body = b'{"type":"error","error":{"type":"%s","message":"%s"},"request_id":"%s"}' % (
-        error_type.encode(),
-        message.encode(),
-        rid.encode(),
-    )
+    body = error_body(exc, rid)
     return b"%scontent-type: application/json\r\nrequest-id: %s\r\nx-request-id: %s\r\n" % (
-        STATUS_LINES[status],
+        STATUS_LINES[exc.status],
         rid.encode(),
         rid.encode(),
     ) + b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body)
@@ -122,16 +116,14 @@ class Connection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._refuse(400, "invalid_request_error", "protocol upgrades are not supported")
+            self._refuse(InvalidRequest("protocol upgrades are not supported"))
         except httptools.HttpParserError as exc:
-            if isinstance(exc.__context__, HeadTooLarge):
-                self._refuse(
-                    431,
-                    "invalid_request_error",
-                    f"the request line and headers exceed {MAX_HEAD_BYTES} bytes",
-                )
+            # An error raised in a callback arrives wrapped, as the parser error's context.
+            cause = exc.__context__
+            if isinstance(cause, HeadersTooLarge):
+                self._refuse(cause)
             else:
-                self._refuse(400, "invalid_request_error", "malformed HTTP request")
+                self._refuse(InvalidRequest("malformed HTTP request"))
 
     def eof_received(self) -> bool | None:
         return None  # close the transport: a half-closed client cannot read an answer anyway
@@ -153,16 +145,17 @@ class Connection(asyncio.Protocol):
         self.url = b""
         self.head_bytes = 0
 
+    def _count_head(self, size: int) -> None:
+        self.head_bytes += size
+        if self.head_bytes > MAX_HEAD_BYTES:
+            raise HeadersTooLarge(f"the request line and headers exceed {MAX_HEAD_BYTES} bytes")
+
     def on_url(self, url: bytes) -> None:
         self.url += url
-        self.head_bytes += len(url)
-        if self.head_bytes > MAX_HEAD_BYTES:
-            raise HeadTooLarge
+        self._count_head(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.head_bytes += len(name) + len(value) + 4
-        if self.head_bytes > MAX_HEAD_BYTES:
-            raise HeadTooLarge
+        self._count_head(len(name) + len(value) + 4)
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         headers = self.headers
@@ -237,7 +230,7 @@ class Connection(asyncio.Protocol):
         if ex.finished or self.transport is None:
             return
         if ex.status == 0:
-            self.write(_refusal(500, "api_error", "internal error in the gateway"))
+            self.write(_refusal(ApiError("internal error in the gateway")))
         self.transport.close()
 
     def done(self, ex: Exchange) -> None:
@@ -277,11 +270,11 @@ class Connection(asyncio.Protocol):
             self.read_paused = False
             self.transport.resume_reading()
 
-    def _refuse(self, status: int, error_type: str, message: str) -> None:
+    def _refuse(self, exc: GatewayError) -> None:
         if self.transport is None:
             return
         if self.running is None:
-            self.write(_refusal(status, error_type, message))
+            self.write(_refusal(exc))
             self.transport.close()
         else:
             # Garbage after a request still being served: answer that one, then close.
