@@ -210,13 +210,14 @@ class Gateway:
         assert doc.url is not None
         # Imported on first use: aiohttp (11 MiB) serves only these fetches.
         from switchboard.upstreams.fetch import FetchRefused, fetch_document
+        from switchboard.upstreams.urlguard import UrlGuard
 
         try:
             body, content_type = await fetch_document(
                 doc.url,
+                guard=UrlGuard.for_documents(cfg.allow_private_addresses),
                 max_bytes=cfg.max_bytes,
                 seconds=cfg.timeout,
-                allow_private=cfg.allow_private_addresses,
             )
         except FetchRefused as exc:
             raise InvalidRequest(
