@@ -176,8 +176,9 @@ class Routing(_Strict, frozen=True):
 
 class Documents(_Strict, frozen=True):
     """Fetching `url` document sources for upstreams that cannot fetch them. Off by default;
-    when on, only public addresses are fetched (never private, loopback or link-local ones,
-    unless `allow_private_addresses`, meant for tests), with a size cap and a timeout."""
+    when on, only public addresses are fetched, on every redirect hop (upstreams/urlguard.py;
+    `allow_private_addresses` lifts that, for tests); a document over `max_bytes` is refused,
+    and `timeout` bounds the whole fetch."""
 
     fetch_urls: bool = False
     max_bytes: int = 10 * 1024 * 1024
