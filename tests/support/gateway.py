@@ -103,6 +103,9 @@ class GatewayProcess:
         self.argv = [*self._argv_prefix, *args]
         # Unbuffered so output() shows log lines as they are written, not at exit.
         base = dict(os.environ) if self._inherit_env else {"PATH": os.environ.get("PATH", "")}
+        # The gateway honours HTTP(S)_PROXY: a proxy set on this host must not carry a test's
+        # loopback traffic (a test that means a proxy passes the variables in `env`).
+        base = {k: v for k, v in base.items() if not k.lower().endswith("_proxy")}
         env = {**base, "PYTHONUNBUFFERED": "1", **self._env}
         self._proc = subprocess.Popen(
             self.argv,
