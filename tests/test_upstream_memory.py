@@ -4,7 +4,6 @@ event that never ends, fails the call at its bound instead of growing the gatewa
 from __future__ import annotations
 
 import asyncio
-import struct
 import tracemalloc
 import zlib
 
@@ -13,23 +12,7 @@ import pytest
 from switchboard.config import ProviderConfig
 from switchboard.errors import UpstreamError
 from switchboard.upstreams.http import EventSource, HttpClient
-from tests.support.raw_http import Server, on_loop, read_request
-
-MiB = 1 << 20
-
-
-def gzip_bomb(mebibytes: int) -> bytes:
-    """A valid gzip body of `mebibytes` MiB of zeros, about 1 KiB per MiB: one deflated MiB
-    (its own window, flushed to a byte boundary) repeated, then an empty final block."""
-    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
-    block = packer.compress(bytes(MiB)) + packer.flush(zlib.Z_FULL_FLUSH)
-    crc, zeros = 0, bytes(MiB)
-    for _ in range(mebibytes):
-        crc = zlib.crc32(zeros, crc)
-    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
-    final = zlib.compressobj(9, zlib.DEFLATED, -15).flush()
-    trailer = struct.pack("<II", crc, (mebibytes * MiB) & 0xFFFFFFFF)
-    return header + block * mebibytes + final + trailer
+from tests.support.raw_http import MiB, Server, gzip_bomb, on_loop, read_request
 
 
 def provider(max_reply_bytes: int = 64 * MiB, max_event_bytes: int = 16 * MiB) -> ProviderConfig:

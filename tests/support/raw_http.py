@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
+import struct
+import zlib
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -13,6 +15,7 @@ from switchboard.upstreams.connection import Deadlines, Reply
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 FAST = Deadlines(connect=2, first_byte=2, idle=2, total=5)
+MiB = 1 << 20
 
 
 def on_loop(case: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
@@ -96,3 +99,17 @@ def replies(*raw: bytes) -> Handler:
 
 
 OK = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
+
+
+def gzip_bomb(mebibytes: int) -> bytes:
+    """A valid gzip body of `mebibytes` MiB of zeros, about 1 KiB per MiB: one deflated MiB
+    (its own window, flushed to a byte boundary) repeated, then an empty final block."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = packer.compress(bytes(MiB)) + packer.flush(zlib.Z_FULL_FLUSH)
+    crc, zeros = 0, bytes(MiB)
+    for _ in range(mebibytes):
+        crc = zlib.crc32(zeros, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+    final = zlib.compressobj(9, zlib.DEFLATED, -15).flush()
+    trailer = struct.pack("<II", crc, (mebibytes * MiB) & 0xFFFFFFFF)
+    return header + block * mebibytes + final + trailer

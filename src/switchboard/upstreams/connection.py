@@ -128,7 +128,6 @@ class Reply(asyncio.Protocol):
         self._keep_alive = False
         self._error: Exception | None = None
         self._waiter: asyncio.Future[None] | None = None
-        self._received = False  # any byte of this reply
         self._deadlines: Deadlines | None = None
         self._sent_at = 0.0
         self._last_data = 0.0
@@ -152,7 +151,6 @@ class Reply(asyncio.Protocol):
         if self.pooled:  # nothing is asked on an idle connection: it is not ours to trust
             self.close()
             return
-        self._received = True
         self._last_data = self._loop.time()
         try:
             self._parser.feed_data(data)
@@ -302,10 +300,6 @@ class Reply(asyncio.Protocol):
             return False
         return self._readable is None or not self._readable.poll(0)
 
-    @property
-    def received(self) -> bool:
-        return self._received
-
     def reset(self) -> None:
         """Ready for the next request on the same connection."""
         self._parser = httptools.HttpResponseParser(self)
@@ -314,7 +308,7 @@ class Reply(asyncio.Protocol):
         self._chunks = []
         self._buffered = 0
         self._headers_done = self._complete = self._keep_alive = False
-        self._received = self.pooled = False
+        self.pooled = False
         self._inflate = None
         self._deadlines = None
 
@@ -570,14 +564,14 @@ class Pool:
         self._slots[key] -= 1
 
     def close(self) -> None:
-        for reply in list(self._open):
-            reply.close()
-        self._idle.clear()
-        for turns in self._turns.values():
+        for turns in self._turns.values():  # first: closed connections pass on no places
             for turn in turns:
                 if not turn.done():
                     turn.set_exception(ConnectionFailed("the client is closing"))
         self._turns.clear()
+        for reply in list(self._open):
+            reply.close()
+        self._idle.clear()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
