@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.resilience.conftest import MAX_ATTEMPTS, GatewayProcess, post
+from tests.resilience.conftest import MAX_ATTEMPTS, post
+from tests.support.gateway import GatewayProcess
 from tests.support.mock_upstream import ScriptedUpstream
 from tests.support.raw_http import MiB, gzip_bomb
 from tests.support.replies import JsonReply
