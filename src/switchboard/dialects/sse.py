@@ -53,10 +53,10 @@ class SSEDecoder:
         self._cr = chunk.endswith(b"\r")
         if b"\r" in chunk:
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        if not chunk:
-            return []
         parts = self._parts
         if parts:
+            if not chunk:  # the LF of a CRLF split between reads
+                return []
             joins = parts[-1][-1:] == b"\n" == chunk[:1]  # the blank line spans the reads
             end = 0 if joins else chunk.find(b"\n\n")
             if end < 0:
