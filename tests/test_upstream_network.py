@@ -349,7 +349,6 @@ async def test_a_ca_bundle_from_the_config_or_the_environment_is_trusted() -> No
             for settings, env in (
                 (Upstreams(ca_bundle=ca_file), {}),
                 (Upstreams(), {"REQUESTS_CA_BUNDLE": ca_file}),
-                (Upstreams(), {"SSL_CERT_FILE": ca_file}),
             ):
                 http = HttpClient(settings, env=env)
                 await http.start()

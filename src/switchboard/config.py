@@ -195,8 +195,8 @@ class Upstreams(_Strict, frozen=True):
     """How the gateway connects to upstreams. At most `max_connections_per_origin` connections
     to one scheme://host:port (more requests wait for one, within their first-byte timeout).
     `ca_bundle`: a PEM file of the CAs trusted for https upstreams instead of the system's
-    (else REQUESTS_CA_BUNDLE or SSL_CERT_FILE, else the system's). Proxies come from the
-    environment: HTTPS_PROXY, HTTP_PROXY, NO_PROXY."""
+    (else REQUESTS_CA_BUNDLE, else OpenSSL's defaults, which honour SSL_CERT_FILE and
+    SSL_CERT_DIR). Proxies come from the environment: HTTPS_PROXY, HTTP_PROXY, NO_PROXY."""
 
     max_connections_per_origin: int = 512
     ca_bundle: str | None = None

@@ -54,7 +54,8 @@ class HttpClient:
     def __init__(
         self, settings: Upstreams | None = None, env: Mapping[str, str] | None = None
     ) -> None:
-        """`env`: where the proxy and CA variables are read (the process environment)."""
+        """`env`: where HTTPS_PROXY, HTTP_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE are read
+        (the process environment)."""
         self._settings = settings or Upstreams()
         self._env = env
         self._pool: Pool | None = None
@@ -62,9 +63,9 @@ class HttpClient:
 
     async def start(self) -> None:
         env = os.environ if self._env is None else self._env
-        # The config's bundle, else the conventions of requests and of OpenSSL (which reads
-        # SSL_CERT_FILE by itself, from the process environment only).
-        ca = self._settings.ca_bundle or env.get("REQUESTS_CA_BUNDLE") or env.get("SSL_CERT_FILE")
+        # The config's bundle, else requests' convention; with neither, OpenSSL's defaults
+        # (which honour SSL_CERT_FILE and SSL_CERT_DIR by themselves).
+        ca = self._settings.ca_bundle or env.get("REQUESTS_CA_BUNDLE")
         self._pool = Pool(
             self._settings.max_connections_per_origin,
             ca_bundle=ca or None,
