@@ -4,10 +4,7 @@ streams that send exactly the bytes a test needs, including the awkward ones."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import gzip
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
 
 import pytest
 
@@ -15,87 +12,9 @@ from switchboard.upstreams.connection import (
     ConnectionFailed,
     Deadlines,
     Pool,
-    Reply,
     ReplyTimeout,
 )
-
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-FAST = Deadlines(connect=2, first_byte=2, idle=2, total=5)
-
-
-def on_loop(case: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
-    """Runs an async test case on a fresh event loop, bounded in time."""
-
-    @functools.wraps(case)
-    def run() -> None:
-        asyncio.run(asyncio.wait_for(case(), 20))
-
-    return run
-
-
-async def read_request(r: asyncio.StreamReader) -> bytes:
-    head = await r.readuntil(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":", 1)[1])
-    return head + await r.readexactly(length)
-
-
-class Server:
-    """Counts connections; runs `handler` for each."""
-
-    def __init__(self, handler: Handler) -> None:
-        self.handler = handler
-        self.connections = 0
-        self.requests: list[bytes] = []
-        self._server: asyncio.Server | None = None
-
-    async def __aenter__(self) -> Server:
-        async def serve(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            self.connections += 1
-            try:
-                await self.handler(r, w)
-            except (asyncio.IncompleteReadError, ConnectionError):
-                pass
-            finally:
-                w.close()
-
-        self._server = await asyncio.start_server(serve, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/v1/chat?x=1"
-
-
-async def body_of(reply: Reply) -> bytes:
-    out = b""
-    while piece := await reply.chunk():
-        out += piece
-    reply.release()
-    return out
-
-
-def replies(*raw: bytes) -> Handler:
-    """Answers each request on the connection with the next of `raw`, then waits."""
-
-    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        for item in raw:
-            await read_request(r)
-            w.write(item)
-            await w.drain()
-        await r.read()
-
-    return handler
-
-
-OK = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
+from tests.support.raw_http import FAST, OK, Server, body_of, on_loop, read_request, replies
 
 
 @on_loop

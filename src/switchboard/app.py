@@ -54,7 +54,7 @@ class App:
 
     def __init__(self, config: Config, master_key: str) -> None:
         self.config = config
-        self.http = HttpClient()
+        self.http = HttpClient(config.upstreams)
         signer = ThinkingSigner.from_master_key(master_key)
         self.tenancy = Tenancy(config)
         self.gateway = Gateway(

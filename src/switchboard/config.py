@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 import yaml
+
+from switchboard.upstreams.proxy import Proxies
 
 ProviderKind = Literal["openai", "anthropic", "scripted"]
 Endpoint = Literal["anthropic", "openai"]
@@ -59,8 +62,11 @@ class ProviderConfig(_Strict, frozen=True):
     # An exact token counter for count_tokens: a vLLM or SGLang `/tokenize` URL (chat form).
     tokenize_url: str | None = None
     timeouts: Timeouts = Timeouts()
-    # A non-streaming reply larger than this is an upstream failure, not something to buffer.
+    # A non-streaming reply larger than this (once decompressed) is an upstream failure, not
+    # something to buffer.
     max_reply_bytes: int = 64 * 1024 * 1024
+    # The same for one event of a streamed reply: one that never ends must not grow forever.
+    max_event_bytes: int = 16 * 1024 * 1024
 
     def keys(self) -> list[str | None]:
         """Every key to rotate through; [None] for a provider that needs none."""
@@ -186,6 +192,19 @@ class Documents(_Strict, frozen=True):
     allow_private_addresses: bool = False
 
 
+class Upstreams(_Strict, frozen=True):
+    """How the gateway connects to upstreams. At most `max_connections_per_origin` connections
+    to one scheme://host:port (more requests wait for one, within their first-byte timeout).
+    `ca_bundle`: a PEM file of the CAs trusted for https upstreams instead of the system's
+    (else REQUESTS_CA_BUNDLE, else OpenSSL's defaults, which honour SSL_CERT_FILE and
+    SSL_CERT_DIR). Proxies come from the environment: HTTPS_PROXY, HTTP_PROXY, NO_PROXY."""
+
+    # Above the ~1,500 streams one process relays without stalls (bench/): the cap bounds a
+    # runaway (file descriptors, an upstream flooded), not normal load.
+    max_connections_per_origin: int = 2048
+    ca_bundle: str | None = None
+
+
 class Config(_Strict, frozen=True):
     master_key: str | None = None
     database: str = "sqlite:///./switchboard.db"
@@ -198,6 +217,7 @@ class Config(_Strict, frozen=True):
     server: ServerConfig = ServerConfig()
     routing: Routing = Routing()
     documents: Documents = Documents()
+    upstreams: Upstreams = Upstreams()
     providers: list[ProviderConfig] = []
     keys: list[KeyConfig] = []
     models: list[ModelConfig] = []
@@ -242,6 +262,10 @@ def parse_config(data: Any, source: str, env: dict[str, str] | None = None) -> C
     except msgspec.ValidationError as exc:
         raise ConfigError(source, *_split_validation(str(exc))) from None
     _check_references(config, source)
+    try:
+        Proxies.from_env(dict(os.environ) if env is None else env)
+    except ValueError as exc:
+        raise ConfigError(source, "", f"in the environment, {exc}") from None
     return config
 
 
@@ -337,10 +361,28 @@ def _check_references(config: Config, source: str) -> None:
         names.add(k.name)
 
 
+def _check_ca_bundle(path: str | None, source: str) -> None:
+    if path is None:
+        return
+    try:
+        ssl.create_default_context(cafile=path)
+    except ssl.SSLError:  # an OSError too: first
+        problem = f"{path} holds no PEM certificate"
+    except OSError as exc:
+        problem = f"cannot read {path}: {exc.strerror}"
+    else:
+        return
+    raise ConfigError(source, "upstreams.ca_bundle", problem)
+
+
 def _check_numbers(config: Config, source: str) -> None:
     for i, p in enumerate(config.providers):
-        if p.max_reply_bytes < 1:
-            raise ConfigError(source, f"providers[{i}].max_reply_bytes", "must be at least 1")
+        for name in ("max_reply_bytes", "max_event_bytes"):
+            if getattr(p, name) < 1:
+                raise ConfigError(source, f"providers[{i}].{name}", "must be at least 1")
+    if config.upstreams.max_connections_per_origin < 1:
+        raise ConfigError(source, "upstreams.max_connections_per_origin", "must be at least 1")
+    _check_ca_bundle(config.upstreams.ca_bundle, source)
     for i, m in enumerate(config.models):
         for j, ch in enumerate(m.channels):
             if ch.weight < 1:

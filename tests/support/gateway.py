@@ -81,6 +81,12 @@ class GatewayProcess:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def pid(self) -> int:
+        if self._proc is None:
+            raise RuntimeError("gateway not started")
+        return self._proc.pid
+
+    @property
     def returncode(self) -> int | None:
         return None if self._proc is None else self._proc.poll()
 
@@ -103,6 +109,9 @@ class GatewayProcess:
         self.argv = [*self._argv_prefix, *args]
         # Unbuffered so output() shows log lines as they are written, not at exit.
         base = dict(os.environ) if self._inherit_env else {"PATH": os.environ.get("PATH", "")}
+        # The gateway honours HTTP(S)_PROXY: a proxy set on this host must not carry a test's
+        # loopback traffic (a test that means a proxy passes the variables in `env`).
+        base = {k: v for k, v in base.items() if not k.lower().endswith("_proxy")}
         env = {**base, "PYTHONUNBUFFERED": "1", **self._env}
         self._proc = subprocess.Popen(
             self.argv,

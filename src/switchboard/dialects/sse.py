@@ -27,14 +27,24 @@ class SSEEvent:
         return self._block + b"\n\n"
 
 
+class EventTooLarge(ValueError):
+    """An event grew past the decoder's bound before its blank line came."""
+
+
 class SSEDecoder:
     """Feed it bytes as they arrive; it returns the events completed so far. Accepts `\\n`,
-    `\\r\\n` and `\\r` line ends, multi-line data, comments, and `data:` without a space."""
+    `\\r\\n` and `\\r` line ends, multi-line data, comments, and `data:` without a space.
 
-    __slots__ = ("_buffer", "_cr")
+    An event may span reads; its pieces are kept, not joined, until its blank line comes, and
+    one that grows past `max_event` bytes raises EventTooLarge: a stream that never ends an
+    event must not take the gateway's memory with it."""
 
-    def __init__(self) -> None:
-        self._buffer = b""
+    __slots__ = ("_cr", "_max", "_parts", "_size")
+
+    def __init__(self, max_event: int = 16 * 1024 * 1024) -> None:
+        self._parts: list[bytes] = []  # the unfinished event, as received
+        self._size = 0
+        self._max = max_event
         self._cr = False  # the last read ended with a CR: an LF that starts the next is its pair
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
@@ -43,8 +53,27 @@ class SSEDecoder:
         self._cr = chunk.endswith(b"\r")
         if b"\r" in chunk:
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        blocks = (self._buffer + chunk).split(b"\n\n") if self._buffer else chunk.split(b"\n\n")
-        self._buffer = blocks.pop()
+        parts = self._parts
+        if parts:
+            if not chunk:  # the LF of a CRLF split between reads
+                return []
+            joins = parts[-1][-1:] == b"\n" == chunk[:1]  # the blank line spans the reads
+            end = 0 if joins else chunk.find(b"\n\n")
+            if end < 0:
+                self._keep(chunk)  # the event goes on
+                return []
+            if self._size + end > self._max:  # its blank line came, too late
+                raise self._too_large()
+            blocks = (b"".join(parts) + chunk).split(b"\n\n")
+            parts.clear()
+            self._size = 0
+        else:
+            blocks = chunk.split(b"\n\n")
+        if len(chunk) > self._max and any(len(b) > self._max for b in blocks):
+            raise self._too_large()
+        tail = blocks.pop()
+        if tail:
+            self._keep(tail)
         events = []
         for block in blocks:
             event = _parse_block(block)
@@ -54,9 +83,23 @@ class SSEDecoder:
 
     def flush(self) -> list[SSEEvent]:
         """At end of stream: a last event that lacked its blank line still counts."""
-        block, self._buffer = self._buffer.rstrip(b"\r\n"), b""
+        block = b"".join(self._parts).rstrip(b"\r\n")
+        self._parts.clear()
+        self._size = 0
         event = _parse_block(block) if block else None
         return [event] if event is not None else []
+
+    def _keep(self, piece: bytes) -> None:
+        self._size += len(piece)
+        # A last LF may be half of the blank line, not part of the event.
+        if self._size > self._max + (piece[-1:] == b"\n"):
+            raise self._too_large()
+        self._parts.append(piece)
+
+    def _too_large(self) -> EventTooLarge:
+        self._parts.clear()
+        self._size = 0
+        return EventTooLarge(f"an event is larger than the {self._max}-byte limit")
 
 
 def _parse_block(block: bytes) -> SSEEvent | None:

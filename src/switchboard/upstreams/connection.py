@@ -6,14 +6,23 @@ shape only (a POST with a body we built, a reply read to the end or streamed), a
 general machinery (URL objects, multidict headers, payload registry, tracing, a timer per read)
 was a quarter of the CPU of a 1 KB request and a fifth of every relayed stream event. This client
 does that one shape: one write per request, the body chunks handed to the reader as they arrive,
-and one timer for all requests that enforces every deadline (`Deadlines`)."""
+and one timer for all requests that enforces every deadline (`Deadlines`).
+
+What it owes the upstreams and the gateway's memory: a request is never sent twice (a kept-alive
+connection the upstream closed is noticed before it is written to, and nothing is retried after
+that); at most `max_per_origin` connections per origin, more requests wait their turn; a reply is
+read no further ahead of its reader than `_HIGH_WATER`, compressed or not (a compressed one is
+inflated as it is read, a step at a time, so a gzip bomb costs what its reader takes of it).
+Proxies (proxy.py) and the CA bundle are decided once per origin, not per request."""
 
 from __future__ import annotations
 
 import asyncio
+import select
 import ssl
 import time
 import zlib
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import cast
@@ -21,10 +30,11 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from switchboard.upstreams.proxy import Proxies, Proxy
+
 # Read no further ahead of the reader than this; the upstream waits (TCP back-pressure).
 _HIGH_WATER = 1 << 20
 _IDLE_KEEP = 30.0  # seconds an idle connection stays in the pool
-_MAX_IDLE_PER_ORIGIN = 512
 TICK = 0.05  # seconds between deadline checks
 
 
@@ -47,30 +57,45 @@ class Deadlines:
 
 @dataclass(frozen=True, slots=True)
 class Origin:
-    """Where a URL's requests go: the pool key, and the request line's path."""
+    """Where a URL's requests go: the pool key, the request line's target, and the proxy (if
+    any) on the way. Through an http proxy the target is the absolute URL."""
 
     scheme: str
     host: str
     port: int
     path: bytes
     host_header: bytes
+    key: str  # scheme://host:port
+    proxy: Proxy | None = None
+    extra: bytes = b""  # header lines every request carries: the http proxy's credentials
 
     @classmethod
-    def parse(cls, url: str) -> Origin:
+    def parse(cls, url: str, proxies: Proxies | None = None) -> Origin:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConnectionFailed(f"not an http(s) URL: {url[:200]}")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            raise ConnectionFailed(f"the URL's port is not a number: {url[:200]}") from None
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         default = port == (443 if parts.scheme == "https" else 80)
         host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-        return cls(
-            parts.scheme,
-            parts.hostname,
-            port,
-            path.encode(),
-            (host if default else f"{host}:{port}").encode("idna"),
-        )
+        host_header = (host if default else f"{host}:{port}").encode("idna")
+        key = f"{parts.scheme}://{host}:{port}"
+        proxy = proxies.for_origin(parts.scheme, parts.hostname, port) if proxies else None
+        target, extra = path.encode(), b""
+        if proxy is not None and parts.scheme == "http":
+            target = b"http://" + host_header + target  # absolute form, for the proxy
+            if proxy.authorization:
+                extra = b"\r\nproxy-authorization: " + proxy.authorization.encode()
+        return cls(parts.scheme, parts.hostname, port, target, host_header, key, proxy, extra)
+
+    @property
+    def authority(self) -> bytes:
+        """host:port, as CONNECT names it."""
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        return host.encode("idna") + b":%d" % self.port
 
 
 def _decoder(encoding: str) -> zlib._Decompress | None:
@@ -103,12 +128,12 @@ class Reply(asyncio.Protocol):
         self._keep_alive = False
         self._error: Exception | None = None
         self._waiter: asyncio.Future[None] | None = None
-        self._received = False  # any byte of this reply
         self._deadlines: Deadlines | None = None
         self._sent_at = 0.0
         self._last_data = 0.0
         self._ends_at: float | None = None
         self._inflate: zlib._Decompress | None = None
+        self._readable: select.poll | None = None
         self.idle_since = 0.0
         self.pooled = False
 
@@ -117,12 +142,15 @@ class Reply(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses, but they are transports.
         self._transport = cast(asyncio.Transport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and hasattr(select, "poll"):
+            self._readable = select.poll()
+            self._readable.register(sock.fileno(), select.POLLIN)
 
     def data_received(self, data: bytes) -> None:
         if self.pooled:  # nothing is asked on an idle connection: it is not ours to trust
             self.close()
             return
-        self._received = True
         self._last_data = self._loop.time()
         try:
             self._parser.feed_data(data)
@@ -170,15 +198,7 @@ class Reply(asyncio.Protocol):
         self._wake()
 
     def on_body(self, body: bytes) -> None:
-        if self._inflate is not None:
-            try:
-                body = self._inflate.decompress(body)
-            except zlib.error:
-                self._fail(ConnectionFailed("the reply's compressed body is corrupt"))
-                return
-            if not body:  # b"" is how chunk() says the reply ended
-                return
-        self._chunks.append(body)
+        self._chunks.append(body)  # compressed or not: chunk() inflates
         self._buffered += len(body)
         if self._buffered > _HIGH_WATER and not self._paused and self._transport is not None:
             self._paused = True
@@ -211,18 +231,36 @@ class Reply(asyncio.Protocol):
             await self._wait()
 
     async def chunk(self) -> bytes:
-        """The body received since the last call; b"" once the reply is complete."""
-        while not self._chunks:
-            if self._complete:
-                return b""
-            await self._wait()
-        data = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
-        self._chunks.clear()
-        self._buffered = 0
-        if self._paused and self._transport is not None:
-            self._paused = False
-            self._transport.resume_reading()
-        return data
+        """The body received since the last call, inflated at most `_HIGH_WATER` bytes at a time;
+        b"" once the reply is complete."""
+        inflate = self._inflate
+        while True:
+            if inflate is not None and inflate.unconsumed_tail:
+                return self._inflated(inflate.unconsumed_tail)
+            while not self._chunks:
+                if self._complete:
+                    return b""
+                await self._wait()
+            data = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
+            self._chunks.clear()
+            self._buffered = 0
+            if self._paused and self._transport is not None:
+                self._paused = False
+                self._transport.resume_reading()
+            if inflate is None:
+                return data
+            if data := self._inflated(data):
+                return data
+            # Not a whole compressed block yet (or only the gzip header): read on.
+
+    def _inflated(self, data: bytes) -> bytes:
+        assert self._inflate is not None
+        try:
+            return self._inflate.decompress(data, _HIGH_WATER)
+        except zlib.error:
+            exc = ConnectionFailed("the reply's compressed body is corrupt")
+            self._fail(exc)
+            raise exc from None
 
     @property
     def content_length(self) -> int | None:
@@ -253,9 +291,14 @@ class Reply(asyncio.Protocol):
     def usable(self) -> bool:
         return self._transport is not None and not self._transport.is_closing()
 
-    @property
-    def received(self) -> bool:
-        return self._received
+    def reusable(self) -> bool:
+        """Usable, and nothing to read: an idle connection with bytes or an end of stream
+        waiting (that the event loop has not handled yet) was closed by the upstream, or is
+        out of step with it. Checked just before the request is written, so a request is only
+        ever written to a connection the upstream had not closed by then."""
+        if not self.usable:
+            return False
+        return self._readable is None or not self._readable.poll(0)
 
     def reset(self) -> None:
         """Ready for the next request on the same connection."""
@@ -265,7 +308,7 @@ class Reply(asyncio.Protocol):
         self._chunks = []
         self._buffered = 0
         self._headers_done = self._complete = self._keep_alive = False
-        self._received = self.pooled = False
+        self.pooled = False
         self._inflate = None
         self._deadlines = None
 
@@ -312,25 +355,37 @@ class Reply(asyncio.Protocol):
 
 
 class Pool:
-    """Idle kept-alive connections per origin (most recently used first); a connection is
-    opened when none is idle, with no cap (the upstream's own limits apply).
+    """Kept-alive connections per origin (the most recently used idle one first), at most
+    `max_per_origin` of them open or opening: a request beyond that waits for one to be
+    released (it is handed over) or closed, within its first-byte deadline.
 
     One timer serves every reply being waited for: each tick it fails those past a deadline
     (first byte, idle gap, total). A timer per request, re-armed as data arrives, cost more
     than anything else the client does for a small request; deadlines hold to within a tick."""
 
-    def __init__(self) -> None:
-        self._idle: dict[tuple[str, str, int], list[Reply]] = {}
+    def __init__(
+        self,
+        max_per_origin: int = 512,
+        *,
+        ca_bundle: str | None = None,
+        proxies: Proxies | None = None,
+    ) -> None:
+        self._max = max_per_origin
+        self._idle: dict[str, list[Reply]] = {}
         self._open: set[Reply] = set()
+        self._slots: dict[str, int] = {}  # connections open or opening, per origin
+        self._turns: dict[str, deque[asyncio.Future[Reply | None]]] = {}
         self._waiting: set[Reply] = set()
         self._timer: asyncio.TimerHandle | None = None
         # URLs come from the config, so this stays as small as the provider list.
         self._origins: dict[str, Origin] = {}
+        self._proxies = proxies
+        self._ca_bundle = ca_bundle
         self._tls: ssl.SSLContext | None = None
 
     def _ssl(self) -> ssl.SSLContext:
-        if self._tls is None:
-            self._tls = ssl.create_default_context()
+        if self._tls is None:  # on first use: loading the CAs takes time and memory
+            self._tls = ssl.create_default_context(cafile=self._ca_bundle)
         return self._tls
 
     async def request(
@@ -340,21 +395,16 @@ class Pool:
         body: bytes,
         deadlines: Deadlines,
     ) -> Reply:
-        """POST and wait for the reply's head. A request that found a kept-alive connection
-        closed under it (before any byte of a reply) is sent once more on a new one: the
-        upstream never saw it."""
+        """POST and wait for the reply's head. Sent once: a connection that fails after the
+        request was written raises, even with no byte of reply, since the upstream may have
+        received it (the caller decides whether to try again, elsewhere or later)."""
         origin = self._origins.get(url)
         if origin is None:
-            origin = self._origins[url] = Origin.parse(url)
+            origin = self._origins[url] = Origin.parse(url, self._proxies)
         head = _head(origin, headers, len(body))
         reply = self._take(origin)
-        if reply is not None:
-            try:
-                return await self._exchange(reply, head, body, deadlines)
-            except ConnectionFailed:
-                if reply.received:
-                    raise
-        reply = await self._connect(origin, deadlines.connect)
+        if reply is None:
+            reply = await self._open_new(origin, deadlines)
         return await self._exchange(reply, head, body, deadlines)
 
     @staticmethod
@@ -368,34 +418,96 @@ class Pool:
         return reply
 
     def _take(self, origin: Origin) -> Reply | None:
-        idle = self._idle.get((origin.scheme, origin.host, origin.port))
+        idle = self._idle.get(origin.key)
+        if not idle:
+            return None
         cutoff = time.monotonic() - _IDLE_KEEP
         while idle:
             reply = idle.pop()
-            if reply.usable and reply.idle_since > cutoff:
+            if reply.idle_since > cutoff and reply.reusable():
                 reply.reset()
                 return reply
             reply.close()
         return None
 
+    async def _open_new(self, origin: Origin, deadlines: Deadlines) -> Reply:
+        """A new connection, or at the cap, the first one released or whose slot frees."""
+        key = origin.key
+        while self._slots.get(key, 0) >= self._max:
+            handed = await self._wait_turn(origin, deadlines)
+            if handed is None:
+                break  # a closed connection's slot, passed on
+            if handed.reusable():
+                handed.reset()
+                return handed
+            handed.close()  # it broke on the way: its slot goes on, and the wait too
+        else:
+            self._slots[key] = self._slots.get(key, 0) + 1
+        try:  # the slot is ours (reserved above, or passed on by a closed connection)
+            reply = await self._connect(origin, deadlines.connect)
+        except BaseException:
+            self._free_slot(key)
+            raise
+        self._open.add(reply)
+        return reply
+
+    async def _wait_turn(self, origin: Origin, deadlines: Deadlines) -> Reply | None:
+        loop = asyncio.get_running_loop()
+        turn: asyncio.Future[Reply | None] = loop.create_future()
+        self._turns.setdefault(origin.key, deque()).append(turn)
+        wait = deadlines.first_byte
+        if deadlines.total is not None:
+            wait = min(wait, deadlines.total)
+        why = f"waiting for a free connection ({self._max} open to {origin.host}:{origin.port})"
+        timer = loop.call_later(wait, _expire, turn, why)
+        try:
+            return await turn
+        except BaseException:
+            # Cancelled (or timed out) just as a turn came: pass it on, not lose it.
+            if turn.done() and not turn.cancelled() and turn.exception() is None:
+                handed = turn.result()
+                if handed is None:
+                    self._free_slot(origin.key)
+                else:
+                    self.put(handed)
+            turn.cancel()
+            raise
+        finally:
+            timer.cancel()
+
     async def _connect(self, origin: Origin, seconds: float) -> Reply:
         loop = asyncio.get_running_loop()
         tls = origin.scheme == "https"
+        proxy = origin.proxy
         try:
             async with asyncio.timeout(seconds):
-                _, reply = await loop.create_connection(
-                    lambda: Reply(self, origin),
-                    origin.host,
-                    origin.port,
-                    ssl=self._ssl() if tls else None,
-                    server_hostname=origin.host if tls else None,
-                )
+                if proxy is None or not tls:
+                    _, reply = await loop.create_connection(
+                        lambda: Reply(self, origin),
+                        origin.host if proxy is None else proxy.host,
+                        origin.port if proxy is None else proxy.port,
+                        ssl=self._ssl() if tls else None,
+                        server_hostname=origin.host if tls else None,
+                    )
+                else:  # TLS to the upstream, inside a tunnel through the proxy
+                    raw = await proxy.tunnel(origin.authority)
+                    reply = Reply(self, origin)
+                    try:
+                        secured = await loop.start_tls(
+                            raw, reply, self._ssl(), server_hostname=origin.host
+                        )
+                    except BaseException:
+                        raw.close()
+                        raise
+                    assert secured is not None
+                    reply.connection_made(secured)
         except TimeoutError:
             raise ReplyTimeout("connecting") from None
         except (OSError, ssl.SSLError) as exc:
             where = f"{origin.host}:{origin.port}"
+            if proxy is not None:
+                where += f" through the proxy {proxy.host}:{proxy.port}"
             raise ConnectionFailed(f"cannot connect to {where}: {exc}") from None
-        self._open.add(reply)
         return reply
 
     def watch(self, reply: Reply) -> None:
@@ -415,23 +527,48 @@ class Pool:
             self._timer = asyncio.get_running_loop().call_later(TICK, self._sweep)
 
     def put(self, reply: Reply) -> None:
-        o = reply.origin
-        idle = self._idle.setdefault((o.scheme, o.host, o.port), [])
-        if len(idle) >= _MAX_IDLE_PER_ORIGIN or not reply.usable:
+        """A connection free for the next request: the first one waiting for a turn, else
+        the idle list."""
+        if not reply.usable:
             reply.close()
             return
+        key = reply.origin.key
+        turns = self._turns.get(key)
+        while turns:
+            turn = turns.popleft()
+            if not turn.done():
+                reply.pooled = True  # until its new owner resets it
+                turn.set_result(reply)
+                return
         reply.idle_since = time.monotonic()
         reply.pooled = True
-        idle.append(reply)
+        self._idle.setdefault(key, []).append(reply)
 
     def forget(self, reply: Reply) -> None:
-        self._open.discard(reply)
-        o = reply.origin
-        idle = self._idle.get((o.scheme, o.host, o.port))
+        """A connection closed: its slot goes to the next request waiting for one."""
+        key = reply.origin.key
+        if reply in self._open:
+            self._open.discard(reply)
+            self._free_slot(key)
+        idle = self._idle.get(key)
         if idle and reply in idle:
             idle.remove(reply)
 
+    def _free_slot(self, key: str) -> None:
+        turns = self._turns.get(key)
+        while turns:
+            turn = turns.popleft()
+            if not turn.done():
+                turn.set_result(None)  # the slot passes on: the count stays
+                return
+        self._slots[key] -= 1
+
     def close(self) -> None:
+        for turns in self._turns.values():  # first: closed connections pass on no places
+            for turn in turns:
+                if not turn.done():
+                    turn.set_exception(ConnectionFailed("the client is closing"))
+        self._turns.clear()
         for reply in list(self._open):
             reply.close()
         self._idle.clear()
@@ -440,9 +577,15 @@ class Pool:
             self._timer = None
 
 
+def _expire(turn: asyncio.Future[Reply | None], why: str) -> None:
+    if not turn.done():
+        turn.set_exception(ReplyTimeout(why))
+
+
 def _head(origin: Origin, headers: Mapping[str, str], length: int) -> bytes:
     lines = [b"POST ", origin.path, b" HTTP/1.1\r\nhost: ", origin.host_header]
     lines.append(b"\r\ncontent-length: %d\r\naccept-encoding: gzip, deflate" % length)
+    lines.append(origin.extra)
     for name, value in headers.items():
         if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
             raise ValueError(f"header {name!r} has a line break in it")

@@ -5,12 +5,13 @@ read whole (bounded) or as SSE events. The connections themselves are in connect
 from __future__ import annotations
 
 import email.utils
+import os
 import time
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from switchboard.config import ProviderConfig
-from switchboard.dialects.sse import SSEDecoder, SSEEvent
+from switchboard.config import ProviderConfig, Upstreams
+from switchboard.dialects.sse import EventTooLarge, SSEDecoder, SSEEvent
 from switchboard.errors import UpstreamError
 from switchboard.upstreams.connection import (
     ConnectionFailed,
@@ -19,6 +20,7 @@ from switchboard.upstreams.connection import (
     Reply,
     ReplyTimeout,
 )
+from switchboard.upstreams.proxy import Proxies
 
 ErrorReader = Callable[[bytes], str]
 T = TypeVar("T")
@@ -49,12 +51,26 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
 
 
 class HttpClient:
-    def __init__(self) -> None:
+    def __init__(
+        self, settings: Upstreams | None = None, env: Mapping[str, str] | None = None
+    ) -> None:
+        """`env`: where HTTPS_PROXY, HTTP_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE are read
+        (the process environment)."""
+        self._settings = settings or Upstreams()
+        self._env = env
         self._pool: Pool | None = None
         self._deadlines: dict[tuple[str, bool], Deadlines] = {}
 
     async def start(self) -> None:
-        self._pool = Pool()
+        env = os.environ if self._env is None else self._env
+        # The config's bundle, else requests' convention; with neither, OpenSSL's defaults
+        # (which honour SSL_CERT_FILE and SSL_CERT_DIR by themselves).
+        ca = self._settings.ca_bundle or env.get("REQUESTS_CA_BUNDLE")
+        self._pool = Pool(
+            self._settings.max_connections_per_origin,
+            ca_bundle=ca or None,
+            proxies=Proxies.from_env(env),
+        )
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -167,7 +183,7 @@ class EventSource:
     def __init__(self, provider: ProviderConfig, resp: Reply) -> None:
         self._provider = provider
         self._resp = resp
-        self._decoder = SSEDecoder()
+        self._decoder = SSEDecoder(provider.max_event_bytes)
         self._ended = False
 
     async def read(self) -> list[SSEEvent] | None:
@@ -181,7 +197,11 @@ class EventSource:
         except ConnectionFailed as exc:
             raise UpstreamError.unreachable(self._provider.name, str(exc)) from None
         if chunk:
-            return self._decoder.feed(chunk)
+            try:
+                return self._decoder.feed(chunk)
+            except EventTooLarge as exc:
+                self._resp.close()
+                raise UpstreamError.malformed(self._provider.name, str(exc)) from None
         self._ended = True
         return self._decoder.flush()
 
