@@ -1,6 +1,7 @@
 """Upstream HTTP calls as the pipeline sees them: a POST with the provider's deadlines, error
-statuses and broken connections turned into UpstreamError in this one place, and the reply
-read whole (bounded) or as SSE events. The connections themselves are in connection.py."""
+statuses and broken connections turned into UpstreamError in this one place (the upstream's text
+masked by the app's redactor: providers quote the key they received), and the reply read whole
+(bounded) or as SSE events. The connections themselves are in connection.py."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import TypeVar
 from switchboard.config import ProviderConfig
 from switchboard.dialects.sse import SSEDecoder, SSEEvent
 from switchboard.errors import UpstreamError
+from switchboard.redact import Redactor
 from switchboard.upstreams.connection import (
     ConnectionFailed,
     Deadlines,
@@ -49,7 +51,10 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
 
 
 class HttpClient:
-    def __init__(self) -> None:
+    def __init__(self, redactor: Redactor) -> None:
+        # Every upstream text that becomes an error message passes it, here and in the
+        # stream readers of upstreams/ (in-stream error events), which take it from here.
+        self.redactor = redactor
         self._pool: Pool | None = None
         self._deadlines: dict[tuple[str, bool], Deadlines] = {}
 
@@ -89,7 +94,9 @@ class HttpClient:
         except ReplyTimeout as exc:
             raise UpstreamError.timed_out(provider.name, str(exc)) from None
         except ConnectionFailed as exc:
-            raise UpstreamError.unreachable(provider.name, str(exc)) from None
+            # The message may quote the URL, and a URL may carry a key (`?key=`).
+            why = self.redactor.text(str(exc))
+            raise UpstreamError.unreachable(provider.name, why) from None
         if resp.status >= 400:
             raw = b""
             try:
@@ -104,7 +111,7 @@ class HttpClient:
                 resp.close()
             raise UpstreamError.from_status(
                 resp.status,
-                read_error(raw[:_MAX_ERROR_BODY]),
+                self.redactor.text(read_error(raw[:_MAX_ERROR_BODY])),
                 provider=provider.name,
                 retry_after=retry_after_seconds(resp.headers),
             )
