@@ -158,3 +158,15 @@ def test_log_lines_are_masked(lines: queue.SimpleQueue[str]) -> None:
         assert secret not in text
     assert all("[redacted]" in line for line in written[:3])
     assert written[3] == '{"status":200,"model":"m"}\n'
+
+
+def test_a_long_upstream_message_is_cut_between_words(redactor: Redactor) -> None:
+    # The configured key straddles the cut: no piece of it may survive.
+    key = "first-provider-key-0004"
+    text = "x " * 495 + "y" * 5 + " " + key + " and more"
+    assert len(text.split(key)[0]) < 1000 < len(text.split(key)[0]) + len(key)
+    out = redactor.upstream(text)
+    assert out.endswith("y" * 5 + " [...]")
+    assert "first-" not in out
+    assert redactor.upstream("x" * 5000) == "[...]"
+    assert redactor.upstream("short") == "short"

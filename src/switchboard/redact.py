@@ -10,8 +10,8 @@ Google's `AIza...`, `gsk_`/`xai-`/`hf_`-style prefixes, JWTs, Z.ai's `id.secret`
 value with a digit written after a word that names a credential ("api key: ...", "Bearer ...",
 "token=..."). Plain words, model names, request ids and token counts are left alone.
 
-`text` runs the whole pattern (microseconds per hundred characters: for error text, which is
-rare); `secrets` only the configured literals."""
+One compiled alternation, built once; it costs microseconds per hundred characters, so it runs
+on error text and log lines that may carry outside text, never on a successful request's path."""
 
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ MASK = "[redacted]"
 # A configured "secret" shorter than this (`none`, `EMPTY`, `x` for a local server) is not one,
 # and masking it would mangle ordinary words.
 MIN_SECRET = 8
+# An upstream's message is cut to this many characters: enough to say what went wrong, and
+# what the pattern scans per error stays bounded (an upstream may send 64 KiB).
+MAX_UPSTREAM_TEXT = 1000
 # Header names whose values are credentials (Azure's `api-key`, a proxy's `Authorization`...).
 _CREDENTIAL_HEADER = re.compile(r"auth|key|token|secret|cookie|password", re.IGNORECASE)
 
@@ -71,20 +74,13 @@ def configured_secrets(config: Config, master_key: str) -> list[str]:
     return sorted(set(variants), key=len, reverse=True)  # longest first: no partial masks
 
 
-def _alternation(parts: Iterable[str]) -> re.Pattern[str] | None:
-    joined = "|".join(parts)
-    return re.compile(joined) if joined else None
-
-
 class Redactor:
     """Built once per app (`create_app`); immutable, shared by every request."""
 
-    __slots__ = ("_all", "_literals")
+    __slots__ = ("_pattern",)
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        literals = [re.escape(s) for s in secrets]
-        self._literals = _alternation(literals)
-        self._all = _alternation([*literals, *_SHAPES, _LABELLED])
+        self._pattern = re.compile("|".join([*map(re.escape, secrets), *_SHAPES, _LABELLED]))
 
     @classmethod
     def of(cls, config: Config, master_key: str) -> Redactor:
@@ -92,13 +88,19 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """Configured secrets and key-shaped strings masked (the same object when none)."""
-        assert self._all is not None  # the shapes are always there
-        return self._all.sub(_mask, text) if self._all.search(text) else text
+        pattern = self._pattern
+        return pattern.sub(_mask, text) if pattern.search(text) else text
 
-    def secrets(self, text: str) -> str:
-        """Configured secrets masked: cheaper, for lines the gateway built itself."""
-        pattern = self._literals
-        return pattern.sub(MASK, text) if pattern is not None and pattern.search(text) else text
+    def upstream(self, text: str) -> str:
+        """An upstream's own message as clients and the log get it: bounded, then masked. The
+        cut falls between words, so no piece of a key is left for the pattern to miss."""
+        if len(text) > MAX_UPSTREAM_TEXT:
+            cut = text[:MAX_UPSTREAM_TEXT]
+            if not text[MAX_UPSTREAM_TEXT].isspace() and not cut[-1].isspace():
+                words = cut.rsplit(None, 1)  # the last word was cut in two: drop it
+                cut = words[0] if len(words) == 2 else ""
+            text = (cut.rstrip() + " [...]").lstrip()
+        return self.text(text)
 
     def frame(self, raw: bytes) -> bytes:
         """An upstream's SSE frame relayed as it came (an error event), masked."""
@@ -109,7 +111,7 @@ class Redactor:
     def error(self, exc: UpstreamError) -> UpstreamError:
         """The same error, its message masked: for errors a dialect decoder built from an
         upstream's in-stream error event."""
-        clean = self.text(exc.message)
+        clean = self.upstream(exc.message)
         if clean is not exc.message:
             exc.message = clean
             exc.args = (clean,)

@@ -111,7 +111,7 @@ class HttpClient:
                 resp.close()
             raise UpstreamError.from_status(
                 resp.status,
-                self.redactor.text(read_error(raw[:_MAX_ERROR_BODY])),
+                self.redactor.upstream(read_error(raw[:_MAX_ERROR_BODY])),
                 provider=provider.name,
                 retry_after=retry_after_seconds(resp.headers),
             )

@@ -190,7 +190,7 @@ class OpenAIRelayStream:
                 except (orjson.JSONDecodeError, ValueError):
                     raise UpstreamError.malformed(name, "bad stream chunk") from None
                 except StreamError as exc:
-                    message = self._redactor.text(exc.message)
+                    message = self._redactor.upstream(exc.message)
                     raise UpstreamError.from_status(
                         exc.status, f"error in stream: {message}", provider=name
                     ) from None
