@@ -135,6 +135,25 @@ def test_status_errors_are_masked(
         assert "Incorrect API key provided: [redacted]" in resp.text
 
 
+def test_count_tokens_errors_are_masked(
+    gateway: GatewayProcess, upstream: ScriptedUpstream
+) -> None:
+    # count_tokens for an Anthropic upstream asks the upstream: its refusal quotes the key too.
+    upstream.reset()
+    upstream.enqueue(status_error("via-anthropic", 400, quoting(ANTHROPIC_KEY)))
+    body = {"model": "via-anthropic", "messages": [{"role": "user", "content": "Hello"}]}
+    resp = httpx.post(
+        gateway.url + "/v1/messages/count_tokens",
+        json=body,
+        headers={"x-api-key": CLIENT_KEY},
+        timeout=10,
+    )
+    assert resp.status_code == 400
+    assert upstream.received[-1].path == "/v1/messages/count_tokens"
+    assert_clean(resp.text)
+    assert "Incorrect API key provided: [redacted]" in resp.text
+
+
 def _openai_error_mid_stream(message: str) -> SSEReply:
     frames = openai_stream(["Hel"], done=False).frames[:1]
     error = {"error": {"message": message, "type": "server_error", "code": 500}}
