@@ -1,5 +1,6 @@
 """`GET /v1/models` read by the official SDKs with strict response validation: every catalogue
-model listed (following the cursors) and retrieved, by the installed 2.x SDK and by 0.125.0.
+model listed (following the cursors) and retrieved, by the installed 2.x SDK, by 2.12.0 and by
+0.125.0 (the last 0.x).
 A field the SDK's `ModelInfo` requires and the gateway leaves out fails the validation."""
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from tests.clients.conftest import sdk_python
 from tests.support.gateway import GatewayProcess
 
 MASTER_KEY = "sk-models-master-key"
-SDK_0X = "anthropic==0.125.0"
+# Each in its own cached venv: the versions the issue names beside the installed one.
+PINNED = ["0.125.0", "2.12.0"]
 
 BUILTIN: dict[str, Any] = yaml.safe_load(
     resources.files("switchboard.catalog").joinpath("builtin.yaml").read_text("utf-8")
@@ -34,8 +36,9 @@ def catalogue_ids() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def gateway() -> Iterator[GatewayProcess]:
-    env = {**ENV, "SWITCHBOARD_MASTER_KEY": MASTER_KEY}
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    home = str(tmp_path_factory.mktemp("home"))  # whatever data directory it picks is in here
+    env = {**ENV, "SWITCHBOARD_MASTER_KEY": MASTER_KEY, "HOME": home, "SWITCHBOARD_HOME": home}
     with GatewayProcess(None, env=env, inherit_env=False) as gw:
         yield gw
 
@@ -58,7 +61,7 @@ def test_current_sdk_lists_and_retrieves_every_model_strictly(gateway: GatewayPr
         assert client.beta.models.retrieve(beta[-1]).id == beta[-1]
 
 
-# Runs in the 0.125.0 venv: lists with a small page, retrieves each, prints what it validated.
+# Runs in the pinned SDK's venv: lists with a small page, retrieves each, prints what it validated.
 _SCRIPT = """
 import json, sys
 import anthropic
@@ -77,8 +80,11 @@ print(json.dumps({"version": anthropic.__version__, "ids": ids, "beta": beta, "c
 """
 
 
-def test_sdk_0125_lists_and_retrieves_every_model_strictly(gateway: GatewayProcess) -> None:
-    python = sdk_python(SDK_0X, "anthropic-0.125.0")
+@pytest.mark.parametrize("version", PINNED)
+def test_pinned_sdk_lists_and_retrieves_every_model_strictly(
+    gateway: GatewayProcess, version: str
+) -> None:
+    python = sdk_python(f"anthropic=={version}", f"anthropic-{version}")
     run = subprocess.run(
         [str(python), "-c", _SCRIPT, gateway.url, MASTER_KEY],
         capture_output=True,
@@ -88,7 +94,7 @@ def test_sdk_0125_lists_and_retrieves_every_model_strictly(gateway: GatewayProce
     )
     assert run.returncode == 0, run.stderr[-3000:]
     seen = json.loads(run.stdout)
-    assert seen["version"] == "0.125.0"
+    assert seen["version"] == version
     assert seen["ids"] == catalogue_ids()
     assert seen["beta"] == catalogue_ids()
     demo = seen["caps"][DEMO_MODEL]
