@@ -5,8 +5,8 @@ the `switchboard.access` logger; no secret is ever put in a record.
 As a last defence, lines pass the app's redactor (`use_redactor`, called by create_app): every
 event line (warnings, tracebacks) and every access line of a failed request, the lines that
 carry text the gateway did not write. An access line of a request that succeeded holds only the
-gateway's own fields and skips it: the scan would cost 3-4 us a request (a quarter of what the
-writer thread saved), for text that cannot be there."""
+gateway's own fields and skips it: the scan would cost 2-4 us a request, about what building and
+queueing the line costs, for text that cannot be there."""
 
 from __future__ import annotations
 
