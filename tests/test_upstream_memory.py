@@ -11,6 +11,7 @@ import pytest
 
 from switchboard.config import ProviderConfig
 from switchboard.errors import UpstreamError
+from switchboard.redact import Redactor
 from switchboard.upstreams.http import EventSource, HttpClient
 from tests.support.raw_http import MiB, Server, gzip_bomb, on_loop, read_request
 
@@ -48,7 +49,7 @@ async def test_a_gzip_bomb_fails_at_the_reply_limit_and_is_not_inflated_further(
         await w.drain()
         await r.read()
 
-    http = HttpClient(env={})
+    http = HttpClient(Redactor(), env={})
     await http.start()
     up = provider(max_reply_bytes=8 * MiB)
     async with Server(serve) as srv:
@@ -81,7 +82,7 @@ async def test_a_gzipped_reply_under_the_limit_arrives_whole() -> None:
         await w.drain()
         await r.read()
 
-    http = HttpClient(env={})
+    http = HttpClient(Redactor(), env={})
     await http.start()
     async with Server(serve) as srv:
         resp = await http.post(provider(), srv.url, b"{}", {}, bytes.decode, stream=False)
@@ -103,7 +104,7 @@ async def test_a_stream_event_that_never_ends_fails_at_the_event_limit() -> None
             sent += len(line)
             await w.drain()
 
-    http = HttpClient(env={})
+    http = HttpClient(Redactor(), env={})
     await http.start()
     up = provider(max_event_bytes=MiB)
     async with Server(serve) as srv:

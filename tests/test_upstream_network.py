@@ -24,6 +24,7 @@ import uvloop
 
 from switchboard.config import ConfigError, ProviderConfig, Upstreams, parse_config
 from switchboard.errors import UpstreamError
+from switchboard.redact import Redactor
 from switchboard.upstreams.connection import ConnectionFailed, Deadlines, Pool, ReplyTimeout
 from switchboard.upstreams.http import HttpClient
 from tests.support.raw_http import FAST, OK, Server, body_of, on_loop, read_request
@@ -247,7 +248,7 @@ async def test_an_http_upstream_is_reached_through_http_proxy_in_absolute_form()
     proxy = TinyProxy()
     async with Server(answers_each()) as up, Server(proxy) as px:
         env = {"HTTP_PROXY": f"http://user:p%40ss@127.0.0.1:{px.port}", "NO_PROXY": ""}
-        http = HttpClient(env=env)
+        http = HttpClient(Redactor(), env=env)
         await http.start()
         assert await fetch(http, up.url) == b"{}"
         assert await fetch(http, up.url) == b"{}"  # kept alive through the proxy
@@ -268,7 +269,7 @@ async def test_no_proxy_sends_matching_hosts_direct() -> None:
         for direct in ("localhost,127.0.0.1", "127.0.0.0/8", f"127.0.0.1:{up.port}", "*"):
             proxy_url = f"http://127.0.0.1:{px.port}"
             env = {"http_proxy": proxy_url, "no_proxy": f"example.com, {direct}"}
-            http = HttpClient(env=env)
+            http = HttpClient(Redactor(), env=env)
             await http.start()
             assert await fetch(http, up.url) == b"{}"
             await http.close()
@@ -294,7 +295,7 @@ def tunnel_case() -> Callable[[], Coroutine[Any, Any, None]]:
         with self_signed() as (server_tls, ca_file):
             async with Server(answers_each(), tls=server_tls) as up, Server(proxy) as px:
                 env = {"HTTPS_PROXY": f"127.0.0.1:{px.port}"}  # the scheme may be left out
-                http = HttpClient(Upstreams(ca_bundle=ca_file), env=env)
+                http = HttpClient(Redactor(), Upstreams(ca_bundle=ca_file), env=env)
                 await http.start()
                 assert await fetch(http, up.url) == b"{}"
                 assert await fetch(http, up.url) == b"{}"
@@ -321,12 +322,12 @@ async def test_a_proxy_that_refuses_or_is_down_is_a_connection_failure() -> None
         await w.drain()
 
     async with Server(refuses) as px:
-        http = HttpClient(env={"HTTPS_PROXY": f"http://127.0.0.1:{px.port}"})
+        http = HttpClient(Redactor(), env={"HTTPS_PROXY": f"http://127.0.0.1:{px.port}"})
         await http.start()
         with pytest.raises(UpstreamError, match=r"the proxy refused the tunnel: HTTP/1.1 407"):
             await fetch(http, "https://127.0.0.1:9/v1/chat")
         await http.close()
-    http = HttpClient(env={"HTTPS_PROXY": "http://127.0.0.1:9"})
+    http = HttpClient(Redactor(), env={"HTTPS_PROXY": "http://127.0.0.1:9"})
     await http.start()
     with pytest.raises(UpstreamError, match=r"through the proxy 127.0.0.1:9") as err:
         await fetch(http, "https://127.0.0.1:9/v1/chat")
@@ -341,7 +342,7 @@ async def test_a_proxy_that_refuses_or_is_down_is_a_connection_failure() -> None
 async def test_a_ca_bundle_from_the_config_or_the_environment_is_trusted() -> None:
     with self_signed() as (server_tls, ca_file):
         async with Server(answers_each(), tls=server_tls) as up:
-            http = HttpClient(env={})
+            http = HttpClient(Redactor(), env={})
             await http.start()
             with pytest.raises(UpstreamError, match="CERTIFICATE_VERIFY_FAILED"):
                 await fetch(http, up.url)
@@ -350,7 +351,7 @@ async def test_a_ca_bundle_from_the_config_or_the_environment_is_trusted() -> No
                 (Upstreams(ca_bundle=ca_file), {}),
                 (Upstreams(), {"REQUESTS_CA_BUNDLE": ca_file}),
             ):
-                http = HttpClient(settings, env=env)
+                http = HttpClient(Redactor(), settings, env=env)
                 await http.start()
                 assert await fetch(http, up.url) == b"{}"
                 await http.close()

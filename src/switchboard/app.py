@@ -25,9 +25,10 @@ from switchboard.config import Config
 from switchboard.dialects.anthropic import errors as anthropic_errors
 from switchboard.dialects.openai_chat import errors as openai_errors
 from switchboard.errors import ApiError, GatewayError, InvalidRequest, NotFound, Overloaded
-from switchboard.log import access_log
+from switchboard.log import access_log, use_redactor
 from switchboard.log import events as log
 from switchboard.metrics import Metrics
+from switchboard.redact import Redactor
 from switchboard.service import Gateway
 from switchboard.signing import ThinkingSigner
 from switchboard.tenancy import Tenancy
@@ -54,7 +55,10 @@ class App:
 
     def __init__(self, config: Config, master_key: str) -> None:
         self.config = config
-        self.http = HttpClient(config.upstreams)
+        # Upstream text reaching a client or a log passes it; built once, from this config.
+        self.redactor = Redactor.of(config, master_key)
+        use_redactor(self.redactor.text)
+        self.http = HttpClient(self.redactor, config.upstreams)
         signer = ThinkingSigner.from_master_key(master_key)
         self.tenancy = Tenancy(config)
         self.gateway = Gateway(

@@ -16,6 +16,8 @@
     └── UpstreamError                 an upstream answered with an error or could not be reached;
                                       built once, at the upstream HTTP boundary, from the upstream's
                                       status, and mapped there to what the client can act on.
+                                      Its message quotes the upstream only through the app's
+                                      redactor (redact.py): providers echo the key they got.
 
 Errors are converted once at each boundary: upstream HTTP -> UpstreamError; GatewayError -> the
 client's dialect envelope (dialects/*/errors.py).
@@ -147,7 +149,8 @@ class UpstreamError(GatewayError):
         provider: str,
         retry_after: float | None = None,
     ) -> UpstreamError:
-        """Map an upstream HTTP error to what the client can act on."""
+        """Map an upstream HTTP error to what the client can act on. `upstream_message` has
+        passed the redactor already (upstreams/http.py and the stream readers pass it)."""
         detail = f"upstream provider '{provider}' answered {upstream_status}: {upstream_message}"
         if upstream_status in (401, 403):
             # The upstream rejected the gateway's own credentials: the operator must fix it,

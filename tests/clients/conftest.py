@@ -51,25 +51,30 @@ def node_modules() -> Path:
     return prefix / "node_modules"
 
 
-@pytest.fixture(scope="session")
-def old_sdk_python() -> Path:
-    """A venv with the last 0.x anthropic SDK (sends x-api-key and 2023-06-01)."""
-    venv = CACHE / "anthropic-0x"
+def sdk_python(requirement: str, name: str) -> Path:
+    """The python of a venv `name` (cached between runs) with `requirement` installed."""
+    venv = CACHE / name
     python = venv / "bin" / "python"
-    marker = venv / ("installed-" + OLD_SDK)
+    marker = venv / ("installed-" + requirement)
     if not marker.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
         result = subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", OLD_SDK],
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", requirement],
             capture_output=True,
             text=True,
             timeout=600,
             check=False,
         )
         if result.returncode != 0:
-            _unavailable(f"pip install {OLD_SDK} failed: {result.stderr[-2000:]}")
+            _unavailable(f"pip install {requirement} failed: {result.stderr[-2000:]}")
         marker.touch()
     return python
+
+
+@pytest.fixture(scope="session")
+def old_sdk_python() -> Path:
+    """A venv with the last 0.x anthropic SDK (sends x-api-key and 2023-06-01)."""
+    return sdk_python(OLD_SDK, "anthropic-0x")
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ from switchboard.dialects.anthropic.response import decode_response
 from switchboard.dialects.anthropic.stream import StreamDecoder
 from switchboard.dialects.anthropic.upstream_request import UpstreamProfile, encode_request
 from switchboard.errors import InvalidRequest, UpstreamError
+from switchboard.redact import Redactor
 from switchboard.upstreams.base import Call, Completion, Forward, Relayed
 from switchboard.upstreams.connection import Reply
 from switchboard.upstreams.http import EventSource, HttpClient
@@ -87,7 +88,9 @@ class AnthropicUpstream:
 
     async def forward_stream(self, fwd: Forward) -> AnthropicRelayStream:
         resp = await self._post(fwd, stream=True)
-        return AnthropicRelayStream(fwd.channel.provider, resp, StreamRelay(fwd.client_model))
+        return AnthropicRelayStream(
+            fwd.channel.provider, resp, StreamRelay(fwd.client_model), self._http.redactor
+        )
 
     # Translated (non-Anthropic client): the IR request encoded for this upstream.
 
@@ -114,7 +117,11 @@ class AnthropicUpstream:
         resp = await self._send(call, encoded.body, stream=True)
         provider = call.channel.provider
         return AnthropicEventStream(
-            provider, resp, StreamDecoder(provider=provider.name), encoded.dropped
+            provider,
+            resp,
+            StreamDecoder(provider=provider.name),
+            encoded.dropped,
+            self._http.redactor,
         )
 
 
@@ -136,10 +143,12 @@ class AnthropicEventStream:
         resp: Reply,
         decoder: StreamDecoder,
         dropped: list[str],
+        redactor: Redactor,
     ) -> None:
         self._provider = provider
         self._decoder = decoder
         self._source = EventSource(provider, resp)
+        self._redactor = redactor
         self.dropped = dropped
 
     @property
@@ -156,7 +165,10 @@ class AnthropicEventStream:
             batch: list[ir.Event] = []
             for event in events:
                 if event.data:
-                    batch += decoder.feed(event.data)
+                    try:
+                        batch += decoder.feed(event.data)
+                    except UpstreamError as exc:  # an `event: error`, in the upstream's words
+                        raise self._redactor.error(exc) from None
                 if decoder.finished:
                     yield batch
                     return
@@ -169,10 +181,13 @@ class AnthropicEventStream:
 
 
 class AnthropicRelayStream:
-    def __init__(self, provider: ProviderConfig, resp: Reply, relay: StreamRelay) -> None:
+    def __init__(
+        self, provider: ProviderConfig, resp: Reply, relay: StreamRelay, redactor: Redactor
+    ) -> None:
         self._provider = provider
         self._relay = relay
         self._source = EventSource(provider, resp)
+        self._redactor = redactor
 
     @property
     def usage(self) -> ir.Usage:
@@ -188,6 +203,8 @@ class AnthropicRelayStream:
                 except orjson.JSONDecodeError:
                     raise UpstreamError.malformed(self._provider.name, "bad event data") from None
                 if relay.stopped:
+                    if event.event == "error":  # relayed as it came: masked first
+                        out[-1] = self._redactor.frame(out[-1])
                     yield b"".join(out)
                     return
             if out:

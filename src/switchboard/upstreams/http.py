@@ -1,6 +1,7 @@
 """Upstream HTTP calls as the pipeline sees them: a POST with the provider's deadlines, error
-statuses and broken connections turned into UpstreamError in this one place, and the reply
-read whole (bounded) or as SSE events. The connections themselves are in connection.py."""
+statuses and broken connections turned into UpstreamError in this one place (the upstream's text
+masked by the app's redactor: providers quote the key they received), and the reply read whole
+(bounded) or as SSE events. The connections themselves are in connection.py."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import TypeVar
 from switchboard.config import ProviderConfig, Upstreams
 from switchboard.dialects.sse import EventTooLarge, SSEDecoder, SSEEvent
 from switchboard.errors import UpstreamError
+from switchboard.redact import Redactor
 from switchboard.upstreams.connection import (
     ConnectionFailed,
     Deadlines,
@@ -52,10 +54,16 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
 
 class HttpClient:
     def __init__(
-        self, settings: Upstreams | None = None, env: Mapping[str, str] | None = None
+        self,
+        redactor: Redactor,
+        settings: Upstreams | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
-        """`env`: where HTTPS_PROXY, HTTP_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE are read
-        (the process environment)."""
+        """`redactor`: every upstream text that becomes an error message passes it, here and in
+        the stream readers of upstreams/ (in-stream error events), which take it from here.
+        `env`: where HTTPS_PROXY, HTTP_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE are read (the
+        process environment)."""
+        self.redactor = redactor
         self._settings = settings or Upstreams()
         self._env = env
         self._pool: Pool | None = None
@@ -105,7 +113,9 @@ class HttpClient:
         except ReplyTimeout as exc:
             raise UpstreamError.timed_out(provider.name, str(exc)) from None
         except ConnectionFailed as exc:
-            raise UpstreamError.unreachable(provider.name, str(exc)) from None
+            # The message may quote the URL, and a URL may carry a key (`?key=`).
+            why = self.redactor.text(str(exc))
+            raise UpstreamError.unreachable(provider.name, why) from None
         if resp.status >= 400:
             raw = b""
             try:
@@ -120,7 +130,7 @@ class HttpClient:
                 resp.close()
             raise UpstreamError.from_status(
                 resp.status,
-                read_error(raw[:_MAX_ERROR_BODY]),
+                self.redactor.upstream(read_error(raw[:_MAX_ERROR_BODY])),
                 provider=provider.name,
                 retry_after=retry_after_seconds(resp.headers),
             )

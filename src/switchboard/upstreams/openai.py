@@ -22,6 +22,7 @@ from switchboard.dialects.openai_chat.response import decode_response
 from switchboard.dialects.openai_chat.stream import StreamDecoder
 from switchboard.dialects.openai_chat.upstream_request import UpstreamProfile, encode_request
 from switchboard.errors import InvalidRequest, UpstreamError
+from switchboard.redact import Redactor
 from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.base import Call, Completion, Forward, Relayed
 from switchboard.upstreams.connection import Reply
@@ -130,7 +131,7 @@ class OpenAIUpstream:
             tool_names=encoded.tool_names,
             sign=self._signer.sign,
         )
-        return OpenAIEventStream(provider, resp, decoder, encoded.dropped)
+        return OpenAIEventStream(provider, resp, decoder, encoded.dropped, self._http.redactor)
 
     # Pass-through (OpenAI client): the client's body with only `model` changed.
 
@@ -163,14 +164,17 @@ class OpenAIUpstream:
     async def forward_stream(self, fwd: Forward) -> OpenAIRelayStream:
         resp = await self._forward(fwd, stream=True)
         relay = StreamRelay(fwd.client_model, forward_usage=fwd.usage_chunk)
-        return OpenAIRelayStream(fwd.channel.provider, resp, relay)
+        return OpenAIRelayStream(fwd.channel.provider, resp, relay, self._http.redactor)
 
 
 class OpenAIRelayStream:
-    def __init__(self, provider: ProviderConfig, resp: Reply, relay: StreamRelay) -> None:
+    def __init__(
+        self, provider: ProviderConfig, resp: Reply, relay: StreamRelay, redactor: Redactor
+    ) -> None:
         self._provider = provider
         self._relay = relay
         self._source = EventSource(provider, resp)
+        self._redactor = redactor
 
     @property
     def usage(self) -> ir.Usage:
@@ -186,8 +190,9 @@ class OpenAIRelayStream:
                 except (orjson.JSONDecodeError, ValueError):
                     raise UpstreamError.malformed(name, "bad stream chunk") from None
                 except StreamError as exc:
+                    message = self._redactor.upstream(exc.message)
                     raise UpstreamError.from_status(
-                        exc.status, f"error in stream: {exc.message}", provider=name
+                        exc.status, f"error in stream: {message}", provider=name
                     ) from None
                 if piece:
                     out.append(piece)
@@ -211,9 +216,11 @@ class OpenAIEventStream:
         resp: Reply,
         decoder: StreamDecoder,
         dropped: list[str],
+        redactor: Redactor,
     ) -> None:
         self._decoder = decoder
         self._source = EventSource(provider, resp)
+        self._redactor = redactor
         self.dropped = dropped
 
     @property
@@ -233,7 +240,10 @@ class OpenAIEventStream:
                     yield batch + decoder.finish()
                     return
                 if event.data:
-                    batch += decoder.feed(event.data)
+                    try:
+                        batch += decoder.feed(event.data)
+                    except UpstreamError as exc:  # an error chunk, in the upstream's words
+                        raise self._redactor.error(exc) from None
             if batch:
                 yield batch
         yield decoder.finish()

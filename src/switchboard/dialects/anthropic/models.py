@@ -6,16 +6,65 @@ from typing import Any
 
 import orjson
 
-from switchboard.config import ModelConfig
+from switchboard.config import Capabilities, ModelConfig
 from switchboard.errors import InvalidRequest
+
+_NO = {"supported": False}
+_YES = {"supported": True}
 
 
 def _supported(flag: bool) -> dict[str, bool]:
-    return {"supported": flag}
+    return _YES if flag else _NO
+
+
+# What the gateway itself cannot offer whatever the model: the Batch API, citations, context
+# management, effort levels, server tools and structured outputs are not translated (a
+# pass-through upstream may still honour them; the gateway does not promise it).
+_NOT_OFFERED: dict[str, Any] = {
+    "batch": _NO,
+    "citations": _NO,
+    "code_execution": _NO,
+    "context_management": {
+        "supported": False,
+        "clear_thinking_20251015": _NO,
+        "clear_tool_uses_20250919": _NO,
+        "compact_20260112": _NO,
+    },
+    "effort": {
+        "supported": False,
+        "low": _NO,
+        "medium": _NO,
+        "high": _NO,
+        "max": _NO,
+        "xhigh": _NO,
+    },
+    "server_tools": {"supported": False, "web_search": _NO, "code_execution": _NO},
+    "structured_outputs": _NO,
+}
+
+
+def capabilities(caps: Capabilities) -> dict[str, Any]:
+    """The SDKs' `ModelCapabilities`: every key present (the SDK types of 0.125 and 2.x require
+    all of them), each saying what a request through the gateway gets."""
+    thinking = caps.thinking
+    return {
+        **_NOT_OFFERED,
+        "image_input": _supported(caps.vision),
+        "pdf_input": _supported(caps.pdf),
+        "thinking": {
+            "supported": thinking,
+            "types": {
+                "enabled": _supported(thinking),
+                "adaptive": _supported(thinking),
+                # Taken as adaptive thinking (dialects/anthropic/request.py).
+                "between_tools": _supported(thinking),
+                "disabled": _YES,
+            },
+        },
+    }
 
 
 def model_info(profile: ModelConfig) -> dict[str, Any]:
-    caps = profile.capabilities
     return {
         "type": "model",
         "id": profile.id,
@@ -26,18 +75,7 @@ def model_info(profile: ModelConfig) -> dict[str, Any]:
         "retires_at": None,
         "max_input_tokens": profile.context_window,
         "max_tokens": profile.max_output_tokens,
-        "capabilities": {
-            "image_input": _supported(caps.vision),
-            "pdf_input": _supported(caps.pdf),
-            "thinking": {
-                "supported": caps.thinking,
-                "types": {
-                    "enabled": _supported(caps.thinking),
-                    "disabled": _supported(True),
-                    "adaptive": _supported(caps.thinking),
-                },
-            },
-        },
+        "capabilities": capabilities(profile.capabilities),
     }
 
 
