@@ -53,6 +53,8 @@ def write_config(path: Path, database: str, upstream: ScriptedUpstream, **extra:
             {"id": "metered/ant", "channels": [{"provider": "ant", "model": "up-2"}], **metered},
             {"id": "unpriced/oa", "channels": [{"provider": "oa", "model": "up-3"}]},
             {"id": "unpriced/ant", "channels": [{"provider": "ant", "model": "up-4"}]},
+            # No price here: the built-in catalogue's entry of the same id gives it one.
+            {"id": "claude-haiku-4-5", "channels": [{"provider": "ant", "model": "haiku"}]},
         ],
         **extra,
     }
@@ -192,6 +194,7 @@ def test_a_float_max_tokens_is_refused_before_anything_is_reserved_or_sent(
     assert total == 0
 
 
+@pytest.mark.parametrize("gateways", ["one instance"], indirect=True)
 def test_an_unpriced_model_refuses_a_budgeted_key_with_402_naming_the_model(
     gateways: list[Gateway], upstream: ScriptedUpstream
 ) -> None:
@@ -232,3 +235,23 @@ def test_an_unpriced_model_refuses_a_budgeted_key_with_402_naming_the_model(
             headers={"authorization": f"Bearer {budgeted}"},
         )
         assert priced.status_code == 200, priced.text
+
+
+@pytest.mark.parametrize("gateways", ["one instance"], indirect=True)
+def test_a_model_the_builtin_catalogue_knows_is_priced_and_bounded_like_it(
+    gateways: list[Gateway], upstream: ScriptedUpstream
+) -> None:
+    (gateway,) = gateways
+    key_id, key = budgeted_key(gateway, budget_usd=BUDGET_USD)
+    upstream.enqueue(anthropic_message("x", usage=(100, 20)))
+    with httpx.Client(base_url=gateway.url, timeout=10) as http:
+        done = http.post(
+            "/v1/messages",
+            json={"model": "claude-haiku-4-5", "max_tokens": 50, "messages": ASK},
+            headers={"x-api-key": key, "anthropic-version": "2023-06-01"},
+        )
+        assert done.status_code == 200, done.text
+        info = http.get("/v1/models/claude-haiku-4-5", headers={"x-api-key": key}).json()
+    assert (info["max_input_tokens"], info["max_tokens"]) == (200_000, 64_000)
+    total, _ = spent(gateway, key_id, 1)
+    assert total == pytest.approx((100 * 1.0 + 20 * 5.0) / 1e6)  # $1 and $5 per million
