@@ -36,11 +36,13 @@ PRICING = {"input": 1.0, "output": 2.0}  # a full reply is $0.002 and input: fou
 INPUT_TOKENS = 10  # what the upstream reports: less than the gateway's estimate of any body
 EACH_USD = (PRICING["input"] * INPUT_TOKENS + PRICING["output"] * OUTPUT_LIMIT) / 1e6
 CONCURRENT = 50
+WIDE_LIMIT = 64_000
 ASK = [{"role": "user", "content": "write as much as you may"}]
 
 
 def write_config(path: Path, database: str, upstream: ScriptedUpstream, **extra: Any) -> Path:
     metered = {"max_output_tokens": OUTPUT_LIMIT, "pricing": PRICING}
+    wide = {"max_output_tokens": WIDE_LIMIT, "pricing": PRICING}
     config = {
         "master_key": MASTER,
         "database": database,
@@ -53,6 +55,8 @@ def write_config(path: Path, database: str, upstream: ScriptedUpstream, **extra:
             {"id": "metered/ant", "channels": [{"provider": "ant", "model": "up-2"}], **metered},
             {"id": "unpriced/oa", "channels": [{"provider": "oa", "model": "up-3"}]},
             {"id": "unpriced/ant", "channels": [{"provider": "ant", "model": "up-4"}]},
+            {"id": "wide/oa", "channels": [{"provider": "oa", "model": "up-5"}], **wide},
+            {"id": "wide/ant", "channels": [{"provider": "ant", "model": "up-6"}], **wide},
             # No price here: the built-in catalogue's entry of the same id gives it one.
             {"id": "claude-haiku-4-5", "channels": [{"provider": "ant", "model": "haiku"}]},
         ],
@@ -255,3 +259,32 @@ def test_a_model_the_builtin_catalogue_knows_is_priced_and_bounded_like_it(
     assert (info["max_input_tokens"], info["max_tokens"]) == (200_000, 64_000)
     total, _ = spent(gateway, key_id, 1)
     assert total == pytest.approx((100 * 1.0 + 20 * 5.0) / 1e6)  # $1 and $5 per million
+
+
+@pytest.mark.parametrize("gateways", ["one instance"], indirect=True)
+@pytest.mark.parametrize(
+    ("model", "max_tokens", "output"),
+    [
+        # Relayed as sent: the upstream may write up to the model's limit.
+        ("wide/oa", None, WIDE_LIMIT),
+        ("wide/oa", 10, 10),
+        # Translated: the upstream is told the gateway's default (4,096), and no more.
+        ("wide/ant", None, 4096),
+        ("wide/ant", 100_000, WIDE_LIMIT),
+    ],
+)
+def test_an_openai_request_reserves_what_its_upstream_may_write(
+    gateways: list[Gateway], model: str, max_tokens: int | None, output: int
+) -> None:
+    """What a request reserves shows in the tokens-remaining header of its own response."""
+    (gateway,) = gateways
+    tpm = 100_000
+    _, key = budgeted_key(gateway, tpm=tpm)
+    with openai.OpenAI(api_key=key, base_url=gateway.url + "/v1", max_retries=0) as client:
+        raw = client.chat.completions.with_raw_response.create(
+            model=model,
+            messages=ASK,  # type: ignore[arg-type]
+            max_tokens=openai.omit if max_tokens is None else max_tokens,
+        )
+    input_estimate = tpm - output - int(raw.headers["anthropic-ratelimit-tokens-remaining"])
+    assert 0 < input_estimate < 100
