@@ -53,12 +53,35 @@ def _usd(nusd: int) -> str:
     return f"${nusd / NANO:.6f}".rstrip("0").rstrip(".")
 
 
-def may_use(key: ApiKey, requested: str, entry: ModelEntry) -> bool:
+# What limits and budgets reserve for the reply of a request that sets no output limit, on a
+# model whose catalogue entry gives none: about what current models write at most in one reply
+# in their default settings. A model that may write more should say so in its
+# `max_output_tokens` (the built-in catalogue does, and config models inherit it).
+DEFAULT_OUTPUT_LIMIT = 32_000
+
+UNPRICED = Pricing()
+
+
+def output_limit(requested: int | None, model_max: int | None) -> int:
+    """The most output tokens a request is reserved for: its own limit within the model's,
+    else the model's, else DEFAULT_OUTPUT_LIMIT."""
+    if requested is None:
+        return DEFAULT_OUTPUT_LIMIT if model_max is None else model_max
+    return requested if model_max is None else min(requested, model_max)
+
+
+def may_use(key: ApiKey, entry: ModelEntry) -> bool:
+    """Whether the key's allow-list names the model a request resolved to: its id or one of
+    its exact aliases, or a glob alias written the same way. The name the client sent does not
+    count: `claude-3-5-haiku-x` may resolve through another model's `claude-*` alias, and a key
+    allowed `claude-3-5-haiku*` must not reach that model by it."""
     allowed = key.limits.models
     if allowed is None:
         return True
-    names = (requested, entry.id)
-    return any(fnmatch.fnmatchcase(n, pattern) for pattern in allowed for n in names)
+    return any(
+        pattern in entry.globs or any(fnmatch.fnmatchcase(n, pattern) for n in entry.names)
+        for pattern in allowed
+    )
 
 
 def ratelimit_headers(key: ApiKey, o: Outcome, now_ms: int) -> Headers:
@@ -128,17 +151,19 @@ class Admission:
         input_estimate: int,
         max_tokens: int,
     ) -> Ticket:
-        pricing = entry.profile.pricing
+        """`max_tokens`: the most output tokens the request may produce (`output_limit`)."""
+        pricing = entry.profile.pricing or UNPRICED
         key = principal.key
         if key is None:  # the master key and the config's static keys have no limits
             return Ticket(pricing)
-        if not may_use(key, requested, entry):
-            allowed = ", ".join(key.limits.models or ())
-            raise PermissionDenied(
-                f"model: key '{key.name}' may not use model '{requested}' (allowed: {allowed})",
+        _authorize(key, requested, entry)
+        lim = key.limits
+        if lim.budget_nusd and entry.profile.pricing is None:
+            raise BillingError(
+                f"model: '{entry.id}' has no price, so key '{key.name}', which has a budget, "
+                "may not use it (the operator can price it: models[].pricing in the config)",
                 param="model",
             )
-        lim = key.limits
         if not lim.rate_limited and not lim.budget_nusd:
             return Ticket(pricing)
         now = time.time()
@@ -158,8 +183,8 @@ class Admission:
         if r.tpm and r.tokens > r.tpm:
             raise InvalidRequest(
                 f"max_tokens: this request reserves {r.tokens} tokens (about {input_estimate} "
-                f"of input plus max_tokens {max_tokens}), more than key '{key.name}' may use "
-                f"in a minute ({r.tpm} tokens per minute)",
+                f"of input plus up to {max_tokens} of output), more than key '{key.name}' may "
+                f"use in a minute ({r.tpm} tokens per minute); a lower max_tokens may fit",
                 param="max_tokens",
             )
         outcome = await self._limiter.acquire(r, now_ms, None)
@@ -173,6 +198,51 @@ class Admission:
                 self._leases.hold(r)
             return Ticket(pricing, headers, self._limiter, r, self._leases)
         raise _refusal(key, r, outcome, headers)
+
+    async def admit_count(self, principal: Principal, requested: str, entry: ModelEntry) -> Ticket:
+        """A token count: the allow-list, and the key's requests per minute in a window of
+        token counts of their own (as the Anthropic API limits them apart from messages, so
+        a client counting before each message does not halve its rate). It reserves no tokens
+        and no budget: counting generates nothing and costs nothing."""
+        key = principal.key
+        if key is None:
+            return Ticket(UNPRICED)
+        _authorize(key, requested, entry)
+        if not key.limits.rpm:
+            return Ticket(UNPRICED)
+        now = time.time()
+        now_ms = int(now * 1000)
+        r = Reservation(
+            key_id=f"{key.id}/count_tokens",
+            request_id=request_id(),
+            rpm=key.limits.rpm,
+            tpm=0,
+            max_concurrent=0,
+            tokens=0,
+            budget_nusd=0,
+            cost_nusd=0,
+            period=_period(key.limits.budget_period, int(now // 86_400)),
+        )
+        outcome = await self._limiter.acquire(r, now_ms, None)
+        if outcome.verdict == "ok":
+            return Ticket(UNPRICED, [], self._limiter, r)
+        wait = max(1, math.ceil(outcome.retry_ms / 1000))
+        raise RateLimited(
+            f"rate limit: key '{key.name}' has made {outcome.requests} token counts in the last "
+            f"minute, its limit is {r.rpm} per minute; retry in {wait} s",
+            retry_after=wait,
+        )
+
+
+def _authorize(key: ApiKey, requested: str, entry: ModelEntry) -> None:
+    if not may_use(key, entry):
+        allowed = ", ".join(key.limits.models or ())
+        resolved = "" if requested == entry.id else f", which is '{entry.id}'"
+        raise PermissionDenied(
+            f"model: key '{key.name}' may not use model '{requested}'{resolved} "
+            f"(allowed: {allowed})",
+            param="model",
+        )
 
 
 def _refusal(key: ApiKey, r: Reservation, o: Outcome, headers: Headers) -> Exception:

@@ -65,8 +65,17 @@ def serve(
     help="YAML config file to validate.",
 )
 def check(config_file: Path) -> None:
-    """Validate a config file; exit non-zero with the reasons if it is wrong."""
+    """Validate a config file; exit non-zero with the reasons if it is wrong. Warns (and
+    still exits 0) about models with no price, which keys with a budget may not use."""
     config = _load(config_file)
+    for i, m in enumerate(config.models):
+        if m.pricing is None:
+            click.echo(
+                f"{config_file}: warning: models[{i}] '{m.id}' has no price (in the config "
+                "or the built-in catalogue): keys with a budget are refused on it; set "
+                f"models[{i}].pricing, or `pricing: {{}}` for a free model",
+                err=True,
+            )
     click.echo(
         f"{config_file}: ok ({len(config.providers)} providers, {len(config.models)} models, "
         f"{len(config.keys)} keys)"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import ssl
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -132,7 +133,8 @@ class ModelConfig(_Strict, frozen=True):
     max_output_tokens: int | None = None
     capabilities: Capabilities = Capabilities()
     reasoning: Reasoning = Reasoning()
-    pricing: Pricing = Pricing()
+    # None: not priced (keys with a budget are refused on it); `{}` prices it at zero.
+    pricing: Pricing | None = None
 
 
 class KeyConfig(_Strict, frozen=True):
@@ -269,6 +271,37 @@ def parse_config(data: Any, source: str, env: dict[str, str] | None = None) -> C
     return config
 
 
+def is_glob(alias: str) -> bool:
+    return any(ch in alias for ch in "*?[")
+
+
+def inherit(config: Config, known: Sequence[ModelConfig]) -> Config:
+    """Config models that a known (built-in) model matches, by the config model's id or one of
+    its channels' upstream models against the known model's id, exact aliases or upstream
+    model, take its prices and limits where they set none: a model listed by hand is priced,
+    and its replies bounded, like the same model in the catalogue."""
+    index: dict[str, ModelConfig] = {}
+    for m in known:
+        for name in (m.id, *(a for a in m.aliases if not is_glob(a))):
+            index.setdefault(name, m)
+    for m in known:
+        for ch in m.channels:
+            index.setdefault(ch.model, m)
+    models: list[ModelConfig] = []
+    for m in config.models:
+        names = (m.id, *(ch.model for ch in m.channels))
+        base = next((index[n] for n in names if n in index), None)
+        if base is not None:
+            m = msgspec.structs.replace(
+                m,
+                pricing=m.pricing if m.pricing is not None else base.pricing,
+                context_window=m.context_window or base.context_window,
+                max_output_tokens=m.max_output_tokens or base.max_output_tokens,
+            )
+        models.append(m)
+    return msgspec.structs.replace(config, models=models)
+
+
 def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
     source = str(path)
     try:
@@ -281,7 +314,10 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(source, "", f"not valid YAML{where}") from None
-    return parse_config(data, source, env)
+    # Imported here: the catalogue is built from this module's types.
+    from switchboard.catalog import builtin_models
+
+    return inherit(parse_config(data, source, env), builtin_models())
 
 
 def _split_validation(message: str) -> tuple[str, str]:

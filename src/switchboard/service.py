@@ -16,7 +16,7 @@ from typing import Literal, TypeVar
 import msgspec
 
 from switchboard import ir
-from switchboard.admission import Admission, Headers, Ticket
+from switchboard.admission import UNPRICED, Admission, Headers, Ticket, output_limit
 from switchboard.auth import Principal
 from switchboard.catalog import Catalog, Channel, ModelEntry
 from switchboard.config import Documents, Endpoint, Routing
@@ -54,7 +54,10 @@ class Inbound:
     decode: Callable[[], ir.Request]
     usage_chunk: bool = False  # OpenAI: the client asked for the stream's usage chunk
     principal: Principal | None = None
-    max_tokens: int = 0
+    # The output limit the client set (None: none), and what a translation sends upstream for a
+    # request without one (None: the dialect requires one).
+    max_tokens: int | None = None
+    default_max_tokens: int | None = None
     # A session or user id: requests that share it stick to one channel and key.
     affinity: str | None = None
     _request: ir.Request | None = None
@@ -146,13 +149,22 @@ class Gateway:
 
     async def _admit(self, inbound: Inbound, entry: ModelEntry, served: Served) -> Ticket:
         if self._admission is None or inbound.principal is None:
-            return Ticket(entry.profile.pricing)
+            return Ticket(entry.profile.pricing or UNPRICED)
         estimate = self._input_estimate(inbound, entry, served)
         ticket = await self._admission.admit(
-            inbound.principal, inbound.model, entry, estimate, inbound.max_tokens
+            inbound.principal, inbound.model, entry, estimate, self._output_limit(inbound, entry)
         )
         served.headers = ticket.headers
         return ticket
+
+    def _output_limit(self, inbound: Inbound, entry: ModelEntry) -> int:
+        """The most output tokens any channel of the model may be asked for: a pass-through
+        relays the client's limit (none: the upstream's own, which the catalogue states); a
+        translation sends the client's or the dialect's default, within the model's limit."""
+        asked = inbound.max_tokens
+        if asked is None and not any(self._passthrough(inbound, c) for c in entry.channels):
+            asked = inbound.default_max_tokens
+        return output_limit(asked, entry.profile.max_output_tokens)
 
     @staticmethod
     async def _release(ticket: Ticket, exc: BaseException) -> None:
@@ -240,6 +252,16 @@ class Gateway:
         can give one (Anthropic pass-through, a configured tokenize endpoint), else the
         calibrated estimate."""
         entry = self.resolve(inbound.model, inbound.dialect)
+        ticket = None
+        if self._admission is not None and inbound.principal is not None:
+            ticket = await self._admission.admit_count(inbound.principal, inbound.model, entry)
+        try:
+            return await self._count(inbound, entry)
+        finally:
+            if ticket is not None:
+                await ticket.settle(None)
+
+    async def _count(self, inbound: Inbound, entry: ModelEntry) -> tuple[int, bool]:
         channel = entry.channels[0]
         try:
             if self._passthrough(inbound, channel):

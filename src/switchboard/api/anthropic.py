@@ -19,7 +19,7 @@ from switchboard.dialects.anthropic.request import (
 )
 from switchboard.dialects.anthropic.response import encode_response
 from switchboard.dialects.anthropic.stream import StreamEncoder
-from switchboard.errors import GatewayError
+from switchboard.errors import GatewayError, InvalidRequest
 from switchboard.ids import message_id
 from switchboard.service import Gateway, Inbound
 
@@ -38,6 +38,10 @@ async def read_inbound(
     body = await bounds.body(ex)
     head = decode_head(body)
     bounds.check(head.messages, head.tools)
+    if head.output_limit is None and not count_tokens:
+        # Required, as the real API and the translated path say; a pass-through body without
+        # it would otherwise reach the upstream with no bound the gateway chose to reserve.
+        raise InvalidRequest("max_tokens: Field required", param="max_tokens")
     decode = decode_count_tokens if count_tokens else decode_request
     inbound = Inbound(
         dialect="anthropic",
@@ -47,7 +51,7 @@ async def read_inbound(
         headers={k: h[k] for k in FORWARDED if k in h},
         decode=lambda: decode(body),
         principal=principal,
-        max_tokens=head.reserve_tokens,
+        max_tokens=head.output_limit,
         affinity=affinity(ex, head.metadata.user_id if head.metadata else None),
     )
     ex.log.update(model=head.model, stream=inbound.stream)

@@ -15,7 +15,12 @@ from switchboard.api.streaming import serve_stream
 from switchboard.auth import Authenticator
 from switchboard.catalog import Catalog
 from switchboard.dialects.openai_chat.errors import error_event
-from switchboard.dialects.openai_chat.request import decode_head, decode_request, wants_usage
+from switchboard.dialects.openai_chat.request import (
+    DEFAULT_MAX_TOKENS,
+    decode_head,
+    decode_request,
+    wants_usage,
+)
 from switchboard.dialects.openai_chat.response import encode_response
 from switchboard.dialects.openai_chat.stream import StreamEncoder
 from switchboard.errors import GatewayError
@@ -46,7 +51,8 @@ class ChatCompletionsHandler:
             decode=lambda: decode_request(body),
             usage_chunk=include_usage,
             principal=principal,
-            max_tokens=head.reserve_tokens,
+            max_tokens=head.output_limit,
+            default_max_tokens=DEFAULT_MAX_TOKENS,
             affinity=affinity(ex, head.prompt_cache_key, head.user),
         )
         ex.log.update(model=head.model, stream=inbound.stream)

@@ -8,14 +8,18 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+import msgspec
 import yaml
 
 from switchboard.config import (
     Capabilities,
     ChannelConfig,
     Config,
+    ConfigError,
     ModelConfig,
+    Pricing,
     ProviderConfig,
+    is_glob,
     parse_config,
 )
 
@@ -48,6 +52,10 @@ def _channel(provider: ProviderConfig, c: ChannelConfig) -> Channel:
 class ModelEntry:
     profile: ModelConfig
     channels: tuple[Channel, ...]
+    # What a key's allow-list is matched against: the names that denote this model alone (its
+    # id and exact aliases), and its glob aliases as written.
+    names: tuple[str, ...] = ()
+    globs: frozenset[str] = frozenset()
 
     @property
     def id(self) -> str:
@@ -66,12 +74,17 @@ class Catalog:
         for m in config.models:
             # By priority (lower first); the router chooses among them per request.
             ordered = sorted(m.channels, key=lambda c: c.priority)
-            entry = ModelEntry(m, tuple(_channel(providers[c.provider], c) for c in ordered))
+            entry = ModelEntry(
+                m,
+                tuple(_channel(providers[c.provider], c) for c in ordered),
+                names=(m.id, *(a for a in m.aliases if not is_glob(a))),
+                globs=frozenset(a for a in m.aliases if is_glob(a)),
+            )
             self._models.append(entry)
             self._exact[m.id] = entry
         for entry in self._models:
             for alias in entry.profile.aliases:
-                if any(ch in alias for ch in "*?["):
+                if is_glob(alias):
                     self._globs.append((alias, entry))
                 else:
                     self._exact.setdefault(alias, entry)
@@ -93,6 +106,14 @@ def _builtin() -> dict[str, Any]:
     text = resources.files("switchboard.catalog").joinpath("builtin.yaml").read_text("utf-8")
     data: dict[str, Any] = yaml.safe_load(text)
     return data
+
+
+def builtin_models() -> list[ModelConfig]:
+    """The built-in catalogue's models: what config models inherit prices and limits from."""
+    try:
+        return msgspec.convert(_builtin()["models"], list[ModelConfig])
+    except msgspec.ValidationError as exc:  # a packaging mistake, not the user's
+        raise ConfigError("built-in catalogue", "models", str(exc)) from None
 
 
 def embedded_default(env: dict[str, str] | None = None) -> Config:
@@ -122,6 +143,7 @@ def embedded_default(env: dict[str, str] | None = None) -> Config:
         context_window=32768,
         max_output_tokens=4096,
         capabilities=Capabilities(vision=True, pdf=False, tools=False, thinking=False),
+        pricing=Pricing(),  # scripted replies cost nothing: budgeted keys may use it
     )
     return Config(
         master_key=config.master_key,

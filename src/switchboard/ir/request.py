@@ -8,6 +8,11 @@ import msgspec
 
 from switchboard.ir.content import Message, Text
 
+# The largest output limit a request may ask for: far above any model's, and small enough that
+# what limits and budgets reserve for it stays a 64-bit integer at any price (and that servers
+# reading it as a 32-bit integer do not overflow).
+MAX_TOKENS = 2**31 - 1
+
 
 class Tool(msgspec.Struct, frozen=True):
     name: str

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from switchboard.ir.request import MAX_TOKENS
+
 
 class _Block(msgspec.Struct, tag_field="type"):
     pass
@@ -222,14 +224,18 @@ class RequestHead(msgspec.Struct):
     and tools stay raw: the bounds count them, the full decode judges them)."""
 
     @property
-    def reserve_tokens(self) -> int:
-        return self.max_tokens if type(self.max_tokens) is int and self.max_tokens > 0 else 0
+    def output_limit(self) -> int | None:
+        """The output limit the client set, if it set one."""
+        return self.max_tokens if isinstance(self.max_tokens, int) else None
 
     model: str
     stream: bool | None = None
-    # What limits and budgets reserve before the call. Loose here: the full decode names a
-    # bad value, with the message the client expects.
-    max_tokens: Any = None
+    # What limits and budgets reserve before the call, so strict here for every route (a
+    # pass-through body is never decoded further): a value the gateway could not reserve for
+    # (`1000.0`, `"1000"`, 2**40) is refused, not relayed to an upstream that may read it.
+    max_tokens: Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
     metadata: MetadataParam | None = None
     messages: msgspec.Raw = msgspec.Raw()
     tools: msgspec.Raw = msgspec.Raw()

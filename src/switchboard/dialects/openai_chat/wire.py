@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from switchboard.ir.request import MAX_TOKENS
+
 
 class FunctionCall(msgspec.Struct):
     name: str | None = None
@@ -244,19 +246,20 @@ class RequestHead(msgspec.Struct):
     """Just what routing and the pass-through need, decoded before the whole body."""
 
     @property
-    def reserve_tokens(self) -> int:
-        for value in (self.max_completion_tokens, self.max_tokens):
-            if type(value) is int and value > 0:
-                return value
-        return 0
+    def output_limit(self) -> int | None:
+        """The output limit the client set; 0 counts as unset (servers differ on what it
+        means, and some read it as no limit)."""
+        limit = self.max_completion_tokens
+        return (limit if limit is not None else self.max_tokens) or None
 
     model: str
     stream: bool | None = None
     stream_options: StreamOptions | None = None
-    # What limits and budgets reserve before the call. Loose here: the full decode names a
-    # bad value, with the message the client expects.
-    max_tokens: Any = None
-    max_completion_tokens: Any = None
+    # What limits and budgets reserve before the call, so strict here for every route (a
+    # pass-through body is never decoded further): a value the gateway could not reserve for
+    # (`1000.0`, `"1000"`, 2**40) is refused, not relayed to an upstream that may read it.
+    max_tokens: Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)] | None = None
+    max_completion_tokens: Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)] | None = None
     prompt_cache_key: str | None = None
     user: str | None = None
     messages: msgspec.Raw = msgspec.Raw()  # counted by the bounds, judged by the full decode
