@@ -20,7 +20,13 @@ import httptools
 from switchboard.api.exchange import STATUS_LINES, Exchange
 from switchboard.app import App
 from switchboard.dialects.anthropic.errors import error_body
-from switchboard.errors import ApiError, GatewayError, HeadersTooLarge, InvalidRequest
+from switchboard.errors import (
+    ApiError,
+    GatewayError,
+    HeadersTooLarge,
+    InvalidRequest,
+    release,
+)
 from switchboard.ids import request_id
 
 if TYPE_CHECKING:
@@ -216,8 +222,9 @@ class Connection(asyncio.Protocol):
         except asyncio.CancelledError:
             self._abort(ex)
             raise
-        except Exception:
+        except Exception as exc:
             logger.exception("request %s failed past the app's error boundary", ex.request_id)
+            release(exc)
             self._abort(ex)
         else:
             if not ex.finished and not ex.client_gone:
