@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import http
+import logging
+import re
 import time
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -17,6 +19,8 @@ from switchboard.ids import request_id
 
 if TYPE_CHECKING:
     from switchboard.api.http11 import Connection
+
+logger = logging.getLogger("switchboard")
 
 JSON = b"application/json"
 # A request body buffered beyond this, while no handler reads it, pauses reading the socket.
@@ -32,6 +36,27 @@ def _status_line(status: int) -> bytes:
 
 
 STATUS_LINES = {status: _status_line(status) for status in range(100, 600)}
+
+
+# What RFC 9110 lets a header hold: a name is a token; a value is visible ASCII, spaces, tabs
+# and obs-text, never CR, LF, NUL or another control byte (with those, a value could end the
+# head and forge the rest of the response, or the next one on the connection).
+_NOT_TOKEN = re.compile(rb"[^!#$%&'*+.^_`|~0-9A-Za-z-]").search
+_NOT_VALUE = re.compile(rb"[^\t\x20-\x7e\x80-\xff]")
+_CONTROL = bytes([*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F])
+
+
+def safe_header(name: bytes, value: bytes) -> tuple[bytes, bytes] | None:
+    """The header as it may be written: None for a name that is not a token, and a value's
+    control bytes percent-encoded. Callers escape what they put in a header; this is the
+    defence that holds whatever a caller forgot."""
+    if not name or _NOT_TOKEN(name) is not None:
+        logger.error("response header %r is not a token: not sent", name[:64])
+        return None
+    if _NOT_VALUE.search(value) is not None:
+        logger.error("response header %s held control bytes: percent-encoded", name.decode())
+        value = _NOT_VALUE.sub(lambda m: b"%%%02X" % m[0][0], value)
+    return name, value
 
 
 class Exchange:
@@ -179,8 +204,6 @@ class Exchange:
     def _head(
         self, status: int, content_type: bytes, extra: list[tuple[bytes, bytes]]
     ) -> list[bytes]:
-        # Header names and values are ours or an upstream's, which the response parser has
-        # already held to HTTP's grammar: no per-header validation here.
         rid = self.request_id.encode()
         head = [
             STATUS_LINES[status],
@@ -192,8 +215,22 @@ class Exchange:
             rid,
             b"\r\n",
         ]
-        for name, value in extra:
-            head += (name, b": ", value, b"\r\n")
+        if extra:
+            # The one place response headers are written, so the one place they are checked:
+            # the lines hold no control byte but the CRLF that ends each (one C pass over a
+            # few hundred bytes; a regex per header cost four times the whole head).
+            lines: list[bytes] = []
+            for name, value in extra:
+                lines += (name, b": ", value, b"\r\n")
+            section = b"".join(lines)
+            if len(section.translate(None, _CONTROL)) != len(section) - 2 * len(extra):
+                lines = []
+                for name, value in extra:
+                    checked = safe_header(name, value)
+                    if checked is not None:
+                        lines += (checked[0], b": ", checked[1], b"\r\n")
+                section = b"".join(lines)
+            head.append(section)
         if not self.body_complete:
             # Answered before the whole body came (too large, say): the rest is not read.
             self.keep_alive = False
