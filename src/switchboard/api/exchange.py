@@ -14,7 +14,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any, Literal
 
-from switchboard.errors import RequestTimeout, RequestTooLarge
+from switchboard.errors import InvalidRequest, RequestTimeout, RequestTooLarge
 from switchboard.ids import request_id
 
 if TYPE_CHECKING:
@@ -36,7 +36,6 @@ def _status_line(status: int) -> bytes:
 
 
 STATUS_LINES = {status: _status_line(status) for status in range(100, 600)}
-
 
 # What RFC 9110 lets a header hold: a name is a token; a value is visible ASCII, spaces, tabs
 # and obs-text, never CR, LF, NUL or another control byte (with those, a value could end the
@@ -69,6 +68,8 @@ class Exchange:
         "body_complete",
         "body_deadline",
         "body_expired",
+        "body_malformed",
+        "chunked",
         "client_gone",
         "conn",
         "dialect",
@@ -98,6 +99,7 @@ class Exchange:
         query: str,
         headers: dict[str, str],
         keep_alive: bool,
+        http10: bool = False,
     ) -> None:
         self.conn = conn
         self.method = method
@@ -111,6 +113,9 @@ class Exchange:
         self.started = time.perf_counter()
         self.status = 0  # 0 until the response has started
         self.streaming = False
+        # How a stream's body is framed: chunked, or (an HTTP/1.0 client knows no chunks) by
+        # closing the connection at its end.
+        self.chunked = not http10
         self.pending_head = b""  # a stream's head, sent with its first chunk
         self.finished = False  # the last byte of the response was sent
         self.client_gone = False  # the client disconnected before that
@@ -121,6 +126,7 @@ class Exchange:
         self._body: list[bytes] = []
         self._size = 0
         self.body_complete = False
+        self.body_malformed = ""  # why the body cannot be read (the connection's parser said)
         self._waiter: asyncio.Future[None] | None = None
         # Set by the connection when it starts the task that serves this request: the body
         # deadline and a disconnect both cancel it.
@@ -144,6 +150,30 @@ class Exchange:
     def end_body(self) -> None:
         self.body_complete = True
         self._wake()
+
+    def malformed(self, why: str) -> None:
+        """The body's framing is broken (a bad chunk): reading it fails at once."""
+        self.body_malformed = why
+        self._wake()
+
+    def probe(self) -> bool:
+        """Write something the client ignores (an interim 102 before the response, an SSE
+        comment in a stream): a client that has closed its socket answers it with a reset,
+        one that only half-closed reads on. False when nothing can be written."""
+        if self.finished:
+            return False
+        if self.status == 0:
+            if not self.chunked:
+                return False  # HTTP/1.0 knows no interim responses
+            self.conn.write(b"HTTP/1.1 102 Processing\r\n\r\n")
+            return True
+        if not self.streaming:
+            return False
+        comment = b": \n\n"
+        frame = b"%x\r\n%b\r\n" % (len(comment), comment) if self.chunked else comment
+        self.conn.write(self.pending_head + frame)
+        self.pending_head = b""
+        return True
 
     def lost(self) -> None:
         """The client disconnected."""
@@ -187,7 +217,7 @@ class Exchange:
             self.expect_continue = False
             self.conn.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         while not self.body_complete and not self.client_gone:
-            if self._size > limit:
+            if self._size > limit or self.body_malformed:
                 break
             self.conn.resume_reading()
             self._waiter = asyncio.get_running_loop().create_future()
@@ -197,6 +227,9 @@ class Exchange:
                 self._waiter = None
         if self._size > limit:
             raise RequestTooLarge(f"request body is larger than the {limit}-byte limit")
+        if self.body_malformed:
+            self._body = []
+            raise InvalidRequest(f"{self.body_malformed} (in the body)")
         body = self._body
         self._body = []
         return body[0] if len(body) == 1 else b"".join(body)
@@ -258,8 +291,13 @@ class Exchange:
     async def start_stream(self, extra: list[tuple[bytes, bytes]]) -> None:
         self.status = 200
         self.streaming = True
+        if not self.chunked:
+            self.keep_alive = False  # the body ends when the connection does
         head = self._head(200, b"text/event-stream; charset=utf-8", extra)
-        head.append(b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n")
+        if self.chunked:
+            head.append(b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n")
+        else:
+            head.append(b"cache-control: no-cache\r\n\r\n")
         # Sent with the first chunk: one write instead of two.
         self.pending_head = b"".join(head)
 
@@ -269,7 +307,7 @@ class Exchange:
         conn = self.conn
         if conn.write_paused:
             await conn.drain()
-        frame = b"%x\r\n%b\r\n" % (len(data), data)
+        frame = b"%x\r\n%b\r\n" % (len(data), data) if self.chunked else data
         if self.pending_head:
             frame = self.pending_head + frame
             self.pending_head = b""
@@ -277,7 +315,7 @@ class Exchange:
 
     async def end_stream(self) -> None:
         self.finished = True
-        self.conn.write(self.pending_head + b"0\r\n\r\n")
+        self.conn.write(self.pending_head + b"0\r\n\r\n" if self.chunked else self.pending_head)
         self.pending_head = b""
         self.conn.done(self)
 
