@@ -81,6 +81,13 @@ class GatewayProcess:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def pid(self) -> int:
+        """The gateway process's id (tests read its memory from /proc)."""
+        if self._proc is None:
+            raise RuntimeError("gateway not started")
+        return self._proc.pid
+
+    @property
     def returncode(self) -> int | None:
         return None if self._proc is None else self._proc.poll()
 
