@@ -1,25 +1,27 @@
 """The server side of HTTP/1.1 (api/http11.py), over raw sockets against the real gateway:
 pipelining, 100-continue, chunked request bodies, refusals in the error envelope, keep-alive
-and when the connection closes."""
+and when the connection closes, HTTP/1.0 streams, and each request-smuggling
+shape refused (pinned here so that a parser upgrade cannot drop a defence unnoticed)."""
 
 from __future__ import annotations
 
 import json
+import select
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
-import httptools
 import pytest
 
 from tests.support.gateway import GatewayProcess
+from tests.support.raw_client import Reader, assert_envelope, closed_within
 
 pytestmark = pytest.mark.e2e
 
 KEY = "sk-master-http11"
 KEEP_ALIVE = 0.5
 LIMIT = 4096
+BODY_SECONDS = 5.0
 MESSAGE = json.dumps(
     {"model": "demo", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
 ).encode()
@@ -31,59 +33,16 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess
     config = {
         "master_key": KEY,
         "database": f"sqlite:///{db}",
-        "server": {"keep_alive_seconds": KEEP_ALIVE, "max_body_bytes": LIMIT},
+        "server": {
+            "keep_alive_seconds": KEEP_ALIVE,
+            "max_body_bytes": LIMIT,
+            "body_timeout_seconds": BODY_SECONDS,
+        },
         "providers": [{"name": "demo", "kind": "scripted"}],
         "models": [{"id": "demo", "channels": [{"provider": "demo", "model": "echo"}]}],
     }
     with GatewayProcess(config) as gw:
         yield gw
-
-
-@dataclass
-class Response:
-    status: int = 0
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    complete: bool = False
-
-    def json(self) -> dict[str, object]:
-        data = json.loads(self.body)
-        assert isinstance(data, dict)
-        return data
-
-
-class Reader:
-    """Responses off one socket, in order, parsed by httptools."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.done: list[Response] = []
-        self.current = Response()
-        self.parser = httptools.HttpResponseParser(self)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.current.headers[name.decode().lower()] = value.decode()
-
-    def on_headers_complete(self) -> None:
-        self.current.status = self.parser.get_status_code()
-
-    def on_body(self, body: bytes) -> None:
-        self.current.body += body
-
-    def on_message_complete(self) -> None:
-        self.current.complete = True
-        self.done.append(self.current)
-        self.current = Response()
-
-    def read(self, count: int = 1, timeout: float = 5.0) -> list[Response]:
-        self.sock.settimeout(timeout)
-        while len(self.done) < count:
-            data = self.sock.recv(65536)
-            if not data:
-                break
-            self.parser.feed_data(data)
-        taken, self.done = self.done[:count], self.done[count:]
-        return taken
 
 
 def connect(gateway: GatewayProcess) -> socket.socket:
@@ -101,27 +60,6 @@ def post(body: bytes, extra: str = "") -> bytes:
         f"content-type: application/json\r\ncontent-length: {len(body)}\r\n{extra}\r\n"
     )
     return head.encode() + body
-
-
-def closed_within(sock: socket.socket, seconds: float) -> bool:
-    """Whether the server closes the connection within `seconds` (nothing else arrives)."""
-    sock.settimeout(seconds)
-    try:
-        return sock.recv(1) == b""
-    except TimeoutError:
-        return False
-
-
-def assert_envelope(resp: Response, status: int, error_type: str, phrase: str) -> None:
-    assert resp.status == status
-    body = resp.json()
-    assert body["type"] == "error"
-    error = body["error"]
-    assert isinstance(error, dict)
-    assert error["type"] == error_type
-    assert phrase in str(error["message"])
-    assert body["request_id"] == resp.headers["request-id"]
-    assert str(body["request_id"]).startswith("req_")
 
 
 def test_pipelined_requests_are_answered_in_order(gateway: GatewayProcess) -> None:
@@ -253,3 +191,162 @@ def test_an_idle_connection_is_closed_after_keep_alive_seconds(gateway: GatewayP
 def test_a_connection_that_never_sends_is_closed(gateway: GatewayProcess) -> None:
     with connect(gateway) as sock:
         assert closed_within(sock, KEEP_ALIVE * 6)
+
+
+# A request that must never be served: smuggled behind a refused one, it would be answered.
+SMUGGLED = b"GET /health HTTP/1.1\r\nhost: t\r\n\r\n"
+
+
+def smuggling(extra: bytes, body: bytes) -> bytes:
+    return (
+        b"POST /v1/messages HTTP/1.1\r\nhost: t\r\nx-api-key: " + KEY.encode() + b"\r\n"
+        b"content-type: application/json\r\n" + extra + b"\r\n" + body + SMUGGLED
+    )
+
+
+CHUNKED_EMPTY = b"0\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "phrase"),
+    [
+        pytest.param(
+            smuggling(b"content-length: 5\r\ntransfer-encoding: chunked\r\n", CHUNKED_EMPTY),
+            "malformed HTTP request",
+            id="CL then TE",
+        ),
+        pytest.param(
+            smuggling(b"transfer-encoding: chunked\r\ncontent-length: 5\r\n", CHUNKED_EMPTY),
+            "malformed HTTP request",
+            id="TE then CL",
+        ),
+        pytest.param(
+            smuggling(b"content-length: 5\r\ncontent-length: 0\r\n", b"hello"),
+            "malformed HTTP request",
+            id="duplicate CL",
+        ),
+        pytest.param(
+            smuggling(b"content-length: 5\r\ncontent-length: 5\r\n", b"hello"),
+            "malformed HTTP request",
+            id="duplicate equal CL",
+        ),
+        pytest.param(
+            smuggling(b"x-folded: a\r\n content-length: 0\r\ncontent-length: 5\r\n", b"hello"),
+            "malformed HTTP request",
+            id="obs-fold",
+        ),
+        pytest.param(
+            b"GET /health HTTP/1.1\nhost: t\n\n" + SMUGGLED,
+            "malformed HTTP request",
+            id="bare LF",
+        ),
+        pytest.param(
+            b"GET /health HTTP/1.1\r\nhost: t\nx-a: b\r\n\r\n" + SMUGGLED,
+            "malformed HTTP request",
+            id="bare LF in a header",
+        ),
+        pytest.param(
+            smuggling(b"transfer-encoding: identity, chunked\r\n", CHUNKED_EMPTY),
+            "transfer-encoding other than a single `chunked`",
+            id="TE identity, chunked",
+        ),
+        pytest.param(
+            smuggling(
+                b"transfer-encoding: chunked\r\ntransfer-encoding: chunked\r\n", CHUNKED_EMPTY
+            ),
+            "malformed HTTP request",  # llhttp refuses it first; http11 would too
+            id="TE twice",
+        ),
+        pytest.param(
+            b"GET /health HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\n" + SMUGGLED,
+            "more than one Host header",
+            id="duplicate Host",
+        ),
+    ],
+)
+def test_a_smuggling_shape_is_refused_and_nothing_behind_it_is_served(
+    gateway: GatewayProcess, request_bytes: bytes, phrase: str
+) -> None:
+    with connect(gateway) as sock:
+        sock.sendall(request_bytes)
+        reader = Reader(sock)
+        (reply,) = reader.read()
+        # Closed with no second response: the request behind it was not read as one.
+        assert closed_within(sock, 3)
+        assert reader.done == []
+    assert_envelope(reply, 400, "invalid_request_error", phrase)
+    assert reply.headers["connection"] == "close"
+
+
+def test_a_malformed_chunk_is_refused_at_once(gateway: GatewayProcess) -> None:
+    head = (
+        f"POST /v1/messages HTTP/1.1\r\nhost: t\r\nx-api-key: {KEY}\r\n"
+        "content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+    ).encode()
+    with connect(gateway) as sock:
+        sock.sendall(head + b'5\r\n{"a":\r\n')
+        time.sleep(0.1)  # the handler is waiting for the rest of the body
+        started = time.monotonic()
+        sock.sendall(b"zz\r\nnot a chunk\r\n")
+        (reply,) = Reader(sock).read(timeout=BODY_SECONDS * 2)
+        waited = time.monotonic() - started
+        assert closed_within(sock, 3)
+    # A 400 now, not a 408 when the body's deadline passes.
+    assert_envelope(reply, 400, "invalid_request_error", "malformed HTTP request")
+    assert waited < BODY_SECONDS / 2
+    assert reply.headers["connection"] == "close"
+
+
+def test_an_http_10_stream_is_delimited_by_the_close(gateway: GatewayProcess) -> None:
+    body = json.dumps(
+        {
+            "model": "demo",
+            "max_tokens": 16,
+            "stream": True,
+            "messages": [{"role": "user", "content": "hi"}],
+        }
+    ).encode()
+    request = (
+        f"POST /v1/messages HTTP/1.0\r\nx-api-key: {KEY}\r\n"
+        f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    with connect(gateway) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):  # HTTP/1.0 knows no chunks: the close ends the body
+            data += chunk
+    head, stream = data.split(b"\r\n\r\n", 1)
+    lines = head.lower().split(b"\r\n")
+    assert lines[0].startswith(b"http/1.1 200")
+    assert b"content-type: text/event-stream; charset=utf-8" in lines
+    assert b"connection: close" in lines
+    assert not any(line.startswith(b"transfer-encoding") for line in lines)
+    # The events as they are, no chunk sizes between them.
+    assert stream.startswith(b"event: message_start\r\n") or stream.startswith(
+        b"event: message_start\n"
+    )
+    assert stream.rstrip().endswith(b'{"type":"message_stop"}')
+
+
+def test_a_head_that_never_ends_is_refused_once_past_the_cap(gateway: GatewayProcess) -> None:
+    piece = b"a" * 16384
+    cap = 64 * 1024
+    sent = 0
+    with connect(gateway) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nhost: t\r\nx-endless: ")
+        time.sleep(0.2)  # the head begins in a read of its own
+        try:
+            # A header line that never ends, in reads of its own: the parser would buffer it
+            # all (it calls back only with whole lines).
+            while sent < 1024 * 1024:
+                sock.sendall(piece)
+                sent += len(piece)
+                # Past the cap, give the gateway time to answer before sending more.
+                if select.select([sock], [], [], 0.02 if sent <= cap else 0.5)[0]:
+                    break  # the answer is there
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        (reply,) = Reader(sock).read()
+        assert closed_within(sock, 3)
+    assert_envelope(reply, 431, "invalid_request_error", "headers exceed 65536 bytes")
+    assert sent <= cap + 2 * len(piece)

@@ -24,7 +24,14 @@ from switchboard.catalog import Catalog
 from switchboard.config import Config
 from switchboard.dialects.anthropic import errors as anthropic_errors
 from switchboard.dialects.openai_chat import errors as openai_errors
-from switchboard.errors import ApiError, GatewayError, InvalidRequest, NotFound, Overloaded
+from switchboard.errors import (
+    ApiError,
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    Overloaded,
+    release,
+)
 from switchboard.log import access_log, use_redactor
 from switchboard.log import events as log
 from switchboard.metrics import Metrics
@@ -160,14 +167,18 @@ class App:
             else:
                 await self._suffix_route(ex, method, path)
         except GatewayError as exc:
-            await self._fail(ex, exc)
+            try:
+                await self._fail(ex, exc)
+            finally:
+                release(exc)  # a failing request's frames (and body) go with its answer
         except asyncio.CancelledError:
             # Not the client leaving (handlers absorb that): the server ending the request,
             # past the shutdown grace period. The client gets a well-formed ending; the task
             # was cancelled once, and ends here.
             await self._fail(ex, Overloaded("the gateway is shutting down; retry the request"))
-        except Exception:  # noqa: BLE001 - the outermost boundary: a bug of ours
+        except Exception as exc:  # noqa: BLE001 - the outermost boundary: a bug of ours
             log.exception("unhandled error in %s %s (request %s)", ex.method, path, ex.request_id)
+            release(exc)  # logged (formatted at once): its frames are not needed any more
             await self._fail(ex, ApiError("internal error in the gateway"))
         finally:
             self.in_flight.discard(ex)

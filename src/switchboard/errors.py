@@ -262,3 +262,24 @@ class UpstreamError(GatewayError):
             provider=provider,
             retryable=True,
         )
+
+
+def release(exc: BaseException) -> None:
+    """Let go of the frames an answered exception holds. A traceback holds every frame it
+    passed through, and with them the request (its body, however large); an exception also
+    kept in one of those frames (`last = exc ... raise last`) or on an object they reach makes
+    a cycle, which only the cyclic collector frees, and that seldom runs (app.py freezes the
+    startup heap and raises the thresholds). Called by the boundaries once the error has been
+    answered and logged; clears the chain of causes and contexts too."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        e.__traceback__ = None
+        if e.__cause__ is not None:
+            todo.append(e.__cause__)
+        if e.__context__ is not None:
+            todo.append(e.__context__)

@@ -82,6 +82,7 @@ class GatewayProcess:
 
     @property
     def pid(self) -> int:
+        """The gateway process's id (tests read its memory from /proc)."""
         if self._proc is None:
             raise RuntimeError("gateway not started")
         return self._proc.pid

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import http
+import logging
+import re
 import time
 from typing import TYPE_CHECKING, Any, Literal
 
-from switchboard.errors import RequestTimeout, RequestTooLarge
+from switchboard.errors import InvalidRequest, RequestTimeout, RequestTooLarge
 from switchboard.ids import request_id
 
 if TYPE_CHECKING:
     from switchboard.api.http11 import Connection
+
+logger = logging.getLogger("switchboard")
 
 JSON = b"application/json"
 # A request body buffered beyond this, while no handler reads it, pauses reading the socket.
@@ -33,6 +37,26 @@ def _status_line(status: int) -> bytes:
 
 STATUS_LINES = {status: _status_line(status) for status in range(100, 600)}
 
+# What RFC 9110 lets a header hold: a name is a token; a value is visible ASCII, spaces, tabs
+# and obs-text, never CR, LF, NUL or another control byte (with those, a value could end the
+# head and forge the rest of the response, or the next one on the connection).
+_NOT_TOKEN = re.compile(rb"[^!#$%&'*+.^_`|~0-9A-Za-z-]").search
+_NOT_VALUE = re.compile(rb"[^\t\x20-\x7e\x80-\xff]")
+_CONTROL = bytes([*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F])
+
+
+def safe_header(name: bytes, value: bytes) -> tuple[bytes, bytes] | None:
+    """The header as it may be written: None for a name that is not a token, and a value's
+    control bytes percent-encoded. Callers escape what they put in a header; this is the
+    defence that holds whatever a caller forgot."""
+    if not name or _NOT_TOKEN(name) is not None:
+        logger.error("response header %r is not a token: not sent", name[:64])
+        return None
+    if _NOT_VALUE.search(value) is not None:
+        logger.error("response header %s held control bytes: percent-encoded", name.decode())
+        value = _NOT_VALUE.sub(lambda m: b"%%%02X" % m[0][0], value)
+    return name, value
+
 
 class Exchange:
     """One request and its response: headers read once, a request id, what was sent."""
@@ -44,6 +68,8 @@ class Exchange:
         "body_complete",
         "body_deadline",
         "body_expired",
+        "body_malformed",
+        "chunked",
         "client_gone",
         "conn",
         "dialect",
@@ -73,6 +99,7 @@ class Exchange:
         query: str,
         headers: dict[str, str],
         keep_alive: bool,
+        http10: bool = False,
     ) -> None:
         self.conn = conn
         self.method = method
@@ -86,6 +113,9 @@ class Exchange:
         self.started = time.perf_counter()
         self.status = 0  # 0 until the response has started
         self.streaming = False
+        # How a stream's body is framed: chunked, or (an HTTP/1.0 client knows no chunks) by
+        # closing the connection at its end.
+        self.chunked = not http10
         self.pending_head = b""  # a stream's head, sent with its first chunk
         self.finished = False  # the last byte of the response was sent
         self.client_gone = False  # the client disconnected before that
@@ -96,6 +126,7 @@ class Exchange:
         self._body: list[bytes] = []
         self._size = 0
         self.body_complete = False
+        self.body_malformed = ""  # why the body cannot be read (the connection's parser said)
         self._waiter: asyncio.Future[None] | None = None
         # Set by the connection when it starts the task that serves this request: the body
         # deadline and a disconnect both cancel it.
@@ -119,6 +150,30 @@ class Exchange:
     def end_body(self) -> None:
         self.body_complete = True
         self._wake()
+
+    def malformed(self, why: str) -> None:
+        """The body's framing is broken (a bad chunk): reading it fails at once."""
+        self.body_malformed = why
+        self._wake()
+
+    def probe(self) -> bool:
+        """Write something the client ignores (an interim 102 before the response, an SSE
+        comment in a stream): a client that has closed its socket answers it with a reset,
+        one that only half-closed reads on. False when nothing can be written."""
+        if self.finished:
+            return False
+        if self.status == 0:
+            if not self.chunked:
+                return False  # HTTP/1.0 knows no interim responses
+            self.conn.write(b"HTTP/1.1 102 Processing\r\n\r\n")
+            return True
+        if not self.streaming:
+            return False
+        comment = b": \n\n"
+        frame = b"%x\r\n%b\r\n" % (len(comment), comment) if self.chunked else comment
+        self.conn.write(self.pending_head + frame)
+        self.pending_head = b""
+        return True
 
     def lost(self) -> None:
         """The client disconnected."""
@@ -162,7 +217,7 @@ class Exchange:
             self.expect_continue = False
             self.conn.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         while not self.body_complete and not self.client_gone:
-            if self._size > limit:
+            if self._size > limit or self.body_malformed:
                 break
             self.conn.resume_reading()
             self._waiter = asyncio.get_running_loop().create_future()
@@ -172,6 +227,9 @@ class Exchange:
                 self._waiter = None
         if self._size > limit:
             raise RequestTooLarge(f"request body is larger than the {limit}-byte limit")
+        if self.body_malformed:
+            self._body = []
+            raise InvalidRequest(f"{self.body_malformed} (in the body)")
         body = self._body
         self._body = []
         return body[0] if len(body) == 1 else b"".join(body)
@@ -179,8 +237,6 @@ class Exchange:
     def _head(
         self, status: int, content_type: bytes, extra: list[tuple[bytes, bytes]]
     ) -> list[bytes]:
-        # Header names and values are ours or an upstream's, which the response parser has
-        # already held to HTTP's grammar: no per-header validation here.
         rid = self.request_id.encode()
         head = [
             STATUS_LINES[status],
@@ -192,8 +248,22 @@ class Exchange:
             rid,
             b"\r\n",
         ]
-        for name, value in extra:
-            head += (name, b": ", value, b"\r\n")
+        if extra:
+            # The one place response headers are written, so the one place they are checked:
+            # the lines hold no control byte but the CRLF that ends each (one C pass over a
+            # few hundred bytes; a regex per header cost four times the whole head).
+            lines: list[bytes] = []
+            for name, value in extra:
+                lines += (name, b": ", value, b"\r\n")
+            section = b"".join(lines)
+            if len(section.translate(None, _CONTROL)) != len(section) - 2 * len(extra):
+                lines = []
+                for name, value in extra:
+                    checked = safe_header(name, value)
+                    if checked is not None:
+                        lines += (checked[0], b": ", checked[1], b"\r\n")
+                section = b"".join(lines)
+            head.append(section)
         if not self.body_complete:
             # Answered before the whole body came (too large, say): the rest is not read.
             self.keep_alive = False
@@ -221,8 +291,13 @@ class Exchange:
     async def start_stream(self, extra: list[tuple[bytes, bytes]]) -> None:
         self.status = 200
         self.streaming = True
+        if not self.chunked:
+            self.keep_alive = False  # the body ends when the connection does
         head = self._head(200, b"text/event-stream; charset=utf-8", extra)
-        head.append(b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n")
+        if self.chunked:
+            head.append(b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n")
+        else:
+            head.append(b"cache-control: no-cache\r\n\r\n")
         # Sent with the first chunk: one write instead of two.
         self.pending_head = b"".join(head)
 
@@ -232,7 +307,7 @@ class Exchange:
         conn = self.conn
         if conn.write_paused:
             await conn.drain()
-        frame = b"%x\r\n%b\r\n" % (len(data), data)
+        frame = b"%x\r\n%b\r\n" % (len(data), data) if self.chunked else data
         if self.pending_head:
             frame = self.pending_head + frame
             self.pending_head = b""
@@ -240,7 +315,7 @@ class Exchange:
 
     async def end_stream(self) -> None:
         self.finished = True
-        self.conn.write(self.pending_head + b"0\r\n\r\n")
+        self.conn.write(self.pending_head + b"0\r\n\r\n" if self.chunked else self.pending_head)
         self.pending_head = b""
         self.conn.done(self)
 

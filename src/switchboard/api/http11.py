@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections import deque
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote
@@ -20,7 +21,13 @@ import httptools
 from switchboard.api.exchange import STATUS_LINES, Exchange
 from switchboard.app import App
 from switchboard.dialects.anthropic.errors import error_body
-from switchboard.errors import ApiError, GatewayError, HeadersTooLarge, InvalidRequest
+from switchboard.errors import (
+    ApiError,
+    GatewayError,
+    HeadersTooLarge,
+    InvalidRequest,
+    release,
+)
 from switchboard.ids import request_id
 
 if TYPE_CHECKING:
@@ -33,6 +40,9 @@ logger = logging.getLogger("switchboard")
 # The request line and headers together may not exceed this (an unbounded head is memory any
 # client could claim).
 MAX_HEAD_BYTES = 64 * 1024
+_TOO_LARGE = f"the request line and headers exceed {MAX_HEAD_BYTES} bytes"
+# How often the socket of a client that half-closed is looked at for a reset.
+PEER_CHECK_SECONDS = 0.05
 
 
 def _refusal(exc: GatewayError) -> bytes:
@@ -79,6 +89,11 @@ class Connection(asyncio.Protocol):
         self.url = b""
         self.headers: dict[str, str] = {}
         self.head_bytes = 0
+        # Whether a head is arriving (begun, not complete), and the bytes fed to the parser
+        # since the read it began in: the parser buffers a header line that never ends, so
+        # the head's bound must hold before the line is whole.
+        self.in_head = False
+        self.head_fed = 0
         self.parsing: Exchange | None = None
         # The request being served, and those pipelined behind it.
         self.running: Exchange | None = None
@@ -87,6 +102,8 @@ class Connection(asyncio.Protocol):
         self.idle_since = 0.0
         self._idle_timer: asyncio.TimerHandle | None = None
         self.closing = False  # no more requests after the one running (shutdown)
+        self.read_closed = False  # the client half-closed: answer what came, then close
+        self._peer_timer: asyncio.TimerHandle | None = None  # is a half-closed client there?
 
     # -- asyncio.Protocol -----------------------------------------------------------------
 
@@ -102,6 +119,9 @@ class Connection(asyncio.Protocol):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
+        if self._peer_timer is not None:
+            self._peer_timer.cancel()
+            self._peer_timer = None
         if self.running is not None:
             self.running.lost()
         if self.parsing is not None and self.parsing is not self.running:
@@ -113,20 +133,53 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.parser is None:
             return
+        arriving = self.in_head  # a head begun in an earlier read
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._refuse(InvalidRequest("protocol upgrades are not supported"))
+            return
         except httptools.HttpParserError as exc:
             # An error raised in a callback arrives wrapped, as the parser error's context.
             cause = exc.__context__
-            if isinstance(cause, HeadersTooLarge):
+            exc.__context__ = None
+            if isinstance(cause, GatewayError):
                 self._refuse(cause)
             else:
                 self._refuse(InvalidRequest("malformed HTTP request"))
+            return
+        if arriving and self.in_head:
+            # All of this read is head (it neither began nor ended in it).
+            self.head_fed += len(data)
+            if self.head_fed > MAX_HEAD_BYTES:
+                self._refuse(HeadersTooLarge(_TOO_LARGE))
 
     def eof_received(self) -> bool | None:
-        return None  # close the transport: a half-closed client cannot read an answer anyway
+        """The client will send nothing more: a request whose whole body came is still
+        answered, and those pipelined behind it; then the connection closes. With nothing to
+        answer, it closes now.
+
+        A FIN is a half-close (shutdown(SHUT_WR), the client reads on) or a client that left;
+        only a write tells them apart, as a client that left answers it with a reset. So the
+        request writes something its client ignores, and the socket's error is looked at
+        until the request ends: a client that left still cancels its upstream call."""
+        ex = self.running
+        if ex is None or (self.parsing is not None and not self.parsing.body_complete):
+            return None  # close the transport (a body that can no longer come is a lost client)
+        self.read_closed = True
+        if ex.probe():
+            self._peer_timer = self.loop.call_later(PEER_CHECK_SECONDS, self._check_peer)
+        return True
+
+    def _check_peer(self) -> None:
+        self._peer_timer = None
+        if self.gone or self.transport is None or self.running is None:
+            return
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+            self.transport.abort()  # the client reset the connection: it has gone
+            return
+        self._peer_timer = self.loop.call_later(PEER_CHECK_SECONDS, self._check_peer)
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -144,11 +197,13 @@ class Connection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self.url = b""
         self.head_bytes = 0
+        self.in_head = True
+        self.head_fed = 0
 
     def _count_head(self, size: int) -> None:
         self.head_bytes += size
         if self.head_bytes > MAX_HEAD_BYTES:
-            raise HeadersTooLarge(f"the request line and headers exceed {MAX_HEAD_BYTES} bytes")
+            raise HeadersTooLarge(_TOO_LARGE)
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -159,12 +214,22 @@ class Connection(asyncio.Protocol):
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         headers = self.headers
-        # Repeated headers (anthropic-beta may be) are joined as HTTP says.
-        headers[key] = f"{headers[key]},{text}" if key in headers else text
+        if key == "transfer-encoding" and (key in headers or text.strip().lower() != "chunked"):
+            # The parser takes `identity, chunked` as chunked; a proxy in front may not: a
+            # body two parties frame differently is how requests are smuggled.
+            raise InvalidRequest("transfer-encoding other than a single `chunked` is refused")
+        if key in headers:
+            if key == "host":  # two hosts: which one the request is for is ambiguous
+                raise InvalidRequest("the request has more than one Host header")
+            # Repeated headers (anthropic-beta may be) are joined as HTTP says.
+            headers[key] = f"{headers[key]},{text}"
+        else:
+            headers[key] = text
 
     def on_headers_complete(self) -> None:
         parser = self.parser
         assert parser is not None  # it is calling us
+        self.in_head = False
         if parser.should_upgrade():
             return  # feed_data raises HttpParserUpgrade next; refused there
         url = httptools.parse_url(self.url)
@@ -179,6 +244,7 @@ class Connection(asyncio.Protocol):
             query,
             self.headers,
             parser.should_keep_alive() and not self.closing,
+            parser.get_http_version() == "1.0",
         )
         self.headers = {}  # the next request's; this one's are the exchange's now
         self.parsing = ex
@@ -216,8 +282,9 @@ class Connection(asyncio.Protocol):
         except asyncio.CancelledError:
             self._abort(ex)
             raise
-        except Exception:
+        except Exception as exc:
             logger.exception("request %s failed past the app's error boundary", ex.request_id)
+            release(exc)
             self._abort(ex)
         else:
             if not ex.finished and not ex.client_gone:
@@ -246,6 +313,8 @@ class Connection(asyncio.Protocol):
             return
         if self.queue:
             self._start(self.queue.popleft())
+        elif self.read_closed:
+            self.transport.close()
         else:
             self.resume_reading()
             self._idle()
@@ -271,8 +340,14 @@ class Connection(asyncio.Protocol):
             self.transport.resume_reading()
 
     def _refuse(self, exc: GatewayError) -> None:
+        self.parser = None  # nothing after bytes that are not HTTP can be framed
         if self.transport is None:
             return
+        parsing = self.parsing
+        if parsing is not None and not parsing.body_complete:
+            # The body of a request being read is malformed (a bad chunk, say): its handler
+            # answers 400 at once rather than wait out the body's deadline.
+            parsing.malformed(exc.message)
         if self.running is None:
             self.write(_refusal(exc))
             self.transport.close()

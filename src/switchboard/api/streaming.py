@@ -11,7 +11,7 @@ from collections.abc import Callable
 from switchboard import ir
 from switchboard.api.exchange import Exchange
 from switchboard.api.report import note_served, note_usage, served_headers
-from switchboard.errors import GatewayError
+from switchboard.errors import GatewayError, release
 from switchboard.log import events as log
 from switchboard.service import Gateway, Streaming
 
@@ -42,8 +42,11 @@ async def relay(
         streaming.broke(exc)
         ex.log["error_type"] = exc.error_type
         ex.log["error"] = exc.message
-        await ex.chunk(error_frame(exc))
-        await ex.end_stream()
+        try:
+            await ex.chunk(error_frame(exc))
+            await ex.end_stream()
+        finally:
+            release(exc)  # the failed stream's frames go with its answer (errors.release)
     finally:
         started = time.perf_counter()
         await streaming.source.aclose()
