@@ -185,9 +185,25 @@ class Documents(_Strict, frozen=True):
     allow_private_addresses: bool = False
 
 
+def data_dir() -> Path:
+    """Where Switchboard keeps its files when the config does not say: `$SWITCHBOARD_HOME`, else
+    the user's data directory (`$XDG_DATA_HOME/switchboard`, `~/.local/share/switchboard`). One
+    place, whatever the working directory, so the CLI and the gateway find the same database."""
+    home = os.environ.get("SWITCHBOARD_HOME")
+    if home:
+        return Path(home).expanduser().absolute()
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
+    return base.absolute() / "switchboard"
+
+
+def default_database() -> str:
+    return f"sqlite:///{data_dir() / 'switchboard.db'}"
+
+
 class Config(_Strict, frozen=True):
     master_key: str | None = None
-    database: str = "sqlite:///./switchboard.db"
+    database: str = msgspec.field(default_factory=default_database)
     redis: str | None = None
     # Every Redis key the gateway writes starts with this, so deployments can share a Redis.
     redis_prefix: str = "switchboard"

@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from switchboard.errors import InvalidRequest, NotFound
 from switchboard.keys import (
@@ -22,6 +22,9 @@ from switchboard.keys import (
     shown_prefix,
 )
 from switchboard.storage import KeyStore
+
+if TYPE_CHECKING:
+    from switchboard.key_changes import KeyChanges
 
 FIELDS = (
     "name",
@@ -121,15 +124,23 @@ def _name(value: Any) -> str:
 
 
 class KeyAdmin:
-    """Every change forgets this instance's key cache, so a revoked key stops here at once."""
+    """Every change forgets this instance's key cache, so a revoked key stops here at once, and
+    is announced to the other instances (key_changes.py), which apply it within a second."""
 
-    def __init__(self, store: KeyStore, cache: KeyCache | None = None) -> None:
+    def __init__(
+        self, store: KeyStore, cache: KeyCache | None = None, changes: KeyChanges | None = None
+    ) -> None:
         self._store = store
         self._cache = cache
+        self._changes = changes
 
-    def _changed(self) -> None:
+    async def _changed(self, new_secret: str | None = None) -> None:
         if self._cache is not None:
             self._cache.forget()
+            if new_secret is not None:
+                self._cache.learn(hash_secret(new_secret))
+        if self._changes is not None:
+            await self._changes.publish()
 
     async def create(self, fields: Mapping[str, Any]) -> tuple[ApiKey, str]:
         if "name" not in fields:
@@ -140,7 +151,7 @@ class KeyAdmin:
         key = await self._store.create(
             new_key_id(), name, shown_prefix(secret), hash_secret(secret), limits
         )
-        self._changed()
+        await self._changed(secret)
         return key, secret
 
     async def get(self, key_id: str) -> ApiKey:
@@ -156,14 +167,14 @@ class KeyAdmin:
         key = await self.get(key_id)
         name = _name(fields["name"]) if "name" in fields else key.name
         updated = await self._store.update(key_id, name, parse_limits(fields, key.limits))
-        self._changed()
+        await self._changed()
         assert updated is not None
         return updated
 
     async def revoke(self, key_id: str) -> ApiKey:
         await self.get(key_id)
         key = await self._store.revoke(key_id)
-        self._changed()
+        await self._changed()
         assert key is not None
         return key
 
@@ -173,6 +184,6 @@ class KeyAdmin:
             raise InvalidRequest(f"id: key '{key_id}' is revoked; create a new one", param="id")
         secret = new_secret()
         rotated = await self._store.rotate(key_id, shown_prefix(secret), hash_secret(secret))
-        self._changed()
+        await self._changed(secret)
         assert rotated is not None
         return rotated, secret

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -35,6 +37,7 @@ def _alembic(connection: Connection) -> AlembicConfig:
 
 class Storage:
     def __init__(self, url: str) -> None:
+        self.url = url
         self.engine: AsyncEngine = make_engine(url)
         self.keys = KeyStore(self.engine)
         self.ledger = Ledger(self.engine)
@@ -42,6 +45,10 @@ class Storage:
     async def upgrade(self) -> None:
         """Apply every migration not yet applied (idempotent; safe from several processes on
         PostgreSQL, where the DDL runs in one transaction)."""
+        where = make_url(self.url)
+        if where.get_backend_name() == "sqlite" and where.database not in (None, "", ":memory:"):
+            # The default database lives in a data directory that may not exist yet.
+            Path(where.database).parent.mkdir(parents=True, exist_ok=True)
         if await self.revision() == HEAD_REVISION:
             return
         from alembic import command
@@ -60,6 +67,14 @@ class Storage:
             except DBAPIError:  # no such table: nothing was ever migrated
                 return None
             return found.scalar_one_or_none()
+
+    def describe(self) -> str:
+        """Which database this is, for people: a SQLite file's full path, or the URL without
+        its password."""
+        where = make_url(self.url)
+        if where.get_backend_name() == "sqlite" and where.database:
+            return f"SQLite {Path(where.database).absolute()}"
+        return where.render_as_string(hide_password=True)
 
     async def close(self) -> None:
         await self.engine.dispose()
