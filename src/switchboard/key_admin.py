@@ -38,17 +38,21 @@ FIELDS = (
 )
 
 
-def parse_time(field: str, value: str) -> datetime:
-    """ISO 8601 (`2025-01-31`, `2025-01-31T12:00:00Z`) or a span back from now (`24h`, `7d`)."""
+def parse_time(field: str, value: str, ahead: bool = False) -> datetime:
+    """ISO 8601 (`2025-01-31`, `2025-01-31T12:00:00Z`) or a span from now (`30m`, `24h`, `7d`):
+    back from now, or `ahead` of it (an expiry)."""
     text = value.strip()
     units = {"m": 60, "h": 3600, "d": 86400}
     if text[:-1].isdigit() and text[-1:] in units:
-        return datetime.now(UTC) - timedelta(seconds=int(text[:-1]) * units[text[-1]])
+        span = timedelta(seconds=int(text[:-1]) * units[text[-1]])
+        return datetime.now(UTC) + span if ahead else datetime.now(UTC) - span
     try:
         at = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
+        direction = "ahead of" if ahead else "back from"
         raise InvalidRequest(
-            f"{field}: '{value}' is not an ISO 8601 time (like 2025-01-31T12:00:00Z)",
+            f"{field}: '{value}' is neither an ISO 8601 time (like 2025-01-31T12:00:00Z) "
+            f"nor a span {direction} now (like 30m, 24h, 7d)",
             param=field,
         ) from None
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
@@ -111,7 +115,9 @@ def parse_limits(fields: Mapping[str, Any], base: Limits) -> Limits:
         at = fields["expires_at"]
         if at is not None and not isinstance(at, str):
             raise InvalidRequest("expires_at: must be an ISO 8601 time", param="expires_at")
-        limits = replace(limits, expires_at=parse_time("expires_at", at) if at else None)
+        limits = replace(
+            limits, expires_at=parse_time("expires_at", at, ahead=True) if at else None
+        )
     return limits
 
 
