@@ -103,7 +103,10 @@ class GatewayProcess:
         self.argv = [*self._argv_prefix, *args]
         # Unbuffered so output() shows log lines as they are written, not at exit.
         base = dict(os.environ) if self._inherit_env else {"PATH": os.environ.get("PATH", "")}
-        env = {**base, "PYTHONUNBUFFERED": "1", **self._env}
+        # Files the gateway keeps by default (SQLite, the master key) go in its working
+        # directory, never in the user's own data directory.
+        home = str(self._cwd or self._tmpdir)
+        env = {**base, "PYTHONUNBUFFERED": "1", "SWITCHBOARD_HOME": home, **self._env}
         self._proc = subprocess.Popen(
             self.argv,
             stdin=subprocess.DEVNULL,

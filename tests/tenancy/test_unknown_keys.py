@@ -1,0 +1,94 @@
+"""A flood of random, well-formed `sk-sb-` keys must not reach the database: the key cache knows
+every stored key's hash and refuses strangers without a query (beyond a small budget a second,
+which lets a key created elsewhere work before the next reload). Counted on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from switchboard.auth import Authenticator
+from switchboard.config import Config
+from switchboard.errors import AuthenticationFailed
+from switchboard.key_admin import KeyAdmin
+from switchboard.storage import Storage
+from switchboard.tenancy import Tenancy
+
+FLOOD = 2_000
+MASTER = "sk-sb-master-" + "m" * 24
+
+
+def test_a_flood_of_unknown_keys_costs_almost_no_queries(database_url: str) -> None:
+    async def main() -> tuple[int, float, list[str]]:
+        config = Config(database=database_url, master_key=MASTER, key_cache_seconds=60)
+        tenancy = Tenancy(config)
+        await tenancy.start()
+        try:
+            _, secret = await tenancy.admin.create({"name": "real"})
+            auth = Authenticator(MASTER, config, tenancy.keys)
+            assert (await auth.authenticate(secret, None)).name == "real"
+            queries = 0
+
+            def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+                nonlocal queries
+                queries += "api_keys" in statement
+
+            event.listen(tenancy.storage.engine.sync_engine, "before_cursor_execute", count)
+            messages = []
+            started = time.monotonic()
+            for _ in range(FLOOD):
+                stranger = "sk-sb-" + secrets.token_urlsafe(32)
+                with pytest.raises(AuthenticationFailed) as refused:
+                    await auth.authenticate(stranger, None)
+                messages.append(refused.value.message)
+            elapsed = time.monotonic() - started
+            assert (await auth.authenticate(secret, None)).name == "real"  # still served
+            return queries, elapsed, messages
+        finally:
+            await tenancy.stop()
+
+    queries, elapsed, messages = asyncio.run(main())
+    assert set(messages) == {"invalid API key in the x-api-key header"}
+    # The budget: 20 lookups a second of unknown keys, whatever the flood (and a reload of the
+    # hashes when the change feed connects).
+    assert queries <= 20 * (elapsed + 1) + 2, (queries, elapsed)
+    assert queries < 100
+
+
+def test_a_key_created_by_another_writer_after_a_miss_works_within_a_second(
+    database_url: str,
+) -> None:
+    """Another writer (the CLI, another instance) creates the key; this gateway's cache has
+    just refused strangers until its budget ran out, and still takes the new key in time."""
+
+    async def main() -> float:
+        config = Config(database=database_url, master_key=MASTER, key_cache_seconds=60)
+        tenancy = Tenancy(config)
+        await tenancy.start()
+        other = Storage(database_url)
+        try:
+            auth = Authenticator(MASTER, config, tenancy.keys)
+            for _ in range(200):  # spends the unknown-key budget
+                with pytest.raises(AuthenticationFailed):
+                    await auth.authenticate("sk-sb-" + secrets.token_urlsafe(32), None)
+            _, secret = await KeyAdmin(other.keys, changes=tenancy.key_changes).create(
+                {"name": "new"}
+            )
+            started = time.monotonic()
+            while True:
+                try:
+                    await auth.authenticate(secret, None)
+                    return time.monotonic() - started
+                except AuthenticationFailed:
+                    assert time.monotonic() - started < 2
+                    await asyncio.sleep(0.02)
+        finally:
+            await other.close()
+            await tenancy.stop()
+
+    assert asyncio.run(main()) < 1.0
