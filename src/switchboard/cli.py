@@ -16,7 +16,8 @@ def _load(config_file: Path | None) -> Config:
     try:
         return load_config(config_file) if config_file else embedded_default()
     except ConfigError as exc:
-        click.echo(f"switchboard: config error: {exc}", err=True)
+        for line in exc.lines:  # every problem in the file, not only the first
+            click.echo(f"switchboard: config error: {line}", err=True)
         sys.exit(2)
 
 
