@@ -39,7 +39,9 @@ class KeyChanges(Protocol):
 class RedisChanges:
     def __init__(self, url: str, prefix: str) -> None:
         # The health check pings a quiet subscription, so a dead connection is found out.
-        self._redis: aioredis.Redis = aioredis.from_url(url, health_check_interval=PING_SECONDS)
+        self._redis: aioredis.Redis = aioredis.from_url(
+            url, health_check_interval=PING_SECONDS, socket_connect_timeout=PING_SECONDS
+        )
         self._channel = f"{prefix}:keys:changed"
 
     async def publish(self) -> None:
