@@ -45,8 +45,11 @@ def serve(
     """Run the gateway. Without --config: the built-in catalogue, providers from the usual
     environment variables, and the offline demo model `switchboard/demo`."""
     from switchboard.server import run
+    from switchboard.storage import describe
 
     config = _load(config_file)
+    # The CLI's storage commands say the same: a user can see both use one database.
+    click.echo(f"switchboard: using the database {describe(config.database)}", err=True)
     run(
         config,
         host=host,

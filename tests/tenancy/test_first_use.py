@@ -55,6 +55,7 @@ def test_the_cli_sees_the_key_the_gateway_made_from_another_directory(tmp_path: 
             gw.url + "/admin/keys", json={"name": "from-gateway"}, headers={"x-api-key": master}
         )
         assert made.status_code == 201, made.text
+        assert f"using the database SQLite {home / 'switchboard.db'}" in gw.output()
     assert list(gateway_dir.iterdir()) == []  # nothing lands in the working directory
 
     listed = switchboard("keys", "list", "--json", cwd=elsewhere, home=home)

@@ -35,6 +35,15 @@ def _alembic(connection: Connection) -> AlembicConfig:
     return cfg
 
 
+def describe(url: str) -> str:
+    """Which database a URL names, for people: a SQLite file's full path, or the URL without
+    its password."""
+    where = make_url(url)
+    if where.get_backend_name() == "sqlite" and where.database:
+        return f"SQLite {Path(where.database).absolute()}"
+    return where.render_as_string(hide_password=True)
+
+
 class Storage:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -69,15 +78,10 @@ class Storage:
             return found.scalar_one_or_none()
 
     def describe(self) -> str:
-        """Which database this is, for people: a SQLite file's full path, or the URL without
-        its password."""
-        where = make_url(self.url)
-        if where.get_backend_name() == "sqlite" and where.database:
-            return f"SQLite {Path(where.database).absolute()}"
-        return where.render_as_string(hide_password=True)
+        return describe(self.url)
 
     async def close(self) -> None:
         await self.engine.dispose()
 
 
-__all__ = ["GROUPS", "KeyStore", "Ledger", "Storage", "UsageFilter"]
+__all__ = ["GROUPS", "KeyStore", "Ledger", "Storage", "UsageFilter", "describe"]

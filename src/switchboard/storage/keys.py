@@ -123,7 +123,7 @@ class KeyStore:
         except (SQLAlchemyError, OSError) as exc:
             # On the request path: the client gets a retryable error, not a traceback.
             raise Overloaded(
-                f"x-api-key: the gateway cannot reach its key database ({type(exc).__name__})",
+                f"the gateway cannot reach its key database ({type(exc).__name__})",
                 retry_after=1,
             ) from None
         return _key(row) if row is not None else None
