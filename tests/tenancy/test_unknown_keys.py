@@ -92,3 +92,53 @@ def test_a_key_created_by_another_writer_after_a_miss_works_within_a_second(
             await tenancy.stop()
 
     assert asyncio.run(main()) < 1.0
+
+
+def test_the_postgresql_listener_comes_back_and_no_change_is_missed(postgres_url: str) -> None:
+    """The server drops the LISTEN connection; a key revoked meanwhile is refused all the same,
+    and a new listener is connected within seconds."""
+    import asyncpg
+
+    from switchboard.storage.changes import LISTENER_NAME
+
+    async def listener_pids(admin: Any) -> list[int]:
+        rows = await admin.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = $2",
+            LISTENER_NAME,
+            postgres_url.rsplit("/", 1)[1],
+        )
+        return [int(r["pid"]) for r in rows]
+
+    async def main() -> None:
+        config = Config(database=postgres_url, master_key=MASTER, key_cache_seconds=60)
+        tenancy = Tenancy(config)
+        await tenancy.start()
+        other = Storage(postgres_url)
+        admin = await asyncpg.connect(postgres_url)
+        try:
+            key, secret = await tenancy.admin.create({"name": "k"})
+            auth = Authenticator(MASTER, config, tenancy.keys)
+            await asyncio.sleep(0.3)  # the creation's own NOTIFY comes back
+            assert (await auth.authenticate(secret, None)).name == "k"  # cached for 60 s
+            old = await listener_pids(admin)
+            assert len(old) == 1
+            await admin.execute("SELECT pg_terminate_backend($1)", old[0])
+            await KeyAdmin(other.keys).revoke(key.id)
+            started = time.monotonic()
+            while True:
+                try:
+                    await auth.authenticate(secret, None)
+                except AuthenticationFailed as refused:
+                    assert refused.message == "x-api-key: key 'k' has been revoked"
+                    break
+                assert time.monotonic() - started < 3
+                await asyncio.sleep(0.05)
+            while not (new := await listener_pids(admin)) or new == old:
+                assert time.monotonic() - started < 5, "no listener came back"
+                await asyncio.sleep(0.1)
+        finally:
+            await admin.close()
+            await other.close()
+            await tenancy.stop()
+
+    asyncio.run(main())

@@ -6,6 +6,7 @@ may have gone unheard in between; `untrusted()` while it cannot hear."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from typing import Any, Protocol
 
@@ -19,6 +20,7 @@ from switchboard.storage.keys import CHANNEL
 POLL_SECONDS = 0.25  # SQLite: how often the counters are read, well inside the 1 s promise
 PING_SECONDS = 5.0  # PostgreSQL: how often the listening connection proves it is alive
 RETRY_SECONDS = 1.0
+LISTENER_NAME = "switchboard-key-changes"  # how operators (and tests) find it in pg_stat_activity
 
 
 class Listener(Protocol):
@@ -85,7 +87,9 @@ class PostgresChanges:
     async def watch(self, listener: Listener) -> None:
         while True:
             try:
-                conn = await asyncpg.connect(self._dsn, timeout=5)
+                conn = await asyncpg.connect(
+                    self._dsn, timeout=5, server_settings={"application_name": LISTENER_NAME}
+                )
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
                 listener.untrusted()
                 log.warning("cannot listen for key changes: %s", type(exc).__name__)
@@ -94,10 +98,10 @@ class PostgresChanges:
             try:
                 await self._listen(conn, listener)
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
-                listener.untrusted()
                 log.warning("lost the key-change listener: %s", type(exc).__name__)
             finally:
                 conn.terminate()
+            listener.untrusted()  # until the next connection, changes may go unheard
             await asyncio.sleep(RETRY_SECONDS)
 
     async def _listen(self, conn: asyncpg.Connection, listener: Listener) -> None:
@@ -106,6 +110,11 @@ class PostgresChanges:
 
         await conn.add_listener(CHANNEL, notified)
         listener.changed()
+        # A connection the server closes ends the wait at once, not at the next ping.
+        closed = asyncio.Event()
+        conn.add_termination_listener(lambda *_: closed.set())
         while not conn.is_closed():
-            await asyncio.sleep(PING_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(closed.wait(), PING_SECONDS)
+                return
             await asyncio.wait_for(conn.execute("SELECT 1"), PING_SECONDS)
