@@ -8,10 +8,8 @@ counter). A feed's `watch` runs for the life of the process and tells the key ca
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 
 from switchboard.config import Config
@@ -22,6 +20,9 @@ from switchboard.storage.changes import (
     PostgresChanges,
     SqliteChanges,
 )
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 PING_SECONDS = 5
 
@@ -37,7 +38,12 @@ class KeyChanges(Protocol):
 
 
 class RedisChanges:
+    """The Redis client is imported here, not at the top: a gateway without Redis (or without
+    PostgreSQL, for storage/changes.py) does not carry its 5 MiB."""
+
     def __init__(self, url: str, prefix: str) -> None:
+        import redis.asyncio as aioredis
+
         # The health check pings a quiet subscription, so a dead connection is found out.
         self._redis: aioredis.Redis = aioredis.from_url(
             url, health_check_interval=PING_SECONDS, socket_connect_timeout=PING_SECONDS
@@ -45,6 +51,8 @@ class RedisChanges:
         self._channel = f"{prefix}:keys:changed"
 
     async def publish(self) -> None:
+        from redis.exceptions import RedisError
+
         try:
             await self._redis.publish(self._channel, b"1")
         except (RedisError, OSError) as exc:
@@ -52,6 +60,8 @@ class RedisChanges:
             log.warning("cannot announce a key change on Redis: %s", type(exc).__name__)
 
     async def watch(self, listener: Listener) -> None:
+        from redis.exceptions import RedisError
+
         while True:
             try:
                 async with self._redis.pubsub() as pubsub:

@@ -11,7 +11,6 @@ import sqlite3
 from typing import Any, Protocol
 
 import aiosqlite
-import asyncpg  # type: ignore[import-untyped]  # no stubs are published with it
 from sqlalchemy.engine import make_url
 
 from switchboard.log import events as log
@@ -85,6 +84,9 @@ class PostgresChanges:
         """`watch` closes its own connection when it is cancelled."""
 
     async def watch(self, listener: Listener) -> None:
+        # Imported here: a gateway on SQLite does not carry asyncpg (5 MiB).
+        import asyncpg  # type: ignore[import-untyped]  # no stubs are published with it
+
         while True:
             try:
                 conn = await asyncpg.connect(
@@ -104,7 +106,7 @@ class PostgresChanges:
             listener.untrusted()  # until the next connection, changes may go unheard
             await asyncio.sleep(RETRY_SECONDS)
 
-    async def _listen(self, conn: asyncpg.Connection, listener: Listener) -> None:
+    async def _listen(self, conn: Any, listener: Listener) -> None:
         def notified(*_: Any) -> None:
             listener.changed()
 
