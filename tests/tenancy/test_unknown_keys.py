@@ -24,7 +24,7 @@ MASTER = "sk-sb-master-" + "m" * 24
 
 
 def test_a_flood_of_unknown_keys_costs_almost_no_queries(database_url: str) -> None:
-    async def main() -> tuple[int, float, list[str]]:
+    async def main() -> tuple[int, int, float, list[str]]:
         config = Config(database=database_url, master_key=MASTER, key_cache_seconds=60)
         tenancy = Tenancy(config)
         await tenancy.start()
@@ -32,11 +32,12 @@ def test_a_flood_of_unknown_keys_costs_almost_no_queries(database_url: str) -> N
             _, secret = await tenancy.admin.create({"name": "real"})
             auth = Authenticator(MASTER, config, tenancy.keys)
             assert (await auth.authenticate(secret, None)).name == "real"
-            queries = 0
+            queries = lookups = 0
 
             def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-                nonlocal queries
+                nonlocal queries, lookups
                 queries += "api_keys" in statement
+                lookups += "WHERE api_keys.secret_hash =" in statement  # one key, by its hash
 
             event.listen(tenancy.storage.engine.sync_engine, "before_cursor_execute", count)
             messages = []
@@ -48,15 +49,16 @@ def test_a_flood_of_unknown_keys_costs_almost_no_queries(database_url: str) -> N
                 messages.append(refused.value.message)
             elapsed = time.monotonic() - started
             assert (await auth.authenticate(secret, None)).name == "real"  # still served
-            return queries, elapsed, messages
+            return queries, lookups, elapsed, messages
         finally:
             await tenancy.stop()
 
-    queries, elapsed, messages = asyncio.run(main())
-    # The budget: 20 lookups a second of unknown keys, whatever the flood (and a reload of the
-    # hashes when the change feed connects).
-    assert queries <= 20 * (elapsed + 1) + 2, (queries, elapsed)
-    assert queries < 100
+    queries, lookups, elapsed, messages = asyncio.run(main())
+    # The budget: 20 lookups a second of unknown keys, whatever the flood (+ the real key, read
+    # again after a reload); the other queries are reloads of the known hashes (when the feed
+    # connects, after the creation).
+    assert lookups <= 20 * (elapsed + 1) + 2, (lookups, elapsed)
+    assert queries < 30, queries
     assert set(messages) == {"invalid API key in the x-api-key header"}
 
 
