@@ -106,7 +106,7 @@ class KeyLookup(Protocol):
 
 
 # What the cache holds of every stored key's hash: 8 bytes are plenty to tell a stranger from a
-# key (a collision costs one database query, nothing more) at a quarter of the memory.
+# key (a collision costs one database query, nothing more), in less memory than the whole hash.
 _SEEN = 8
 _MAX_FOUND = 10_000  # cached keys; an entry is dropped at its TTL or when all are forgotten
 _MAX_MISSED = 4_096  # remembered misses, least recently used dropped first
