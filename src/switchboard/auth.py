@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from switchboard.config import Config
+from switchboard.config import Config, data_dir
 from switchboard.errors import AuthenticationFailed
 from switchboard.keys import SECRET_PREFIX, ApiKey, KeyCache
 
@@ -45,18 +45,23 @@ class Authenticator:
         self._entries.extend((_hash(k.key), Principal(k.name)) for k in config.keys)
 
     async def authenticate(self, api_key: str | None, authorization: str | None) -> Principal:
-        candidates = []
-        if api_key:
-            candidates.append(api_key.strip())
-        if authorization:
+        # (the key, the header it came in): every refusal names the header the client used.
+        candidates: list[tuple[str, str]] = []
+        if api_key and api_key.strip():
+            candidates.append((api_key.strip(), "x-api-key"))
+        if authorization and authorization.strip():
             scheme, _, token = authorization.strip().partition(" ")
             if scheme.lower() == "bearer" and token.strip():
-                candidates.append(token.strip())
+                candidates.append((token.strip(), "Authorization"))
+            elif not candidates:
+                raise AuthenticationFailed(
+                    "Authorization: expected 'Bearer <key>' (or send the key in x-api-key)"
+                )
         if not candidates:
             raise AuthenticationFailed(
                 "missing API key: send it in the x-api-key header or as Authorization: Bearer"
             )
-        for candidate in candidates:
+        for candidate, header in candidates:
             digest = _hash(candidate)
             found: Principal | None = None
             for stored, principal in self._entries:
@@ -68,27 +73,29 @@ class Authenticator:
             if self._stored is not None and candidate.startswith(SECRET_PREFIX):
                 key = await self._stored.get(digest)
                 if key is not None:
-                    return _usable(key)
-        raise AuthenticationFailed("invalid x-api-key")
+                    return _usable(key, header)
+        headers = " and ".join(header for _, header in candidates)
+        plural = "s" if len(candidates) > 1 else ""
+        raise AuthenticationFailed(f"invalid API key in the {headers} header{plural}")
 
 
-def _usable(key: ApiKey) -> Principal:
+def _usable(key: ApiKey, header: str) -> Principal:
     if key.revoked_at is not None:
-        raise AuthenticationFailed(f"x-api-key: key '{key.name}' has been revoked")
+        raise AuthenticationFailed(f"{header}: key '{key.name}' has been revoked")
     if key.limits.expires_at is not None and key.expired(datetime.now(UTC)):
         assert key.limits.expires_at is not None
         when = key.limits.expires_at.isoformat().replace("+00:00", "Z")
-        raise AuthenticationFailed(f"x-api-key: key '{key.name}' expired at {when}")
+        raise AuthenticationFailed(f"{header}: key '{key.name}' expired at {when}")
     return Principal(key.name, key=key)
 
 
 def master_key_file(database_url: str) -> Path:
-    """Beside the SQLite database; in the working directory for other databases."""
+    """Beside the SQLite database; in the data directory (config.data_dir) for other databases."""
     prefix = "sqlite:///"
     if database_url.startswith(prefix):
         db = Path(database_url.removeprefix(prefix))
         return db.with_name(db.stem + ".master_key")
-    return Path("switchboard.master_key")
+    return data_dir() / "switchboard.master_key"
 
 
 def resolve_master_key(config: Config) -> tuple[str, Path | None]:

@@ -16,7 +16,8 @@ def _load(config_file: Path | None) -> Config:
     try:
         return load_config(config_file) if config_file else embedded_default()
     except ConfigError as exc:
-        click.echo(f"switchboard: config error: {exc}", err=True)
+        for line in exc.lines:  # every problem in the file, not only the first
+            click.echo(f"switchboard: config error: {line}", err=True)
         sys.exit(2)
 
 
@@ -44,8 +45,11 @@ def serve(
     """Run the gateway. Without --config: the built-in catalogue, providers from the usual
     environment variables, and the offline demo model `switchboard/demo`."""
     from switchboard.server import run
+    from switchboard.storage import describe
 
     config = _load(config_file)
+    # The CLI's storage commands say the same: a user can see both use one database.
+    click.echo(f"switchboard: using the database {describe(config.database)}", err=True)
     run(
         config,
         host=host,

@@ -22,12 +22,35 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class ConfigError(Exception):
+    """What is wrong with a config: `field` and `problem` are the first problem's, `lines` has
+    one line per problem found (str() joins them), so a user fixes them all in one go."""
+
     def __init__(self, source: str, field: str, problem: str) -> None:
         where = f"{field}: " if field else ""
         super().__init__(f"{source}: {where}{problem}")
         self.source = source
         self.field = field
         self.problem = problem
+        self.lines = [str(self)]
+
+
+class Problems:
+    """Every problem found in one file, collected before any is reported."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.found: list[ConfigError] = []
+
+    def add(self, field: str, problem: str) -> None:
+        self.found.append(ConfigError(self.source, field, problem))
+
+    def raise_any(self) -> None:
+        if not self.found:
+            return
+        first = self.found[0]
+        first.lines = [line for error in self.found for line in error.lines]
+        first.args = ("\n".join(first.lines),)
+        raise first
 
 
 class _Strict(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -207,9 +230,25 @@ class Upstreams(_Strict, frozen=True):
     ca_bundle: str | None = None
 
 
+def data_dir() -> Path:
+    """Where Switchboard keeps its files when the config does not say: `$SWITCHBOARD_HOME`, else
+    the user's data directory (`$XDG_DATA_HOME/switchboard`, `~/.local/share/switchboard`). One
+    place, whatever the working directory, so the CLI and the gateway find the same database."""
+    home = os.environ.get("SWITCHBOARD_HOME")
+    if home:
+        return Path(home).expanduser().absolute()
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
+    return base.absolute() / "switchboard"
+
+
+def default_database() -> str:
+    return f"sqlite:///{data_dir() / 'switchboard.db'}"
+
+
 class Config(_Strict, frozen=True):
     master_key: str | None = None
-    database: str = "sqlite:///./switchboard.db"
+    database: str = msgspec.field(default_factory=default_database)
     redis: str | None = None
     # Every Redis key the gateway writes starts with this, so deployments can share a Redis.
     redis_prefix: str = "switchboard"
@@ -230,14 +269,14 @@ def _path(loc: str) -> str:
     return loc.removeprefix("$").removeprefix(".")
 
 
-def _interpolate(value: Any, field: str, source: str, env: dict[str, str]) -> Any:
+def _interpolate(value: Any, field: str, problems: Problems, env: dict[str, str]) -> Any:
     if isinstance(value, dict):
         return {
-            k: _interpolate(v, f"{field}.{k}" if field else str(k), source, env)
+            k: _interpolate(v, f"{field}.{k}" if field else str(k), problems, env)
             for k, v in value.items()
         }
     if isinstance(value, list):
-        return [_interpolate(v, f"{field}[{i}]", source, env) for i, v in enumerate(value)]
+        return [_interpolate(v, f"{field}[{i}]", problems, env) for i, v in enumerate(value)]
     if isinstance(value, str) and "${" in value:
 
         def sub(m: re.Match[str]) -> str:
@@ -246,29 +285,64 @@ def _interpolate(value: Any, field: str, source: str, env: dict[str, str]) -> An
                 return env[name]
             if default is not None:
                 return default
-            raise ConfigError(source, field, f"environment variable {name} is not set")
+            problems.add(field, f"environment variable {name} is not set")
+            return ""
 
         return _ENV_REF.sub(sub, value)
     return value
 
 
 def parse_config(data: Any, source: str, env: dict[str, str] | None = None) -> Config:
-    """Validate already-parsed YAML. `env` defaults to the process environment."""
+    """Validate already-parsed YAML. `env` defaults to the process environment. Every problem
+    is reported, not only the first (ConfigError.lines)."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(source, "", "the top level must be a mapping of fields")
-    data = _interpolate(data, "", source, dict(os.environ) if env is None else env)
+    problems = Problems(source)
+    data = _interpolate(data, "", problems, dict(os.environ) if env is None else env)
     try:
         config = msgspec.convert(data, Config, str_keys=True)
     except msgspec.ValidationError as exc:
-        raise ConfigError(source, *_split_validation(str(exc))) from None
-    _check_references(config, source)
+        _each_invalid(data, problems)
+        if not problems.found:
+            problems.add(*_split_validation(str(exc)))
+        problems.raise_any()
+        raise AssertionError("unreachable") from None
+    _check_references(config, problems)
     try:
         Proxies.from_env(dict(os.environ) if env is None else env)
     except ValueError as exc:
-        raise ConfigError(source, "", f"in the environment, {exc}") from None
+        problems.add("", f"in the environment, {exc}")
+    problems.raise_any()
     return config
+
+
+# The lists whose items are checked one by one, so that each bad item is reported.
+_ITEMS: dict[str, type[msgspec.Struct]] = {
+    "providers": ProviderConfig,
+    "models": ModelConfig,
+    "keys": KeyConfig,
+}
+
+
+def _each_invalid(data: dict[str, Any], problems: Problems) -> None:
+    """msgspec stops at the first error: convert each field, and each item of the lists, alone
+    (every Config field has a default) to find the others."""
+    for name, value in data.items():
+        item_type = _ITEMS.get(str(name))
+        if item_type is not None and isinstance(value, list):
+            for i, item in enumerate(value):
+                try:
+                    msgspec.convert(item, item_type, str_keys=True)
+                except msgspec.ValidationError as exc:
+                    field, problem = _split_validation(str(exc))
+                    problems.add(f"{name}[{i}].{field}" if field else f"{name}[{i}]", problem)
+            continue
+        try:
+            msgspec.convert({name: value}, Config, str_keys=True)
+        except msgspec.ValidationError as exc:
+            problems.add(*_split_validation(str(exc)))
 
 
 def is_glob(alias: str) -> bool:
@@ -356,80 +430,74 @@ _ALLOWED = {
 }
 
 
-def _check_references(config: Config, source: str) -> None:
+def _check_references(config: Config, problems: Problems) -> None:
     if not re.match(r"^(sqlite(\+aiosqlite)?:///|postgres(ql)?(\+asyncpg)?://)", config.database):
-        raise ConfigError(source, "database", "must be sqlite:///PATH or postgresql://USER@HOST/DB")
+        problems.add("database", "must be sqlite:///PATH or postgresql://USER@HOST/DB")
     if config.redis is not None and not re.match(r"^(rediss?|unix)://", config.redis):
-        raise ConfigError(source, "redis", "must be a redis://HOST:PORT/DB URL")
+        problems.add("redis", "must be a redis://HOST:PORT/DB URL")
     if config.key_cache_seconds < 0:
-        raise ConfigError(source, "key_cache_seconds", "must be 0 or more")
+        problems.add("key_cache_seconds", "must be 0 or more")
     seen: set[str] = set()
     for i, p in enumerate(config.providers):
         if p.name in seen:
-            raise ConfigError(source, f"providers[{i}].name", f"duplicate provider '{p.name}'")
+            problems.add(f"providers[{i}].name", f"duplicate provider '{p.name}'")
         seen.add(p.name)
         if p.kind != "scripted" and not re.match(r"^https?://", p.base_url):
-            raise ConfigError(
-                source, f"providers[{i}].base_url", "must be an http:// or https:// URL"
-            )
+            problems.add(f"providers[{i}].base_url", "must be an http:// or https:// URL")
     ids: set[str] = set()
     for i, m in enumerate(config.models):
         if m.id in ids:
-            raise ConfigError(source, f"models[{i}].id", f"duplicate model id '{m.id}'")
+            problems.add(f"models[{i}].id", f"duplicate model id '{m.id}'")
         ids.add(m.id)
         if not m.channels:
-            raise ConfigError(source, f"models[{i}].channels", "needs at least one channel")
+            problems.add(f"models[{i}].channels", "needs at least one channel")
         for j, ch in enumerate(m.channels):
             if ch.provider not in seen:
-                raise ConfigError(
-                    source,
+                problems.add(
                     f"models[{i}].channels[{j}].provider",
                     f"no provider named '{ch.provider}' "
                     f"(known: {', '.join(sorted(seen)) or 'none'})",
                 )
-    _check_numbers(config, source)
+    _check_numbers(config, problems)
     names: set[str] = set()
     for i, k in enumerate(config.keys):
         if not k.key:
-            raise ConfigError(source, f"keys[{i}].key", "must not be empty")
+            problems.add(f"keys[{i}].key", "must not be empty")
         if k.name in names:
-            raise ConfigError(source, f"keys[{i}].name", f"duplicate key name '{k.name}'")
+            problems.add(f"keys[{i}].name", f"duplicate key name '{k.name}'")
         names.add(k.name)
 
 
-def _check_ca_bundle(path: str | None, source: str) -> None:
+def _check_ca_bundle(path: str | None, problems: Problems) -> None:
     if path is None:
         return
     try:
         ssl.create_default_context(cafile=path)
     except ssl.SSLError:  # an OSError too: first
-        problem = f"{path} holds no PEM certificate"
+        problems.add("upstreams.ca_bundle", f"{path} holds no PEM certificate")
     except OSError as exc:
-        problem = f"cannot read {path}: {exc.strerror}"
-    else:
-        return
-    raise ConfigError(source, "upstreams.ca_bundle", problem)
+        problems.add("upstreams.ca_bundle", f"cannot read {path}: {exc.strerror}")
 
 
-def _check_numbers(config: Config, source: str) -> None:
+def _check_numbers(config: Config, problems: Problems) -> None:
     for i, p in enumerate(config.providers):
         for name in ("max_reply_bytes", "max_event_bytes"):
             if getattr(p, name) < 1:
-                raise ConfigError(source, f"providers[{i}].{name}", "must be at least 1")
+                problems.add(f"providers[{i}].{name}", "must be at least 1")
     if config.upstreams.max_connections_per_origin < 1:
-        raise ConfigError(source, "upstreams.max_connections_per_origin", "must be at least 1")
-    _check_ca_bundle(config.upstreams.ca_bundle, source)
+        problems.add("upstreams.max_connections_per_origin", "must be at least 1")
+    _check_ca_bundle(config.upstreams.ca_bundle, problems)
     for i, m in enumerate(config.models):
         for j, ch in enumerate(m.channels):
             if ch.weight < 1:
-                raise ConfigError(source, f"models[{i}].channels[{j}].weight", "must be >= 1")
+                problems.add(f"models[{i}].channels[{j}].weight", "must be >= 1")
     r, s = config.routing, config.server
     if r.max_attempts < 1:
-        raise ConfigError(source, "routing.max_attempts", "must be at least 1")
+        problems.add("routing.max_attempts", "must be at least 1")
     if r.health.failures < 1:
-        raise ConfigError(source, "routing.health.failures", "must be at least 1")
+        problems.add("routing.health.failures", "must be at least 1")
     if not 0 < r.health.error_rate <= 1:
-        raise ConfigError(source, "routing.health.error_rate", "must be in (0, 1]")
+        problems.add("routing.health.error_rate", "must be in (0, 1]")
     for name in ("max_messages", "max_tools"):
         if getattr(s, name) < 0:
-            raise ConfigError(source, f"server.{name}", "must not be negative")
+            problems.add(f"server.{name}", "must not be negative")

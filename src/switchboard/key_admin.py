@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from switchboard.errors import InvalidRequest, NotFound
 from switchboard.keys import (
@@ -23,6 +23,9 @@ from switchboard.keys import (
 )
 from switchboard.storage import KeyStore
 
+if TYPE_CHECKING:
+    from switchboard.key_changes import KeyChanges
+
 FIELDS = (
     "name",
     "models",
@@ -35,17 +38,21 @@ FIELDS = (
 )
 
 
-def parse_time(field: str, value: str) -> datetime:
-    """ISO 8601 (`2025-01-31`, `2025-01-31T12:00:00Z`) or a span back from now (`24h`, `7d`)."""
+def parse_time(field: str, value: str, ahead: bool = False) -> datetime:
+    """ISO 8601 (`2025-01-31`, `2025-01-31T12:00:00Z`) or a span from now (`30m`, `24h`, `7d`):
+    back from now, or `ahead` of it (an expiry)."""
     text = value.strip()
     units = {"m": 60, "h": 3600, "d": 86400}
     if text[:-1].isdigit() and text[-1:] in units:
-        return datetime.now(UTC) - timedelta(seconds=int(text[:-1]) * units[text[-1]])
+        span = timedelta(seconds=int(text[:-1]) * units[text[-1]])
+        return datetime.now(UTC) + span if ahead else datetime.now(UTC) - span
     try:
         at = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
+        direction = "ahead of" if ahead else "back from"
         raise InvalidRequest(
-            f"{field}: '{value}' is not an ISO 8601 time (like 2025-01-31T12:00:00Z)",
+            f"{field}: '{value}' is neither an ISO 8601 time (like 2025-01-31T12:00:00Z) "
+            f"nor a span {direction} now (like 30m, 24h, 7d)",
             param=field,
         ) from None
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
@@ -108,7 +115,9 @@ def parse_limits(fields: Mapping[str, Any], base: Limits) -> Limits:
         at = fields["expires_at"]
         if at is not None and not isinstance(at, str):
             raise InvalidRequest("expires_at: must be an ISO 8601 time", param="expires_at")
-        limits = replace(limits, expires_at=parse_time("expires_at", at) if at else None)
+        limits = replace(
+            limits, expires_at=parse_time("expires_at", at, ahead=True) if at else None
+        )
     return limits
 
 
@@ -121,15 +130,23 @@ def _name(value: Any) -> str:
 
 
 class KeyAdmin:
-    """Every change forgets this instance's key cache, so a revoked key stops here at once."""
+    """Every change forgets this instance's key cache, so a revoked key stops here at once, and
+    is announced to the other instances (key_changes.py), which apply it within a second."""
 
-    def __init__(self, store: KeyStore, cache: KeyCache | None = None) -> None:
+    def __init__(
+        self, store: KeyStore, cache: KeyCache | None = None, changes: KeyChanges | None = None
+    ) -> None:
         self._store = store
         self._cache = cache
+        self._changes = changes
 
-    def _changed(self) -> None:
+    async def _changed(self, new_secret: str | None = None) -> None:
         if self._cache is not None:
             self._cache.forget()
+            if new_secret is not None:
+                self._cache.learn(hash_secret(new_secret))
+        if self._changes is not None:
+            await self._changes.publish()
 
     async def create(self, fields: Mapping[str, Any]) -> tuple[ApiKey, str]:
         if "name" not in fields:
@@ -140,7 +157,7 @@ class KeyAdmin:
         key = await self._store.create(
             new_key_id(), name, shown_prefix(secret), hash_secret(secret), limits
         )
-        self._changed()
+        await self._changed(secret)
         return key, secret
 
     async def get(self, key_id: str) -> ApiKey:
@@ -156,14 +173,14 @@ class KeyAdmin:
         key = await self.get(key_id)
         name = _name(fields["name"]) if "name" in fields else key.name
         updated = await self._store.update(key_id, name, parse_limits(fields, key.limits))
-        self._changed()
+        await self._changed()
         assert updated is not None
         return updated
 
     async def revoke(self, key_id: str) -> ApiKey:
         await self.get(key_id)
         key = await self._store.revoke(key_id)
-        self._changed()
+        await self._changed()
         assert key is not None
         return key
 
@@ -173,6 +190,6 @@ class KeyAdmin:
             raise InvalidRequest(f"id: key '{key_id}' is revoked; create a new one", param="id")
         secret = new_secret()
         rotated = await self._store.rotate(key_id, shown_prefix(secret), hash_secret(secret))
-        self._changed()
+        await self._changed(secret)
         assert rotated is not None
         return rotated, secret

@@ -1,16 +1,22 @@
 """Client API keys kept in the database: what a key may do, how its secret is made and hashed, and
-a short-lived cache so that authenticating a request does not touch the database.
+the cache that keeps authentication off the database (and unknown keys away from it).
 
 Only the SHA-256 of a secret is stored; the secret is shown once, when it is created or rotated."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, Protocol
+
+from switchboard.errors import GatewayError
+from switchboard.log import events as log
 
 Period = Literal["day", "month", "total"]
 PERIODS: tuple[Period, ...] = ("day", "month", "total")
@@ -96,28 +102,133 @@ def _iso(value: datetime | None) -> str | None:
 class KeyLookup(Protocol):
     async def by_hash(self, digest: bytes) -> ApiKey | None: ...
 
+    async def hashes(self) -> list[bytes]: ...
+
+
+# What the cache holds of every stored key's hash: 8 bytes are plenty to tell a stranger from a
+# key (a collision costs one database query, nothing more), in less memory than the whole hash.
+_SEEN = 8
+_MAX_FOUND = 10_000  # cached keys; an entry is dropped at its TTL or when all are forgotten
+_MAX_MISSED = 4_096  # remembered misses, least recently used dropped first
+
 
 class KeyCache:
-    """hash -> key for `ttl` seconds, misses included, so a flood of bad keys costs one query
-    per distinct key per TTL. `forget` drops everything: the admin API calls it on every change,
-    so this instance sees a revocation at once and the others within `ttl`."""
+    """hash -> key, so that authenticating a request does not touch the database.
 
-    def __init__(self, lookup: KeyLookup, ttl: float) -> None:
+    A key read from the database is trusted for `ttl` seconds at most; every change made anywhere
+    reaches `changed()` within a second (key_changes.py), which forgets everything read so far.
+    A stranger costs no query: the cache knows the (prefix of the) hash of every stored key, and
+    a hash it does not know is refused without asking, except for `unknown_per_second` lookups
+    a second, so a key created on another instance or with the CLI works at once rather than
+    after the next reload. A flood of random keys reaches the database at that rate at most.
+    When nothing tells this instance about changes (`untrusted()`: the change feed is down, or
+    the hashes were never loaded), it falls back to one query per distinct key per `ttl`."""
+
+    def __init__(
+        self,
+        lookup: KeyLookup,
+        ttl: float,
+        unknown_per_second: float = 20.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._lookup = lookup
         self._ttl = ttl
-        self._entries: dict[bytes, tuple[float, ApiKey | None]] = {}
+        self._clock = clock
+        self._found: dict[bytes, tuple[float, ApiKey]] = {}
+        self._missed: OrderedDict[bytes, float] = OrderedDict()
+        self._known: set[bytes] | None = None
+        self._learned: set[bytes] | None = None  # learned while a reload is reading hashes
+        self._generation = 0  # a lookup that began before a change must not cache its result
+        self._rate = unknown_per_second
+        self._tokens = unknown_per_second
+        self._refilled = clock()
+        self._reload = asyncio.Event()
 
     async def get(self, digest: bytes) -> ApiKey | None:
-        now = time.monotonic()
-        hit = self._entries.get(digest)
+        now = self._clock()
+        hit = self._found.get(digest)
         if hit is not None and hit[0] > now:
             return hit[1]
+        missed = self._missed.get(digest)
+        if missed is not None and missed > now:
+            self._missed.move_to_end(digest)
+            return None
+        known = self._known
+        if known is not None and digest[:_SEEN] not in known and not self._spend(now):
+            return None
+        generation = self._generation
         key = await self._lookup.by_hash(digest)
-        if len(self._entries) > 10_000:
-            # Bounded: a scan of random keys must not grow memory without end.
-            self._entries = {d: e for d, e in self._entries.items() if e[0] > now}
-        self._entries[digest] = (now + self._ttl, key)
+        if generation == self._generation:
+            self._remember(digest, key, now)
         return key
 
+    def _spend(self, now: float) -> bool:
+        """A token of the unknown-key lookup budget, if one is left."""
+        self._tokens = min(self._rate, self._tokens + (now - self._refilled) * self._rate)
+        self._refilled = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+    def _remember(self, digest: bytes, key: ApiKey | None, now: float) -> None:
+        if key is None:
+            self._missed[digest] = now + self._ttl
+            if len(self._missed) > _MAX_MISSED:
+                self._missed.popitem(last=False)
+            return
+        if len(self._found) >= _MAX_FOUND:
+            self._found = {d: e for d, e in self._found.items() if e[0] > now}
+            if len(self._found) >= _MAX_FOUND:
+                self._found.clear()
+        self._found[digest] = (now + self._ttl, key)
+        if self._known is not None:
+            self._known.add(digest[:_SEEN])
+
     def forget(self) -> None:
-        self._entries.clear()
+        """Drop every key and miss read so far (this instance changed a key)."""
+        self._generation += 1
+        self._found.clear()
+        self._missed.clear()
+
+    def learn(self, digest: bytes) -> None:
+        """A key this instance just created or rotated: known at once, without a reload."""
+        if self._known is not None:
+            self._known.add(digest[:_SEEN])
+        if self._learned is not None:
+            self._learned.add(digest[:_SEEN])
+
+    def changed(self) -> None:
+        """A key changed somewhere: forget now, and reload the known hashes soon (`run`)."""
+        self.forget()
+        self._reload.set()
+
+    def untrusted(self) -> None:
+        """Changes may go unseen from now on: ask the database about every key again."""
+        self.forget()
+        self._known = None
+
+    async def reload(self) -> None:
+        """Read every stored key's hash (one query) and forget what was read before."""
+        self._learned = set()
+        try:
+            hashes = await self._lookup.hashes()
+            known = {h[:_SEEN] for h in hashes} | self._learned
+        finally:
+            self._learned = None
+        self.forget()
+        self._known = known
+
+    async def run(self) -> None:
+        """Reload after every change, at most one reload at a time (a burst of changes is one
+        reload); until a reload succeeds, fall back to asking the database."""
+        while True:
+            await self._reload.wait()
+            self._reload.clear()
+            try:
+                await self.reload()
+            except GatewayError as exc:
+                self.untrusted()
+                log.warning("cannot reload the key hashes: %s", exc.message)
+                await asyncio.sleep(1)
+                self._reload.set()

@@ -7,15 +7,21 @@ import asyncio
 import csv
 import io
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 import orjson
+from rich import box
+from rich.console import Console
+from rich.table import Table
 
 from switchboard.errors import GatewayError
 from switchboard.key_admin import FIELDS, KeyAdmin
+from switchboard.key_changes import key_changes
 from switchboard.keys import ApiKey
 from switchboard.storage import GROUPS, Storage
 
@@ -27,17 +33,30 @@ config_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
-def _run(config_file: Path | None, work: Callable[[Storage], Awaitable[T]]) -> T:
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """What a storage command works on: the database, and key changes that running gateways
+    hear of within a second (the database carries them, or Redis when the config has one)."""
+
+    storage: Storage
+    admin: KeyAdmin
+
+
+def _run(config_file: Path | None, work: Callable[[Opened], Awaitable[T]]) -> T:
     from switchboard.cli import _load
 
     config = _load(config_file)
 
     async def main() -> T:
         storage = Storage(config.database)
+        # On stderr: --json and --csv output on stdout stays parseable.
+        click.echo(f"switchboard: using the database {storage.describe()}", err=True)
+        changes = key_changes(config)
         try:
             await storage.upgrade()
-            return await work(storage)
+            return await work(Opened(storage, KeyAdmin(storage.keys, changes=changes)))
         finally:
+            await changes.close()
             await storage.close()
 
     try:
@@ -51,10 +70,10 @@ def _print_json(value: Any) -> None:
     click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
 
 
-def _describe(key: ApiKey) -> str:
+def _limits(key: ApiKey) -> str:
     info = key.public()
-    parts = [f"{key.id}  {key.name}  {info['prefix']}...  {info['status']}"]
     lim = key.limits
+    parts = []
     if lim.models is not None:
         parts.append(f"models={','.join(lim.models)}")
     for field in ("rpm", "tpm", "max_concurrent", "expires_at"):
@@ -63,6 +82,32 @@ def _describe(key: ApiKey) -> str:
     if info["budget_usd"] is not None:
         parts.append(f"budget_usd={info['budget_usd']}/{lim.budget_period}")
     return "  ".join(parts)
+
+
+def _when(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d %H:%M")
+
+
+def _describe(key: ApiKey) -> str:
+    info = key.public()
+    head = f"{key.id}  {key.name}  {info['prefix']}...  {info['status']}"
+    limits = _limits(key)
+    return f"{head}  {limits}" if limits else head
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[object]], numeric: set[str]) -> None:
+    """Aligned columns under a header line. Piped, a row is never wrapped nor cut."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for header in headers:
+        table.add_column(header, justify="right" if header in numeric else "left", no_wrap=True)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    if sys.stdout.isatty():
+        Console(highlight=False).print(table)
+        return
+    out = io.StringIO()
+    Console(file=out, width=10_000, highlight=False).print(table)
+    click.echo("\n".join(line.rstrip() for line in out.getvalue().splitlines()))
 
 
 @click.group()
@@ -84,7 +129,9 @@ def limit_options(command: Callable[..., None]) -> Callable[..., None]:
             help="The budget's period (default: month).",
         ),
         click.option(
-            "--expires", "expires_at", help="ISO 8601 time after which the key stops working."
+            "--expires",
+            "expires_at",
+            help="When the key stops working: ISO 8601, or a span from now (24h, 30d).",
         ),
     ]
     for option in reversed(options):
@@ -104,7 +151,7 @@ def _given(limits: dict[str, Any]) -> dict[str, Any]:
 def create(config_file: Path | None, name: str, as_json: bool, **limits: Any) -> None:
     """Create a key and print its secret (shown only this once)."""
     fields = {"name": name, **_given(limits)}
-    key, secret = _run(config_file, lambda s: KeyAdmin(s.keys).create(fields))
+    key, secret = _run(config_file, lambda s: s.admin.create(fields))
     if as_json:
         _print_json({**key.public(), "key": secret})
         return
@@ -135,7 +182,7 @@ def update(
     **limits: Any,
 ) -> None:
     """Change a key's name or limits; what is not given stays. The secret is unchanged.
-    Running gateways apply the change within their key_cache_seconds."""
+    Running gateways apply the change within a second."""
     fields = _given(limits)
     both = sorted(set(cleared) & set(fields))
     if both:
@@ -145,7 +192,7 @@ def update(
         fields["name"] = name
     if not fields:
         raise click.UsageError("nothing to change: give --name, a limit or --clear")
-    key = _run(config_file, lambda s: KeyAdmin(s.keys).update(key_id, fields))
+    key = _run(config_file, lambda s: s.admin.update(key_id, fields))
     if as_json:
         _print_json(key.public())
     else:
@@ -157,12 +204,22 @@ def update(
 @json_option
 def list_keys(config_file: Path | None, as_json: bool) -> None:
     """List every key, revoked ones included."""
-    found = _run(config_file, lambda s: KeyAdmin(s.keys).list())
+    found = _run(config_file, lambda s: s.admin.list())
     if as_json:
         _print_json([k.public() for k in found])
         return
-    for key in found:
-        click.echo(_describe(key))
+    now = datetime.now(UTC)
+    if not found:
+        click.echo("no keys yet: create one with `switchboard keys create --name NAME`")
+        return
+    _table(
+        ("ID", "NAME", "PREFIX", "STATUS", "CREATED", "LIMITS"),
+        (
+            (k.id, k.name, k.prefix + "...", k.status(now), _when(k.created_at), _limits(k) or "-")
+            for k in found
+        ),
+        set(),
+    )
 
 
 @keys.command("show")
@@ -171,7 +228,7 @@ def list_keys(config_file: Path | None, as_json: bool) -> None:
 @json_option
 def show(config_file: Path | None, key_id: str, as_json: bool) -> None:
     """Show one key."""
-    key = _run(config_file, lambda s: KeyAdmin(s.keys).get(key_id))
+    key = _run(config_file, lambda s: s.admin.get(key_id))
     if as_json:
         _print_json(key.public())
     else:
@@ -183,8 +240,8 @@ def show(config_file: Path | None, key_id: str, as_json: bool) -> None:
 @click.argument("key_id")
 @json_option
 def revoke(config_file: Path | None, key_id: str, as_json: bool) -> None:
-    """Revoke a key. Running gateways stop accepting it within their key_cache_seconds."""
-    key = _run(config_file, lambda s: KeyAdmin(s.keys).revoke(key_id))
+    """Revoke a key. Running gateways stop accepting it within a second."""
+    key = _run(config_file, lambda s: s.admin.revoke(key_id))
     if as_json:
         _print_json(key.public())
     else:
@@ -197,7 +254,7 @@ def revoke(config_file: Path | None, key_id: str, as_json: bool) -> None:
 @json_option
 def rotate(config_file: Path | None, key_id: str, as_json: bool) -> None:
     """Give a key a new secret; the old one stops working."""
-    key, secret = _run(config_file, lambda s: KeyAdmin(s.keys).rotate(key_id))
+    key, secret = _run(config_file, lambda s: s.admin.rotate(key_id))
     if as_json:
         _print_json({**key.public(), "key": secret})
         return
@@ -209,9 +266,12 @@ def rotate(config_file: Path | None, key_id: str, as_json: bool) -> None:
 @config_option
 @click.option("--key", "key_id", help="Only this key id.")
 @click.option("--model", help="Only this model.")
-@click.option("--since", help="ISO 8601 time, or a span back from now: 30m, 24h, 7d.")
-@click.option("--until", help="ISO 8601 time.")
-@click.option("--group-by", type=click.Choice(["day", "key", "model"]))
+@click.option(
+    "--since",
+    help="From this time: ISO 8601 (2025-01-31T12:00:00Z) or a span back from now: 30m, 24h, 7d.",
+)
+@click.option("--until", help="Before this time: ISO 8601, or a span back from now (30m, 24h, 7d).")
+@click.option("--group-by", type=click.Choice(["day", "key", "model"]), help="Totals per group.")
 @click.option("--limit", type=int, default=100, show_default=True, help="Rows without --group-by.")
 @json_option
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
@@ -226,30 +286,98 @@ def usage(
     as_json: bool,
     as_csv: bool,
 ) -> None:
-    """Report the usage ledger: one row per request, or totals grouped by day, key or model."""
+    """Report the usage ledger: one row per request (newest first), or totals grouped by day,
+    key or model."""
     from switchboard.api.admin import usage_filter
 
     params = {"key": key_id, "model": model, "since": since, "until": until}
 
-    async def read(s: Storage) -> list[dict[str, Any]]:
+    async def read(s: Opened) -> tuple[list[dict[str, Any]], dict[str, str]]:
         f = usage_filter({k: v for k, v in params.items() if v})
         if group_by is not None:
-            return await s.ledger.report(f, GROUPS[group_by])
-        return await s.ledger.rows(f, limit)
+            rows = await s.storage.ledger.report(f, GROUPS[group_by])
+        else:
+            rows = await s.storage.ledger.rows(f, limit)
+        names = {k.id: k.name for k in await s.admin.list()} if rows else {}
+        return rows, names
 
-    rows = _run(config_file, read)
+    rows, names = _run(config_file, read)
     if as_json:
         _print_json(rows)
-    elif as_csv or rows:
+    elif not rows:
+        filtered = " matching these filters" if any(params.values()) else " yet"
+        click.echo(f"no usage recorded{filtered}", err=as_csv)
+    elif as_csv:
         out = io.StringIO()
-        writer = csv.DictWriter(
-            out,
-            fieldnames=list(rows[0]) if rows else [],
-            dialect="excel" if as_csv else "excel-tab",
-        )
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
         click.echo(out.getvalue(), nl=False)
+    else:
+        _usage_table(rows, group_by, names)
+
+
+# (header, field) of the usage table's counting columns, in both of its forms.
+_COUNTS = (
+    ("IN", "input_tokens"),
+    ("OUT", "output_tokens"),
+    ("CACHE READ", "cache_read_tokens"),
+    ("CACHE WRITE", "cache_write_tokens"),
+    ("COST USD", "cost_usd"),
+)
+
+
+def _key_name(key_id: str, names: dict[str, str]) -> str:
+    """A database key's name; the config's keys carry theirs in their id."""
+    if key_id in names:
+        return names[key_id]
+    return key_id.removeprefix("config:") if key_id != "master" else "(master key)"
+
+
+def _usage_table(rows: list[dict[str, Any]], group_by: str | None, names: dict[str, str]) -> None:
+    counts = [header for header, _ in _COUNTS]
+    numeric = {"REQUESTS", "ERRORS", "STATUS", "MS", *counts}
+
+    def money(value: float) -> str:
+        return f"{value:.6f}"
+
+    def numbers(row: dict[str, Any]) -> list[object]:
+        return [money(row[f]) if f == "cost_usd" else row[f] for _, f in _COUNTS]
+
+    if group_by is None:
+        _table(
+            ("AT", "KEY", "NAME", "MODEL", "STATUS", *counts, "MS"),
+            (
+                [
+                    r["at"],
+                    r["key_id"],
+                    _key_name(r["key_id"], names),
+                    r["model"],
+                    r["status"],
+                    *numbers(r),
+                    round(r["latency_ms"]),
+                ]
+                for r in rows
+            ),
+            numeric,
+        )
+        return
+    label = group_by.upper()
+    if group_by == "key":
+        _table(
+            (label, "NAME", "REQUESTS", *counts, "ERRORS"),
+            (
+                [r["key"], _key_name(r["key"], names), r["requests"], *numbers(r), r["errors"]]
+                for r in rows
+            ),
+            numeric,
+        )
+        return
+    _table(
+        (label, "REQUESTS", *counts, "ERRORS"),
+        ([r[group_by], r["requests"], *numbers(r), r["errors"]] for r in rows),
+        numeric,
+    )
 
 
 @click.group()
@@ -262,8 +390,8 @@ def db() -> None:
 def upgrade(config_file: Path | None) -> None:
     """Apply the migrations not yet applied (the gateway also does at start)."""
 
-    async def up(s: Storage) -> str | None:
-        return await s.revision()  # _run has just upgraded
+    async def up(s: Opened) -> str | None:
+        return await s.storage.revision()  # _run has just upgraded
 
     revision = _run(config_file, up)
     click.echo(f"database at revision {revision}")

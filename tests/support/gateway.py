@@ -113,7 +113,10 @@ class GatewayProcess:
         # The gateway honours HTTP(S)_PROXY: a proxy set on this host must not carry a test's
         # loopback traffic (a test that means a proxy passes the variables in `env`).
         base = {k: v for k, v in base.items() if not k.lower().endswith("_proxy")}
-        env = {**base, "PYTHONUNBUFFERED": "1", **self._env}
+        # Files the gateway keeps by default (SQLite, the master key) go in its working
+        # directory, never in the user's own data directory.
+        home = str(self._cwd or self._tmpdir)
+        env = {**base, "PYTHONUNBUFFERED": "1", "SWITCHBOARD_HOME": home, **self._env}
         self._proc = subprocess.Popen(
             self.argv,
             stdin=subprocess.DEVNULL,

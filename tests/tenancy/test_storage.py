@@ -143,7 +143,7 @@ def test_update_revoke_and_rotate(database_url: str) -> None:
         ({"name": "x", "rpm": -1}, "rpm: must be a whole number"),
         ({"name": "x", "budget_usd": "lots"}, "budget_usd: must be a number"),
         ({"name": "x", "budget_period": "week"}, "budget_period: must be one of day, month"),
-        ({"name": "x", "expires_at": "tomorrow"}, "expires_at: 'tomorrow' is not an ISO 8601"),
+        ({"name": "x", "expires_at": "tomorrow"}, "expires_at: 'tomorrow' is neither an ISO 8601"),
         ({"name": "x", "colour": "red"}, "colour: unknown field"),
     ],
 )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -33,8 +35,18 @@ def _alembic(connection: Connection) -> AlembicConfig:
     return cfg
 
 
+def describe(url: str) -> str:
+    """Which database a URL names, for people: a SQLite file's full path, or the URL without
+    its password."""
+    where = make_url(url)
+    if where.get_backend_name() == "sqlite" and where.database:
+        return f"SQLite {Path(where.database).absolute()}"
+    return where.render_as_string(hide_password=True)
+
+
 class Storage:
     def __init__(self, url: str) -> None:
+        self.url = url
         self.engine: AsyncEngine = make_engine(url)
         self.keys = KeyStore(self.engine)
         self.ledger = Ledger(self.engine)
@@ -42,6 +54,10 @@ class Storage:
     async def upgrade(self) -> None:
         """Apply every migration not yet applied (idempotent; safe from several processes on
         PostgreSQL, where the DDL runs in one transaction)."""
+        where = make_url(self.url)
+        if where.get_backend_name() == "sqlite" and where.database not in (None, "", ":memory:"):
+            # The default database lives in a data directory that may not exist yet.
+            Path(where.database).parent.mkdir(parents=True, exist_ok=True)
         if await self.revision() == HEAD_REVISION:
             return
         from alembic import command
@@ -61,8 +77,11 @@ class Storage:
                 return None
             return found.scalar_one_or_none()
 
+    def describe(self) -> str:
+        return describe(self.url)
+
     async def close(self) -> None:
         await self.engine.dispose()
 
 
-__all__ = ["GROUPS", "KeyStore", "Ledger", "Storage", "UsageFilter"]
+__all__ = ["GROUPS", "KeyStore", "Ledger", "Storage", "UsageFilter", "describe"]

@@ -1,4 +1,8 @@
-"""API key rows: create, read, change, revoke. Secrets never reach this module, only hashes."""
+"""API key rows: create, read, change, revoke. Secrets never reach this module, only hashes.
+
+Every change also tells the other gateways, in its own transaction (storage/changes.py listens):
+PostgreSQL gets a NOTIFY, delivered only if the change commits; SQLite's header counter
+`user_version` is bumped (nothing else uses it, and reading it is as cheap as a PRAGMA)."""
 
 from __future__ import annotations
 
@@ -6,14 +10,27 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from switchboard.errors import Overloaded
 from switchboard.keys import PERIODS, ApiKey, Limits, Period
 from switchboard.storage.tables import api_keys
+
+# The PostgreSQL channel key changes are announced on (per database, like LISTEN itself).
+CHANNEL = "switchboard_keys"
+
+
+async def announce(conn: AsyncConnection) -> None:
+    """Tell every gateway's key cache that a key changed, when `conn`'s transaction commits."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text(f"NOTIFY {CHANNEL}"))
+    else:
+        # Under the write lock the transaction already holds: read and bump cannot interleave.
+        version = (await conn.execute(text("PRAGMA user_version"))).scalar_one()
+        await conn.execute(text(f"PRAGMA user_version = {(int(version) + 1) % 2**31}"))
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -83,6 +100,7 @@ class KeyStore:
                     **_limit_values(limits),
                 )
             )
+            await announce(conn)
         return ApiKey(key_id, name, prefix, limits, now)
 
     async def get(self, key_id: str) -> ApiKey | None:
@@ -105,10 +123,22 @@ class KeyStore:
         except (SQLAlchemyError, OSError) as exc:
             # On the request path: the client gets a retryable error, not a traceback.
             raise Overloaded(
-                f"x-api-key: the gateway cannot reach its key database ({type(exc).__name__})",
+                f"the gateway cannot reach its key database ({type(exc).__name__})",
                 retry_after=1,
             ) from None
         return _key(row) if row is not None else None
+
+    async def hashes(self) -> list[bytes]:
+        """Every stored key's secret hash, revoked ones included (they get a clearer refusal)."""
+        try:
+            async with self._engine.connect() as conn:
+                found = await conn.execute(select(api_keys.c.secret_hash))
+                return [bytes(h) for h in found.scalars()]
+        except (SQLAlchemyError, OSError) as exc:
+            raise Overloaded(
+                f"the gateway cannot reach its key database ({type(exc).__name__})",
+                retry_after=1,
+            ) from None
 
     async def list(self, include_revoked: bool = True) -> list[ApiKey]:
         query = select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
@@ -125,6 +155,7 @@ class KeyStore:
                 .where(api_keys.c.id == key_id)
                 .values(name=name, **_limit_values(limits))
             )
+            await announce(conn)
         return await self.get(key_id)
 
     async def revoke(self, key_id: str) -> ApiKey | None:
@@ -134,6 +165,7 @@ class KeyStore:
                 .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
                 .values(revoked_at=datetime.now(UTC))
             )
+            await announce(conn)
         return await self.get(key_id)
 
     async def rotate(self, key_id: str, prefix: str, digest: bytes) -> ApiKey | None:
@@ -143,4 +175,5 @@ class KeyStore:
                 .where(api_keys.c.id == key_id)
                 .values(prefix=prefix, secret_hash=digest)
             )
+            await announce(conn)
         return await self.get(key_id)
