@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
+from pathlib import Path
 
 from switchboard.admission import Admission
 from switchboard.config import Config
@@ -12,8 +14,9 @@ from switchboard.keys import KeyCache
 from switchboard.limits import Limiter
 from switchboard.limits.leases import Leases
 from switchboard.limits.memory import MemoryLimiter
+from switchboard.recorder import LedgerWriter
 from switchboard.storage import Storage
-from switchboard.usage import LedgerWriter
+from switchboard.storage.journal import Journal, default_journal_path
 
 
 class Tenancy:
@@ -30,14 +33,20 @@ class Tenancy:
         self.leases = Leases(self.limiter)
         self.admission = Admission(self.limiter, self._spent, self.leases)
         self.admin = KeyAdmin(self.storage.keys, self.keys)
-        self.ledger = LedgerWriter(self.storage.ledger)
+        journal = Path(config.ledger_journal or default_journal_path(config.database))
+        self.ledger = LedgerWriter(self.storage.ledger, Journal(journal))
 
     async def _spent(self, key_id: str, since: datetime | None) -> int:
-        return await self.storage.ledger.spent_since(key_id, since)
+        """A key's spend in a period: the ledger's rows, and those waiting in its journal."""
+        stored = await self.storage.ledger.spent_since(key_id, since)
+        journal = self.ledger.journal
+        if journal.size() == 0:
+            return stored
+        return stored + await asyncio.to_thread(journal.pending_spend, key_id, since)
 
     async def start(self) -> None:
         await self.storage.upgrade()
-        self.ledger.start()
+        await self.ledger.start()  # replays the journal before any budget is seeded
         self.leases.start()
 
     async def stop(self) -> None:

@@ -9,16 +9,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Dialect, Select, cast, func, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import ColumnElement, Dialect, Select, String, cast, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.types import Date
 
 from switchboard.errors import Overloaded
 from switchboard.keys import NANO
+from switchboard.recorder import RowsRefused
 from switchboard.storage.keys import utc
 from switchboard.storage.tables import usage
-from switchboard.usage import UsageRow
+from switchboard.usage import TEXT_LIMITS, UsageRow
 
 GroupBy = Literal["day", "key", "model"]
 GROUPS: dict[str, GroupBy] = {"day": "day", "key": "key", "model": "model"}
@@ -43,10 +45,20 @@ class _Insert:
     the ledger's cost, about 7 us of every request."""
 
     def __init__(self, dialect: Dialect) -> None:
-        compiled = usage.insert().compile(dialect=dialect, column_keys=list(_FIELDS))
+        # A row already there (a batch whose commit was not acknowledged, written again; a
+        # journal replayed twice) is skipped: request ids are unique (migration 0003).
+        dialect_insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+        statement = (
+            dialect_insert(usage).inline().on_conflict_do_nothing(index_elements=["request_id"])
+        )
+        compiled = statement.compile(dialect=dialect, column_keys=list(_FIELDS))
         order = tuple(compiled.positiontup or ())
         if set(order) != set(_FIELDS):
             raise RuntimeError("the usage table and UsageRow no longer match")
+        for name, limit in TEXT_LIMITS.items():
+            column_type = usage.c[name].type
+            if not isinstance(column_type, String) or column_type.length != limit:
+                raise RuntimeError(f"usage.{name}: UsageRow bounds it to {limit} characters")
         self.sql = compiled.string
         self._values = operator.attrgetter(*order)
         self._processors: list[tuple[int, Processor]] = []
@@ -76,8 +88,12 @@ class Ledger:
         insert = self._insert
         if insert is None:
             insert = self._insert = _Insert(self._engine.dialect)
-        async with self._engine.begin() as conn:
-            await conn.exec_driver_sql(insert.sql, [insert.params(r) for r in rows])
+        params = [insert.params(r) for r in rows]
+        try:
+            async with self._engine.begin() as conn:
+                await conn.exec_driver_sql(insert.sql, params)
+        except (DataError, IntegrityError) as exc:
+            raise RowsRefused(str(exc.orig)[:200]) from exc
 
     async def spent_since(self, key_id: str, since: datetime | None) -> int:
         query = select(func.coalesce(func.sum(usage.c.cost_nusd), 0)).where(
