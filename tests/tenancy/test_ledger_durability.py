@@ -183,7 +183,8 @@ def test_a_restarted_gateway_replays_the_journal_before_it_seeds_a_budget(
         assert ask(gateway, made["key"]).status_code == 200  # the budget is seeded now
         with database_down(database_url):
             statuses = [ask(gateway, made["key"]).status_code for _ in range(10)]
-            assert statuses[0] == 200 and statuses[-1] == 402
+            assert statuses[0] == 200
+            assert statuses[-1] == 402
             wait_for(lambda: metric(gateway, "switchboard_ledger_rows_journaled") >= 10)
             # Stopped while the database is still down: the rows stay in the journal.
             gateway.stop()

@@ -71,7 +71,7 @@ def test_a_stream_cut_at_shutdown_is_charged_for_what_it_delivered(tmp_path: Pat
     assert b"overloaded_error" in out["body"]  # ended in the stream, past the grace period
 
     cli_config = tmp_path / "cli.yaml"
-    cli_config.write_text(yaml.safe_dump({"database": database, "master_key": config["master_key"]}))
+    cli_config.write_text(yaml.safe_dump({"database": database, "master_key": "sk-any-master-key"}))
     rows = cli_json(cli_config, "usage", "--key", "config:ci")
     assert len(rows) == 1
     row = rows[0]

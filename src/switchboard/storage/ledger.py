@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Dialect, Select, String, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.types import Date
 
@@ -77,6 +77,23 @@ class _Insert:
         return tuple(converted)
 
 
+# SQLSTATE classes of a refused row: 22 data exception (a value out of range, too long, not
+# UTF-8), 23 integrity constraint violation.
+_ROW_STATES = ("22", "23")
+
+
+def _refused(exc: Exception) -> bool:
+    """Whether a failed insert was refused for what a row holds, by the database or by the
+    driver before it was sent (a number out of range, text it cannot encode): then the
+    database itself is fine, and the writer isolates the row."""
+    if isinstance(exc, (DataError, IntegrityError, ValueError, TypeError, OverflowError)):
+        return True
+    if isinstance(exc, DBAPIError):  # asyncpg's errors arrive as the generic class
+        code = getattr(exc.orig, "pgcode", None)
+        return isinstance(code, str) and code[:2] in _ROW_STATES
+    return False
+
+
 class Ledger:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -88,12 +105,14 @@ class Ledger:
         insert = self._insert
         if insert is None:
             insert = self._insert = _Insert(self._engine.dialect)
-        params = [insert.params(r) for r in rows]
         try:
+            params = [insert.params(r) for r in rows]
             async with self._engine.begin() as conn:
                 await conn.exec_driver_sql(insert.sql, params)
-        except (DataError, IntegrityError) as exc:
-            raise RowsRefused(str(exc.orig)[:200]) from exc
+        except Exception as exc:
+            if _refused(exc):
+                raise RowsRefused(type(exc).__name__) from exc
+            raise
 
     async def spent_since(self, key_id: str, since: datetime | None) -> int:
         query = select(func.coalesce(func.sum(usage.c.cost_nusd), 0)).where(
