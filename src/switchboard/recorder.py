@@ -94,6 +94,7 @@ class LedgerWriter:
         self.held: list[UsageRow] = []  # rows neither the database nor the journal took
         self._database_down = False
         self._journal_waiting = False
+        self._stopped = False
 
     async def start(self) -> None:
         """Replays the journal a previous run left (before the gateway serves), then starts
@@ -105,7 +106,7 @@ class LedgerWriter:
         self._arm()
 
     def record(self, row: UsageRow) -> None:
-        if self._task is None:
+        if self._stopped:
             # A request that ended after the writer stopped (cut at shutdown): its row goes to
             # the journal at once, and the next start replays it.
             self._spool_now([row])
@@ -118,6 +119,18 @@ class LedgerWriter:
         self._queue.put_nowait(_Signal.STOP)
         await self._task
         self._task = None
+        self._stopped = True
+        # Rows recorded while the last batch was being written.
+        late: list[UsageRow] = []
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if isinstance(item, UsageRow):
+                late.append(item)
+        if late:
+            await self._write(late)
+        if self.held:
+            self._spool_now(self.held)
+            self.held = []
 
     async def _run(self) -> None:
         stopping = False
@@ -147,10 +160,8 @@ class LedgerWriter:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self.held:  # a last try before the process exits
+        if self.held:  # a last try before the process exits (stop keeps what is left)
             await self._recover()
-        if self.held:
-            self._spool_now(self.held)
 
     def _arm(self) -> None:
         """Schedules the next probe while anything waits: a tick put on the queue, so the task

@@ -92,6 +92,37 @@ class UsageRow:
     retries: int = 0  # rounds of back-off after every channel had failed
 
     def __post_init__(self) -> None:
+        # The usual row passes one check (inline: this runs once per request).
+        if (
+            len(self.request_id) <= 64
+            and len(self.key_id) <= 64
+            and len(self.model) <= 200
+            and len(self.provider) <= 200
+            and len(self.channel) <= 400
+            and len(self.upstream_model) <= 200
+            and (self.error_type is None or len(self.error_type) <= 64)
+            and (
+                self.request_id
+                + self.key_id
+                + self.model
+                + self.channel  # holds provider and upstream_model
+                + self.provider
+                + self.upstream_model
+                + (self.error_type or "")
+            ).isprintable()
+            and 0 <= self.input_tokens <= INT32
+            and 0 <= self.output_tokens <= INT32
+            and 0 <= self.cache_read_tokens <= INT32
+            and 0 <= self.cache_write_tokens <= INT32
+            and 0 <= self.cost_nusd <= INT64
+            and 0 <= self.status <= INT32
+            and 0 <= self.failovers <= INT32
+            and 0 <= self.retries <= INT32
+        ):
+            return
+        self._clean()
+
+    def _clean(self) -> None:
         self.request_id = bounded(self.request_id, 64)
         self.key_id = bounded(self.key_id, 64)
         self.model = bounded(self.model, 200)

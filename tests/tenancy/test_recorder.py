@@ -124,3 +124,24 @@ def test_every_string_of_a_row_is_bounded_and_printable(text: str, field: str) -
     value.encode("utf-8")  # no lone surrogate
     if len(text) <= TEXT_LIMITS[field] and text.isprintable():
         assert value == text
+
+
+def test_a_row_recorded_after_stop_goes_to_the_journal_and_is_replayed(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j")
+
+    async def work(s: Storage) -> list[str]:
+        writer = LedgerWriter(s.ledger, journal)
+        await writer.start()
+        writer.record(row(1))
+        await writer.stop()  # row 1 is written on the way out
+        writer.record(row(2))  # a request cut at shutdown, ending after the writer
+        assert journal.size() > 0
+        assert await stored(s) == ["req_k_1"]
+        again = LedgerWriter(s.ledger, journal)
+        await again.start()
+        await again.stop()
+        assert again.stats.replayed == 1
+        return await stored(s)
+
+    assert run(f"sqlite:///{tmp_path}/sb.db", work) == ["req_k_1", "req_k_2"]
+    assert journal.size() == 0
