@@ -38,11 +38,18 @@ class Tenancy:
 
     async def _spent(self, key_id: str, since: datetime | None) -> int:
         """A key's spend in a period: the ledger's rows, and those waiting in its journal."""
-        stored = await self.storage.ledger.spent_since(key_id, since)
         journal = self.ledger.journal
-        if journal.size() == 0:
-            return stored
-        return stored + await asyncio.to_thread(journal.pending_spend, key_id, since)
+        while True:
+            waiting = journal.size()
+            stored = await self.storage.ledger.spent_since(key_id, since)
+            if journal.size() == 0:
+                if waiting == 0:
+                    return stored
+                continue  # replayed meanwhile: those rows may have reached the ledger late
+            pending = await asyncio.to_thread(journal.pending_spend, key_id, since)
+            if pending is not None:
+                return stored + pending
+            await asyncio.sleep(0.05)  # being replayed: the ledger will have those rows
 
     async def start(self) -> None:
         await self.storage.upgrade()

@@ -143,8 +143,10 @@ class Journal:
         os.ftruncate(fd, 0)
         os.fsync(fd)
 
-    def pending_spend(self, key_id: str, since: datetime | None) -> int:
-        """What the key's rows still in the journal cost (nano-USD), for seeding a budget."""
+    def pending_spend(self, key_id: str, since: datetime | None) -> int | None:
+        """What the key's rows still in the journal cost (nano-USD), for seeding a budget; None
+        while a replay holds the journal (ask again: a thread never waits for the lock, so
+        waiting callers cannot take every worker thread the replay needs)."""
         if self.size() == 0:
             return 0
         try:
@@ -153,7 +155,10 @@ class Journal:
             return 0
         total = 0
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH)  # not halfway through another process's replay
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return None
             offset = 0
             while True:
                 chunk = self.read(fd, offset)
