@@ -13,7 +13,7 @@ from switchboard.api.admin_channels import ChannelsHandler
 from switchboard.api.anthropic import CountTokensHandler, MessagesHandler
 from switchboard.api.bounds import Bounds
 from switchboard.api.exchange import Exchange
-from switchboard.api.health import health
+from switchboard.api.health import Health
 from switchboard.api.inflight import InFlight
 from switchboard.api.metrics import MetricsHandler
 from switchboard.api.models import ModelsHandler
@@ -77,7 +77,7 @@ class App:
         models = ModelsHandler(self.gateway.catalog, auth)
         count = CountTokensHandler(self.gateway, auth, bounds)
         self.routes: dict[tuple[str, str], Handler] = {
-            ("GET", "/health"): health,
+            ("GET", "/health"): Health(lambda: self.ledger.accepting),
             ("GET", "/metrics"): MetricsHandler(self.metrics),
             ("GET", "/admin/channels"): ChannelsHandler(self.gateway.router, auth),
         }

@@ -221,7 +221,10 @@ def test_with_the_journal_unwritable_too_billable_requests_are_refused(
             assert refused.json()["error"]["type"] == "overloaded_error"
             assert "retry-after" in refused.headers
             assert metric(gateway, "switchboard_ledger_rows_held") == 1
+            # A load balancer sends traffic elsewhere meanwhile.
+            assert httpx.get(gateway.url + "/health", timeout=10).status_code == 503
         wait_for(lambda: metric(gateway, "switchboard_ledger_accepting") == 1)
+        assert httpx.get(gateway.url + "/health", timeout=10).status_code == 200
         assert metric(gateway, "switchboard_ledger_rows_held") == 0
         assert ask(gateway, KEYS["bob"]).status_code == 200
     finally:
