@@ -101,7 +101,7 @@ class LedgerWriter:
         the writer task."""
         self._journal_waiting = await asyncio.to_thread(self.journal.size) > 0
         if self._journal_waiting:
-            await self._replay()
+            await self._recover()
         self._task = asyncio.create_task(self._run(), name="switchboard-ledger")
         self._arm()
 
@@ -151,11 +151,18 @@ class LedgerWriter:
                 if len(rows) >= self._batch or self._queue.empty():
                     break
                 item = self._queue.get_nowait()
-            if rows:
-                await self._write(rows)
             if tick:
                 self._timer = None
-                await self._recover()
+            try:
+                if rows:
+                    await self._write(rows)
+                if tick:
+                    await self._recover()
+            except Exception:  # noqa: BLE001 - the writer task's boundary: it must go on
+                # A bug of ours (every expected failure is handled below): the rows wait in
+                # memory and are tried again (a row stored twice is skipped).
+                log.exception("the usage ledger writer failed; %d rows kept in memory", len(rows))
+                self.held += rows
             self._arm()
         if self._timer is not None:
             self._timer.cancel()
@@ -271,6 +278,12 @@ class LedgerWriter:
 
     async def _recover(self) -> None:
         """Probes the database with what waits: rows held in memory, then the journal."""
+        try:
+            await self._recover_held()
+        except OSError as exc:  # the journal cannot be read now: the next tick tries again
+            log.error("replaying the usage journal %s failed: %s", self.journal.path, exc)
+
+    async def _recover_held(self) -> None:
         if self.held:
             held, self.held = self.held, []
             left = await self._store(held, 1)

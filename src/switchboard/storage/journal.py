@@ -102,7 +102,7 @@ class Journal:
             fd = os.open(self.path, os.O_RDWR)
         except FileNotFoundError:
             yield None
-            return
+            return  # (any other error is the caller's: the rows stay where they are)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
