@@ -145,3 +145,16 @@ def test_a_row_recorded_after_stop_goes_to_the_journal_and_is_replayed(tmp_path:
 
     assert run(f"sqlite:///{tmp_path}/sb.db", work) == ["req_k_1", "req_k_2"]
     assert journal.size() == 0
+
+
+def test_one_replay_at_a_time_and_spend_is_not_read_halfway(tmp_path: Path) -> None:
+    """Workers of one host share the journal: a replay holds it; the others wait their turn."""
+    mine, theirs = Journal(tmp_path / "j"), Journal(tmp_path / "j")
+    mine.append([row(1)])
+    with mine.replaying() as fd:
+        assert fd is not None
+        with theirs.replaying() as other:
+            assert other is None
+        assert theirs.pending_spend("k", None) is None  # ask again after the replay
+    theirs.append([row(2)])  # (an append waits for a replay to end)
+    assert theirs.pending_spend("k", None) == 200
