@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -262,4 +261,3 @@ def test_journal_default_path_is_beside_the_sqlite_database(tmp_path: Path) -> N
     db = tmp_path / "data" / "sb.db"
     assert default_journal_path(f"sqlite:///{db}") == db.with_name("sb.db.ledger-journal")
     assert default_journal_path("postgresql://u@h/db") == Path("switchboard.ledger-journal")
-    shutil.rmtree(tmp_path / "data", ignore_errors=True)
