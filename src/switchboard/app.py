@@ -13,7 +13,7 @@ from switchboard.api.admin_channels import ChannelsHandler
 from switchboard.api.anthropic import CountTokensHandler, MessagesHandler
 from switchboard.api.bounds import Bounds
 from switchboard.api.exchange import Exchange
-from switchboard.api.health import health
+from switchboard.api.health import Health
 from switchboard.api.inflight import InFlight
 from switchboard.api.metrics import MetricsHandler
 from switchboard.api.models import ModelsHandler
@@ -55,6 +55,8 @@ PREFIXES = ("/anthropic", "")
 OPENAI_PREFIX = "/openai"
 # Not requests to count or log: probes and scrapes.
 UNLOGGED = frozenset({"/health", "/metrics"})
+# How long shutdown waits for the requests it cancelled to end (they only settle and write).
+SHUTDOWN_WAIT = 5.0
 
 
 class App:
@@ -77,7 +79,8 @@ class App:
             config.routing,
         )
         self.in_flight = InFlight()
-        self.metrics = Metrics(self.gateway.router, self.in_flight.counts)
+        self.ledger = self.tenancy.ledger
+        self.metrics = Metrics(self.gateway.router, self.in_flight.counts, self.ledger)
         auth = Authenticator(master_key, config, self.tenancy.keys)
         self.admin = AdminHandler(auth, self.tenancy.admin, self.tenancy.storage.ledger)
         bounds = Bounds.of(config.server)
@@ -85,7 +88,7 @@ class App:
         models = ModelsHandler(self.gateway.catalog, auth)
         count = CountTokensHandler(self.gateway, auth, bounds)
         self.routes: dict[tuple[str, str], Handler] = {
-            ("GET", "/health"): health,
+            ("GET", "/health"): Health(lambda: self.ledger.accepting),
             ("GET", "/metrics"): MetricsHandler(self.metrics),
             ("GET", "/admin/channels"): ChannelsHandler(self.gateway.router, auth),
         }
@@ -145,6 +148,12 @@ class App:
                 gc.set_threshold(10_000, 10, 10)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                # uvicorn cancels the requests still running past the grace period and goes on
+                # at once: let them end (a cut stream settles and records what it delivered)
+                # before the ledger writer stops.
+                running = [ex.task for ex in self.in_flight.exchanges]
+                if running:
+                    await asyncio.wait(running, timeout=SHUTDOWN_WAIT)
                 self.in_flight.close()
                 await self.http.close()
                 await self.tenancy.stop()  # flushes the usage ledger
@@ -162,6 +171,12 @@ class App:
             handler = self.admin
         self.in_flight.add(ex)
         try:
+            if not self.ledger.accepting and path in self.metered:
+                # Neither the database nor the journal takes usage rows: serving would be
+                # serving unbilled.
+                raise Overloaded(
+                    "the gateway cannot record usage right now; retry the request", retry_after=5
+                )
             if handler is not None:
                 await handler(ex)
             else:
@@ -211,9 +226,14 @@ class App:
             await ex.end_stream()
 
     def _meter(self, ex: Exchange, elapsed_ms: float) -> None:
-        row = row_from_log(datetime.now(UTC), ex.request_id, ex.status, elapsed_ms, ex.log)
+        row = row_from_log(
+            datetime.now(UTC), ex.request_id, ex.status, elapsed_ms, ex.log, self._known_model
+        )
         if row is not None:
-            self.tenancy.ledger.record(row)
+            self.ledger.record(row)
+
+    def _known_model(self, name: str) -> bool:
+        return self.gateway.catalog.resolve(name) is not None
 
     def _access(self, ex: Exchange, path: str, elapsed_ms: float) -> None:
         self.metrics.observe(ex.status, elapsed_ms / 1000, ex.log)

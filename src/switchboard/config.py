@@ -255,6 +255,9 @@ class Config(_Strict, frozen=True):
     # How long an instance trusts what it read about a database key (revocations made on
     # another instance, or with the CLI, take effect within this delay).
     key_cache_seconds: float = 5.0
+    # Usage rows the database cannot take wait in this file (default: beside a SQLite
+    # database, else ./switchboard.ledger-journal) and are replayed when it answers again.
+    ledger_journal: str | None = None
     server: ServerConfig = ServerConfig()
     routing: Routing = Routing()
     documents: Documents = Documents()

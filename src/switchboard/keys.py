@@ -204,8 +204,10 @@ class KeyCache:
         self._reload.set()
 
     def untrusted(self) -> None:
-        """Changes may go unseen from now on: ask the database about every key again."""
-        self.forget()
+        """Changes may go unseen from now on: each key read so far is trusted to the end of its
+        `ttl` (the bound without a feed), then asked about again; a stranger is asked about
+        too. What was read stays: a database that has just failed (the likely reason the feed
+        went down) must not turn every client's next request into a failed query."""
         self._known = None
 
     async def reload(self) -> None:

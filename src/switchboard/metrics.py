@@ -23,6 +23,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from switchboard.recorder import LedgerWriter
 from switchboard.routing import Router
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
@@ -66,6 +67,67 @@ class _Channels(Collector):
             failures.add_metric([channel, key], row.failures)
             successes.add_metric([channel, key], row.successes)
         return [state, failures, successes]
+
+
+class _Ledger(Collector):
+    """The ledger writer's counters and its journal, read when scraped."""
+
+    _COUNTERS = (
+        ("written", "switchboard_ledger_rows_written", "Usage rows stored in the database"),
+        (
+            "journaled",
+            "switchboard_ledger_rows_journaled",
+            "Usage rows written to the local journal because the database did not take them",
+        ),
+        ("replayed", "switchboard_ledger_rows_replayed", "Journal rows replayed into the database"),
+        (
+            "rejected",
+            "switchboard_ledger_rows_rejected",
+            "Usage rows the database refused even alone (kept in the journal's .rejected file)",
+        ),
+        (
+            "write_failures",
+            "switchboard_ledger_write_failures",
+            "Failed writes of usage rows to the database (each retried or journaled)",
+        ),
+        (
+            "journal_failures",
+            "switchboard_ledger_journal_failures",
+            "Failed appends to the journal (the rows are held in memory)",
+        ),
+    )
+
+    def __init__(self, writer: LedgerWriter) -> None:
+        self._writer = writer
+
+    def collect(self) -> Iterable[Metric]:
+        w = self._writer
+        found: list[Metric] = [
+            CounterMetricFamily(name, doc, value=getattr(w.stats, field))
+            for field, name, doc in self._COUNTERS
+        ]
+        found.append(
+            GaugeMetricFamily(
+                "switchboard_ledger_journal_bytes",
+                "Bytes of usage rows waiting in the journal to be replayed",
+                value=w.journal.size(),
+            )
+        )
+        found.append(
+            GaugeMetricFamily(
+                "switchboard_ledger_rows_held",
+                "Usage rows held in memory: neither the database nor the journal took them",
+                value=len(w.held),
+            )
+        )
+        found.append(
+            GaugeMetricFamily(
+                "switchboard_ledger_accepting",
+                "1 while usage can be recorded; 0 while billable requests are refused (529)",
+                value=1.0 if w.accepting else 0.0,
+            )
+        )
+        return found
 
 
 class _Histogram:
@@ -148,9 +210,16 @@ class _Requests(Collector):
 
 
 class Metrics:
-    def __init__(self, router: Router, in_flight: Callable[[], tuple[int, int]]) -> None:
+    def __init__(
+        self,
+        router: Router,
+        in_flight: Callable[[], tuple[int, int]],
+        ledger: LedgerWriter | None = None,
+    ) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        if ledger is not None:
+            r.register(_Ledger(ledger))
         self._seen = _Requests()
         r.register(self._seen)
         streams = Gauge("switchboard_streams_in_flight", "Streams being relayed", registry=r)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from pathlib import Path
 
 from switchboard.admission import Admission
 from switchboard.config import Config
@@ -16,8 +17,9 @@ from switchboard.limits import Limiter
 from switchboard.limits.leases import Leases
 from switchboard.limits.memory import MemoryLimiter
 from switchboard.log import events as log
+from switchboard.recorder import LedgerWriter
 from switchboard.storage import Storage
-from switchboard.usage import LedgerWriter
+from switchboard.storage.journal import Journal, default_journal_path
 
 
 class Tenancy:
@@ -36,10 +38,23 @@ class Tenancy:
         self.leases = Leases(self.limiter)
         self.admission = Admission(self.limiter, self._spent, self.leases)
         self.admin = KeyAdmin(self.storage.keys, self.keys, self.key_changes)
-        self.ledger = LedgerWriter(self.storage.ledger)
+        journal = Path(config.ledger_journal or default_journal_path(config.database))
+        self.ledger = LedgerWriter(self.storage.ledger, Journal(journal))
 
     async def _spent(self, key_id: str, since: datetime | None) -> int:
-        return await self.storage.ledger.spent_since(key_id, since)
+        """A key's spend in a period: the ledger's rows, and those waiting in its journal."""
+        journal = self.ledger.journal
+        while True:
+            waiting = journal.size()
+            stored = await self.storage.ledger.spent_since(key_id, since)
+            if journal.size() == 0:
+                if waiting == 0:
+                    return stored
+                continue  # replayed meanwhile: those rows may have reached the ledger late
+            pending = await asyncio.to_thread(journal.pending_spend, key_id, since)
+            if pending is not None:
+                return stored + pending
+            await asyncio.sleep(0.05)  # being replayed: the ledger will have those rows
 
     async def start(self) -> None:
         await self.storage.upgrade()
@@ -48,7 +63,7 @@ class Tenancy:
             asyncio.create_task(self.keys.run(), name="key-cache-reload"),
             asyncio.create_task(self.key_changes.watch(self.keys), name="key-changes"),
         ]
-        self.ledger.start()
+        await self.ledger.start()  # replays the journal before any budget is seeded
         self.leases.start()
 
     async def stop(self) -> None:

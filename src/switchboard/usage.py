@@ -1,18 +1,16 @@
-"""What a request cost, and the usage ledger: one row per request, written off the hot path by
-one task that drains a queue in batches and is flushed when the app shuts down."""
+"""What a request cost, and the usage ledger's row: one per request, bounded and cleaned when it
+is built. The writer that stores rows is in recorder.py."""
 
 from __future__ import annotations
 
-import asyncio
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from switchboard import ir
 from switchboard.config import Pricing
-from switchboard.log import events as log
 
 PER_MILLION_TO_NANO = 1_000  # USD per million tokens -> nano-USD per token
 
@@ -36,8 +34,42 @@ def worst_case_nusd(pricing: Pricing, input_estimate: int, max_tokens: int) -> i
     return math.ceil(round(nano, 6))
 
 
+# The usage table's column sizes (storage/ledger.py checks them against storage/tables.py).
+TEXT_LIMITS = {
+    "request_id": 64,
+    "key_id": 64,
+    "model": 200,
+    "provider": 200,
+    "channel": 400,
+    "upstream_model": 200,
+    "error_type": 64,
+}
+INT32 = 2**31 - 1
+INT64 = 2**63 - 1
+# What the ledger stores for a model name that is not in the catalogue: a client can send any
+# text there, and a ledger (and its per-model report) is no place for text nobody configured.
+# The name as sent is in the access log, bounded like every log field.
+UNKNOWN_MODEL = "(unknown)"
+
+
+def bounded(text: str, limit: int) -> str:
+    """`text` as a database column can hold it: printable characters only (no NUL, no control
+    or format characters, no lone surrogates), at most `limit` of them."""
+    if len(text) <= limit and text.isprintable():
+        return text
+    kept = [ch for ch in text[: limit * 4] if ch.isprintable()]  # the scan is bounded too
+    return "".join(kept[:limit])
+
+
+def _clamp(value: int, top: int) -> int:
+    return value if -top <= value <= top else max(-top, min(top, value))
+
+
 @dataclass(slots=True)  # not frozen: one per request, and frozen inits are slow
 class UsageRow:
+    """One ledger row. Every string is bounded to its column and cleaned, every integer
+    clamped to its column, when the row is built: no row can fail the insert of a batch."""
+
     at: datetime
     request_id: str
     key_id: str
@@ -59,23 +91,83 @@ class UsageRow:
     failovers: int = 0  # other channels tried before the one that served (or failed last)
     retries: int = 0  # rounds of back-off after every channel had failed
 
+    def __post_init__(self) -> None:
+        # The usual row passes one check (inline: this runs once per request).
+        if (
+            len(self.request_id) <= 64
+            and len(self.key_id) <= 64
+            and len(self.model) <= 200
+            and len(self.provider) <= 200
+            and len(self.channel) <= 400
+            and len(self.upstream_model) <= 200
+            and (self.error_type is None or len(self.error_type) <= 64)
+            and (
+                self.request_id
+                + self.key_id
+                + self.model
+                + self.channel  # holds provider and upstream_model
+                + self.provider
+                + self.upstream_model
+                + (self.error_type or "")
+            ).isprintable()
+            and 0 <= self.input_tokens <= INT32
+            and 0 <= self.output_tokens <= INT32
+            and 0 <= self.cache_read_tokens <= INT32
+            and 0 <= self.cache_write_tokens <= INT32
+            and 0 <= self.cost_nusd <= INT64
+            and 0 <= self.status <= INT32
+            and 0 <= self.failovers <= INT32
+            and 0 <= self.retries <= INT32
+        ):
+            return
+        self._clean()
+
+    def _clean(self) -> None:
+        self.request_id = bounded(self.request_id, 64)
+        self.key_id = bounded(self.key_id, 64)
+        self.model = bounded(self.model, 200)
+        self.provider = bounded(self.provider, 200)
+        self.channel = bounded(self.channel, 400)
+        self.upstream_model = bounded(self.upstream_model, 200)
+        if self.error_type is not None:
+            self.error_type = bounded(self.error_type, 64)
+        self.input_tokens = _clamp(self.input_tokens, INT32)
+        self.output_tokens = _clamp(self.output_tokens, INT32)
+        self.cache_read_tokens = _clamp(self.cache_read_tokens, INT32)
+        self.cache_write_tokens = _clamp(self.cache_write_tokens, INT32)
+        self.cost_nusd = _clamp(self.cost_nusd, INT64)
+        self.status = _clamp(self.status, INT32)
+        self.failovers = _clamp(self.failovers, INT32)
+        self.retries = _clamp(self.retries, INT32)
+
 
 def row_from_log(
-    at: datetime, request_id: str, status: int, latency_ms: float, facts: Mapping[str, Any]
+    at: datetime,
+    request_id: str,
+    status: int,
+    latency_ms: float,
+    facts: Mapping[str, Any],
+    known_model: Callable[[str], bool],
 ) -> UsageRow | None:
     """The ledger row from the facts the handler logged for the access line (one source for
-    both); None when the request never got as far as an identified key."""
+    both); None when the request never got as far as an identified key.
+
+    The row is charged what the key's limiter was charged (`cost_nusd`, from the settlement):
+    a stream cut by the client or by shutdown pays for what was delivered, a failed one
+    nothing. A requested model name is stored only if it is a catalogue name."""
     key_id = facts.get("key_id")
     if not isinstance(key_id, str):
         return None
     channel = str(facts.get("channel", ""))
     provider, _, upstream_model = channel.partition("/")
-    failed = status >= 400 or "error_type" in facts
+    model = facts.get("model")
+    if not isinstance(model, str) or ("model_id" not in facts and not known_model(model)):
+        model = UNKNOWN_MODEL
     return UsageRow(
         at=at,
         request_id=request_id,
         key_id=key_id,
-        model=str(facts.get("model", "")),
+        model=model,
         provider=provider,
         channel=channel,
         upstream_model=upstream_model,
@@ -83,7 +175,7 @@ def row_from_log(
         output_tokens=int(facts.get("output_tokens", 0)),
         cache_read_tokens=int(facts.get("cache_read_tokens", 0)),
         cache_write_tokens=int(facts.get("cache_write_tokens", 0)),
-        cost_nusd=0 if failed else int(facts.get("cost_nusd", 0)),
+        cost_nusd=int(facts.get("cost_nusd", 0)),
         latency_ms=latency_ms,
         ttft_ms=facts.get("ttft_ms"),
         stream=bool(facts.get("stream", False)),
@@ -93,65 +185,3 @@ def row_from_log(
         failovers=int(facts.get("failovers", 0)),
         retries=int(facts.get("retries", 0)),
     )
-
-
-class LedgerSink(Protocol):
-    async def write(self, rows: Sequence[UsageRow]) -> None: ...
-
-
-class LedgerWriter:
-    """`record` never waits: it puts the row on a queue. One task writes up to `batch` rows per
-    transaction; `stop` writes whatever is left before the process exits.
-
-    After the first row of a batch the writer lingers `linger` seconds for more: a transaction
-    costs the same for one row or hundreds (on SQLite each statement is a hop to the driver's
-    thread), so under load rows arrive in a few large batches instead of one per request."""
-
-    def __init__(self, sink: LedgerSink, batch: int = 500, linger: float = 0.05) -> None:
-        self._sink = sink
-        self._batch = batch
-        self._linger = linger
-        self._queue: asyncio.Queue[UsageRow | None] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="switchboard-ledger")
-
-    def record(self, row: UsageRow) -> None:
-        self._queue.put_nowait(row)
-
-    async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._queue.put_nowait(None)
-        await self._task
-        self._task = None
-
-    async def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            first = await self._queue.get()
-            if first is not None and self._linger and self._queue.qsize() < self._batch:
-                await asyncio.sleep(self._linger)
-            rows: list[UsageRow] = []
-            item: UsageRow | None = first
-            while True:
-                if item is None:
-                    stopping = True
-                else:
-                    rows.append(item)
-                if len(rows) >= self._batch or self._queue.empty():
-                    break
-                item = self._queue.get_nowait()
-            if rows:
-                await self._write(rows)
-
-    async def _write(self, rows: list[UsageRow]) -> None:
-        for attempt in range(3):
-            try:
-                await self._sink.write(rows)
-                return
-            except Exception:  # noqa: BLE001 - the writer task's boundary: keep the gateway up
-                log.exception("writing %d usage rows failed (attempt %d)", len(rows), attempt + 1)
-                await asyncio.sleep(0.5 * (attempt + 1))
-        log.error("dropped %d usage rows after 3 failed writes", len(rows))

@@ -1,5 +1,5 @@
-"""Config database URLs -> async engines: `sqlite:///file` runs on aiosqlite in WAL mode,
-`postgresql://...` on asyncpg with the session in UTC."""
+"""Config database URLs -> async engines: `sqlite:///file` runs on aiosqlite with a rollback
+journal and no memory-mapped file, `postgresql://...` on asyncpg with the session in UTC."""
 
 from __future__ import annotations
 
@@ -37,11 +37,17 @@ def make_engine(url: str) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(conn: Any, _record: Any) -> None:
-            # WAL lets readers (the CLI, `usage`) run while the gateway writes the ledger.
+            # No file is ever memory-mapped: WAL mode maps its `-shm` file, and when that file
+            # is truncated or cannot be backed by the disk, touching the mapping kills the
+            # process with SIGBUS (no exception, no row saved). A rollback journal reads and
+            # writes with plain system calls, whose failures are errors the ledger writer
+            # handles (usage rows go to its journal). Readers (the CLI) and the gateway's
+            # batched ledger commits take turns, each waiting up to busy_timeout; synchronous
+            # stays FULL, the setting that keeps a rollback journal safe on power loss.
             cur = conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA mmap_size=0")
+            cur.execute("PRAGMA journal_mode=TRUNCATE")
             cur.close()
 
         return engine
@@ -50,5 +56,10 @@ def make_engine(url: str) -> AsyncEngine:
         pool_size=10,
         max_overflow=10,
         pool_pre_ping=True,
-        connect_args={"server_settings": {"timezone": "UTC", "application_name": "switchboard"}},
+        connect_args={
+            "server_settings": {"timezone": "UTC", "application_name": "switchboard"},
+            # A database that does not answer is down (rows go to the journal), not a minute
+            # of waiting per attempt.
+            "timeout": 10,
+        },
     )

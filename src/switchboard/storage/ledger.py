@@ -9,16 +9,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Dialect, Select, cast, func, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import ColumnElement, Dialect, Select, String, cast, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.types import Date
 
 from switchboard.errors import Overloaded
 from switchboard.keys import NANO
+from switchboard.recorder import RowsRefused
 from switchboard.storage.keys import utc
 from switchboard.storage.tables import usage
-from switchboard.usage import UsageRow
+from switchboard.usage import TEXT_LIMITS, UsageRow
 
 GroupBy = Literal["day", "key", "model"]
 GROUPS: dict[str, GroupBy] = {"day": "day", "key": "key", "model": "model"}
@@ -43,10 +45,20 @@ class _Insert:
     the ledger's cost, about 7 us of every request."""
 
     def __init__(self, dialect: Dialect) -> None:
-        compiled = usage.insert().compile(dialect=dialect, column_keys=list(_FIELDS))
+        # A row already there (a batch whose commit was not acknowledged, written again; a
+        # journal replayed twice) is skipped: request ids are unique (migration 0003).
+        dialect_insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+        statement = (
+            dialect_insert(usage).inline().on_conflict_do_nothing(index_elements=["request_id"])
+        )
+        compiled = statement.compile(dialect=dialect, column_keys=list(_FIELDS))
         order = tuple(compiled.positiontup or ())
         if set(order) != set(_FIELDS):
             raise RuntimeError("the usage table and UsageRow no longer match")
+        for name, limit in TEXT_LIMITS.items():
+            column_type = usage.c[name].type
+            if not isinstance(column_type, String) or column_type.length != limit:
+                raise RuntimeError(f"usage.{name}: UsageRow bounds it to {limit} characters")
         self.sql = compiled.string
         self._values = operator.attrgetter(*order)
         self._processors: list[tuple[int, Processor]] = []
@@ -65,6 +77,23 @@ class _Insert:
         return tuple(converted)
 
 
+# SQLSTATE classes of a refused row: 22 data exception (a value out of range, too long, not
+# UTF-8), 23 integrity constraint violation.
+_ROW_STATES = ("22", "23")
+
+
+def _refused(exc: Exception) -> bool:
+    """Whether a failed insert was refused for what a row holds, by the database or by the
+    driver before it was sent (a number out of range, text it cannot encode): then the
+    database itself is fine, and the writer isolates the row."""
+    if isinstance(exc, (DataError, IntegrityError, ValueError, TypeError, OverflowError)):
+        return True
+    if isinstance(exc, DBAPIError):  # asyncpg's errors arrive as the generic class
+        code = getattr(exc.orig, "pgcode", None)
+        return isinstance(code, str) and code[:2] in _ROW_STATES
+    return False
+
+
 class Ledger:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -76,8 +105,14 @@ class Ledger:
         insert = self._insert
         if insert is None:
             insert = self._insert = _Insert(self._engine.dialect)
-        async with self._engine.begin() as conn:
-            await conn.exec_driver_sql(insert.sql, [insert.params(r) for r in rows])
+        try:
+            params = [insert.params(r) for r in rows]
+            async with self._engine.begin() as conn:
+                await conn.exec_driver_sql(insert.sql, params)
+        except Exception as exc:
+            if _refused(exc):
+                raise RowsRefused(type(exc).__name__) from exc
+            raise
 
     async def spent_since(self, key_id: str, since: datetime | None) -> int:
         query = select(func.coalesce(func.sum(usage.c.cost_nusd), 0)).where(

@@ -45,7 +45,7 @@ usage = Table(
     metadata,
     Column("id", _RowId, primary_key=True, autoincrement=True),
     Column("at", DateTime(timezone=True), nullable=False),
-    Column("request_id", String(64), nullable=False),
+    Column("request_id", String(64), nullable=False),  # unique: ux_usage_request_id
     Column("key_id", String(64), nullable=False),
     Column("model", String(200), nullable=False),
     Column("provider", String(200), nullable=False),
@@ -66,4 +66,5 @@ usage = Table(
     Column("retries", Integer, nullable=False, server_default="0"),
     Index("ix_usage_key_at", "key_id", "at"),
     Index("ix_usage_at", "at"),
+    Index("ux_usage_request_id", "request_id", unique=True),
 )
