@@ -9,7 +9,7 @@ import msgspec
 
 from switchboard import ir
 from switchboard.dialects.anthropic import wire
-from switchboard.dialects.validation import invalid
+from switchboard.dialects.validation import MAX_COUNT, decode, json_value
 from switchboard.errors import InvalidRequest
 
 _decode_request = msgspec.json.Decoder(wire.MessagesRequest).decode
@@ -19,26 +19,21 @@ _INDEX = re.compile(r"\[(\d+)\]")
 
 
 def decode_head(body: bytes) -> wire.RequestHead:
-    try:
-        return _decode_head(body)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise invalid(exc) from None
+    head = decode(_decode_head, body)
+    # Loose in the head, but what limits reserve (and a pass-through forwards) is bounded.
+    if type(head.max_tokens) is int and head.max_tokens > MAX_COUNT:
+        raise InvalidRequest(
+            f"max_tokens: Input should be less than or equal to {MAX_COUNT}", param="max_tokens"
+        )
+    return head
 
 
 def decode_request(body: bytes) -> ir.Request:
-    try:
-        w = _decode_request(body)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise invalid(exc) from None
-    return _to_ir(w)
+    return _to_ir(decode(_decode_request, body))
 
 
 def decode_count_tokens(body: bytes) -> ir.Request:
-    try:
-        w = _decode_count(body)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise invalid(exc) from None
-    return _to_ir(w)
+    return _to_ir(decode(_decode_count, body))
 
 
 def _to_ir(w: wire.MessagesRequest | wire.CountTokensRequest) -> ir.Request:
@@ -194,7 +189,8 @@ def _blocks(
             case wire.ToolUseBlock():
                 if block.cache_control is not None:
                     dropped.add("cache_control")
-                out.append(ir.ToolUse(block.id, block.name, block.input))
+                tool_input = json_value(block.input, f"{at}.input")
+                out.append(ir.ToolUse(block.id, block.name, tool_input))
             case wire.ToolResultBlock():
                 out.append(_tool_result(block, at, dropped))
             case wire.ThinkingBlock():
@@ -233,5 +229,6 @@ def _tools(params: list[wire.ToolParam], dropped: set[str]) -> tuple[ir.Tool, ..
             raise InvalidRequest(
                 f"tools.{i}.input_schema: Field required", param=f"tools.{i}.input_schema"
             )
-        tools.append(ir.Tool(t.name, t.description, t.input_schema))
+        schema = json_value(t.input_schema, f"tools.{i}.input_schema")
+        tools.append(ir.Tool(t.name, t.description, schema))
     return tuple(tools)

@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Any, Literal, assert_never
 
 import msgspec
-import orjson
 
 from switchboard import ir
 from switchboard.dialects.openai_chat import wire
-from switchboard.dialects.validation import invalid
+from switchboard.dialects.validation import MAX_COUNT, decode, json_value, parse_json
 from switchboard.errors import InvalidRequest
 
 _decode_chat = msgspec.json.Decoder(wire.ChatRequest).decode
@@ -34,10 +33,15 @@ _CARRIED = frozenset(wire.ChatRequest.__struct_fields__)
 
 
 def decode_head(body: bytes) -> wire.RequestHead:
-    try:
-        return _decode_head(body)
-    except msgspec.DecodeError as exc:
-        raise invalid(exc) from None
+    head = decode(_decode_head, body)
+    # Loose in the head, but what limits reserve (and a pass-through forwards) is bounded.
+    for name in ("max_tokens", "max_completion_tokens"):
+        value = getattr(head, name)
+        if type(value) is int and value > MAX_COUNT:
+            raise InvalidRequest(
+                f"{name}: Input should be less than or equal to {MAX_COUNT}", param=name
+            )
+    return head
 
 
 def wants_usage(head: wire.RequestHead) -> bool:
@@ -46,12 +50,11 @@ def wants_usage(head: wire.RequestHead) -> bool:
 
 
 def decode_request(body: bytes) -> ir.Request:
-    try:
-        w = _decode_chat(body)
-    except msgspec.DecodeError as exc:
-        raise invalid(exc) from None
+    w = decode(_decode_chat, body)
     dropped: list[str] = [
-        k for k, v in _decode_keys(body).items() if k not in _CARRIED and bytes(v) != b"null"
+        k
+        for k, v in decode(_decode_keys, body).items()
+        if k not in _CARRIED and bytes(v) != b"null"
     ]
     if w.n is not None and w.n != 1:
         raise InvalidRequest("n: only n=1 is supported", param="n")
@@ -111,7 +114,8 @@ def _response_format(rf: wire.ResponseFormatParam | None) -> ir.ResponseFormat |
                 "response_format.json_schema.schema: Field required",
                 param="response_format.json_schema.schema",
             )
-        return ir.ResponseFormat("json_schema", js.schema, js.name, js.strict)
+        schema = json_value(js.schema, "response_format.json_schema.schema")
+        return ir.ResponseFormat("json_schema", schema, js.name, js.strict)
     raise InvalidRequest(
         f"response_format.type: '{rf.type}' is not one of text, json_object, json_schema",
         param="response_format.type",
@@ -128,7 +132,10 @@ def _decode_tools(params: list[wire.ToolParam], dropped: list[str]) -> tuple[ir.
         fn = t.function
         if fn.strict:
             dropped.append("tools.function.strict")
-        schema = fn.parameters or {"type": "object", "properties": {}}
+        schema = json_value(fn.parameters, f"tools.{i}.function.parameters") or {
+            "type": "object",
+            "properties": {},
+        }
         tools.append(ir.Tool(fn.name, fn.description, schema))
     return tuple(tools)
 
@@ -227,13 +234,10 @@ def _texts(content: str | list[wire.ContentPart], where: str) -> tuple[ir.Text, 
 
 def _arguments(raw: str | dict[str, Any], where: str, dropped: list[str]) -> dict[str, Any]:
     if isinstance(raw, dict):
-        return raw
+        return json_value(raw, where)
     if not raw.strip():
         return {}
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        value = None
+    value = parse_json(raw, where)
     if isinstance(value, dict):
         return value
     # A model may have produced broken arguments; the history must still be replayable.

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from switchboard.dialects.validation import Count
+
 
 class FunctionCall(msgspec.Struct):
     name: str | None = None
@@ -224,14 +226,14 @@ class StreamOptions(msgspec.Struct):
 class ChatRequest(msgspec.Struct):
     model: str
     messages: list[MessageParam]
-    max_tokens: Annotated[int, msgspec.Meta(ge=0)] | None = None
-    max_completion_tokens: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    max_tokens: Annotated[int, Count] | None = None
+    max_completion_tokens: Annotated[int, Count] | None = None
     stream: bool | None = None
     stream_options: StreamOptions | None = None
     temperature: float | None = None
     top_p: float | None = None
     stop: str | list[str] | None = None
-    n: int | None = None
+    n: Annotated[int, Count] | None = None
     tools: list[ToolParam] | None = None
     tool_choice: str | ToolChoiceParam | None = None
     parallel_tool_calls: bool | None = None
