@@ -23,6 +23,10 @@ from switchboard.keys import (
 )
 from switchboard.storage import KeyStore
 
+# Past these a count or a budget is no limit at all, and would overflow a database column
+# (PostgreSQL's INTEGER; nano-dollars in a BIGINT).
+MAX_COUNT = 2**31 - 1
+MAX_BUDGET_USD = 1_000_000_000
 FIELDS = (
     "name",
     "models",
@@ -39,16 +43,18 @@ def parse_time(field: str, value: str) -> datetime:
     """ISO 8601 (`2025-01-31`, `2025-01-31T12:00:00Z`) or a span back from now (`24h`, `7d`)."""
     text = value.strip()
     units = {"m": 60, "h": 3600, "d": 86400}
-    if text[:-1].isdigit() and text[-1:] in units:
-        return datetime.now(UTC) - timedelta(seconds=int(text[:-1]) * units[text[-1]])
     try:
+        if text[:-1].isascii() and text[:-1].isdigit() and text[-1:] in units:
+            return datetime.now(UTC) - timedelta(seconds=int(text[:-1]) * units[text[-1]])
         at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
     except ValueError:
         raise InvalidRequest(
-            f"{field}: '{value}' is not an ISO 8601 time (like 2025-01-31T12:00:00Z)",
+            f"{field}: '{value[:100]}' is not an ISO 8601 time (like 2025-01-31T12:00:00Z)",
             param=field,
         ) from None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    except OverflowError:  # a span back past year 1, or a time past year 9999 in UTC
+        raise InvalidRequest(f"{field}: '{value[:100]}' is out of range", param=field) from None
 
 
 def _count(field: str, value: Any) -> int | None:
@@ -56,6 +62,8 @@ def _count(field: str, value: Any) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidRequest(f"{field}: must be a whole number, 0 or more", param=field)
+    if value > MAX_COUNT:
+        raise InvalidRequest(f"{field}: must be at most {MAX_COUNT}", param=field)
     return value or None
 
 
@@ -93,8 +101,10 @@ def parse_limits(fields: Mapping[str, Any], base: Limits) -> Limits:
             raise InvalidRequest(
                 "budget_usd: must be a number of dollars above 0", param="budget_usd"
             )
-        elif not math.isfinite(usd):
-            raise InvalidRequest("budget_usd: must be finite", param="budget_usd")
+        elif not math.isfinite(usd) or usd > MAX_BUDGET_USD:
+            raise InvalidRequest(
+                f"budget_usd: must be at most {MAX_BUDGET_USD}", param="budget_usd"
+            )
         else:
             limits = replace(limits, budget_nusd=round(usd * NANO))
     if "budget_period" in fields:

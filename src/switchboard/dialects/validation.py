@@ -33,6 +33,7 @@ Count = msgspec.Meta(ge=0, le=MAX_COUNT)
 _INT_RANGE = range(-(2**63), 2**64)
 # Locating a bad spot in a body is error-path work; this bounds it for a huge body.
 _MAX_TOKENS_SCANNED = 1_000_000
+_PATH_STEPS = 12
 
 
 def invalid(exc: msgspec.DecodeError) -> InvalidRequest:
@@ -106,6 +107,7 @@ def _unencodable(value: Any, where: str) -> InvalidRequest:
     while stack:
         node, at, depth = stack.pop()
         if depth > MAX_DEPTH:
+            at = _short(at, where.count(".") + _PATH_STEPS)
             return InvalidRequest(
                 f"{at}: JSON nested deeper than {MAX_DEPTH} levels is not accepted", param=at
             )
@@ -123,6 +125,12 @@ def _unencodable(value: Any, where: str) -> InvalidRequest:
     return InvalidRequest(f"{where}: a value the gateway cannot encode", param=where)
 
 
+def _short(path: str, steps: int = _PATH_STEPS) -> str:
+    """Where a deep value starts is enough to find it; all of it would be 230 steps."""
+    parts = path.split(".")
+    return path if len(parts) <= steps else ".".join(parts[:steps]) + ".…"
+
+
 _TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}:,]', re.S)
 
 
@@ -136,7 +144,7 @@ def _deep_path(body: bytes) -> str | None:
         token = match.group()
         if token in (b"{", b"["):
             if len(stack) >= MAX_DEPTH:
-                return ".".join(str(entry[1]) for entry in stack if entry[1] is not None)
+                return _short(".".join(str(e[1]) for e in stack if e[1] is not None))
             stack.append([token == b"{", None if token == b"{" else 0, token == b"{"])
         elif token in (b"}", b"]"):
             if stack:
