@@ -9,6 +9,8 @@ once something is."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -77,52 +79,59 @@ def too_deep(body: bytes, where: str = "") -> InvalidRequest:
     )
 
 
-def json_value(value: T, where: str) -> T:
-    """A free-form value (tool input, schema) the gateway must be able to encode for an
-    upstream: refused, naming the spot, when it nests too deep or holds an integer past 64
-    bits. One orjson encode, wrapped in the room an upstream body may add around it."""
-    wrapped: Any = value
-    for _ in range(_ROOM):
+def encodable(values: list[Any], body: bytes) -> None:
+    """The free-form values of a request (tool inputs, schemas) as the gateway must be able
+    to encode them for an upstream: refused, naming the spot in the client's `body`, when one
+    nests too deep or holds an integer past 64 bits. One orjson encode of them all, wrapped in
+    the room an upstream body may add around a value."""
+    wrapped: Any = values
+    for _ in range(_ROOM - 1):
         wrapped = [wrapped]
     try:
         orjson.dumps(wrapped)
     except TypeError:
-        raise _unencodable(value, where) from None
-    return value
+        raise _unencodable(body) from None
 
 
-def parse_json(text: str, where: str) -> Any:
-    """JSON inside a string (OpenAI tool-call arguments): None when it is not JSON, refused as
-    `json_value` refuses when it is but the gateway could not encode it again."""
+def parse_json(text: str) -> Any:
+    """JSON inside a string (OpenAI tool-call arguments), or None when it is not JSON."""
     try:
-        value = orjson.loads(text)
+        return orjson.loads(text)
     except orjson.JSONDecodeError:
         return None
-    return json_value(value, where)
 
 
-def _unencodable(value: Any, where: str) -> InvalidRequest:
-    """What in `value` orjson refused, found by walking it (the error path only)."""
-    stack: list[tuple[Any, str, int]] = [(value, where, 0)]
+def _unencodable(body: bytes) -> InvalidRequest:
+    """What in `body` orjson could not encode, found by walking all of it (the error path
+    only); JSON inside strings (tool-call arguments) is walked too."""
+    try:
+        value = json.loads(body)
+    except RecursionError:
+        return too_deep(body)
+    except ValueError:
+        value = None
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
     while stack:
         node, at, depth = stack.pop()
         if depth > MAX_DEPTH:
-            at = _short(at, where.count(".") + _PATH_STEPS)
+            at = _short(at)
             return InvalidRequest(
                 f"{at}: JSON nested deeper than {MAX_DEPTH} levels is not accepted", param=at
             )
         if isinstance(node, dict):
-            stack.extend((v, f"{at}.{k}", depth + 1) for k, v in reversed(node.items()))
+            stack.extend((v, f"{at}.{k}".lstrip("."), depth + 1) for k, v in node.items())
         elif isinstance(node, list):
-            stack.extend((v, f"{at}.{i}", depth + 1) for i, v in reversed(list(enumerate(node))))
+            stack.extend((v, f"{at}.{i}".lstrip("."), depth + 1) for i, v in enumerate(node))
         elif isinstance(node, int) and not isinstance(node, bool) and node not in _INT_RANGE:
             return InvalidRequest(f"{at}: integers must fit in 64 bits", param=at)
-        elif isinstance(node, str):
-            try:
-                node.encode()
-            except UnicodeEncodeError:
-                return InvalidRequest(f"{at}: not valid Unicode (a lone surrogate)", param=at)
-    return InvalidRequest(f"{where}: a value the gateway cannot encode", param=where)
+        elif isinstance(node, str) and node.startswith(("{", "[")):
+            # A string that is not JSON is just a string.
+            with contextlib.suppress(ValueError, RecursionError):
+                stack.append((json.loads(node), at, depth))
+    return InvalidRequest(
+        f"a tool input or schema nests deeper than {MAX_DEPTH} levels or holds an integer "
+        "past 64 bits"
+    )
 
 
 def _short(path: str, steps: int = _PATH_STEPS) -> str:

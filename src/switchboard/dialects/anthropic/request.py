@@ -9,7 +9,7 @@ import msgspec
 
 from switchboard import ir
 from switchboard.dialects.anthropic import wire
-from switchboard.dialects.validation import MAX_COUNT, decode, json_value
+from switchboard.dialects.validation import MAX_COUNT, decode, encodable
 from switchboard.errors import InvalidRequest
 
 _decode_request = msgspec.json.Decoder(wire.MessagesRequest).decode
@@ -29,14 +29,14 @@ def decode_head(body: bytes) -> wire.RequestHead:
 
 
 def decode_request(body: bytes) -> ir.Request:
-    return _to_ir(decode(_decode_request, body))
+    return _to_ir(decode(_decode_request, body), body)
 
 
 def decode_count_tokens(body: bytes) -> ir.Request:
-    return _to_ir(decode(_decode_count, body))
+    return _to_ir(decode(_decode_count, body), body)
 
 
-def _to_ir(w: wire.MessagesRequest | wire.CountTokensRequest) -> ir.Request:
+def _to_ir(w: wire.MessagesRequest | wire.CountTokensRequest, body: bytes) -> ir.Request:
     dropped: set[str] = set()
     if w.cache_control is not None:
         dropped.add("cache_control")
@@ -49,6 +49,12 @@ def _to_ir(w: wire.MessagesRequest | wire.CountTokensRequest) -> ir.Request:
     if not messages:
         raise InvalidRequest("messages: at least one message is required", param="messages")
     tools = _tools(w.tools or [], dropped)
+    # What an encoder will write again for the upstream, free-form: checked once.
+    encodable(
+        [b.input for m in messages for b in m.content if isinstance(b, ir.ToolUse)]
+        + [t.input_schema for t in tools],
+        body,
+    )
     choice = None
     if w.tool_choice is not None:
         if w.tool_choice.type == "tool" and not w.tool_choice.name:
@@ -189,8 +195,7 @@ def _blocks(
             case wire.ToolUseBlock():
                 if block.cache_control is not None:
                     dropped.add("cache_control")
-                tool_input = json_value(block.input, f"{at}.input")
-                out.append(ir.ToolUse(block.id, block.name, tool_input))
+                out.append(ir.ToolUse(block.id, block.name, block.input))
             case wire.ToolResultBlock():
                 out.append(_tool_result(block, at, dropped))
             case wire.ThinkingBlock():
@@ -229,6 +234,5 @@ def _tools(params: list[wire.ToolParam], dropped: set[str]) -> tuple[ir.Tool, ..
             raise InvalidRequest(
                 f"tools.{i}.input_schema: Field required", param=f"tools.{i}.input_schema"
             )
-        schema = json_value(t.input_schema, f"tools.{i}.input_schema")
-        tools.append(ir.Tool(t.name, t.description, schema))
+        tools.append(ir.Tool(t.name, t.description, t.input_schema))
     return tuple(tools)

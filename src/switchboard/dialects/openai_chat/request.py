@@ -9,7 +9,7 @@ import msgspec
 
 from switchboard import ir
 from switchboard.dialects.openai_chat import wire
-from switchboard.dialects.validation import MAX_COUNT, decode, json_value, parse_json
+from switchboard.dialects.validation import MAX_COUNT, decode, encodable, parse_json
 from switchboard.errors import InvalidRequest
 
 _decode_chat = msgspec.json.Decoder(wire.ChatRequest).decode
@@ -71,6 +71,14 @@ def decode_request(body: bytes) -> ir.Request:
             limit += thinking.budget_tokens  # the limit includes reasoning, as OpenAI counts it
     stop = [w.stop] if isinstance(w.stop, str) else list(w.stop or ())
     tools = _decode_tools(w.tools or [], dropped)
+    response_format = _response_format(w.response_format)
+    # What an encoder will write again for the upstream, free-form: checked once.
+    encodable(
+        [b.input for m in messages for b in m.content if isinstance(b, ir.ToolUse)]
+        + [t.input_schema for t in tools]
+        + [response_format.schema if response_format else None],
+        body,
+    )
     return ir.Request(
         model=w.model,
         messages=messages,
@@ -84,7 +92,7 @@ def decode_request(body: bytes) -> ir.Request:
         tools=tools,
         tool_choice=_decode_tool_choice(w.tool_choice, w.parallel_tool_calls, bool(tools)),
         thinking=thinking,
-        response_format=_response_format(w.response_format),
+        response_format=response_format,
         dropped=tuple(dict.fromkeys(dropped)),
     )
 
@@ -114,8 +122,7 @@ def _response_format(rf: wire.ResponseFormatParam | None) -> ir.ResponseFormat |
                 "response_format.json_schema.schema: Field required",
                 param="response_format.json_schema.schema",
             )
-        schema = json_value(js.schema, "response_format.json_schema.schema")
-        return ir.ResponseFormat("json_schema", schema, js.name, js.strict)
+        return ir.ResponseFormat("json_schema", js.schema, js.name, js.strict)
     raise InvalidRequest(
         f"response_format.type: '{rf.type}' is not one of text, json_object, json_schema",
         param="response_format.type",
@@ -132,10 +139,7 @@ def _decode_tools(params: list[wire.ToolParam], dropped: list[str]) -> tuple[ir.
         fn = t.function
         if fn.strict:
             dropped.append("tools.function.strict")
-        schema = json_value(fn.parameters, f"tools.{i}.function.parameters") or {
-            "type": "object",
-            "properties": {},
-        }
+        schema = fn.parameters or {"type": "object", "properties": {}}
         tools.append(ir.Tool(fn.name, fn.description, schema))
     return tuple(tools)
 
@@ -234,10 +238,10 @@ def _texts(content: str | list[wire.ContentPart], where: str) -> tuple[ir.Text, 
 
 def _arguments(raw: str | dict[str, Any], where: str, dropped: list[str]) -> dict[str, Any]:
     if isinstance(raw, dict):
-        return json_value(raw, where)
+        return raw
     if not raw.strip():
         return {}
-    value = parse_json(raw, where)
+    value = parse_json(raw)
     if isinstance(value, dict):
         return value
     # A model may have produced broken arguments; the history must still be replayable.
