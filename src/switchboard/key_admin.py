@@ -26,6 +26,10 @@ from switchboard.storage import KeyStore
 if TYPE_CHECKING:
     from switchboard.key_changes import KeyChanges
 
+# Past these a count or a budget is no limit at all, and would overflow a database column
+# (PostgreSQL's INTEGER; nano-dollars in a BIGINT).
+MAX_COUNT = 2**31 - 1
+MAX_BUDGET_USD = 1_000_000_000
 FIELDS = (
     "name",
     "models",
@@ -43,19 +47,21 @@ def parse_time(field: str, value: str, ahead: bool = False) -> datetime:
     back from now, or `ahead` of it (an expiry)."""
     text = value.strip()
     units = {"m": 60, "h": 3600, "d": 86400}
-    if text[:-1].isdigit() and text[-1:] in units:
-        span = timedelta(seconds=int(text[:-1]) * units[text[-1]])
-        return datetime.now(UTC) + span if ahead else datetime.now(UTC) - span
     try:
+        if text[:-1].isascii() and text[:-1].isdigit() and text[-1:] in units:
+            span = timedelta(seconds=int(text[:-1]) * units[text[-1]])
+            return datetime.now(UTC) + span if ahead else datetime.now(UTC) - span
         at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
     except ValueError:
         direction = "ahead of" if ahead else "back from"
         raise InvalidRequest(
-            f"{field}: '{value}' is neither an ISO 8601 time (like 2025-01-31T12:00:00Z) "
+            f"{field}: '{value[:100]}' is neither an ISO 8601 time (like 2025-01-31T12:00:00Z) "
             f"nor a span {direction} now (like 30m, 24h, 7d)",
             param=field,
         ) from None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    except OverflowError:  # a span past year 1 or 9999, or a time past year 9999 in UTC
+        raise InvalidRequest(f"{field}: '{value[:100]}' is out of range", param=field) from None
 
 
 def _count(field: str, value: Any) -> int | None:
@@ -63,6 +69,8 @@ def _count(field: str, value: Any) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidRequest(f"{field}: must be a whole number, 0 or more", param=field)
+    if value > MAX_COUNT:
+        raise InvalidRequest(f"{field}: must be at most {MAX_COUNT}", param=field)
     return value or None
 
 
@@ -100,8 +108,10 @@ def parse_limits(fields: Mapping[str, Any], base: Limits) -> Limits:
             raise InvalidRequest(
                 "budget_usd: must be a number of dollars above 0", param="budget_usd"
             )
-        elif not math.isfinite(usd):
-            raise InvalidRequest("budget_usd: must be finite", param="budget_usd")
+        elif not math.isfinite(usd) or usd > MAX_BUDGET_USD:
+            raise InvalidRequest(
+                f"budget_usd: must be at most {MAX_BUDGET_USD}", param="budget_usd"
+            )
         else:
             limits = replace(limits, budget_nusd=round(usd * NANO))
     if "budget_period" in fields:

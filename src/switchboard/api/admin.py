@@ -22,6 +22,8 @@ from switchboard.errors import InvalidRequest, NotFound, PermissionDenied
 from switchboard.key_admin import KeyAdmin, parse_time
 from switchboard.storage import GROUPS, Ledger, UsageFilter
 
+MAX_ROWS = 100_000  # rows of /admin/usage in one reply
+
 
 def _json(value: Any) -> bytes:
     return orjson.dumps(value)
@@ -86,10 +88,14 @@ class AdminHandler:
         f = usage_filter(params)
         group = params.get("group_by")
         if group is None:
-            limit = params.get("limit", "1000")
-            if not limit.isdigit():
-                raise InvalidRequest("limit: must be a whole number", param="limit")
-            return await self._ledger.rows(f, int(limit))
+            return await self._ledger.rows(f, _limit(params.get("limit", "1000")))
         if group not in GROUPS:
             raise InvalidRequest(f"group_by: must be one of {', '.join(GROUPS)}", param="group_by")
         return await self._ledger.report(f, GROUPS[group])
+
+
+def _limit(text: str) -> int:
+    # ASCII digits only: str.isdigit() also takes '²', which int() refuses.
+    if not (text.isascii() and text.isdigit() and int(text) <= MAX_ROWS):
+        raise InvalidRequest(f"limit: must be a whole number from 0 to {MAX_ROWS}", param="limit")
+    return int(text)

@@ -10,12 +10,13 @@ import orjson
 
 from switchboard import ir
 from switchboard.dialects.sse import SSEEvent, frame
+from switchboard.dialects.validation import dump_body, load_body
 
 
 def rewrite_model(body: bytes, model: str) -> bytes:
-    data = orjson.loads(body)
+    data = load_body(body)
     data["model"] = model
-    return orjson.dumps(data)
+    return dump_body(data, body)
 
 
 def _usage(raw: Any, base: ir.Usage) -> ir.Usage:

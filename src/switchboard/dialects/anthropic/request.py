@@ -9,7 +9,7 @@ import msgspec
 
 from switchboard import ir
 from switchboard.dialects.anthropic import wire
-from switchboard.dialects.validation import invalid
+from switchboard.dialects.validation import MAX_COUNT, decode, encodable
 from switchboard.errors import InvalidRequest
 
 _decode_request = msgspec.json.Decoder(wire.MessagesRequest).decode
@@ -19,29 +19,24 @@ _INDEX = re.compile(r"\[(\d+)\]")
 
 
 def decode_head(body: bytes) -> wire.RequestHead:
-    try:
-        return _decode_head(body)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise invalid(exc) from None
+    head = decode(_decode_head, body)
+    # Loose in the head, but what limits reserve (and a pass-through forwards) is bounded.
+    if type(head.max_tokens) is int and head.max_tokens > MAX_COUNT:
+        raise InvalidRequest(
+            f"max_tokens: Input should be less than or equal to {MAX_COUNT}", param="max_tokens"
+        )
+    return head
 
 
 def decode_request(body: bytes) -> ir.Request:
-    try:
-        w = _decode_request(body)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise invalid(exc) from None
-    return _to_ir(w)
+    return _to_ir(decode(_decode_request, body), body)
 
 
 def decode_count_tokens(body: bytes) -> ir.Request:
-    try:
-        w = _decode_count(body)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise invalid(exc) from None
-    return _to_ir(w)
+    return _to_ir(decode(_decode_count, body), body)
 
 
-def _to_ir(w: wire.MessagesRequest | wire.CountTokensRequest) -> ir.Request:
+def _to_ir(w: wire.MessagesRequest | wire.CountTokensRequest, body: bytes) -> ir.Request:
     dropped: set[str] = set()
     if w.cache_control is not None:
         dropped.add("cache_control")
@@ -54,6 +49,12 @@ def _to_ir(w: wire.MessagesRequest | wire.CountTokensRequest) -> ir.Request:
     if not messages:
         raise InvalidRequest("messages: at least one message is required", param="messages")
     tools = _tools(w.tools or [], dropped)
+    # What an encoder will write again for the upstream, free-form: checked once.
+    encodable(
+        [b.input for m in messages for b in m.content if isinstance(b, ir.ToolUse)]
+        + [t.input_schema for t in tools],
+        body,
+    )
     choice = None
     if w.tool_choice is not None:
         if w.tool_choice.type == "tool" and not w.tool_choice.name:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from switchboard.ir.request import MAX_TOKENS
+from switchboard.dialects.validation import Count
 
 
 class _Block(msgspec.Struct, tag_field="type"):
@@ -176,7 +176,7 @@ class ToolChoiceParam(msgspec.Struct):
 
 class ThinkingParam(msgspec.Struct):
     type: Literal["enabled", "disabled", "adaptive", "between_tools"]
-    budget_tokens: int | None = None
+    budget_tokens: Annotated[int, Count] | None = None
 
 
 class MetadataParam(msgspec.Struct):
@@ -185,14 +185,14 @@ class MetadataParam(msgspec.Struct):
 
 class MessagesRequest(msgspec.Struct):
     model: str
-    max_tokens: Annotated[int, msgspec.Meta(ge=0)]
+    max_tokens: Annotated[int, Count]
     messages: list[MessageParam]
     system: str | list[TextBlock] | None = None
     stream: bool | None = None
     stop_sequences: list[str] | None = None
     temperature: float | None = None
     top_p: float | None = None
-    top_k: int | None = None
+    top_k: Annotated[int, Count] | None = None
     metadata: MetadataParam | None = None
     tools: list[ToolParam] | None = None
     tool_choice: ToolChoiceParam | None = None
@@ -210,12 +210,12 @@ class CountTokensRequest(msgspec.Struct):
     tool_choice: ToolChoiceParam | None = None
     thinking: ThinkingParam | None = None
     cache_control: dict[str, Any] | None = None
-    max_tokens: int = 0
+    max_tokens: Annotated[int, Count] = 0
     stream: bool | None = None
     stop_sequences: list[str] | None = None
     temperature: float | None = None
     top_p: float | None = None
-    top_k: int | None = None
+    top_k: Annotated[int, Count] | None = None
     metadata: MetadataParam | None = None
 
 
@@ -233,9 +233,7 @@ class RequestHead(msgspec.Struct):
     # What limits and budgets reserve before the call, so strict here for every route (a
     # pass-through body is never decoded further): a value the gateway could not reserve for
     # (`1000.0`, `"1000"`, 2**40) is refused, not relayed to an upstream that may read it.
-    max_tokens: Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)] | msgspec.UnsetType = (
-        msgspec.UNSET
-    )
+    max_tokens: Annotated[int, Count] | msgspec.UnsetType = msgspec.UNSET
     metadata: MetadataParam | None = None
     messages: msgspec.Raw = msgspec.Raw()
     tools: msgspec.Raw = msgspec.Raw()

@@ -14,12 +14,13 @@ from switchboard import ir
 from switchboard.dialects.openai_chat import wire
 from switchboard.dialects.openai_chat.response import usage as usage_of
 from switchboard.dialects.sse import SSEEvent, data_frame
+from switchboard.dialects.validation import dump_body, load_body
 
 DONE = data_frame(b"[DONE]")
 
 
 def rewrite_request(body: bytes, model: str) -> bytes:
-    data = orjson.loads(body)
+    data = load_body(body)
     if not isinstance(data, dict):
         raise ValueError("the request body is not a JSON object")
     data["model"] = model
@@ -28,7 +29,7 @@ def rewrite_request(body: bytes, model: str) -> bytes:
         options = dict(options) if isinstance(options, dict) else {}
         options["include_usage"] = True
         data["stream_options"] = options
-    return orjson.dumps(data)
+    return dump_body(data, body)
 
 
 def _usage(raw: Any, base: ir.Usage) -> ir.Usage:

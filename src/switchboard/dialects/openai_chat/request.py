@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Any, Literal, assert_never
 
 import msgspec
-import orjson
 
 from switchboard import ir
 from switchboard.dialects.openai_chat import wire
-from switchboard.dialects.validation import invalid
+from switchboard.dialects.validation import MAX_COUNT, decode, encodable, parse_json
 from switchboard.errors import InvalidRequest
 
 _decode_chat = msgspec.json.Decoder(wire.ChatRequest).decode
@@ -34,10 +33,15 @@ _CARRIED = frozenset(wire.ChatRequest.__struct_fields__)
 
 
 def decode_head(body: bytes) -> wire.RequestHead:
-    try:
-        return _decode_head(body)
-    except msgspec.DecodeError as exc:
-        raise invalid(exc) from None
+    head = decode(_decode_head, body)
+    # Loose in the head, but what limits reserve (and a pass-through forwards) is bounded.
+    for name in ("max_tokens", "max_completion_tokens"):
+        value = getattr(head, name)
+        if type(value) is int and value > MAX_COUNT:
+            raise InvalidRequest(
+                f"{name}: Input should be less than or equal to {MAX_COUNT}", param=name
+            )
+    return head
 
 
 def wants_usage(head: wire.RequestHead) -> bool:
@@ -46,12 +50,11 @@ def wants_usage(head: wire.RequestHead) -> bool:
 
 
 def decode_request(body: bytes) -> ir.Request:
-    try:
-        w = _decode_chat(body)
-    except msgspec.DecodeError as exc:
-        raise invalid(exc) from None
+    w = decode(_decode_chat, body)
     dropped: list[str] = [
-        k for k, v in _decode_keys(body).items() if k not in _CARRIED and bytes(v) != b"null"
+        k
+        for k, v in decode(_decode_keys, body).items()
+        if k not in _CARRIED and bytes(v) != b"null"
     ]
     if w.n is not None and w.n != 1:
         raise InvalidRequest("n: only n=1 is supported", param="n")
@@ -68,6 +71,14 @@ def decode_request(body: bytes) -> ir.Request:
             limit += thinking.budget_tokens  # the limit includes reasoning, as OpenAI counts it
     stop = [w.stop] if isinstance(w.stop, str) else list(w.stop or ())
     tools = _decode_tools(w.tools or [], dropped)
+    response_format = _response_format(w.response_format)
+    # What an encoder will write again for the upstream, free-form: checked once.
+    encodable(
+        [b.input for m in messages for b in m.content if isinstance(b, ir.ToolUse)]
+        + [t.input_schema for t in tools]
+        + [response_format.schema if response_format else None],
+        body,
+    )
     return ir.Request(
         model=w.model,
         messages=messages,
@@ -81,7 +92,7 @@ def decode_request(body: bytes) -> ir.Request:
         tools=tools,
         tool_choice=_decode_tool_choice(w.tool_choice, w.parallel_tool_calls, bool(tools)),
         thinking=thinking,
-        response_format=_response_format(w.response_format),
+        response_format=response_format,
         dropped=tuple(dict.fromkeys(dropped)),
     )
 
@@ -230,10 +241,7 @@ def _arguments(raw: str | dict[str, Any], where: str, dropped: list[str]) -> dic
         return raw
     if not raw.strip():
         return {}
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        value = None
+    value = parse_json(raw)
     if isinstance(value, dict):
         return value
     # A model may have produced broken arguments; the history must still be replayable.

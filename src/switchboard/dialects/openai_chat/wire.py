@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from switchboard.ir.request import MAX_TOKENS
+from switchboard.dialects.validation import Count
 
 
 class FunctionCall(msgspec.Struct):
@@ -226,14 +226,14 @@ class StreamOptions(msgspec.Struct):
 class ChatRequest(msgspec.Struct):
     model: str
     messages: list[MessageParam]
-    max_tokens: Annotated[int, msgspec.Meta(ge=0)] | None = None
-    max_completion_tokens: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    max_tokens: Annotated[int, Count] | None = None
+    max_completion_tokens: Annotated[int, Count] | None = None
     stream: bool | None = None
     stream_options: StreamOptions | None = None
     temperature: float | None = None
     top_p: float | None = None
     stop: str | list[str] | None = None
-    n: int | None = None
+    n: Annotated[int, Count] | None = None
     tools: list[ToolParam] | None = None
     tool_choice: str | ToolChoiceParam | None = None
     parallel_tool_calls: bool | None = None
@@ -258,8 +258,8 @@ class RequestHead(msgspec.Struct):
     # What limits and budgets reserve before the call, so strict here for every route (a
     # pass-through body is never decoded further): a value the gateway could not reserve for
     # (`1000.0`, `"1000"`, 2**40) is refused, not relayed to an upstream that may read it.
-    max_tokens: Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)] | None = None
-    max_completion_tokens: Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)] | None = None
+    max_tokens: Annotated[int, Count] | None = None
+    max_completion_tokens: Annotated[int, Count] | None = None
     prompt_cache_key: str | None = None
     user: str | None = None
     messages: msgspec.Raw = msgspec.Raw()  # counted by the bounds, judged by the full decode
