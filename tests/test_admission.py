@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from switchboard.admission import DEFAULT_OUTPUT_LIMIT, may_use, output_limit
 from switchboard.catalog import Catalog
 from switchboard.config import parse_config
 from switchboard.dialects.anthropic.request import decode_head as anthropic_head
 from switchboard.dialects.openai_chat.request import decode_head as openai_head
 from switchboard.errors import InvalidRequest
-from switchboard.keys import ApiKey, Limits
+from switchboard.tenancy.admission import DEFAULT_OUTPUT_LIMIT, may_use, output_limit
+from switchboard.tenancy.keys import ApiKey, Limits
 
 
 @pytest.mark.parametrize(

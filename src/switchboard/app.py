@@ -19,7 +19,6 @@ from switchboard.api.metrics import MetricsHandler
 from switchboard.api.models import ModelsHandler
 from switchboard.api.openai import ChatCompletionsHandler
 from switchboard.api.openai import ModelsHandler as OpenAIModelsHandler
-from switchboard.auth import Authenticator
 from switchboard.catalog import Catalog
 from switchboard.config import Config
 from switchboard.dialects.anthropic import errors as anthropic_errors
@@ -38,9 +37,10 @@ from switchboard.metrics import Metrics
 from switchboard.redact import Redactor
 from switchboard.service import Gateway
 from switchboard.signing import ThinkingSigner
-from switchboard.tenancy import Tenancy
+from switchboard.tenancy.auth import Authenticator
+from switchboard.tenancy.runtime import Tenancy
+from switchboard.tenancy.usage import row_from_log
 from switchboard.upstreams.http import HttpClient
-from switchboard.usage import row_from_log
 
 Handler = Callable[[Exchange], Awaitable[None]]
 # The lifespan's side of ASGI, which is all of ASGI the app still speaks.

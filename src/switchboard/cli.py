@@ -87,7 +87,7 @@ def check(config_file: Path) -> None:
 
 
 def _storage_commands() -> None:
-    from switchboard.tenancy_cli import db, keys, usage
+    from switchboard.tenancy.cli import db, keys, usage
 
     main.add_command(keys)
     main.add_command(usage)

@@ -23,8 +23,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from switchboard.recorder import LedgerWriter
 from switchboard.routing import Router
+from switchboard.tenancy.recorder import LedgerWriter
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 

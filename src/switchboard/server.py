@@ -14,9 +14,9 @@ import uvicorn
 
 from switchboard.api.http11 import Connection
 from switchboard.app import App, create_app
-from switchboard.auth import resolve_master_key
 from switchboard.config import Config, load_config
 from switchboard.log import start_logging
+from switchboard.tenancy.auth import resolve_master_key
 
 # How `serve --workers N` tells its workers what to build (an empty path: the embedded default).
 CONFIG_ENV = "SWITCHBOARD_CONFIG"

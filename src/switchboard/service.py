@@ -16,8 +16,6 @@ from typing import Literal, TypeVar
 import msgspec
 
 from switchboard import ir
-from switchboard.admission import UNPRICED, Admission, Headers, Ticket, output_limit
-from switchboard.auth import Principal
 from switchboard.catalog import Catalog, Channel, ModelEntry
 from switchboard.config import Documents, Endpoint, Routing
 from switchboard.counting import Calibration, estimate_tokens
@@ -25,6 +23,8 @@ from switchboard.errors import GatewayError, InvalidRequest, NotFound, UpstreamE
 from switchboard.log import events as log
 from switchboard.routing import Router, Target
 from switchboard.signing import ThinkingSigner
+from switchboard.tenancy.admission import UNPRICED, Admission, Headers, Ticket, output_limit
+from switchboard.tenancy.auth import Principal
 from switchboard.upstreams.anthropic import AnthropicUpstream
 from switchboard.upstreams.base import (
     Call,

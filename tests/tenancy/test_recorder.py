@@ -12,10 +12,10 @@ from typing import TypeVar
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from switchboard.recorder import LedgerWriter
 from switchboard.storage import Storage, UsageFilter
 from switchboard.storage.journal import Journal
-from switchboard.usage import TEXT_LIMITS, UsageRow
+from switchboard.tenancy.recorder import LedgerWriter
+from switchboard.tenancy.usage import TEXT_LIMITS, UsageRow
 
 T = TypeVar("T")
 

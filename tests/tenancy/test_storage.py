@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import select
 
 from switchboard.errors import InvalidRequest, NotFound
-from switchboard.key_admin import KeyAdmin
-from switchboard.keys import KeyCache, hash_secret
 from switchboard.storage import Storage, UsageFilter
 from switchboard.storage.tables import api_keys
-from switchboard.usage import UsageRow
+from switchboard.tenancy.admin import KeyAdmin
+from switchboard.tenancy.keys import KeyCache, hash_secret
+from switchboard.tenancy.usage import UsageRow
 
 T = TypeVar("T")
 

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from switchboard.auth import Authenticator
 from switchboard.config import Config
 from switchboard.errors import AuthenticationFailed
-from switchboard.key_admin import KeyAdmin
 from switchboard.storage import Storage
-from switchboard.tenancy import Tenancy
+from switchboard.tenancy.admin import KeyAdmin
+from switchboard.tenancy.auth import Authenticator
+from switchboard.tenancy.runtime import Tenancy
 
 FLOOD = 2_000
 MASTER = "sk-sb-master-" + "m" * 24

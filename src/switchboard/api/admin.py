@@ -17,10 +17,10 @@ from urllib.parse import parse_qsl
 import orjson
 
 from switchboard.api.exchange import Exchange
-from switchboard.auth import Authenticator
 from switchboard.errors import InvalidRequest, NotFound, PermissionDenied
-from switchboard.key_admin import KeyAdmin, parse_time
 from switchboard.storage import GROUPS, Ledger, UsageFilter
+from switchboard.tenancy.admin import KeyAdmin, parse_time
+from switchboard.tenancy.auth import Authenticator
 
 MAX_ROWS = 100_000  # rows of /admin/usage in one reply
 

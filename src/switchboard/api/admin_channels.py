@@ -6,9 +6,9 @@ from __future__ import annotations
 import orjson
 
 from switchboard.api.exchange import Exchange
-from switchboard.auth import Authenticator
 from switchboard.errors import PermissionDenied
 from switchboard.routing import Router
+from switchboard.tenancy.auth import Authenticator
 
 
 class ChannelsHandler:

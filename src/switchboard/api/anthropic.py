@@ -10,7 +10,6 @@ from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.exchange import Exchange
 from switchboard.api.report import note_served, note_usage, served_headers
 from switchboard.api.streaming import serve_stream
-from switchboard.auth import Authenticator
 from switchboard.dialects.anthropic.errors import error_event
 from switchboard.dialects.anthropic.request import (
     decode_count_tokens,
@@ -22,6 +21,7 @@ from switchboard.dialects.anthropic.stream import StreamEncoder
 from switchboard.errors import GatewayError, InvalidRequest
 from switchboard.ids import message_id
 from switchboard.service import Gateway, Inbound
+from switchboard.tenancy.auth import Authenticator
 
 FORWARDED = ("anthropic-version", "anthropic-beta")
 

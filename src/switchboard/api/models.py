@@ -7,10 +7,10 @@ from urllib.parse import parse_qs, unquote
 import orjson
 
 from switchboard.api.exchange import Exchange
-from switchboard.auth import Authenticator
 from switchboard.catalog import Catalog
 from switchboard.dialects.anthropic.models import model_info, page
 from switchboard.errors import InvalidRequest, NotFound
+from switchboard.tenancy.auth import Authenticator
 
 
 class ModelsHandler:

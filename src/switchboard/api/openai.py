@@ -12,7 +12,6 @@ from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.exchange import Exchange
 from switchboard.api.report import note_served, note_usage, served_headers
 from switchboard.api.streaming import serve_stream
-from switchboard.auth import Authenticator
 from switchboard.catalog import Catalog
 from switchboard.dialects.openai_chat.errors import error_event
 from switchboard.dialects.openai_chat.request import (
@@ -26,6 +25,7 @@ from switchboard.dialects.openai_chat.stream import StreamEncoder
 from switchboard.errors import GatewayError
 from switchboard.ids import completion_id
 from switchboard.service import Gateway, Inbound
+from switchboard.tenancy.auth import Authenticator
 
 
 class ChatCompletionsHandler:

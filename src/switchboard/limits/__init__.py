@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
-from switchboard.keys import Period
+from switchboard.tenancy.keys import Period
 
 WINDOW_MS = 60_000
 # A request in flight holds its concurrency slot and budget reservation for this long, renewed

@@ -25,7 +25,7 @@ from pathlib import Path
 import msgspec
 
 from switchboard.config import data_dir
-from switchboard.usage import UsageRow
+from switchboard.tenancy.usage import UsageRow
 
 REJECTED_SUFFIX = ".rejected"
 

@@ -16,8 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from switchboard.errors import Overloaded
-from switchboard.keys import PERIODS, ApiKey, Limits, Period
 from switchboard.storage.tables import api_keys
+from switchboard.tenancy.keys import PERIODS, ApiKey, Limits, Period
 
 # The PostgreSQL channel key changes are announced on (per database, like LISTEN itself).
 CHANNEL = "switchboard_keys"

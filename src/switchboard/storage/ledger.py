@@ -16,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.types import Date
 
 from switchboard.errors import Overloaded
-from switchboard.keys import NANO
-from switchboard.recorder import RowsRefused
 from switchboard.storage.keys import utc
 from switchboard.storage.tables import usage
-from switchboard.usage import TEXT_LIMITS, UsageRow
+from switchboard.tenancy.keys import NANO
+from switchboard.tenancy.recorder import RowsRefused
+from switchboard.tenancy.usage import TEXT_LIMITS, UsageRow
 
 GroupBy = Literal["day", "key", "model"]
 GROUPS: dict[str, GroupBy] = {"day": "day", "key": "key", "model": "model"}

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from switchboard.errors import InvalidRequest, NotFound
-from switchboard.keys import (
+from switchboard.storage import KeyStore
+from switchboard.tenancy.keys import (
     NANO,
     PERIODS,
     ApiKey,
@@ -21,10 +22,9 @@ from switchboard.keys import (
     new_secret,
     shown_prefix,
 )
-from switchboard.storage import KeyStore
 
 if TYPE_CHECKING:
-    from switchboard.key_changes import KeyChanges
+    from switchboard.tenancy.changes import KeyChanges
 
 # Past these a count or a budget is no limit at all, and would overflow a database column
 # (PostgreSQL's INTEGER; nano-dollars in a BIGINT).

@@ -20,10 +20,10 @@ from rich.console import Console
 from rich.table import Table
 
 from switchboard.errors import GatewayError
-from switchboard.key_admin import FIELDS, KeyAdmin
-from switchboard.key_changes import key_changes
-from switchboard.keys import ApiKey
 from switchboard.storage import GROUPS, Storage
+from switchboard.tenancy.admin import FIELDS, KeyAdmin
+from switchboard.tenancy.changes import key_changes
+from switchboard.tenancy.keys import ApiKey
 
 T = TypeVar("T")
 

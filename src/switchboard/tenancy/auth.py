@@ -15,7 +15,7 @@ from pathlib import Path
 
 from switchboard.config import Config, data_dir
 from switchboard.errors import AuthenticationFailed
-from switchboard.keys import SECRET_PREFIX, ApiKey, KeyCache
+from switchboard.tenancy.keys import SECRET_PREFIX, ApiKey, KeyCache
 
 
 @dataclass(slots=True)  # not frozen: one per request, and frozen inits are slow

@@ -11,12 +11,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from switchboard import ir
-from switchboard.auth import Principal
 from switchboard.catalog import ModelEntry
 from switchboard.config import Pricing
 from switchboard.errors import BillingError, InvalidRequest, PermissionDenied, RateLimited
 from switchboard.ids import request_id
-from switchboard.keys import NANO, ApiKey, Period
 from switchboard.limits import (
     WINDOW_MS,
     BudgetPeriod,
@@ -27,7 +25,9 @@ from switchboard.limits import (
     budget_period,
 )
 from switchboard.limits.leases import Leases
-from switchboard.usage import cost_nusd, worst_case_nusd
+from switchboard.tenancy.auth import Principal
+from switchboard.tenancy.keys import NANO, ApiKey, Period
+from switchboard.tenancy.usage import cost_nusd, worst_case_nusd
 
 Headers = list[tuple[bytes, bytes]]
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from switchboard.log import events as log
-from switchboard.usage import UsageRow
+from switchboard.tenancy.usage import UsageRow
 
 if TYPE_CHECKING:
     from switchboard.storage.journal import Journal

@@ -8,18 +8,18 @@ import asyncio
 from datetime import datetime
 from pathlib import Path
 
-from switchboard.admission import Admission
 from switchboard.config import Config
-from switchboard.key_admin import KeyAdmin
-from switchboard.key_changes import key_changes
-from switchboard.keys import KeyCache
 from switchboard.limits import Limiter
 from switchboard.limits.leases import Leases
 from switchboard.limits.memory import MemoryLimiter
 from switchboard.log import events as log
-from switchboard.recorder import LedgerWriter
 from switchboard.storage import Storage
 from switchboard.storage.journal import Journal, default_journal_path
+from switchboard.tenancy.admin import KeyAdmin
+from switchboard.tenancy.admission import Admission
+from switchboard.tenancy.changes import key_changes
+from switchboard.tenancy.keys import KeyCache
+from switchboard.tenancy.recorder import LedgerWriter
 
 
 class Tenancy:
