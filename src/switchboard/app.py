@@ -102,7 +102,7 @@ class App:
             self.suffix_routes.append(("GET", f"{prefix}/v1/models/", models.retrieve))
         chat = ChatCompletionsHandler(self.gateway, auth, bounds)
         self.openai_models = OpenAIModelsHandler(self.gateway.catalog, auth)
-        # Clients set base_url with or without /v1; both must work (openai-chat-api.md 8.1).
+        # Clients set base_url with or without /v1 (OpenAI SDK users write both): both work.
         for path in ("/v1/chat/completions", "/chat/completions"):
             self.routes[("POST", path)] = chat
             self.routes[("POST", OPENAI_PREFIX + path)] = chat

@@ -3,7 +3,7 @@ the ways to answer (a whole response in one write, or a stream of chunks).
 
 The connection (api/http11.py) makes an Exchange when a request's head has arrived, feeds it
 the body as it comes, and tells it when the client has gone. No framework sits in between
-(performance-facts: BaseHTTPMiddleware alone costs 4x), and no ASGI message dicts either."""
+(docs/architecture.md: one BaseHTTPMiddleware alone costs 4x), and no ASGI message dicts either."""
 
 from __future__ import annotations
 

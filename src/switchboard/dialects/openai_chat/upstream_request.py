@@ -113,7 +113,7 @@ def _effort(budget: int | None) -> str:
 def _thinking(
     cfg: ir.ThinkingConfig, profile: UpstreamProfile, body: dict[str, Any], dropped: list[str]
 ) -> None:
-    """Anthropic's `thinking` in the upstream's own terms (providers.md section 14)."""
+    """Anthropic's `thinking` in the upstream's own terms (docs/providers.md, reasoning)."""
     on = cfg.type != "disabled"
     match profile.thinking_control:
         case "reasoning_effort":
