@@ -92,6 +92,14 @@ class Health:
         elif rest:
             self._trip(now, min(rest, cfg.cooldown_seconds))
 
+    def reset(self) -> None:
+        """Back in service now (the operator's word): healthy, its window cleared; the running
+        totals stay."""
+        self.tripped = False
+        self.open_until = self.probe_until = 0.0
+        self.consecutive = 0
+        self.window_start, self.window_total, self.window_failed = 0.0, 0, 0
+
     def _trip(self, now: float, seconds: float) -> None:
         self.tripped = True
         self.open_until = now + seconds
@@ -232,6 +240,14 @@ class Router:
 
     def failed(self, target: Target, why: str, rest: float | None = None) -> None:
         target.health.failed(self._clock(), why, rest)
+
+    def reset(self, channel: str, key: int) -> bool:
+        """Put one channel key back in service; False when there is no such channel key."""
+        health = self._health.get((channel, key))
+        if health is None:
+            return False
+        health.reset()
+        return True
 
     def snapshot(self) -> list[ChannelStatus]:
         """Every channel and key with its state, for `GET /admin/channels` and the metrics."""
