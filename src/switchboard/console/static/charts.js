@@ -27,17 +27,20 @@
     const series = lines(figure.dataset.chart);
     const width = Math.max(260, figure.clientWidth - 20);
     const axis = { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } };
+    // Small values (cost in dollars) keep their significant digits on the axis.
+    const values = (u, ticks) => ticks.map((v) => (v === 0 ? "0" : String(+v.toPrecision(3))));
     const opts = {
       width: width,
       height: 190,
       title: "",
       scales: { x: { time: true } },
-      axes: [axis, Object.assign({ size: 60 }, axis)],
+      axes: [axis, Object.assign({ size: 60, values: values }, axis)],
       series: [{}].concat(series.map(([label], i) => ({
         label: label,
         stroke: palette[i % palette.length],
         width: 1.5,
         spanGaps: figure.dataset.chart === "latency",
+        points: { show: figure.dataset.chart === "latency" ? true : undefined },
       }))),
     };
     const plot = new uPlot(opts, [xs].concat(series.map(([, values]) => values)), figure);
