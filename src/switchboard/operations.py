@@ -101,9 +101,14 @@ class ModelView:
 
 def request_filter(params: dict[str, str]) -> RequestFilter:
     """The requests view's filter from query parameters (the CLI's, plus channel and outcome)."""
-    outcome = params.get("outcome") or None
-    if outcome not in (None, "ok", "error"):
-        raise InvalidRequest("outcome: must be ok or error", param="outcome")
+    outcome: Literal["ok", "error"] | None = None
+    match params.get("outcome") or None:
+        case "ok" | "error" as given:
+            outcome = given
+        case None:
+            pass
+        case _:
+            raise InvalidRequest("outcome: must be ok or error", param="outcome")
     return RequestFilter(
         UsageFilter(
             key_id=params.get("key") or None,

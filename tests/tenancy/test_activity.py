@@ -65,7 +65,8 @@ def test_percentile_of_log_bins_is_within_five_percent() -> None:
         b = math.floor(math.log(v + 1) * 20)
         hist[b] = hist.get(b, 0) + 1
     p50, p95 = percentile(hist, 0.5), percentile(hist, 0.95)
-    assert p50 is not None and p95 is not None
+    assert p50 is not None
+    assert p95 is not None
     assert p50 == pytest.approx(500, rel=0.05)
     assert p95 == pytest.approx(950, rel=0.05)
     assert percentile({}, 0.5) is None
@@ -81,17 +82,20 @@ def test_series_buckets_totals_errors_and_groups(database_url: str) -> None:
 
     async def work(a: Activity) -> None:
         s = await a.series(RequestFilter(), 60, 60, NOW, "model")
-        assert len(s.starts) == 60 and s.starts[-1] == int(NOW.timestamp()) // 60 * 60
+        assert len(s.starts) == 60
+        assert s.starts[-1] == int(NOW.timestamp()) // 60 * 60
         assert s.totals["requests"][-2:] == [2.0, 1.0]
         assert s.totals["errors"][-2:] == [0.0, 1.0]
         assert s.totals["input_tokens"][-1] == 10.0
         assert s.totals["cost_usd"][-2] == pytest.approx(2e-6)
-        assert s.overall.requests == 3 and s.overall.errors == 1
+        assert s.overall.requests == 3
+        assert s.overall.errors == 1
         assert s.overall.p95_ms == pytest.approx(1000, rel=0.05)
         assert dict(s.by_group)["m1"].requests == 2
         assert s.groups["m2"]["requests"][-2] == 1.0
         p50 = s.totals["p50_ms"][-2]
-        assert p50 is not None and 50 * 0.95 <= p50 <= 150 * 1.05
+        assert p50 is not None
+        assert 50 * 0.95 <= p50 <= 150 * 1.05
         by_key = await a.series(RequestFilter(), 86_400, 30, NOW, "key")
         assert dict(by_key.by_group)["key_a"].requests == 3
         only_b = await a.series(RequestFilter(UsageFilter(key_id="key_b")), 60, 60, NOW, "key")
@@ -109,7 +113,8 @@ def test_pages_sort_filter_and_count(database_url: str) -> None:
 
     async def work(a: Activity) -> None:
         first = await a.page(RequestFilter(), "at", 0, 50)
-        assert first.total == 121 and len(first.entries) == 50
+        assert first.total == 121
+        assert len(first.entries) == 50
         assert first.entries[0].request_id == "req_000500"
         third = await a.page(RequestFilter(), "at", 100, 50)
         assert [e.request_id for e in third.entries][-1] == "req_000120"
@@ -122,7 +127,8 @@ def test_pages_sort_filter_and_count(database_url: str) -> None:
         assert (await a.page(RequestFilter(channel="q/other"), "at", 0, 50)).total == 1
         assert (await a.page(RequestFilter(outcome="ok"), "tokens", 0, 50)).total == 120
         found = await a.entry("req_000007")
-        assert found is not None and found.at == NOW - timedelta(seconds=7)
+        assert found is not None
+        assert found.at == NOW - timedelta(seconds=7)
         assert await a.entry("req_missing") is None
 
     run(database_url, rows, work)

@@ -22,7 +22,9 @@ def _usd(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise InvalidRequest("budget_usd: must be a number of dollars", param="budget_usd") from None
+        raise InvalidRequest(
+            "budget_usd: must be a number of dollars", param="budget_usd"
+        ) from None
     if not math.isfinite(value):
         raise InvalidRequest("budget_usd: must be finite", param="budget_usd")
     return value

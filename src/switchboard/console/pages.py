@@ -99,8 +99,12 @@ class Console:
             if method == "POST":
                 fields = await web.form(ex)
                 if not Sessions.csrf_ok(session, fields.get("csrf")):
-                    await self._error(ex, session, 403, "The form's CSRF token is missing or "
-                                      "wrong; reload the page and try again.")
+                    await self._error(
+                        ex,
+                        session,
+                        403,
+                        "The form's CSRF token is missing or wrong; reload the page and try again.",
+                    )
                     return
                 await self._post(ex, session, parts, fields)
                 return
@@ -119,8 +123,9 @@ class Console:
             await self.logout(ex, session, parts, fields)
 
     async def _error(self, ex: Exchange, session: Session | None, status: int, text: str) -> None:
-        html = self._render.render("error.html", session=session, status=status, message=text,
-                                   nav="")
+        html = self._render.render(
+            "error.html", session=session, status=status, message=text, nav=""
+        )
         await web.page(ex, status, html)
 
     def _page(self, template: str, session: Session, nav: str, **context: Any) -> str:
@@ -146,7 +151,10 @@ class Console:
                 ex,
                 429,
                 self._render.render(
-                    "error.html", session=None, nav="", status=429,
+                    "error.html",
+                    session=None,
+                    nav="",
+                    status=429,
                     message=f"Too many failed sign-ins; try again in {wait} seconds.",
                 ),
                 [(b"retry-after", str(wait).encode())],
@@ -204,9 +212,16 @@ class Console:
             "by": by,
         }
         html = self._page(
-            "overview.html", session, "overview",
-            window=w, windows=WINDOWS, by=by, dimensions=DIMENSIONS, series=series,
-            chart=chart, inflight=self._ops.in_flight(),
+            "overview.html",
+            session,
+            "overview",
+            window=w,
+            windows=WINDOWS,
+            by=by,
+            dimensions=DIMENSIONS,
+            series=series,
+            chart=chart,
+            inflight=self._ops.in_flight(),
         )
         await web.page(ex, 200, html)
 
@@ -219,14 +234,19 @@ class Console:
     async def keys(self, ex: Exchange, session: Session, parts: list[str]) -> None:
         if len(parts) == 2:
             key = await self._ops.keys_admin.get(parts[1])
-            html = self._page("key_edit.html", session, "keys", key=key.public(), periods=PERIODS,
-                              message="")
+            html = self._page(
+                "key_edit.html", session, "keys", key=key.public(), periods=PERIODS, message=""
+            )
             await web.page(ex, 200, html)
             return
         await self._key_list(ex, session)
 
     async def _key_list(
-        self, ex: Exchange, session: Session, status: int = 200, message: str = "",
+        self,
+        ex: Exchange,
+        session: Session,
+        status: int = 200,
+        message: str = "",
         form: dict[str, str] | None = None,
     ) -> None:
         views = await self._ops.keys()
@@ -236,8 +256,14 @@ class Console:
         v["models"] = [m for m in (sent.get("models") or "").split(",") if m.strip()]
         v["budget_period"] = sent.get("budget_period") or "month"
         html = self._page(
-            "keys.html", session, "keys",
-            keys=views, periods=PERIODS, message=message, v=v, now=datetime.now(UTC),
+            "keys.html",
+            session,
+            "keys",
+            keys=views,
+            periods=PERIODS,
+            message=message,
+            v=v,
+            now=datetime.now(UTC),
         )
         await web.page(ex, status, html)
 
@@ -261,8 +287,14 @@ class Console:
                 await admin.update(key_id, key_fields(fields, creating=False))
             except InvalidRequest as exc:
                 key = await admin.get(key_id)
-                html = self._page("key_edit.html", session, "keys", key=key.public(),
-                                  periods=PERIODS, message=exc.message)
+                html = self._page(
+                    "key_edit.html",
+                    session,
+                    "keys",
+                    key=key.public(),
+                    periods=PERIODS,
+                    message=exc.message,
+                )
                 await web.page(ex, 400, html)
                 return
             await web.redirect(ex, "/console/keys")
@@ -296,8 +328,16 @@ class Console:
         }
         ungrouped = {k: v for k, v in q.items() if k != "group_by" and v}
         html = self._page(
-            "usage.html", session, "usage", rows=rows, group=group, groups=GROUPS, q=q,
-            totals=totals, ungrouped=ungrouped, grouped={**ungrouped, "group_by": group},
+            "usage.html",
+            session,
+            "usage",
+            rows=rows,
+            group=group,
+            groups=GROUPS,
+            q=q,
+            totals=totals,
+            ungrouped=ungrouped,
+            grouped={**ungrouped, "group_by": group},
         )
         await web.page(ex, 200, html)
 
@@ -332,8 +372,16 @@ class Console:
         template = "_request_rows.html" if len(parts) == 2 else "requests.html"
         keep = {k: v for k, v in q.items() if k not in ("page", "sort") and v}
         html = self._page(
-            template, session, "requests", page=page, page_no=page_no, sort=sort, sorts=SORTS,
-            q=q, keep=keep, pages=max(1, -(-page.total // PAGE_SIZE)),
+            template,
+            session,
+            "requests",
+            page=page,
+            page_no=page_no,
+            sort=sort,
+            sorts=SORTS,
+            q=q,
+            keep=keep,
+            pages=max(1, -(-page.total // PAGE_SIZE)),
         )
         await web.page(ex, 200, html)
 
@@ -341,8 +389,17 @@ class Console:
 
     async def channels(self, ex: Exchange, session: Session, parts: list[str]) -> None:
         views = await self._ops.channels()
-        await web.page(ex, 200, self._page("channels.html", session, "channels", channels=views,
-                                            message=web.query(ex).get("reset", "")))
+        await web.page(
+            ex,
+            200,
+            self._page(
+                "channels.html",
+                session,
+                "channels",
+                channels=views,
+                message=web.query(ex).get("reset", ""),
+            ),
+        )
 
     async def channel_reset(
         self, ex: Exchange, session: Session, parts: list[str], fields: dict[str, str] | None = None

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, and_, case, cast, func, select
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.types import BigInteger, Integer
 
@@ -35,7 +36,7 @@ MAX_PAGE = 500
 class RequestFilter:
     """The ledger filter plus what the requests view adds."""
 
-    usage: UsageFilter = UsageFilter()
+    usage: UsageFilter = field(default_factory=UsageFilter)
     channel: str | None = None
     outcome: Literal["ok", "error"] | None = None
 
@@ -260,7 +261,7 @@ class Activity:
         return dict(series.by_group)
 
 
-def _entry(r: Mapping[str, Any]) -> LedgerEntry:
+def _entry(r: RowMapping) -> LedgerEntry:
     at = utc(r["at"])
     assert at is not None
     return LedgerEntry(
