@@ -9,15 +9,16 @@ ships its rows to Python; a percentile is exact to within its bin."""
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, case, cast, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, cast, func, literal_column, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.types import BigInteger, Integer
+from sqlalchemy.types import BigInteger, DateTime, Integer, String
 
 from switchboard.keys import NANO
 from switchboard.storage.keys import utc
@@ -30,6 +31,7 @@ SortKey = Literal["at", "latency", "cost", "tokens"]
 SORTS: tuple[SortKey, ...] = ("at", "latency", "cost", "tokens")
 BINS_PER_E = 20  # latency bins per factor of e: each ~5% wide
 MAX_PAGE = 500
+CACHE_SECONDS = 120.0  # how long buckets already over are kept (rows written late: this late)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +127,9 @@ def _column(dimension: Dimension) -> ColumnElement[Any]:
 class Activity:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # Buckets already over, of wide-bucket windows: (step, first, last, by, filter) ->
+        # (monotonic expiry, rows).
+        self._closed: dict[tuple[Any, ...], tuple[float, list[tuple[Any, ...]]]] = {}
 
     @property
     def _sqlite(self) -> bool:
@@ -181,55 +186,100 @@ class Activity:
             row = (await conn.execute(query)).mappings().first()
         return _entry(row) if row is not None else None
 
+    def _time(self, scan: bool) -> ColumnElement[Any]:
+        """`at`, for a time condition. On SQLite a condition on `at` makes the planner walk the
+        `at` index and fetch every row it points to in index order: for a window that holds
+        most of the ledger, a plain scan is 3-4x faster (measured in bench/console.py), and
+        `+at` is how SQLite is told not to use the index. PostgreSQL decides from statistics."""
+        if scan and self._sqlite:
+            return literal_column("+usage.at", DateTime(timezone=True))
+        return usage.c.at
+
     async def series(
         self, f: RequestFilter, step: int, buckets: int, end: datetime, dimension: Dimension
     ) -> Series:
         """`buckets` buckets of `step` seconds ending with the one holding `end`: totals,
-        latency percentiles and, for the busiest groups of `dimension`, their own series."""
+        latency percentiles and, for the busiest groups of `dimension`, their own series.
+
+        One GROUP BY (bucket, group, latency bin) over the window. For windows of wide buckets
+        the buckets already over are kept for CACHE_SECONDS (a 30-day window is a scan of the
+        whole ledger; the bucket still open is read each time through the index)."""
         last = int(end.timestamp()) // step
         first = last - buckets + 1
-        since = datetime.fromtimestamp(first * step, UTC)
-        f = RequestFilter(
-            UsageFilter(f.usage.key_id, f.usage.model, since, None), f.channel, f.outcome
+        open_from = datetime.fromtimestamp(last * step, UTC)
+        base = RequestFilter(
+            UsageFilter(f.usage.key_id, f.usage.model, None, None), f.channel, f.outcome
         )
+        rows: list[tuple[Any, ...]] = []
+        if step >= 900:
+            key = (step, first, last, dimension, base)
+            now = time.monotonic()
+            hit = self._closed.get(key)
+            if hit is None or hit[0] < now:
+                since = datetime.fromtimestamp(first * step, UTC)
+                closed = await self._grouped(base, step, dimension, since, open_from, scan=True)
+                if len(self._closed) >= 32:
+                    self._closed = {k: v for k, v in self._closed.items() if v[0] >= now}
+                hit = self._closed[key] = (now + CACHE_SECONDS, closed)
+            rows += hit[1]
+            rows += await self._grouped(base, step, dimension, open_from, None, scan=False)
+        else:
+            since = datetime.fromtimestamp(first * step, UTC)
+            rows += await self._grouped(base, step, dimension, since, None, scan=False)
+        return _series(step, first, buckets, rows)
+
+    async def _grouped(
+        self,
+        f: RequestFilter,
+        step: int,
+        dimension: Dimension,
+        since: datetime,
+        until: datetime | None,
+        *,
+        scan: bool,
+    ) -> list[tuple[Any, ...]]:
         # Integer division on both databases (the epoch is an integer column expression).
         bucket = (self._epoch() // step).label("bucket")
         group = _column(dimension).label("grp")
+        lat_bin = self._bin().label("bin")
         failed = case((usage.c.status >= 400, 1), (usage.c.error_type.is_not(None), 1), else_=0)
-        sums = self._where(
+        at = self._time(scan)
+        query = self._where(
             select(
                 bucket,
                 group,
-                func.count().label("requests"),
-                func.sum(failed).label("errors"),
-                func.sum(usage.c.input_tokens).label("input_tokens"),
-                func.sum(usage.c.output_tokens).label("output_tokens"),
-                func.sum(usage.c.cost_nusd).label("cost_nusd"),
+                lat_bin,
+                func.count(),
+                func.sum(failed),
+                func.sum(usage.c.input_tokens),
+                func.sum(usage.c.output_tokens),
+                func.sum(usage.c.cost_nusd),
             ),
             f,
-        ).group_by(bucket, group)
-        lat_bin = self._bin().label("bin")
-        hist = self._where(select(bucket, group, lat_bin, func.count().label("n")), f).group_by(
-            bucket, group, lat_bin
-        )
+        ).where(at >= since)
+        if until is not None:
+            query = query.where(at < until)
         async with self._engine.connect() as conn:
-            sum_rows = (await conn.execute(sums)).mappings().all()
-            hist_rows = (await conn.execute(hist)).all()
-        return _series(step, first, buckets, sum_rows, hist_rows)
+            found = (await conn.execute(query.group_by(bucket, group, lat_bin))).all()
+        return [tuple(r) for r in found]
 
     async def key_activity(self, now: datetime) -> dict[str, KeyActivity]:
         """Every key's spend today, this month and in all, and when it was last used: one scan
-        of the ledger grouped by key (the key-and-time index)."""
+        of the ledger grouped by key. (On SQLite not through the key-and-time index, which
+        would fetch every row in index order: 4x slower, bench/console.py.)"""
         day = now.replace(hour=0, minute=0, second=0, microsecond=0)
         month = day.replace(day=1)
         zero = cast(0, BigInteger)
+        key: ColumnElement[Any] = usage.c.key_id
+        if self._sqlite:
+            key = literal_column("+usage.key_id", String)
         query = select(
-            usage.c.key_id,
+            key,
             func.sum(case((usage.c.at >= day, usage.c.cost_nusd), else_=zero)),
             func.sum(case((usage.c.at >= month, usage.c.cost_nusd), else_=zero)),
             func.sum(usage.c.cost_nusd),
             func.max(usage.c.at),
-        ).group_by(usage.c.key_id)
+        ).group_by(key)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         out = {}
@@ -290,69 +340,51 @@ TOP_GROUPS = 6
 METRICS = ("requests", "errors", "input_tokens", "output_tokens", "cost_usd")
 
 
-def _series(
-    step: int,
-    first: int,
-    buckets: int,
-    sum_rows: Sequence[Mapping[str, Any]],
-    hist_rows: Sequence[Any],
-) -> Series:
+def _series(step: int, first: int, buckets: int, rows: Sequence[tuple[Any, ...]]) -> Series:
+    """Rows of (bucket, group, latency bin, requests, errors, input, output, cost) -> series."""
     starts = [(first + i) * step for i in range(buckets)]
     totals: dict[str, list[float | None]] = {m: [0.0] * buckets for m in METRICS}
     per_group: dict[str, Totals] = {}
     group_values: dict[str, dict[str, list[float]]] = {}
-    for r in sum_rows:
-        i = int(r["bucket"]) - first
-        if not 0 <= i < buckets:
-            continue
-        name = str(r["grp"])
-        values = {
-            "requests": float(r["requests"]),
-            "errors": float(r["errors"] or 0),
-            "input_tokens": float(r["input_tokens"] or 0),
-            "output_tokens": float(r["output_tokens"] or 0),
-            "cost_usd": int(r["cost_nusd"] or 0) / NANO,
-        }
-        g = group_values.setdefault(name, {m: [0.0] * buckets for m in METRICS})
-        t = per_group.setdefault(name, Totals())
-        for m, v in values.items():
-            column = totals[m]
-            column[i] = (column[i] or 0.0) + v
-            g[m][i] += v
-        t.requests += int(values["requests"])
-        t.errors += int(values["errors"])
-        t.input_tokens += int(values["input_tokens"])
-        t.output_tokens += int(values["output_tokens"])
-        t.cost_usd += values["cost_usd"]
     bucket_hist: list[dict[int, int]] = [{} for _ in range(buckets)]
     group_hist: dict[str, dict[int, int]] = {}
-    for bucket, grp, b, n in hist_rows:
+    window_hist: dict[int, int] = {}
+    for bucket, grp, b, n, errors, inp, out, cost in rows:
         i = int(bucket) - first
         if not 0 <= i < buckets:
             continue
-        h = bucket_hist[i]
-        h[int(b)] = h.get(int(b), 0) + int(n)
-        gh = group_hist.setdefault(str(grp), {})
-        gh[int(b)] = gh.get(int(b), 0) + int(n)
+        name = str(grp)
+        values = (float(n), float(errors or 0), float(inp or 0), float(out or 0))
+        usd = int(cost or 0) / NANO
+        g = group_values.setdefault(name, {m: [0.0] * buckets for m in METRICS})
+        for m, v in zip(METRICS, (*values, usd), strict=True):
+            column = totals[m]
+            column[i] = (column[i] or 0.0) + v
+            g[m][i] += v
+        t = per_group.setdefault(name, Totals())
+        t.requests += int(n)
+        t.errors += int(errors or 0)
+        t.input_tokens += int(inp or 0)
+        t.output_tokens += int(out or 0)
+        t.cost_usd += usd
+        b = int(b)
+        for h in (bucket_hist[i], group_hist.setdefault(name, {}), window_hist):
+            h[b] = h.get(b, 0) + int(n)
     totals["p50_ms"] = [percentile(h, 0.5) for h in bucket_hist]
     totals["p95_ms"] = [percentile(h, 0.95) for h in bucket_hist]
+    overall = Totals()
     for name, t in per_group.items():
         t.p50_ms = percentile(group_hist.get(name, {}), 0.5)
         t.p95_ms = percentile(group_hist.get(name, {}), 0.95)
-    ranked = sorted(per_group.items(), key=lambda item: (-item[1].requests, item[0]))
-    top = {name: group_values[name] for name, _ in ranked[:TOP_GROUPS]}
-    overall = Totals()
-    window_hist: dict[int, int] = {}
-    for name, t in ranked:
         overall.requests += t.requests
         overall.errors += t.errors
         overall.input_tokens += t.input_tokens
         overall.output_tokens += t.output_tokens
         overall.cost_usd += t.cost_usd
-        for b, n in group_hist.get(name, {}).items():
-            window_hist[b] = window_hist.get(b, 0) + n
     overall.p50_ms = percentile(window_hist, 0.5)
     overall.p95_ms = percentile(window_hist, 0.95)
+    ranked = sorted(per_group.items(), key=lambda item: (-item[1].requests, item[0]))
+    top = {name: group_values[name] for name, _ in ranked[:TOP_GROUPS]}
     return Series(step, starts, totals, top, ranked, overall)
 
 
