@@ -193,8 +193,18 @@ def main(argv: list[str] | None = None) -> None:
     port = free_port()
     gateway = Proc(
         "switchboard",
-        [sys.executable, "-m", "switchboard", "serve", "--config", str(tmp / "config.yaml")]
-        + ["--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "switchboard",
+            "serve",
+            "--config",
+            str(tmp / "config.yaml"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         cpus="0",
         log=tmp / "gateway.log",
         cwd=tmp,

@@ -82,8 +82,8 @@ class KeyView:
 @dataclass(frozen=True, slots=True)
 class ChannelView:
     status: ChannelStatus
-    errors: list[tuple[str, int]]  # error type, count, in the last hour (all the channel's keys)
-    last_hour: Totals | None
+    errors: list[tuple[str, int]]  # failures by kind since the start, most frequent first
+    last_hour: Totals | None  # requests it served in the last hour, from the ledger
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,15 +237,19 @@ class Operations:
         return out
 
     async def channels(self) -> list[ChannelView]:
-        now = self._clock()
-        errors = await self._activity.channel_errors(
-            datetime.fromtimestamp(now.timestamp() - 3600, UTC)
-        )
-        latency = await self._activity.by_channel(now, 3600)
+        latency = await self._activity.by_channel(self._clock(), 3600)
         return [
-            ChannelView(s, errors.get(s.channel, []), latency.get(s.channel))
+            ChannelView(
+                s,
+                sorted(s.error_kinds.items(), key=lambda kind: -kind[1]),
+                latency.get(s.channel),
+            )
             for s in self._router.snapshot()
         ]
+
+    async def key_names(self) -> dict[str, str]:
+        """Key id -> name, for pages that show ledger rows (which hold ids)."""
+        return {k.id: k.name for k in await self.keys_admin.list()}
 
     def reset_channel(self, channel: str, key: int) -> ChannelStatus:
         if not self._router.reset(channel, key):

@@ -32,6 +32,7 @@ class Health:
     __slots__ = (
         "_cfg",
         "consecutive",
+        "error_kinds",
         "failures",
         "last_error",
         "open_until",
@@ -55,6 +56,8 @@ class Health:
         self.successes = 0
         self.failures = 0
         self.last_error = ""
+        # Failures by kind (status and error type: a small fixed set), for the operator.
+        self.error_kinds: dict[str, int] = {}
 
     def state(self, now: float) -> State:
         if not self.tripped:
@@ -81,6 +84,8 @@ class Health:
         self.failures += 1
         self.consecutive += 1
         self.last_error = why
+        if why in self.error_kinds or len(self.error_kinds) < 32:
+            self.error_kinds[why] = self.error_kinds.get(why, 0) + 1
         self._count(now, failed=True)
         cfg = self._cfg
         rate_tripped = (
@@ -144,6 +149,7 @@ class ChannelStatus:
     successes: int
     failures: int
     last_error: str  # status and error type only
+    error_kinds: dict[str, int]  # failures by kind since the start, as last_error names them
 
 
 @dataclass(slots=True)
@@ -270,6 +276,7 @@ class Router:
                     successes=h.successes,
                     failures=h.failures,
                     last_error=h.last_error,
+                    error_kinds=dict(h.error_kinds),
                 )
             )
         return out

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from bench.console import MASTER, MODEL, PAGES, fill, signed_in
+
 from tests.support.gateway import GatewayProcess
 
 pytestmark = pytest.mark.e2e

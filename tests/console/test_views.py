@@ -232,6 +232,9 @@ def test_a_channel_in_cooldown_is_put_back_in_service(
     page = console.http.get("/console/channels").text
     assert "Put back in service" in page
     assert "state-cooldown" in page
+    kinds = re.search(r"no reply: api_error ×(\d+)", page)  # failures by kind, from the router
+    assert kinds is not None
+    assert int(kinds.group(1)) >= 3
     answer = console.post(
         "/console/channels",
         {"channel": "dead/gone", "key": "0"},

@@ -204,11 +204,13 @@ class Console:
         q = web.query(ex)
         w, by = window(q.get("window")), dimension(q.get("by"))
         series = await self._ops.overview(w, by)
+        names = await self._ops.key_names() if by == "key" else {}
         chart = {
             "step": series.step_seconds,
             "starts": series.starts,
             "totals": series.totals,
             "groups": series.groups,
+            "labels": {g: names[g] for g in series.groups if g in names},
             "by": by,
         }
         html = self._page(
@@ -222,6 +224,7 @@ class Console:
             series=series,
             chart=chart,
             inflight=self._ops.in_flight(),
+            names=names,
         )
         await web.page(ex, 200, html)
 
@@ -360,7 +363,8 @@ class Console:
     async def requests(self, ex: Exchange, session: Session, parts: list[str]) -> None:
         if len(parts) == 2 and parts[1] != "rows":
             entry = await self._ops.request(parts[1])
-            html = self._page("request.html", session, "requests", e=entry)
+            names = await self._ops.key_names()
+            html = self._page("request.html", session, "requests", e=entry, names=names)
             await web.page(ex, 200, html)
             return
         q = web.query(ex)
@@ -371,6 +375,7 @@ class Console:
         )
         template = "_request_rows.html" if len(parts) == 2 else "requests.html"
         keep = {k: v for k, v in q.items() if k not in ("page", "sort") and v}
+        names = await self._ops.key_names()
         html = self._page(
             template,
             session,
@@ -382,6 +387,7 @@ class Console:
             q=q,
             keep=keep,
             pages=max(1, -(-page.total // PAGE_SIZE)),
+            names=names,
         )
         await web.page(ex, 200, html)
 

@@ -289,22 +289,6 @@ class Activity:
             out[str(key_id)] = KeyActivity(int(d or 0), int(m or 0), int(t or 0), utc(last))
         return out
 
-    async def channel_errors(self, since: datetime) -> dict[str, list[tuple[str, int]]]:
-        """Each channel's error types since `since`, most frequent first."""
-        query = (
-            select(usage.c.channel, usage.c.error_type, func.count())
-            .where(usage.c.at >= since, usage.c.error_type.is_not(None))
-            .group_by(usage.c.channel, usage.c.error_type)
-        )
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        out: dict[str, list[tuple[str, int]]] = {}
-        for channel, error_type, n in rows:
-            out.setdefault(str(channel), []).append((str(error_type), int(n)))
-        for errors in out.values():
-            errors.sort(key=lambda e: -e[1])
-        return out
-
     async def by_channel(self, end: datetime, seconds: int) -> dict[str, Totals]:
         """Each channel's requests, errors and latency percentiles over the last `seconds`."""
         series = await self.series(RequestFilter(), 60, max(1, seconds // 60), end, "channel")

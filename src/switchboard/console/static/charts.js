@@ -19,7 +19,7 @@
     if (metric === "latency") {
       return [["p50", data.totals.p50_ms], ["p95", data.totals.p95_ms]];
     }
-    const out = groups.map((g) => [g || "-", data.groups[g][metric]]);
+    const out = groups.map((g) => [data.labels[g] || g || "-", data.groups[g][metric]]);
     return out.length ? out : [["total", data.totals[metric]]];
   }
 
@@ -34,6 +34,8 @@
       height: 190,
       title: "",
       scales: { x: { time: true } },
+      // UTC, as every time on the pages.
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
       axes: [axis, Object.assign({ size: 60, values: values }, axis)],
       series: [{}].concat(series.map(([label], i) => ({
         label: label,
