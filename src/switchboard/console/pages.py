@@ -45,6 +45,9 @@ from switchboard.storage.activity import DIMENSIONS, SORTS
 PAGE_SIZE = 50
 CSV_LIMIT = 100_000
 Page = Callable[[Exchange, Session, list[str]], Awaitable[None]]
+Form = Callable[[Exchange, Session, list[str], dict[str, str]], Awaitable[None]]
+# Read by the pages' scripts, not opened as pages: without a session they answer 401.
+FRAGMENTS = frozenset({"inflight"})
 
 
 class Console:
@@ -55,19 +58,21 @@ class Console:
         self._limiter = SignInLimiter()
         self._render = Renderer()
         self._static = web.StaticFiles()
-        # (method, first path segment after /console) -> handler
-        self._pages: dict[tuple[str, str], Page] = {
-            ("GET", ""): self.overview,
-            ("GET", "inflight"): self.inflight,
-            ("GET", "keys"): self.keys,
-            ("POST", "keys"): self.key_post,
-            ("GET", "usage"): self.usage,
-            ("GET", "usage.csv"): self.usage_csv,
-            ("GET", "requests"): self.requests,
-            ("GET", "channels"): self.channels,
-            ("POST", "channels"): self.channel_reset,
-            ("GET", "models"): self.models,
-            ("POST", "logout"): self.logout,
+        # The first path segment after /console -> its handler.
+        self._pages: dict[str, Page] = {
+            "": self.overview,
+            "inflight": self.inflight,
+            "keys": self.keys,
+            "usage": self.usage,
+            "usage.csv": self.usage_csv,
+            "requests": self.requests,
+            "channels": self.channels,
+            "models": self.models,
+        }
+        self._forms: dict[str, Form] = {
+            "keys": self.key_post,
+            "channels": self.channel_reset,
+            "logout": self.logout,
         }
 
     # -- dispatch -------------------------------------------------------------------------
@@ -88,39 +93,24 @@ class Console:
                 return
             session = self._sessions.verify(web.cookies(ex).get(COOKIE))
             if session is None:
-                if method == "GET" and parts[0] not in ("inflight",) and len(parts) == 1:
+                if method == "GET" and parts[0] not in FRAGMENTS and len(parts) == 1:
                     await web.redirect(ex, "/console/login")
                 else:
                     await self._error(ex, None, 401, "Sign in again: the session has ended.")
                 return
-            handler = self._pages.get((method, parts[0]))
-            if handler is None:
-                raise NotFound(f"no page {ex.method} {ex.path}")
-            if method == "POST":
+            if method == "POST" and parts[0] in self._forms:
                 fields = await web.form(ex)
                 if not Sessions.csrf_ok(session, fields.get("csrf")):
-                    await self._error(
-                        ex,
-                        session,
-                        403,
-                        "The form's CSRF token is missing or wrong; reload the page and try again.",
-                    )
+                    message = "The form's CSRF token is missing or wrong; reload the page."
+                    await self._error(ex, session, 403, message)
                     return
-                await self._post(ex, session, parts, fields)
-                return
-            await handler(ex, session, parts)
+                await self._forms[parts[0]](ex, session, parts, fields)
+            elif method == "GET" and parts[0] in self._pages:
+                await self._pages[parts[0]](ex, session, parts)
+            else:
+                raise NotFound(f"no page {ex.method} {ex.path}")
         except GatewayError as exc:
             await self._error(ex, None, exc.status, exc.message)
-
-    async def _post(
-        self, ex: Exchange, session: Session, parts: list[str], fields: dict[str, str]
-    ) -> None:
-        if parts[0] == "keys":
-            await self.key_post(ex, session, parts, fields)
-        elif parts[0] == "channels":
-            await self.channel_reset(ex, session, parts, fields)
-        else:
-            await self.logout(ex, session, parts, fields)
 
     async def _error(self, ex: Exchange, session: Session | None, status: int, text: str) -> None:
         html = self._render.render(
@@ -191,7 +181,7 @@ class Console:
         )
 
     async def logout(
-        self, ex: Exchange, session: Session, parts: list[str], fields: dict[str, str] | None = None
+        self, ex: Exchange, session: Session, parts: list[str], fields: dict[str, str]
     ) -> None:
         self._sessions.end(session)
         await web.redirect(
@@ -271,9 +261,8 @@ class Console:
         await web.page(ex, status, html)
 
     async def key_post(
-        self, ex: Exchange, session: Session, parts: list[str], fields: dict[str, str] | None = None
+        self, ex: Exchange, session: Session, parts: list[str], fields: dict[str, str]
     ) -> None:
-        assert fields is not None
         admin = self._ops.keys_admin
         if len(parts) == 1:  # create
             try:
@@ -408,9 +397,8 @@ class Console:
         )
 
     async def channel_reset(
-        self, ex: Exchange, session: Session, parts: list[str], fields: dict[str, str] | None = None
+        self, ex: Exchange, session: Session, parts: list[str], fields: dict[str, str]
     ) -> None:
-        assert fields is not None
         key = fields.get("key", "")
         if not key.isdigit():
             raise InvalidRequest("key: must be a whole number", param="key")
