@@ -194,9 +194,15 @@ class Operations:
         return out
 
     async def requests(
-        self, f: RequestFilter, sort: SortKey = "at", offset: int = 0, limit: int = 50
+        self,
+        f: RequestFilter,
+        sort: SortKey = "at",
+        offset: int = 0,
+        limit: int = 50,
+        *,
+        count: bool = True,
     ) -> Page:
-        return await self._activity.page(f, sort, offset, limit)
+        return await self._activity.page(f, sort, offset, limit, count=count)
 
     async def request(self, request_id: str) -> LedgerEntry:
         found = await self._activity.entry(request_id[:64])

@@ -359,10 +359,11 @@ class Console:
         q = web.query(ex)
         sort = sort_key(q.get("sort"))
         page_no = whole_number("page", q.get("page"), 1, 10**7) or 1
+        live = len(parts) == 2  # the rows alone, for the live refresh: not counted
         page = await self._ops.requests(
-            request_filter(q), sort, (page_no - 1) * PAGE_SIZE, PAGE_SIZE
+            request_filter(q), sort, (page_no - 1) * PAGE_SIZE, PAGE_SIZE, count=not live
         )
-        template = "_request_rows.html" if len(parts) == 2 else "requests.html"
+        template = "_request_rows.html" if live else "requests.html"
         keep = {k: v for k, v in q.items() if k not in ("page", "sort") and v}
         names = await self._ops.key_names()
         html = self._page(

@@ -70,7 +70,7 @@ class LedgerEntry:
 @dataclass(frozen=True, slots=True)
 class Page:
     entries: list[LedgerEntry]
-    total: int  # rows matching the filter
+    total: int  # rows matching the filter (-1: not counted)
     offset: int
     limit: int
 
@@ -164,8 +164,16 @@ class Activity:
         return query.where(*conditions) if conditions else query
 
     async def page(
-        self, f: RequestFilter, sort: SortKey = "at", offset: int = 0, limit: int = 50
+        self,
+        f: RequestFilter,
+        sort: SortKey = "at",
+        offset: int = 0,
+        limit: int = 50,
+        *,
+        count: bool = True,
     ) -> Page:
+        """A page of the ledger; `total` counts every matching row (-1 when not `count`: a
+        live refresh every 2 s need not count a large ledger each time)."""
         order = {
             "at": (usage.c.at.desc(), usage.c.id.desc()),
             "latency": (usage.c.latency_ms.desc(), usage.c.id.desc()),
@@ -177,7 +185,7 @@ class Activity:
         counted = self._where(select(func.count()).select_from(usage), f)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
-            total = int((await conn.execute(counted)).scalar_one())
+            total = int((await conn.execute(counted)).scalar_one()) if count else -1
         return Page([_entry(r) for r in rows], total, offset, limit)
 
     async def entry(self, request_id: str) -> LedgerEntry | None:
