@@ -319,6 +319,7 @@ class Console:
             for k in ("requests", "errors", "input_tokens", "output_tokens", "cost_usd")
         }
         ungrouped = {k: v for k, v in q.items() if k != "group_by" and v}
+        names = await self._ops.key_names() if group == "key" else {}
         html = self._page(
             "usage.html",
             session,
@@ -330,6 +331,7 @@ class Console:
             totals=totals,
             ungrouped=ungrouped,
             grouped={**ungrouped, "group_by": group},
+            names=names,
         )
         await web.page(ex, 200, html)
 
