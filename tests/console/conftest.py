@@ -3,11 +3,13 @@ upstream, a model whose only channel is dead (connection refused), a static clie
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import anthropic
+import httpx
 import pytest
 
 from tests.console.console_client import ConsoleClient
@@ -75,3 +77,20 @@ def ask(gateway: GatewayProcess, key: str, model: str = "switchboard/demo") -> A
         return client.messages.create(
             model=model, max_tokens=64, messages=[{"role": "user", "content": "Hello there"}]
         )
+
+
+def api(gateway: GatewayProcess, path: str, **params: str) -> Any:
+    with httpx.Client(base_url=gateway.url, trust_env=False) as http:
+        answer = http.get(path, params=params, headers={"x-api-key": MASTER_KEY})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+
+def wait_ledger(gateway: GatewayProcess, requests: int) -> Any:
+    """The ledger is written in batches off the request path: wait for the rows."""
+    deadline = time.monotonic() + 10
+    while True:
+        page = api(gateway, "/admin/requests", limit="500")
+        if page["total"] >= requests or time.monotonic() > deadline:
+            return page
+        time.sleep(0.05)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anthropic
 import pytest
 
 from tests.console.browser import Watched, chromium, watch
-from tests.console.conftest import CLIENT_KEY, MASTER_KEY, ask
+from tests.console.conftest import CLIENT_KEY, MASTER_KEY, ask, start_gateway, wait_ledger
 from tests.support.gateway import GatewayProcess
 
 if TYPE_CHECKING:
@@ -47,12 +48,24 @@ def sign_in(page: Page, gateway: GatewayProcess, key: str = MASTER_KEY) -> None:
     page.click("button[type=submit]")
 
 
+@pytest.fixture
+def fresh_gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
+    """A gateway of its own, so the numbers on its overview are this test's alone."""
+    gw = start_gateway(tmp_path)
+    try:
+        yield gw
+    finally:
+        gw.stop()
+
+
 def test_sign_in_with_the_keyboard_and_see_real_numbers(
-    gateway: GatewayProcess, watched: Watched
+    fresh_gateway: GatewayProcess, watched: Watched
 ) -> None:
+    gateway = fresh_gateway
     replies = [ask(gateway, CLIENT_KEY) for _ in range(3)]
     with pytest.raises(anthropic.APIStatusError):
         ask(gateway, CLIENT_KEY, model="test/dead")
+    wait_ledger(gateway, 4)  # written in batches, off the request path
     page = watched.page
     page.goto(gateway.url + "/")
     assert page.url == gateway.url + "/console/login"

@@ -18,28 +18,11 @@ import anthropic
 import httpx
 import pytest
 
-from tests.console.conftest import CLIENT_KEY, MASTER_KEY, PRICING, ask
+from tests.console.conftest import CLIENT_KEY, MASTER_KEY, PRICING, api, ask, wait_ledger
 from tests.console.console_client import ConsoleClient
 from tests.support.gateway import GatewayProcess
 
 pytestmark = pytest.mark.e2e
-
-
-def api(gateway: GatewayProcess, path: str, **params: str) -> Any:
-    with httpx.Client(base_url=gateway.url, trust_env=False) as http:
-        answer = http.get(path, params=params, headers={"x-api-key": MASTER_KEY})
-        assert answer.status_code == 200, answer.text
-        return answer.json()
-
-
-def wait_ledger(gateway: GatewayProcess, requests: int) -> Any:
-    """The ledger is written in batches off the request path: wait for the rows."""
-    deadline = time.monotonic() + 10
-    while True:
-        page = api(gateway, "/admin/requests", limit="500")
-        if page["total"] >= requests or time.monotonic() > deadline:
-            return page
-        time.sleep(0.05)
 
 
 def cli(gateway: GatewayProcess, *args: str) -> Any:
