@@ -204,3 +204,21 @@ def test_config_errors_name_the_field() -> None:
     )
     assert "routing.max_attempt: is not a known field" in problem({"routing": {"max_attempt": 2}})
     assert "routing.health.error_rate" in problem({"routing": {"health": {"error_rate": 2}}})
+
+
+def test_an_operator_puts_a_cooled_down_key_back_in_service() -> None:
+    r, _ = router([{"provider": "a", "model": "x"}, {"provider": "b", "model": "x", "priority": 1}])
+    a = r.plan("m")[0]
+    for _ in range(3):
+        r.failed(a, "502 api_error")
+    r.failed(a, "connect: api_error")
+    (status,) = [s for s in r.snapshot() if s.channel == "a/x"]
+    assert status.state == "cooldown"
+    assert status.error_kinds == {"502 api_error": 3, "connect: api_error": 1}
+    assert first(r) == "b/x#kb"
+    assert r.reset("a/x", 0)
+    (status,) = [s for s in r.snapshot() if s.channel == "a/x"]
+    assert (status.state, status.consecutive_failures, status.failures) == ("healthy", 0, 4)
+    assert first(r) == "a/x#ka"
+    assert not r.reset("a/x", 1)
+    assert not r.reset("nope/x", 0)

@@ -10,6 +10,8 @@ from typing import Any
 
 from switchboard.api.admin import AdminHandler
 from switchboard.api.admin_channels import ChannelsHandler
+from switchboard.api.admin_views import AdminViewsHandler
+from switchboard.api.admin_views import handles as admin_views_handles
 from switchboard.api.anthropic import CountTokensHandler, MessagesHandler
 from switchboard.api.bounds import Bounds
 from switchboard.api.exchange import Exchange
@@ -21,6 +23,7 @@ from switchboard.api.openai import ChatCompletionsHandler
 from switchboard.api.openai import ModelsHandler as OpenAIModelsHandler
 from switchboard.catalog import Catalog
 from switchboard.config import Config
+from switchboard.console import Console
 from switchboard.dialects.anthropic import errors as anthropic_errors
 from switchboard.dialects.openai_chat import errors as openai_errors
 from switchboard.errors import (
@@ -34,9 +37,11 @@ from switchboard.errors import (
 from switchboard.log import access_log, use_redactor
 from switchboard.log import events as log
 from switchboard.metrics import Metrics
+from switchboard.operations import Operations
 from switchboard.redact import Redactor
 from switchboard.service import Gateway
 from switchboard.signing import ThinkingSigner
+from switchboard.storage.activity import Activity
 from switchboard.tenancy.auth import Authenticator
 from switchboard.tenancy.runtime import Tenancy
 from switchboard.tenancy.usage import row_from_log
@@ -83,6 +88,17 @@ class App:
         self.metrics = Metrics(self.gateway.router, self.in_flight.counts, self.ledger)
         auth = Authenticator(master_key, config, self.tenancy.keys)
         self.admin = AdminHandler(auth, self.tenancy.admin, self.tenancy.storage.ledger)
+        # What the operator sees and does, for the admin API and the console alike.
+        ops = Operations(
+            self.tenancy.admin,
+            self.tenancy.storage.ledger,
+            Activity(self.tenancy.storage.engine),
+            self.gateway.router,
+            self.gateway.catalog,
+            self.in_flight,
+        )
+        self.admin_views = AdminViewsHandler(auth, ops)
+        self.console = Console(auth, ops, master_key)
         bounds = Bounds.of(config.server)
         messages = MessagesHandler(self.gateway, auth, bounds)
         models = ModelsHandler(self.gateway.catalog, auth)
@@ -91,6 +107,7 @@ class App:
             ("GET", "/health"): Health(lambda: self.ledger.accepting),
             ("GET", "/metrics"): MetricsHandler(self.metrics),
             ("GET", "/admin/channels"): ChannelsHandler(self.gateway.router, auth),
+            ("GET", "/"): self.console.home,
         }
         self.suffix_routes: list[tuple[str, str, SuffixHandler]] = []
         self.metered: set[str] = set()  # paths whose requests go in the usage ledger
@@ -168,7 +185,9 @@ class App:
         if path in self.openai_paths or path.startswith(OPENAI_PREFIX + "/"):
             ex.dialect = "openai"
         if handler is None and path.startswith("/admin/"):
-            handler = self.admin
+            handler = self.admin_views if admin_views_handles(path) else self.admin
+        elif handler is None and (path == "/console" or path.startswith("/console/")):
+            handler = self.console
         self.in_flight.add(ex)
         try:
             if not self.ledger.accepting and path in self.metered:

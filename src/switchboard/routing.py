@@ -32,6 +32,7 @@ class Health:
     __slots__ = (
         "_cfg",
         "consecutive",
+        "error_kinds",
         "failures",
         "last_error",
         "open_until",
@@ -55,6 +56,8 @@ class Health:
         self.successes = 0
         self.failures = 0
         self.last_error = ""
+        # Failures by kind (status and error type: a small fixed set), for the operator.
+        self.error_kinds: dict[str, int] = {}
 
     def state(self, now: float) -> State:
         if not self.tripped:
@@ -81,6 +84,8 @@ class Health:
         self.failures += 1
         self.consecutive += 1
         self.last_error = why
+        if why in self.error_kinds or len(self.error_kinds) < 32:
+            self.error_kinds[why] = self.error_kinds.get(why, 0) + 1
         self._count(now, failed=True)
         cfg = self._cfg
         rate_tripped = (
@@ -91,6 +96,14 @@ class Health:
             self._trip(now, cfg.cooldown_seconds)
         elif rest:
             self._trip(now, min(rest, cfg.cooldown_seconds))
+
+    def reset(self) -> None:
+        """Back in service now (the operator's word): healthy, its window cleared; the running
+        totals stay."""
+        self.tripped = False
+        self.open_until = self.probe_until = 0.0
+        self.consecutive = 0
+        self.window_start, self.window_total, self.window_failed = 0.0, 0, 0
 
     def _trip(self, now: float, seconds: float) -> None:
         self.tripped = True
@@ -136,6 +149,7 @@ class ChannelStatus:
     successes: int
     failures: int
     last_error: str  # status and error type only
+    error_kinds: dict[str, int]  # failures by kind since the start, as last_error names them
 
 
 @dataclass(slots=True)
@@ -233,6 +247,14 @@ class Router:
     def failed(self, target: Target, why: str, rest: float | None = None) -> None:
         target.health.failed(self._clock(), why, rest)
 
+    def reset(self, channel: str, key: int) -> bool:
+        """Put one channel key back in service; False when there is no such channel key."""
+        health = self._health.get((channel, key))
+        if health is None:
+            return False
+        health.reset()
+        return True
+
     def snapshot(self) -> list[ChannelStatus]:
         """Every channel and key with its state, for `GET /admin/channels` and the metrics."""
         now = self._clock()
@@ -254,6 +276,7 @@ class Router:
                     successes=h.successes,
                     failures=h.failures,
                     last_error=h.last_error,
+                    error_kinds=dict(h.error_kinds),
                 )
             )
         return out

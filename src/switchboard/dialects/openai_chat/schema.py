@@ -1,7 +1,8 @@
 """Tool input schemas cleaned for strict upstreams. Some providers refuse JSON-Schema keywords
 others accept (`$schema`, `propertyNames`, `prefixItems`, `exclusiveMinimum`, a top-level
-`oneOf`; docs/compatibility.md, item 8), and Moonshot refuses nodes without a `type`. The cleaned schema
-and the keywords removed (for the loss report) come back; the input is not changed."""
+`oneOf`; docs/compatibility.md, item 8), and Moonshot refuses nodes without a `type`. The
+cleaned schema and the keywords removed (for the loss report) come back; the input is not
+changed."""
 
 from __future__ import annotations
 
