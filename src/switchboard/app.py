@@ -121,7 +121,7 @@ class App:
                 for prefix in surface.prefixes:
                     self.suffix_routes.append((suffix.method, prefix + suffix.path, retrieve))
         for (method, path), claimants in claimed.items():
-            self.routes[(method, path)] = _shared(path, claimants)
+            self.routes[(method, path)] = _dispatch(path, claimants)
         for path in {p for _, p in self.routes}:
             only = owners.get(path, set())
             self.dialects[path] = only.pop() if len(only) == 1 else self._by_prefix(path)
@@ -258,7 +258,9 @@ class App:
         access_log(line)
 
 
-def _shared(path: str, claimants: list[tuple[Surface, Handler]]) -> Handler:
+def _dispatch(path: str, claimants: list[tuple[Surface, Handler]]) -> Handler:
+    """The handler of a route: its one surface's, or, on a path surfaces share, the first whose
+    `claims` takes the request's headers, else the one without `claims`."""
     if len(claimants) == 1:
         return claimants[0][1]
     claims = [(s.claims, h) for s, h in claimants if s.claims is not None]
