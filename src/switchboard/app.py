@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,20 +12,16 @@ from switchboard.api.admin import AdminHandler
 from switchboard.api.admin_channels import ChannelsHandler
 from switchboard.api.admin_views import AdminViewsHandler
 from switchboard.api.admin_views import handles as admin_views_handles
-from switchboard.api.anthropic import CountTokensHandler, MessagesHandler
 from switchboard.api.bounds import Bounds
 from switchboard.api.exchange import Exchange
 from switchboard.api.health import Health
 from switchboard.api.inflight import InFlight
 from switchboard.api.metrics import MetricsHandler
-from switchboard.api.models import ModelsHandler
-from switchboard.api.openai import ChatCompletionsHandler
-from switchboard.api.openai import ModelsHandler as OpenAIModelsHandler
+from switchboard.api.surface import Handler, Parts, SuffixHandler, Surface
+from switchboard.api.surfaces import SURFACES
 from switchboard.catalog import Catalog
 from switchboard.config import Config
 from switchboard.console import Console
-from switchboard.dialects.anthropic import errors as anthropic_errors
-from switchboard.dialects.openai_chat import errors as openai_errors
 from switchboard.errors import (
     ApiError,
     GatewayError,
@@ -34,6 +30,7 @@ from switchboard.errors import (
     Overloaded,
     release,
 )
+from switchboard.kinds import Dialect, ProviderKind
 from switchboard.log import access_log, use_redactor
 from switchboard.log import events as log
 from switchboard.metrics import Metrics
@@ -46,18 +43,13 @@ from switchboard.tenancy.auth import Authenticator
 from switchboard.tenancy.runtime import Tenancy
 from switchboard.tenancy.usage import row_from_log
 from switchboard.upstreams.http import HttpClient
+from switchboard.upstreams.registry import UPSTREAMS, Factory
 
-Handler = Callable[[Exchange], Awaitable[None]]
 # The lifespan's side of ASGI, which is all of ASGI the app still speaks.
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-# Routes whose last segment is a parameter that may itself hold slashes (model ids do).
-SuffixHandler = Callable[[Exchange, str], Awaitable[None]]
-
-PREFIXES = ("/anthropic", "")
-OPENAI_PREFIX = "/openai"
 # Not requests to count or log: probes and scrapes.
 UNLOGGED = frozenset({"/health", "/metrics"})
 # How long shutdown waits for the requests it cancelled to end (they only settle and write).
@@ -67,7 +59,14 @@ SHUTDOWN_WAIT = 5.0
 class App:
     """The routes, one error boundary, and the lifespan."""
 
-    def __init__(self, config: Config, master_key: str) -> None:
+    def __init__(
+        self,
+        config: Config,
+        master_key: str,
+        *,
+        surfaces: Sequence[Surface] = SURFACES,
+        upstreams: Mapping[ProviderKind, Factory] = UPSTREAMS,
+    ) -> None:
         self.config = config
         # Upstream text reaching a client or a log passes it; built once, from this config.
         self.redactor = Redactor.of(config, master_key)
@@ -82,6 +81,7 @@ class App:
             self.tenancy.admission,
             config.documents,
             config.routing,
+            upstreams,
         )
         self.in_flight = InFlight()
         self.ledger = self.tenancy.ledger
@@ -99,10 +99,6 @@ class App:
         )
         self.admin_views = AdminViewsHandler(auth, ops)
         self.console = Console(auth, ops, master_key)
-        bounds = Bounds.of(config.server)
-        messages = MessagesHandler(self.gateway, auth, bounds)
-        models = ModelsHandler(self.gateway.catalog, auth)
-        count = CountTokensHandler(self.gateway, auth, bounds)
         self.routes: dict[tuple[str, str], Handler] = {
             ("GET", "/health"): Health(lambda: self.ledger.accepting),
             ("GET", "/metrics"): MetricsHandler(self.metrics),
@@ -111,33 +107,47 @@ class App:
         }
         self.suffix_routes: list[tuple[str, str, SuffixHandler]] = []
         self.metered: set[str] = set()  # paths whose requests go in the usage ledger
-        for prefix in PREFIXES:
-            self.routes[("POST", f"{prefix}/v1/messages")] = messages
-            self.metered.add(f"{prefix}/v1/messages")
-            self.routes[("POST", f"{prefix}/v1/messages/count_tokens")] = count
-            self.routes[("GET", f"{prefix}/v1/models")] = models.list
-            self.suffix_routes.append(("GET", f"{prefix}/v1/models/", models.retrieve))
-        chat = ChatCompletionsHandler(self.gateway, auth, bounds)
-        self.openai_models = OpenAIModelsHandler(self.gateway.catalog, auth)
-        # Clients set base_url with or without /v1 (OpenAI SDK users write both): both work.
-        for path in ("/v1/chat/completions", "/chat/completions"):
-            self.routes[("POST", path)] = chat
-            self.routes[("POST", OPENAI_PREFIX + path)] = chat
-        self.routes[("GET", f"{OPENAI_PREFIX}/v1/models")] = self.openai_models.list_models
-        self.routes[("GET", f"{OPENAI_PREFIX}/models")] = self.openai_models.list_models
-        # The unprefixed list is shared: Anthropic clients always send anthropic-version or
-        # x-api-key; anything else is answered in OpenAI shape.
-        anthropic_list = models.list
+        # Whose envelope a failure is answered in: by the path's surface (a dict lookup), else
+        # by its prefix, else the first surface's.
+        self.surfaces: dict[Dialect, Surface] = {}
+        self.dialects: dict[str, Dialect] = {}
+        self.prefixes: list[tuple[str, Dialect]] = []
+        self._mount(surfaces, Parts(self.gateway, auth, Bounds.of(config.server)))
 
-        async def list_models(ex: Exchange) -> None:
-            if "anthropic-version" in ex.headers or "x-api-key" in ex.headers:
-                await anthropic_list(ex)
-            else:
-                await self.openai_models.list_models(ex)
+    def _mount(self, surfaces: Sequence[Surface], parts: Parts) -> None:
+        """Every surface's routes in the route table. A path two surfaces claim (the bare
+        `GET /v1/models`) goes to the one whose `claims` takes the request's headers, else to
+        the one without `claims`."""
+        self.default = surfaces[0]
+        claimed: dict[tuple[str, str], list[tuple[Surface, Handler]]] = {}
+        owners: dict[str, set[Dialect]] = {}
+        for surface in surfaces:
+            self.gateway.check_relays(surface.inlet)
+            self.surfaces[surface.dialect] = surface
+            self.prefixes += [(p + "/", surface.dialect) for p in surface.prefixes if p]
+            for route in surface.routes:
+                handler = route.handler(parts)
+                for prefix in route.prefixes or surface.prefixes:
+                    path = prefix + route.path
+                    claimed.setdefault((route.method, path), []).append((surface, handler))
+                    owners.setdefault(path, set()).add(surface.dialect)
+                    if route.metered:
+                        self.metered.add(path)
+            for suffix in surface.suffix_routes:
+                retrieve = suffix.handler(parts)
+                for prefix in surface.prefixes:
+                    self.suffix_routes.append((suffix.method, prefix + suffix.path, retrieve))
+        for (method, path), claimants in claimed.items():
+            self.routes[(method, path)] = _dispatch(path, claimants)
+        for path in {p for _, p in self.routes}:
+            only = owners.get(path, set())
+            self.dialects[path] = only.pop() if len(only) == 1 else self._by_prefix(path)
 
-        self.routes[("GET", "/v1/models")] = list_models
-        self.openai_paths = {p for _, p in self.routes if "/chat/completions" in p}
-        self.metered |= self.openai_paths
+    def _by_prefix(self, path: str) -> Dialect:
+        for prefix, dialect in self.prefixes:
+            if path.startswith(prefix):
+                return dialect
+        return self.default.dialect
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI, for the lifespan only: uvicorn runs startup and shutdown through it, and
@@ -182,8 +192,8 @@ class App:
         # HEAD is GET without the body (load balancers probe with it); the exchange drops it.
         method = "GET" if ex.head_only else ex.method
         handler = self.routes.get((method, path))
-        if path in self.openai_paths or path.startswith(OPENAI_PREFIX + "/"):
-            ex.dialect = "openai"
+        dialect = self.dialects.get(path)
+        ex.dialect = self._by_prefix(path) if dialect is None else dialect
         if handler is None and path.startswith("/admin/"):
             handler = self.admin_views if admin_views_handles(path) else self.admin
         elif handler is None and (path == "/console" or path.startswith("/console/")):
@@ -237,7 +247,7 @@ class App:
         ex.log.setdefault("error_type", exc.error_type)
         ex.log.setdefault("error", exc.message)
         # The envelope of the client's dialect, as the route (or its handler) declared it.
-        errors = openai_errors if ex.dialect == "openai" else anthropic_errors
+        errors = self.surfaces.get(ex.dialect, self.default)
         if ex.status == 0:
             await ex.respond(exc.status, errors.error_body(exc, ex.request_id), exc.headers())
         elif ex.streaming:
@@ -267,5 +277,32 @@ class App:
         access_log(line)
 
 
-def create_app(config: Config, master_key: str) -> App:
-    return App(config, master_key)
+def _dispatch(path: str, claimants: list[tuple[Surface, Handler]]) -> Handler:
+    """The handler of a route: its one surface's, or, on a path surfaces share, the first whose
+    `claims` takes the request's headers, else the one without `claims`."""
+    if len(claimants) == 1:
+        return claimants[0][1]
+    claims = [(s.claims, h) for s, h in claimants if s.claims is not None]
+    rest = [h for s, h in claimants if s.claims is None]
+    if len(rest) != 1:
+        raise ValueError(f"{path}: of the surfaces sharing it, exactly one must have no `claims`")
+    fallback = rest[0]
+
+    async def dispatch(ex: Exchange) -> None:
+        for claim, handler in claims:
+            if claim(ex.headers):
+                await handler(ex)
+                return
+        await fallback(ex)
+
+    return dispatch
+
+
+def create_app(
+    config: Config,
+    master_key: str,
+    *,
+    surfaces: Sequence[Surface] = SURFACES,
+    upstreams: Mapping[ProviderKind, Factory] = UPSTREAMS,
+) -> App:
+    return App(config, master_key, surfaces=surfaces, upstreams=upstreams)

@@ -13,10 +13,8 @@ from typing import Any, Literal
 import msgspec
 import yaml
 
+from switchboard.kinds import Endpoint, ProviderKind
 from switchboard.upstreams.proxy import Proxies
-
-ProviderKind = Literal["openai", "anthropic", "scripted"]
-Endpoint = Literal["anthropic", "openai"]
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -148,7 +146,7 @@ class Pricing(_Strict, frozen=True):
 class ModelConfig(_Strict, frozen=True):
     id: str
     channels: list[ChannelConfig]
-    endpoints: list[Endpoint] = msgspec.field(default_factory=lambda: ["anthropic", "openai"])
+    endpoints: list[Endpoint] = msgspec.field(default_factory=lambda: list(Endpoint))
     aliases: list[str] = []
     display_name: str | None = None
     created_at: str = "1970-01-01T00:00:00Z"  # RFC 3339; shown by GET /v1/models
@@ -418,8 +416,8 @@ def _split_validation(message: str) -> tuple[str, str]:
 
 
 _ALLOWED = {
-    "kind": ("openai", "anthropic", "scripted"),
-    "endpoints": ("anthropic", "openai"),
+    "kind": tuple(ProviderKind),
+    "endpoints": tuple(Endpoint),
     "max_tokens_field": ("max_tokens", "max_completion_tokens"),
     "control": (
         "none",
@@ -445,7 +443,7 @@ def _check_references(config: Config, problems: Problems) -> None:
         if p.name in seen:
             problems.add(f"providers[{i}].name", f"duplicate provider '{p.name}'")
         seen.add(p.name)
-        if p.kind != "scripted" and not re.match(r"^https?://", p.base_url):
+        if p.kind != ProviderKind.SCRIPTED and not re.match(r"^https?://", p.base_url):
             problems.add(f"providers[{i}].base_url", "must be an http:// or https:// URL")
     ids: set[str] = set()
     for i, m in enumerate(config.models):

@@ -25,6 +25,10 @@ client's dialect envelope (dialects/*/errors.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
 
 class GatewayError(Exception):
     status: int = 500
@@ -149,85 +153,23 @@ class UpstreamError(GatewayError):
         provider: str,
         retry_after: float | None = None,
     ) -> UpstreamError:
-        """Map an upstream HTTP error to what the client can act on. `upstream_message` has
-        passed the redactor already (upstreams/http.py and the stream readers pass it)."""
-        detail = f"upstream provider '{provider}' answered {upstream_status}: {upstream_message}"
-        if upstream_status in (401, 403):
-            # The upstream rejected the gateway's own credentials: the operator must fix it,
-            # the client cannot, so it is not an authentication error of the client's.
-            return cls(
-                f"upstream provider '{provider}' rejected the gateway's credentials "
-                f"({upstream_status}); the gateway operator must fix the provider key",
-                status=502,
-                error_type="api_error",
-                upstream_status=upstream_status,
-                provider=provider,
-                retryable=True,
-            )
-        if upstream_status == 404:
-            return cls(
-                detail + " (check the channel's upstream model name and base_url)",
-                status=502,
-                error_type="api_error",
-                upstream_status=upstream_status,
-                provider=provider,
-                retryable=True,
-            )
-        if upstream_status == 413:
-            return cls(
-                detail,
-                status=413,
-                error_type="request_too_large",
-                upstream_status=upstream_status,
-                provider=provider,
-                retryable=False,
-            )
-        if upstream_status == 429:
-            return cls(
-                detail,
-                status=429,
-                error_type="rate_limit_error",
-                upstream_status=upstream_status,
-                provider=provider,
-                retryable=True,
-                retry_after=retry_after,
-            )
-        if upstream_status in (503, 529):
-            return cls(
-                detail,
-                status=529,
-                error_type="overloaded_error",
-                upstream_status=upstream_status,
-                provider=provider,
-                retryable=True,
-                retry_after=retry_after,
-            )
-        if upstream_status == 504:
-            return cls(
-                detail,
-                status=504,
-                error_type="timeout_error",
-                upstream_status=upstream_status,
-                provider=provider,
-                retryable=True,
-            )
-        if upstream_status >= 500:
-            return cls(
-                detail,
-                status=502,
-                error_type="api_error",
-                upstream_status=upstream_status,
-                provider=provider,
-                retryable=True,
-            )
-        # Any other 4xx: the request itself was refused (bad parameters, context too long).
+        """Map an upstream HTTP error to what the client can act on (`UPSTREAM_STATUSES`).
+        `upstream_message` has passed the redactor already (upstreams/http.py and the stream
+        readers pass it)."""
+        answer = UPSTREAM_STATUSES.get(upstream_status)
+        if answer is None:
+            answer = _UPSTREAM_5XX if upstream_status >= 500 else _UPSTREAM_4XX
+        message = answer.message.format(
+            provider=provider, status=upstream_status, upstream=upstream_message
+        )
         return cls(
-            detail,
-            status=400,
-            error_type="invalid_request_error",
+            message,
+            status=answer.status,
+            error_type=answer.error_type,
             upstream_status=upstream_status,
             provider=provider,
-            retryable=False,
+            retryable=answer.retryable,
+            retry_after=retry_after if answer.keeps_retry_after else None,
         )
 
     @classmethod
@@ -283,3 +225,52 @@ def release(exc: BaseException) -> None:
             todo.append(e.__cause__)
         if e.__context__ is not None:
             todo.append(e.__context__)
+
+
+_DETAIL = "upstream provider '{provider}' answered {status}: {upstream}"
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamAnswer:
+    """What the client sees when an upstream answers with an error status. `message` is
+    formatted with `provider`, `status` and `upstream` (the upstream's own message, redacted)."""
+
+    status: int
+    error_type: str
+    retryable: bool
+    message: str = _DETAIL
+    keeps_retry_after: bool = False  # the upstream's retry-after is passed on to the client
+
+
+# The upstream rejected the gateway's own credentials: the operator must fix it, the client
+# cannot, so it is not an authentication error of the client's.
+_CREDENTIALS = UpstreamAnswer(
+    502,
+    "api_error",
+    retryable=True,
+    message="upstream provider '{provider}' rejected the gateway's credentials ({status}); "
+    "the gateway operator must fix the provider key",
+)
+_OVERLOADED = UpstreamAnswer(529, "overloaded_error", retryable=True, keeps_retry_after=True)
+# Statuses not in the table: any other 5xx is the upstream's failure; any other 4xx means the
+# request itself was refused (bad parameters, context too long).
+_UPSTREAM_5XX = UpstreamAnswer(502, "api_error", retryable=True)
+_UPSTREAM_4XX = UpstreamAnswer(400, "invalid_request_error", retryable=False)
+
+UPSTREAM_STATUSES: Mapping[int, UpstreamAnswer] = MappingProxyType(
+    {
+        401: _CREDENTIALS,
+        403: _CREDENTIALS,
+        404: UpstreamAnswer(
+            502,
+            "api_error",
+            retryable=True,
+            message=_DETAIL + " (check the channel's upstream model name and base_url)",
+        ),
+        413: UpstreamAnswer(413, "request_too_large", retryable=False),
+        429: UpstreamAnswer(429, "rate_limit_error", retryable=True, keeps_retry_after=True),
+        503: _OVERLOADED,
+        529: _OVERLOADED,
+        504: UpstreamAnswer(504, "timeout_error", retryable=True),
+    }
+)

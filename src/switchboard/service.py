@@ -11,23 +11,25 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import msgspec
 
 from switchboard import ir
 from switchboard.catalog import Catalog, Channel, ModelEntry
-from switchboard.config import Documents, Endpoint, Routing
+from switchboard.config import Documents, Routing
 from switchboard.counting import Calibration, estimate_tokens
 from switchboard.errors import GatewayError, InvalidRequest, NotFound, UpstreamError
+from switchboard.kinds import Endpoint, ProviderKind
 from switchboard.log import events as log
 from switchboard.routing import Router, Target
 from switchboard.signing import ThinkingSigner
 from switchboard.tenancy.admission import UNPRICED, Admission, Headers, Ticket, output_limit
 from switchboard.tenancy.auth import Principal
-from switchboard.upstreams.anthropic import AnthropicUpstream
 from switchboard.upstreams.base import (
     Call,
+    CountsRelayed,
+    CountsTranslated,
     EventStream,
     Forward,
     PassThrough,
@@ -35,10 +37,19 @@ from switchboard.upstreams.base import (
     Upstream,
 )
 from switchboard.upstreams.http import HttpClient
-from switchboard.upstreams.openai import OpenAIUpstream
-from switchboard.upstreams.scripted import ScriptedUpstream
+from switchboard.upstreams.registry import UPSTREAMS, Factory, Parts
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Inlet:
+    """What the pipeline needs of the surface a request came in by (api/surface.py): the
+    endpoint its models must be offered on, and the provider kinds whose upstreams take its
+    bodies as they are (the same wire format on both sides: relayed, not translated)."""
+
+    endpoint: Endpoint
+    relays: frozenset[ProviderKind] = frozenset()
 
 
 @dataclass(slots=True)
@@ -46,7 +57,7 @@ class Inbound:
     """A client request as the handler decoded it. `decode` gives the IR on demand, since a
     same-format pass-through never needs it."""
 
-    dialect: Literal["anthropic", "openai"]
+    inlet: Inlet
     body: bytes
     model: str
     stream: bool
@@ -123,22 +134,33 @@ class Gateway:
         admission: Admission | None = None,
         documents: Documents | None = None,
         routing: Routing | None = None,
+        upstreams: Mapping[ProviderKind, Factory] = UPSTREAMS,
     ) -> None:
         self.catalog = catalog
         self._admission = admission
         self._routing = routing or Routing()
         self.router = Router(catalog, self._routing.health)
         self._documents = documents or Documents()
-        anthropic, openai = AnthropicUpstream(http), OpenAIUpstream(http, signer)
-        self._openai = openai
-        self._anthropic = anthropic
-        self._translated: dict[str, Upstream] = {
-            "openai": openai,
-            "anthropic": anthropic,
-            "scripted": ScriptedUpstream(),
-        }
-        # Same-format traffic is relayed, not translated.
-        self._relays: dict[str, PassThrough] = {"anthropic": anthropic, "openai": openai}
+        # One upstream per registered kind (upstreams/registry.py), and what each can do
+        # besides translating: relay same-format traffic, count tokens exactly.
+        parts = Parts(http, signer)
+        self._translated: dict[ProviderKind, Upstream] = {}
+        self._relays: dict[ProviderKind, PassThrough] = {}
+        self._count_relayed: dict[ProviderKind, CountsRelayed] = {}
+        self._count_translated: dict[ProviderKind, CountsTranslated] = {}
+        for kind, factory in upstreams.items():
+            built = factory(parts)
+            self._translated[kind] = built.upstream
+            if built.relay is not None:
+                self._relays[kind] = built.relay
+            if built.count_relayed is not None:
+                self._count_relayed[kind] = built.count_relayed
+            if built.count_translated is not None:
+                self._count_translated[kind] = built.count_translated
+        kinds = {c.provider.kind for entry in catalog.models() for c in entry.channels}
+        unbuilt = kinds - self._translated.keys()
+        if unbuilt:
+            raise ValueError(f"no upstream factory for provider kinds {sorted(unbuilt)}")
         self.calibration = Calibration()
 
     def resolve(self, name: str, endpoint: Endpoint) -> ModelEntry:
@@ -173,8 +195,16 @@ class Gateway:
         if isinstance(exc, GatewayError) and not exc.extra_headers:
             exc.extra_headers = ticket.headers
 
-    def _passthrough(self, inbound: Inbound, channel: Channel) -> bool:
-        return inbound.dialect == channel.provider.kind and inbound.dialect in self._relays
+    def check_relays(self, inlet: Inlet) -> None:
+        """Refuses (at start) a surface that declares pass-through to a kind that cannot relay."""
+        missing = inlet.relays - self._relays.keys()
+        if missing:
+            raise ValueError(f"no upstream kind relays as-is for {sorted(missing)}")
+
+    @staticmethod
+    def _passthrough(inbound: Inbound, channel: Channel) -> bool:
+        # A property of the pair (surface, provider kind), declared by the surface.
+        return channel.provider.kind in inbound.inlet.relays
 
     def _input_estimate(self, inbound: Inbound, entry: ModelEntry, served: Served) -> int:
         """Input tokens, estimated once per request: from the IR, calibrated per model, when
@@ -251,7 +281,7 @@ class Gateway:
         """The input token count and whether it is exact: the upstream's own count where it
         can give one (Anthropic pass-through, a configured tokenize endpoint), else the
         calibrated estimate."""
-        entry = self.resolve(inbound.model, inbound.dialect)
+        entry = self.resolve(inbound.model, inbound.inlet.endpoint)
         ticket = None
         if self._admission is not None and inbound.principal is not None:
             ticket = await self._admission.admit_count(inbound.principal, inbound.model, entry)
@@ -263,12 +293,15 @@ class Gateway:
 
     async def _count(self, inbound: Inbound, entry: ModelEntry) -> tuple[int, bool]:
         channel = entry.channels[0]
+        kind = channel.provider.kind
         try:
-            if self._passthrough(inbound, channel):
-                return await self._anthropic.count_tokens(self._forward(inbound, channel)), True
-            if channel.provider.kind == "openai":
+            if self._passthrough(inbound, channel) and kind in self._count_relayed:
+                forward = self._forward(inbound, channel)
+                return await self._count_relayed[kind].count_tokens(forward), True
+            if kind in self._count_translated:
                 served = Served(model=entry.id)
-                exact = await self._openai.count_tokens(self._call(inbound, entry, channel, served))
+                call = self._call(inbound, entry, channel, served)
+                exact = await self._count_translated[kind].count_tokens(call)
                 if exact is not None:
                     return exact, True
         except UpstreamError as exc:
@@ -339,7 +372,7 @@ class Gateway:
         log.warning("channel %s failed (%s)", target.name, why)
 
     async def complete(self, inbound: Inbound) -> Completed:
-        entry = self.resolve(inbound.model, inbound.dialect)
+        entry = self.resolve(inbound.model, inbound.inlet.endpoint)
         served = Served(model=entry.id)
 
         async def attempt(channel: Channel) -> Completed:
@@ -364,7 +397,7 @@ class Gateway:
         return completed
 
     async def stream(self, inbound: Inbound) -> Streaming:
-        entry = self.resolve(inbound.model, inbound.dialect)
+        entry = self.resolve(inbound.model, inbound.inlet.endpoint)
         served = Served(model=entry.id)
 
         async def attempt(channel: Channel) -> Streaming:

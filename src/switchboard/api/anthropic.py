@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import orjson
 
 from switchboard import ir
 from switchboard.api.bounds import Bounds, affinity
 from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.exchange import Exchange
+from switchboard.api.models import ModelsHandler
 from switchboard.api.report import note_served, note_usage, served_headers
 from switchboard.api.streaming import serve_stream
-from switchboard.dialects.anthropic.errors import error_event
+from switchboard.api.surface import Route, SuffixRoute, Surface
+from switchboard.dialects.anthropic.errors import error_body, error_event
 from switchboard.dialects.anthropic.request import (
     decode_count_tokens,
     decode_head,
@@ -20,10 +24,13 @@ from switchboard.dialects.anthropic.response import encode_response
 from switchboard.dialects.anthropic.stream import StreamEncoder
 from switchboard.errors import GatewayError, InvalidRequest
 from switchboard.ids import message_id
-from switchboard.service import Gateway, Inbound
+from switchboard.kinds import Dialect, Endpoint, ProviderKind
+from switchboard.service import Gateway, Inbound, Inlet
 from switchboard.tenancy.auth import Authenticator
 
 FORWARDED = ("anthropic-version", "anthropic-beta")
+# Its bodies go as they are to Anthropic-kind upstreams.
+INLET = Inlet(Endpoint.ANTHROPIC, relays=frozenset({ProviderKind.ANTHROPIC}))
 
 
 async def read_inbound(
@@ -44,7 +51,7 @@ async def read_inbound(
         raise InvalidRequest("max_tokens: Field required", param="max_tokens")
     decode = decode_count_tokens if count_tokens else decode_request
     inbound = Inbound(
-        dialect="anthropic",
+        inlet=INLET,
         body=body,
         model=head.model,
         stream=bool(head.stream) and not count_tokens,
@@ -109,3 +116,39 @@ class CountTokensHandler:
             await ex.respond(
                 200, orjson.dumps({"input_tokens": count}), [(b"switchboard-token-count", kind)]
             )
+
+
+def _claims(headers: Mapping[str, str]) -> bool:
+    # Anthropic clients always send one of these; the shared `GET /v1/models` answers the
+    # others in the OpenAI shape.
+    return "anthropic-version" in headers or "x-api-key" in headers
+
+
+SURFACE = Surface(
+    name="anthropic",
+    dialect=Dialect("anthropic"),
+    inlet=INLET,
+    prefixes=("/anthropic", ""),
+    routes=(
+        Route(
+            "POST",
+            "/v1/messages",
+            lambda p: MessagesHandler(p.gateway, p.auth, p.bounds),
+            metered=True,
+        ),
+        Route(
+            "POST",
+            "/v1/messages/count_tokens",
+            lambda p: CountTokensHandler(p.gateway, p.auth, p.bounds),
+        ),
+        Route("GET", "/v1/models", lambda p: ModelsHandler(p.gateway.catalog, p.auth).list),
+    ),
+    suffix_routes=(
+        SuffixRoute(
+            "GET", "/v1/models/", lambda p: ModelsHandler(p.gateway.catalog, p.auth).retrieve
+        ),
+    ),
+    error_body=error_body,
+    error_event=error_event,
+    claims=_claims,
+)

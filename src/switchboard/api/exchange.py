@@ -12,10 +12,11 @@ import http
 import logging
 import re
 import time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from switchboard.errors import InvalidRequest, RequestTimeout, RequestTooLarge
 from switchboard.ids import request_id
+from switchboard.kinds import Dialect
 
 if TYPE_CHECKING:
     from switchboard.api.http11 import Connection
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("switchboard")
 
 JSON = b"application/json"
+# Until the app has matched the path to a surface (and for what it cannot match).
+DEFAULT_DIALECT = Dialect("anthropic")
 # A request body buffered beyond this, while no handler reads it, pauses reading the socket.
 HIGH_WATER = 65536
 
@@ -121,7 +124,7 @@ class Exchange:
         self.client_gone = False  # the client disconnected before that
         self.log: dict[str, Any] = {}
         # Which client dialect's error envelope this exchange answers failures in.
-        self.dialect: Literal["anthropic", "openai"] = "anthropic"
+        self.dialect = DEFAULT_DIALECT
         # The body as it arrives, fed by the connection.
         self._body: list[bytes] = []
         self._size = 0

@@ -13,13 +13,12 @@ import asyncio
 import logging
 import socket
 from collections import deque
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import unquote
 
 import httptools
 
 from switchboard.api.exchange import STATUS_LINES, Exchange
-from switchboard.app import App
 from switchboard.dialects.anthropic.errors import error_body
 from switchboard.errors import (
     ApiError,
@@ -43,6 +42,13 @@ MAX_HEAD_BYTES = 64 * 1024
 _TOO_LARGE = f"the request line and headers exceed {MAX_HEAD_BYTES} bytes"
 # How often the socket of a client that half-closed is looked at for a reset.
 PEER_CHECK_SECONDS = 0.05
+
+
+class Application(Protocol):
+    """What a connection needs of the app it serves (app.App is one): a request's exchange
+    answered, failures included. The app imports the handlers; this module needs only that."""
+
+    async def serve(self, ex: Exchange) -> None: ...
 
 
 def _refusal(exc: GatewayError) -> bytes:
@@ -70,9 +76,11 @@ class Connection(asyncio.Protocol):
         if not config.loaded:
             config.load()
         app = config.loaded_app
-        if not isinstance(app, App):  # uvicorn wrapped it (proxy headers, trace logging)
+        # Not an ASGI callable: uvicorn wraps an app in middleware (proxy headers, trace
+        # logging) that the protocol class cannot call through.
+        if not callable(getattr(app, "serve", None)):
             raise TypeError(f"the http protocol serves a switchboard App, not {app!r}")
-        self.app = app
+        self.app: Application = app
         self.loop = _loop or asyncio.get_event_loop()
         self.keep_alive_seconds = float(config.timeout_keep_alive)
         # uvicorn's shutdown closes what is in `connections` and waits for `tasks`.

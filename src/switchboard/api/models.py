@@ -10,12 +10,15 @@ from switchboard.api.exchange import Exchange
 from switchboard.catalog import Catalog
 from switchboard.dialects.anthropic.models import model_info, page
 from switchboard.errors import InvalidRequest, NotFound
+from switchboard.kinds import Endpoint
 from switchboard.tenancy.auth import Authenticator
 
 
 class ModelsHandler:
     def __init__(self, catalog: Catalog, auth: Authenticator) -> None:
-        self._profiles = [e.profile for e in catalog.models() if "anthropic" in e.profile.endpoints]
+        self._profiles = [
+            e.profile for e in catalog.models() if Endpoint.ANTHROPIC in e.profile.endpoints
+        ]
         self._catalog = catalog
         self._auth = auth
 
@@ -42,6 +45,6 @@ class ModelsHandler:
         await self._authenticate(ex)
         name = unquote(model_id)
         entry = self._catalog.resolve(name)
-        if entry is None or "anthropic" not in entry.profile.endpoints:
+        if entry is None or Endpoint.ANTHROPIC not in entry.profile.endpoints:
             raise NotFound(f"model: {name}", param="model")
         await ex.respond(200, orjson.dumps(model_info(entry.profile)))

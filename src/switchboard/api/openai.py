@@ -12,8 +12,9 @@ from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.exchange import Exchange
 from switchboard.api.report import note_served, note_usage, served_headers
 from switchboard.api.streaming import serve_stream
+from switchboard.api.surface import Handler, Parts, Route, Surface
 from switchboard.catalog import Catalog
-from switchboard.dialects.openai_chat.errors import error_event
+from switchboard.dialects.openai_chat.errors import error_body, error_event
 from switchboard.dialects.openai_chat.request import (
     DEFAULT_MAX_TOKENS,
     decode_head,
@@ -24,8 +25,13 @@ from switchboard.dialects.openai_chat.response import encode_response
 from switchboard.dialects.openai_chat.stream import StreamEncoder
 from switchboard.errors import GatewayError
 from switchboard.ids import completion_id
-from switchboard.service import Gateway, Inbound
+from switchboard.kinds import Dialect, Endpoint, ProviderKind
+from switchboard.service import Gateway, Inbound, Inlet
 from switchboard.tenancy.auth import Authenticator
+
+DIALECT = Dialect("openai")
+# Its bodies go as they are to OpenAI-kind upstreams.
+INLET = Inlet(Endpoint.OPENAI, relays=frozenset({ProviderKind.OPENAI}))
 
 
 class ChatCompletionsHandler:
@@ -43,7 +49,7 @@ class ChatCompletionsHandler:
         self._bounds.check(head.messages, head.tools)
         include_usage = wants_usage(head)
         inbound = Inbound(
-            dialect="openai",
+            inlet=INLET,
             body=body,
             model=head.model,
             stream=bool(head.stream),
@@ -110,13 +116,38 @@ class ModelsHandler:
                         "owned_by": entry.channels[0].provider.name,
                     }
                     for entry in catalog.models()
-                    if "openai" in entry.profile.endpoints
+                    if Endpoint.OPENAI in entry.profile.endpoints
                 ],
             }
         )
 
     async def list_models(self, ex: Exchange) -> None:
-        ex.dialect = "openai"
+        ex.dialect = DIALECT  # also on the shared `GET /v1/models`
         principal = await self._auth.authenticate(None, ex.headers.get("authorization"))
         ex.log["key"] = principal.name
         await ex.respond(200, self._body)
+
+
+def _chat(parts: Parts) -> ChatCompletionsHandler:
+    return ChatCompletionsHandler(parts.gateway, parts.auth, parts.bounds)
+
+
+def _models(parts: Parts) -> Handler:
+    return ModelsHandler(parts.gateway.catalog, parts.auth).list_models
+
+
+# Clients set base_url with or without /v1; both must work (openai-chat-api.md 8.1).
+SURFACE = Surface(
+    name="openai",
+    dialect=DIALECT,
+    inlet=INLET,
+    prefixes=("/openai", ""),
+    routes=(
+        Route("POST", "/v1/chat/completions", _chat, metered=True),
+        Route("POST", "/chat/completions", _chat, metered=True),
+        Route("GET", "/v1/models", _models),
+        Route("GET", "/models", _models, prefixes=("/openai",)),
+    ),
+    error_body=error_body,
+    error_event=error_event,
+)

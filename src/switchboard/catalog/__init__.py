@@ -22,6 +22,7 @@ from switchboard.config import (
     is_glob,
     parse_config,
 )
+from switchboard.kinds import ProviderKind
 
 DEMO_MODEL = "switchboard/demo"
 
@@ -135,7 +136,7 @@ def embedded_default(env: dict[str, str] | None = None) -> Config:
         "built-in catalogue",
         env={},
     )
-    demo_provider = ProviderConfig(name="demo", kind="scripted")
+    demo_provider = ProviderConfig(name="demo", kind=ProviderKind.SCRIPTED)
     demo_model = ModelConfig(
         id=DEMO_MODEL,
         channels=[ChannelConfig(provider="demo", model="demo")],

@@ -78,3 +78,17 @@ class PassThrough(Protocol):
     async def forward(self, fwd: Forward) -> Relayed: ...
 
     async def forward_stream(self, fwd: Forward) -> RelayStream: ...
+
+
+class CountsRelayed(Protocol):
+    """Exact input token counts of a body in the upstream's own format (Anthropic's
+    count_tokens endpoint)."""
+
+    async def count_tokens(self, fwd: Forward) -> int: ...
+
+
+class CountsTranslated(Protocol):
+    """Exact input token counts of a translated request where the provider can give one
+    (a configured tokenize endpoint); None where it cannot."""
+
+    async def count_tokens(self, call: Call) -> int | None: ...

@@ -1,0 +1,32 @@
+"""Three names that must not be confused, though two of their values read alike ("openai",
+"anthropic"):
+
+    Dialect        what a client speaks: picks the surface's decoder and its error envelope
+                   (api/surface.py; one per surface)
+    Endpoint       which surfaces offer a model (`models[].endpoints` in the config)
+    ProviderKind   how an upstream is reached: picks its factory (upstreams/registry.py)
+
+Whether a request is relayed as-is (pass-through) is a property of the pair (the surface it
+came in by, the provider kind of the channel), declared by the surface (`Inlet.relays` in
+service.py), never a comparison of these names."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import NewType
+
+# Open: each registered surface brings its own.
+Dialect = NewType("Dialect", str)
+
+
+class Endpoint(StrEnum):
+    ANTHROPIC = "anthropic"
+    OPENAI = "openai"
+
+
+class ProviderKind(StrEnum):
+    """One member per factory in upstreams/registry.py (a test keeps them equal)."""
+
+    OPENAI = "openai"
+    ANTHROPIC = "anthropic"
+    SCRIPTED = "scripted"
