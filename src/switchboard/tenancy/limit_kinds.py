@@ -267,8 +267,9 @@ EXPIRES_AT = KeyField(
     ),
 )
 
-# The counters, in the order their refusals are checked (concurrency first: it frees soonest).
-KINDS: tuple[LimitKind, ...] = (MAX_CONCURRENT, RPM, TPM, BUDGET)
 # Everything a key carries but its name, in the order the API, the CLI and the table list them.
+# A new kind is one entry here (and a migration adding its column).
 KEY_FIELDS: tuple[KeyField, ...] = (MODELS, RPM, TPM, MAX_CONCURRENT, BUDGET, BUDGET_PERIOD,
                                     EXPIRES_AT)  # fmt: skip
+# The counters among them: the limit kinds.
+KINDS: tuple[LimitKind, ...] = tuple(f for f in KEY_FIELDS if isinstance(f, LimitKind))
