@@ -114,17 +114,18 @@ class MemoryLimiter:
             return refuse("rpm", oldest + WINDOW_MS - now_ms)
         if r.tpm and k.token_sum + r.tokens > r.tpm:
             return refuse("tpm", self._tokens_free_at(k, r, now_ms))
-        for kind, limit in r.more:
-            w = k.more.get(kind.field)
-            if w is None:
-                w = k.more[kind.field] = _Window()
-            w.expire(now_ms, kind.window_ms)
-            amount = r.tokens if kind.amount == "tokens" else 1
-            if w.total + amount > limit:
-                retry = w.free_at(limit, amount, now_ms, kind.window_ms)
-                o = refuse("limit", retry)
-                o.kind, o.used = kind.field, w.total
-                return o
+        more = r.more  # most keys have none: the loops below are skipped, not run empty
+        if more:
+            for kind, limit in more:
+                w = k.more.get(kind.field)
+                if w is None:
+                    w = k.more[kind.field] = _Window()
+                w.expire(now_ms, kind.window_ms)
+                amount = r.tokens if kind.amount == "tokens" else 1
+                if w.total + amount > limit:
+                    o = refuse("limit", w.free_at(limit, amount, now_ms, kind.window_ms))
+                    o.kind, o.used = kind.field, w.total
+                    return o
         spent = 0
         if r.budget_nusd:
             period = (r.key_id, r.period.id)
@@ -145,9 +146,10 @@ class MemoryLimiter:
             k.requests += 1
             k.token_sum += r.tokens
             k.pending[r.request_id] = (bucket, r.tokens)
-        for kind, _ in r.more:
-            tokens = kind.amount == "tokens"
-            k.more[kind.field].add(r.request_id, r.tokens if tokens else 1, tokens, now_ms)
+        if more:
+            for kind, _ in more:
+                tokens = kind.amount == "tokens"
+                k.more[kind.field].add(r.request_id, r.tokens if tokens else 1, tokens, now_ms)
         if r.max_concurrent or r.budget_nusd:
             k.live[r.request_id] = (now_ms + LEASE_MS, r.cost_nusd)
             k.reserved += r.cost_nusd
@@ -178,6 +180,14 @@ class MemoryLimiter:
         lease = k.live.pop(r.request_id, None)
         if lease is not None:
             k.reserved -= lease[1]
+        if r.more:
+            self._settle_more(k, r, tokens)
+        period = (r.key_id, r.period.id)
+        if cost_nusd and period in self._spent:
+            self._spent[period] += cost_nusd
+
+    @staticmethod
+    def _settle_more(k: _Key, r: Reservation, tokens: int) -> None:
         for kind, _ in r.more:
             w = k.more.get(kind.field)
             held = w.pending.pop(r.request_id, None) if w is not None else None
@@ -185,9 +195,6 @@ class MemoryLimiter:
                 held[0].amount += tokens - held[1]
                 if not held[0].expired:
                     w.total += tokens - held[1]
-        period = (r.key_id, r.period.id)
-        if cost_nusd and period in self._spent:
-            self._spent[period] += cost_nusd
 
     async def renew(self, held: Sequence[Reservation], now_ms: int) -> None:
         for r in held:

@@ -39,8 +39,9 @@ class RedisLimiter:
             f"{base}:res",
             f"{base}:spent:{r.period.id}",
         ]
-        for kind, _ in r.more:
-            keys += (f"{base}:more:{kind.field}:win", f"{base}:more:{kind.field}:amt")
+        if r.more:
+            for kind, _ in r.more:
+                keys += (f"{base}:more:{kind.field}:win", f"{base}:more:{kind.field}:amt")
         return keys
 
     async def acquire(self, r: Reservation, now_ms: int, seed: int | None) -> Outcome:
@@ -58,8 +59,9 @@ class RedisLimiter:
             r.period.ttl_seconds,
             WINDOW_MS,
         ]
-        for kind, limit in r.more:
-            args += (limit, kind.window_ms, int(kind.amount == "tokens"))
+        if r.more:
+            for kind, limit in r.more:
+                args += (limit, kind.window_ms, int(kind.amount == "tokens"))
         try:
             reply = await self._acquire(keys=self._keys(r), args=args)
         except RedisError as exc:
@@ -79,7 +81,8 @@ class RedisLimiter:
     async def settle(self, r: Reservation, tokens: int, cost_nusd: int) -> None:
         try:
             args: list[Any] = [r.request_id, tokens, cost_nusd]
-            args += (int(kind.amount == "tokens") for kind, _ in r.more)
+            if r.more:
+                args += (int(kind.amount == "tokens") for kind, _ in r.more)
             await self._settle(keys=self._keys(r), args=args)
         except RedisError:
             # The reply has gone out; the lease ends by itself (LEASE_MS) and the ledger still
