@@ -90,3 +90,19 @@ def test_every_count_is_bounded_and_the_error_names_its_field(kind: LimitKind) -
         with pytest.raises(InvalidRequest, match=rf"^{kind.field}: must be") as caught:
             parse_limits({kind.field: bad}, Limits())
         assert caught.value.param == kind.field
+
+
+def test_a_kind_kept_in_limits_more_is_shown_once_in_the_cli_and_the_json() -> None:
+    rpd = LimitKind(
+        field="rpd",
+        option="--rpd",
+        help="Requests per day.",
+        column="rpd",
+        column_type=Integer(),
+        attr="",
+        window_ms=86_400_000,
+    )
+    limits = rpd.set(parse_limits({"rpm": 5}, Limits()), 3)
+    key = ApiKey("key_1", "k", "sk-sb-abcd", limits, datetime.now(UTC))
+    assert (key.public()["rpm"], key.public()["rpd"]) == (5, 3)
+    assert cli._limits(key) == "rpm=5  rpd=3"

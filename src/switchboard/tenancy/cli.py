@@ -80,8 +80,9 @@ def _limits(key: ApiKey) -> str:
     for f in KEY_FIELDS:  # the budget last, with its period
         if f not in (MODELS, BUDGET, BUDGET_PERIOD) and info[f.field] is not None:
             parts.append(f"{f.field}={info[f.field]}")
-    for kind, _ in lim.more:
-        parts.append(f"{kind.field}={info[kind.field]}")
+    for kind, _ in lim.more:  # a kind only a test knows of (KEY_FIELDS has the others)
+        if kind not in KEY_FIELDS:
+            parts.append(f"{kind.field}={info[kind.field]}")
     if info[BUDGET.field] is not None:
         parts.append(f"{BUDGET.field}={info[BUDGET.field]}/{lim.budget_period}")
     return "  ".join(parts)
