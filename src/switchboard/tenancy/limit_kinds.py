@@ -27,6 +27,7 @@ from sqlalchemy import BigInteger, DateTime, Integer, String, Text
 from sqlalchemy.types import TypeEngine
 
 from switchboard.errors import InvalidRequest
+from switchboard.limits import WINDOW_MS
 from switchboard.tenancy.keys import NANO, PERIODS
 
 if TYPE_CHECKING:
@@ -182,7 +183,7 @@ RPM = LimitKind(
     attr="rpm",
     unit="requests",
     shape="window",
-    window_ms=60_000,
+    window_ms=WINDOW_MS,  # the built-in window both limiters keep
     amount="request",
     verdict="rpm",
 )
@@ -195,7 +196,7 @@ TPM = LimitKind(
     attr="tpm",
     unit="tokens",
     shape="window",
-    window_ms=60_000,
+    window_ms=WINDOW_MS,  # the built-in window both limiters keep
     amount="tokens",
     verdict="tpm",
 )
