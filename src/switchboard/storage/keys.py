@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from switchboard.errors import Overloaded
 from switchboard.storage.tables import api_keys
 from switchboard.tenancy.keys import ApiKey, Limits
-from switchboard.tenancy.limit_kinds import KEY_FIELDS
+from switchboard.tenancy.limit_kinds import KEY_FIELDS, make_limits
 
 # The PostgreSQL channel key changes are announced on (per database, like LISTEN itself).
 CHANNEL = "switchboard_keys"
@@ -43,9 +43,7 @@ def utc(value: datetime | None) -> datetime | None:
 def _key(row: RowMapping) -> ApiKey:
     created = utc(row["created_at"])
     assert created is not None
-    limits = Limits()
-    for f in KEY_FIELDS:
-        limits = f.set(limits, f.from_row(row[f.column]))
+    limits = make_limits((f, f.from_row(row[f.column])) for f in KEY_FIELDS)
     return ApiKey(
         id=row["id"],
         name=row["name"],

@@ -18,20 +18,17 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from sqlalchemy import BigInteger, DateTime, Integer, String, Text
 from sqlalchemy.types import TypeEngine
 
 from switchboard.errors import InvalidRequest
 from switchboard.limits import WINDOW_MS
-from switchboard.tenancy.keys import NANO, PERIODS
-
-if TYPE_CHECKING:
-    from switchboard.tenancy.keys import Limits
+from switchboard.tenancy.keys import NANO, PERIODS, Limits
 
 # Past these a count or a budget is no limit at all, and would overflow a database column
 # (PostgreSQL's INTEGER; nano-dollars in a BIGINT).
@@ -109,6 +106,19 @@ def _parse_expiry(field: str, value: Any) -> datetime | None:
     return parse_time(field, value, ahead=True) if value else None
 
 
+def make_limits(values: Iterable[tuple[KeyField, Any]]) -> Limits:
+    """The limits holding these values, built at once (a key read from storage)."""
+    attrs: dict[str, Any] = {}
+    more: list[tuple[LimitKind, int]] = []
+    for f, value in values:
+        if f.attr:
+            attrs[f.attr] = value
+        elif value:
+            assert isinstance(f, LimitKind)  # only the kinds kept in `more` have no attribute
+            more.append((f, value))
+    return Limits(**attrs, more=tuple(more))
+
+
 def _same(value: Any) -> Any:
     return value
 
@@ -149,7 +159,7 @@ class KeyField:
             return replace(limits, **{self.attr: value})
         assert isinstance(self, LimitKind)  # only the kinds kept in `more` have no attribute
         more = tuple((k, v) for k, v in limits.more if k.field != self.field)
-        if value is not None:
+        if value:  # 0, like None, is no limit
             more += ((self, value),)
         return replace(limits, more=more)
 
