@@ -106,3 +106,17 @@ def test_a_kind_kept_in_limits_more_is_shown_once_in_the_cli_and_the_json() -> N
     key = ApiKey("key_1", "k", "sk-sb-abcd", limits, datetime.now(UTC))
     assert (key.public()["rpm"], key.public()["rpd"]) == (5, 3)
     assert cli._limits(key) == "rpm=5  rpd=3"
+
+
+def test_a_kind_without_an_attribute_must_be_a_window_kind() -> None:
+    """The limiters' generic path holds sliding windows only."""
+    with pytest.raises(ValueError, match=r"^rpd: a kind kept in Limits\.more must be a window"):
+        LimitKind(
+            field="rpd",
+            option="--rpd",
+            help="h",
+            column="rpd",
+            column_type=Integer(),
+            attr="",
+            shape="lease",
+        )

@@ -148,8 +148,8 @@ class MemoryLimiter:
             k.pending[r.request_id] = (bucket, r.tokens)
         if more:
             for kind, _ in more:
-                tokens = kind.amount == "tokens"
-                k.more[kind.field].add(r.request_id, r.tokens if tokens else 1, tokens, now_ms)
+                amount = r.tokens if kind.amount == "tokens" else 1
+                k.more[kind.field].add(r.request_id, amount, kind.settles, now_ms)
         if r.max_concurrent or r.budget_nusd:
             k.live[r.request_id] = (now_ms + LEASE_MS, r.cost_nusd)
             k.reserved += r.cost_nusd

@@ -82,7 +82,7 @@ class RedisLimiter:
         try:
             args: list[Any] = [r.request_id, tokens, cost_nusd]
             if r.more:
-                args += (int(kind.amount == "tokens") for kind, _ in r.more)
+                args += (int(kind.settles) for kind, _ in r.more)
             await self._settle(keys=self._keys(r), args=args)
         except RedisError:
             # The reply has gone out; the lease ends by itself (LEASE_MS) and the ledger still

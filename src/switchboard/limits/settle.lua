@@ -2,7 +2,7 @@
 -- its budget reservation, and add what it cost to the period's spend.
 -- (Negations are written 0 - x: Lua prints -0 as "-0", which HINCRBY rejects.)
 -- KEYS: as acquire.lua. ARGV: 1 id, 2 tokens used, 3 cost in nano-USD, then per kind of
--- Reservation.more 1 if it counts tokens (its amount becomes the tokens used), else 0.
+-- Reservation.more 1 if it settles (it counts tokens: its amount becomes those used), else 0.
 local rid = ARGV[1]
 local old = redis.call('HGET', KEYS[2], rid)
 if old then

@@ -177,6 +177,12 @@ class LimitKind(KeyField):
     # and the Outcome names the kind.
     verdict: str = "limit"
 
+    def __post_init__(self) -> None:
+        if not self.attr and (self.shape != "window" or self.window_ms <= 0):
+            # The limiters' generic path keeps sliding windows only; a lease or a spend of a
+            # new kind needs its own branch in limits/ and an attribute on Limits.
+            raise ValueError(f"{self.field}: a kind kept in Limits.more must be a window kind")
+
     @property
     def settles(self) -> bool:
         """Whether settling changes what was reserved: tokens used instead of the estimate,
