@@ -1,5 +1,6 @@
 """Per-key limits, the same on every backend: requests and tokens in a sliding 60-second window,
-requests in flight, and spend per budget period. A request reserves its worst case when it
+requests in flight, spend per budget period, and any other window kind described in
+tenancy/limit_kinds.py (`Reservation.more`). A request reserves its worst case when it
 starts (input estimate + max_tokens, and what that may cost) and settles with what it used.
 
 Backends: `memory.MemoryLimiter` (one process) and `redis.RedisLimiter` (every instance sharing
@@ -10,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from switchboard.tenancy.keys import Period
+
+if TYPE_CHECKING:
+    from switchboard.tenancy.limit_kinds import LimitKind
 
 WINDOW_MS = 60_000
 # A request in flight holds its concurrency slot and budget reservation for this long, renewed
@@ -21,7 +25,8 @@ WINDOW_MS = 60_000
 LEASE_MS = 120_000
 RENEW_SECONDS = 30.0
 
-Verdict = Literal["ok", "rpm", "tpm", "concurrency", "budget", "seed"]
+# "limit": a kind of `Reservation.more` refused (Outcome.kind names it).
+Verdict = Literal["ok", "rpm", "tpm", "concurrency", "budget", "seed", "limit"]
 
 # (key id, start of the period or None for all time) -> nano-USD spent, from the ledger.
 SpendSource = Callable[[str, datetime | None], Awaitable[int]]
@@ -68,6 +73,9 @@ class Reservation:
     budget_nusd: int
     cost_nusd: int
     period: BudgetPeriod
+    # Window kinds beyond the built-in ones (tenancy/limit_kinds.py), with their limits: the
+    # key's `Limits.more` as it is, so building a reservation does not iterate them.
+    more: tuple[tuple[LimitKind, int], ...] = ()
 
 
 @dataclass(slots=True)  # not frozen: one per request, and frozen inits are slow
@@ -82,6 +90,8 @@ class Outcome:
     retry_ms: int = 0
     spent_nusd: int = 0
     reserved_nusd: int = 0
+    kind: str = ""  # with verdict "limit": the refused kind's field
+    used: int = 0  # with verdict "limit": what the window of that kind holds
 
 
 class Limiter(Protocol):

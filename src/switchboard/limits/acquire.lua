@@ -4,6 +4,9 @@
 --       5 spent string (nano-USD settled in the budget period)
 -- ARGV: 1 id, 2 now ms, 3 rpm, 4 tpm, 5 max concurrent, 6 tokens, 7 budget, 8 cost,
 --       9 seed (-1: unknown), 10 lease ms, 11 spent ttl s (0: keep), 12 window ms
+-- Then per kind of Reservation.more (limit_kinds.py, any number): KEYS a window zset
+-- (id -> start ms) and an amounts hash (id -> amount, _sum); ARGV its limit, its window ms and
+-- 1 if it counts tokens (0: requests). A refusal for one returns 'limit', then its index, used.
 local rid = ARGV[1]
 local now = tonumber(ARGV[2])
 local rpm, tpm, maxc = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -52,6 +55,40 @@ if tpm > 0 and tsum + tokens > tpm then
   end
   return refuse('tpm', window, 0)
 end
+local nmore = (#ARGV - 12) / 3
+local amounts = {}
+for i = 1, nmore do
+  local z, h = KEYS[4 + 2 * i], KEYS[5 + 2 * i]
+  local limit, w = tonumber(ARGV[10 + 3 * i]), tonumber(ARGV[11 + 3 * i])
+  local amount = 1
+  if ARGV[12 + 3 * i] == '1' then amount = tokens end
+  amounts[i] = amount
+  local gone = redis.call('ZRANGEBYSCORE', z, '-inf', now - w)
+  if #gone > 0 then
+    local freed = 0
+    for _, m in ipairs(gone) do
+      local v = redis.call('HGET', h, m)
+      if v then freed = freed + tonumber(v); redis.call('HDEL', h, m) end
+      redis.call('ZREM', z, m)
+    end
+    if freed ~= 0 then redis.call('HINCRBY', h, '_sum', 0 - freed) end
+  end
+  local used = tonumber(redis.call('HGET', h, '_sum') or '0')
+  if used + amount > limit then
+    local retry = w
+    if amount > limit then
+      retry = -1
+    else
+      local entries = redis.call('ZRANGE', z, 0, -1, 'WITHSCORES')
+      local freed = 0
+      for j = 1, #entries, 2 do
+        freed = freed + tonumber(redis.call('HGET', h, entries[j]) or '0')
+        if used - freed + amount <= limit then retry = tonumber(entries[j + 1]) + w - now; break end
+      end
+    end
+    return {'limit', count, tsum, oldest, retry, 0, reserved, i, used}
+  end
+end
 local spent = 0
 if budget > 0 then
   local s = redis.call('GET', KEYS[5])
@@ -73,6 +110,14 @@ if rpm > 0 or tpm > 0 then
   count = count + 1
   tsum = tsum + tokens
   if count == 1 then oldest = now end
+end
+for i = 1, nmore do
+  local z, h, w = KEYS[4 + 2 * i], KEYS[5 + 2 * i], tonumber(ARGV[11 + 3 * i])
+  redis.call('ZADD', z, now, rid)
+  redis.call('HSET', h, rid, amounts[i])
+  redis.call('HINCRBY', h, '_sum', amounts[i])
+  redis.call('PEXPIRE', z, w + lease)
+  redis.call('PEXPIRE', h, w + lease)
 end
 if maxc > 0 or budget > 0 then
   redis.call('ZADD', KEYS[3], now + lease, rid)

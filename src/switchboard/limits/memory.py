@@ -34,6 +34,51 @@ class _Key:
     pending: dict[str, tuple[_Bucket, int]] = field(default_factory=dict)
     live: dict[str, tuple[int, int]] = field(default_factory=dict)  # id -> (lease end, cost)
     reserved: int = 0
+    more: dict[str, _Window] = field(default_factory=dict)  # kind field -> its window
+
+
+@dataclass(slots=True)
+class _Counted:
+    start: int
+    amount: int = 0
+    expired: bool = False
+
+
+@dataclass(slots=True)
+class _Window:
+    """The window of one kind of `Reservation.more`, in buckets like the built-in one."""
+
+    buckets: deque[_Counted] = field(default_factory=deque)
+    total: int = 0
+    pending: dict[str, tuple[_Counted, int]] = field(default_factory=dict)  # tokens kinds
+
+    def expire(self, now_ms: int, window_ms: int) -> None:
+        buckets = self.buckets
+        while buckets and buckets[0].start <= now_ms - window_ms:
+            gone = buckets.popleft()
+            gone.expired = True
+            self.total -= gone.amount
+
+    def free_at(self, limit: int, amount: int, now_ms: int, window_ms: int) -> int:
+        """How long until `amount` more fits under `limit` (-1: never)."""
+        if amount > limit:
+            return -1
+        freed = 0
+        for bucket in self.buckets:
+            freed += bucket.amount
+            if self.total - freed + amount <= limit:
+                return bucket.start + window_ms - now_ms
+        return window_ms
+
+    def add(self, rid: str, amount: int, settles: bool, now_ms: int) -> None:
+        bucket = self.buckets[-1] if self.buckets else None
+        if bucket is None or now_ms - bucket.start >= BUCKET_MS:
+            bucket = _Counted(now_ms)
+            self.buckets.append(bucket)
+        bucket.amount += amount
+        self.total += amount
+        if settles:
+            self.pending[rid] = (bucket, amount)
 
 
 class MemoryLimiter:
@@ -69,6 +114,18 @@ class MemoryLimiter:
             return refuse("rpm", oldest + WINDOW_MS - now_ms)
         if r.tpm and k.token_sum + r.tokens > r.tpm:
             return refuse("tpm", self._tokens_free_at(k, r, now_ms))
+        more = r.more  # most keys have none: the loops below are skipped, not run empty
+        if more:
+            for kind, limit in more:
+                w = k.more.get(kind.field)
+                if w is None:
+                    w = k.more[kind.field] = _Window()
+                w.expire(now_ms, kind.window_ms)
+                amount = r.tokens if kind.amount == "tokens" else 1
+                if w.total + amount > limit:
+                    o = refuse("limit", w.free_at(limit, amount, now_ms, kind.window_ms))
+                    o.kind, o.used = kind.field, w.total
+                    return o
         spent = 0
         if r.budget_nusd:
             period = (r.key_id, r.period.id)
@@ -89,6 +146,10 @@ class MemoryLimiter:
             k.requests += 1
             k.token_sum += r.tokens
             k.pending[r.request_id] = (bucket, r.tokens)
+        if more:
+            for kind, _ in more:
+                amount = r.tokens if kind.amount == "tokens" else 1
+                k.more[kind.field].add(r.request_id, amount, kind.settles, now_ms)
         if r.max_concurrent or r.budget_nusd:
             k.live[r.request_id] = (now_ms + LEASE_MS, r.cost_nusd)
             k.reserved += r.cost_nusd
@@ -119,9 +180,21 @@ class MemoryLimiter:
         lease = k.live.pop(r.request_id, None)
         if lease is not None:
             k.reserved -= lease[1]
+        if r.more:
+            self._settle_more(k, r, tokens)
         period = (r.key_id, r.period.id)
         if cost_nusd and period in self._spent:
             self._spent[period] += cost_nusd
+
+    @staticmethod
+    def _settle_more(k: _Key, r: Reservation, tokens: int) -> None:
+        for kind, _ in r.more:
+            w = k.more.get(kind.field)
+            held = w.pending.pop(r.request_id, None) if w is not None else None
+            if w is not None and held is not None:
+                held[0].amount += tokens - held[1]
+                if not held[0].expired:
+                    w.total += tokens - held[1]
 
     async def renew(self, held: Sequence[Reservation], now_ms: int) -> None:
         for r in held:

@@ -32,13 +32,17 @@ class RedisLimiter:
     def _keys(self, r: Reservation) -> list[str]:
         # One hash tag per key: a Redis Cluster keeps all of a key's counters in one slot.
         base = f"{self._prefix}:{{{r.key_id}}}"
-        return [
+        keys = [
             f"{base}:win",
             f"{base}:tok",
             f"{base}:live",
             f"{base}:res",
             f"{base}:spent:{r.period.id}",
         ]
+        if r.more:
+            for kind, _ in r.more:
+                keys += (f"{base}:more:{kind.field}:win", f"{base}:more:{kind.field}:amt")
+        return keys
 
     async def acquire(self, r: Reservation, now_ms: int, seed: int | None) -> Outcome:
         args: list[Any] = [
@@ -55,6 +59,9 @@ class RedisLimiter:
             r.period.ttl_seconds,
             WINDOW_MS,
         ]
+        if r.more:
+            for kind, limit in r.more:
+                args += (limit, kind.window_ms, int(kind.amount == "tokens"))
         try:
             reply = await self._acquire(keys=self._keys(r), args=args)
         except RedisError as exc:
@@ -65,11 +72,18 @@ class RedisLimiter:
                 retry_after=1,
             ) from None
         verdict = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
-        return Outcome(_VERDICTS[verdict], *(int(x) for x in reply[1:7]))
+        n = [int(x) for x in reply[1:7]]
+        o = Outcome(_VERDICTS[verdict], n[0], n[1], n[2], n[3], n[4], n[5])
+        if o.verdict == "limit":
+            o.kind, o.used = r.more[int(reply[7]) - 1][0].field, int(reply[8])
+        return o
 
     async def settle(self, r: Reservation, tokens: int, cost_nusd: int) -> None:
         try:
-            await self._settle(keys=self._keys(r), args=[r.request_id, tokens, cost_nusd])
+            args: list[Any] = [r.request_id, tokens, cost_nusd]
+            if r.more:
+                args += (int(kind.settles) for kind, _ in r.more)
+            await self._settle(keys=self._keys(r), args=args)
         except RedisError:
             # The reply has gone out; the lease ends by itself (LEASE_MS) and the ledger still
             # has the cost, which seeds the next period's counter.

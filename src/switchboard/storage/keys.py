@@ -6,7 +6,6 @@ PostgreSQL gets a NOTIFY, delivered only if the change commits; SQLite's header 
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from switchboard.errors import Overloaded
 from switchboard.storage.tables import api_keys
-from switchboard.tenancy.keys import PERIODS, ApiKey, Limits, Period
+from switchboard.tenancy.keys import ApiKey, Limits
+from switchboard.tenancy.limit_kinds import KEY_FIELDS, make_limits
 
 # The PostgreSQL channel key changes are announced on (per database, like LISTEN itself).
 CHANNEL = "switchboard_keys"
@@ -40,45 +40,22 @@ def utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _period(value: str) -> Period:
-    for p in PERIODS:
-        if p == value:
-            return p
-    return "month"
-
-
 def _key(row: RowMapping) -> ApiKey:
-    models = json.loads(row["models"]) if row["models"] is not None else None
     created = utc(row["created_at"])
     assert created is not None
+    limits = make_limits((f, f.from_row(row[f.column])) for f in KEY_FIELDS)
     return ApiKey(
         id=row["id"],
         name=row["name"],
         prefix=row["prefix"],
-        limits=Limits(
-            models=tuple(models) if models is not None else None,
-            rpm=row["rpm"],
-            tpm=row["tpm"],
-            max_concurrent=row["max_concurrent"],
-            budget_nusd=row["budget_nusd"],
-            budget_period=_period(row["budget_period"]),
-            expires_at=utc(row["expires_at"]),
-        ),
+        limits=limits,
         created_at=created,
         revoked_at=utc(row["revoked_at"]),
     )
 
 
 def _limit_values(limits: Limits) -> dict[str, Any]:
-    return {
-        "models": json.dumps(list(limits.models)) if limits.models is not None else None,
-        "rpm": limits.rpm,
-        "tpm": limits.tpm,
-        "max_concurrent": limits.max_concurrent,
-        "budget_nusd": limits.budget_nusd,
-        "budget_period": limits.budget_period,
-        "expires_at": limits.expires_at,
-    }
+    return {f.column: f.to_row(f.get(limits)) for f in KEY_FIELDS}
 
 
 class KeyStore:

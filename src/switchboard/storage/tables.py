@@ -14,8 +14,9 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    Text,
 )
+
+from switchboard.tenancy.limit_kinds import KEY_FIELDS
 
 metadata = MetaData()
 
@@ -29,13 +30,11 @@ api_keys = Table(
     Column("name", String(200), nullable=False),
     Column("prefix", String(32), nullable=False),
     Column("secret_hash", LargeBinary(32), nullable=False, unique=True),
-    Column("models", Text, nullable=True),  # JSON list; NULL means every model
-    Column("rpm", Integer, nullable=True),
-    Column("tpm", Integer, nullable=True),
-    Column("max_concurrent", Integer, nullable=True),
-    Column("budget_nusd", BigInteger, nullable=True),
-    Column("budget_period", String(8), nullable=False, server_default="month"),
-    Column("expires_at", DateTime(timezone=True), nullable=True),
+    # What a key carries, one column each (tenancy/limit_kinds.py; a new one needs a migration).
+    *(
+        Column(f.column, f.column_type, nullable=f.clearable, server_default=f.server_default)
+        for f in KEY_FIELDS
+    ),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
 )

@@ -179,6 +179,7 @@ class Admission:
             budget_nusd=lim.budget_nusd or 0,
             cost_nusd=worst_case_nusd(pricing, input_estimate, max_tokens),
             period=period,
+            more=lim.more,
         )
         if r.tpm and r.tokens > r.tpm:
             raise InvalidRequest(
@@ -267,10 +268,27 @@ def _refusal(key: ApiKey, r: Reservation, o: Outcome, headers: Headers) -> Excep
             f"its limit of concurrent requests; retry when one finishes",
             retry_after=wait,
         )
+    elif o.verdict == "limit":
+        exc = RateLimited(_limit_message(key, r, o), retry_after=wait)
     else:
         exc = BillingError(_budget_message(key, r, o, r.period))
     exc.extra_headers = headers
     return exc
+
+
+def _limit_message(key: ApiKey, r: Reservation, o: Outcome) -> str:
+    """A refusal for a kind described only in limit_kinds.py, worded from its description."""
+    kind, limit = next((k, v) for k, v in r.more if k.field == o.kind)
+    per = _WINDOWS.get(kind.window_ms, f"{kind.window_ms // 1000} s")
+    seconds = max(1, math.ceil(o.retry_ms / 1000))
+    wait = "it can never fit" if o.retry_ms < 0 else f"retry in {seconds} s"
+    return (
+        f"rate limit: key '{key.name}' has used {o.used} of its {limit} {kind.unit} per {per} "
+        f"({kind.field}); {wait}"
+    )
+
+
+_WINDOWS = {60_000: "minute", 3_600_000: "hour", 86_400_000: "day"}
 
 
 def _budget_message(key: ApiKey, r: Reservation, o: Outcome, period: BudgetPeriod) -> str:

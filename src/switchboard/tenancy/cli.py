@@ -21,9 +21,10 @@ from rich.table import Table
 
 from switchboard.errors import GatewayError
 from switchboard.storage import GROUPS, Storage
-from switchboard.tenancy.admin import FIELDS, KeyAdmin
+from switchboard.tenancy.admin import KeyAdmin
 from switchboard.tenancy.changes import key_changes
 from switchboard.tenancy.keys import ApiKey
+from switchboard.tenancy.limit_kinds import BUDGET, BUDGET_PERIOD, KEY_FIELDS, MODELS
 
 T = TypeVar("T")
 
@@ -76,11 +77,14 @@ def _limits(key: ApiKey) -> str:
     parts = []
     if lim.models is not None:
         parts.append(f"models={','.join(lim.models)}")
-    for field in ("rpm", "tpm", "max_concurrent", "expires_at"):
-        if info[field] is not None:
-            parts.append(f"{field}={info[field]}")
-    if info["budget_usd"] is not None:
-        parts.append(f"budget_usd={info['budget_usd']}/{lim.budget_period}")
+    for f in KEY_FIELDS:  # the budget last, with its period
+        if f not in (MODELS, BUDGET, BUDGET_PERIOD) and info[f.field] is not None:
+            parts.append(f"{f.field}={info[f.field]}")
+    for kind, _ in lim.more:  # a kind only a test knows of (KEY_FIELDS has the others)
+        if kind not in KEY_FIELDS:
+            parts.append(f"{kind.field}={info[kind.field]}")
+    if info[BUDGET.field] is not None:
+        parts.append(f"{BUDGET.field}={info[BUDGET.field]}/{lim.budget_period}")
     return "  ".join(parts)
 
 
@@ -116,26 +120,15 @@ def keys() -> None:
 
 
 def limit_options(command: Callable[..., None]) -> Callable[..., None]:
-    """The limits a key may carry, as `keys create` and `keys update` both take them."""
-    options = [
-        click.option("--models", help="Comma-separated models the key may use (default: all)."),
-        click.option("--rpm", type=int, help="Requests per minute."),
-        click.option("--tpm", type=int, help="Tokens per minute (input + output)."),
-        click.option("--max-concurrent", type=int, help="Requests in flight at once."),
-        click.option("--budget-usd", type=float, help="Spend limit in USD per budget period."),
-        click.option(
-            "--budget-period",
-            type=click.Choice(["day", "month", "total"]),
-            help="The budget's period (default: month).",
-        ),
-        click.option(
-            "--expires",
-            "expires_at",
-            help="When the key stops working: ISO 8601, or a span from now (24h, 30d).",
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
+    """The limits a key may carry, as `keys create` and `keys update` both take them: one option
+    per field described in limit_kinds.py."""
+    for f in reversed(KEY_FIELDS):
+        command = click.option(
+            f.option,
+            f.field,
+            type=click.Choice(f.choices) if f.choices else f.option_type,
+            help=f.help,
+        )(command)
     return command
 
 
@@ -169,7 +162,7 @@ def create(config_file: Path | None, name: str, as_json: bool, **limits: Any) ->
     "cleared",
     multiple=True,
     # Every field but the name and the budget's period (which always has one) can be unset.
-    type=click.Choice([f for f in FIELDS if f not in ("name", "budget_period")]),
+    type=click.Choice([f.field for f in KEY_FIELDS if f.clearable]),
     help="Remove this limit (repeatable).",
 )
 @json_option

@@ -13,10 +13,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from switchboard.errors import GatewayError
 from switchboard.log import events as log
+
+if TYPE_CHECKING:
+    from switchboard.tenancy.limit_kinds import LimitKind
 
 Period = Literal["day", "month", "total"]
 PERIODS: tuple[Period, ...] = ("day", "month", "total")
@@ -43,7 +46,8 @@ def shown_prefix(secret: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Zero or None means no limit."""
+    """Zero or None means no limit. What each field is, how it is given, stored and shown:
+    tenancy/limit_kinds.py."""
 
     models: tuple[str, ...] | None = None
     rpm: int | None = None
@@ -52,10 +56,13 @@ class Limits:
     budget_nusd: int | None = None
     budget_period: Period = "month"
     expires_at: datetime | None = None
+    # The limits of kinds that have no attribute here (limit_kinds.py: `attr=""`), each with
+    # its kind: the limiters enforce them as they find them, with no code of their own.
+    more: tuple[tuple[LimitKind, int], ...] = ()
 
     @property
     def rate_limited(self) -> bool:
-        return bool(self.rpm or self.tpm or self.max_concurrent)
+        return bool(self.rpm or self.tpm or self.max_concurrent or self.more)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,18 +79,15 @@ class ApiKey:
 
     def public(self) -> dict[str, object]:
         """What the admin API and `keys --json` show: never the secret nor its hash."""
+        from switchboard.tenancy.limit_kinds import KEY_FIELDS  # it imports this module
+
         lim = self.limits
         return {
             "id": self.id,
             "name": self.name,
             "prefix": self.prefix,
-            "models": list(lim.models) if lim.models is not None else None,
-            "rpm": lim.rpm,
-            "tpm": lim.tpm,
-            "max_concurrent": lim.max_concurrent,
-            "budget_usd": lim.budget_nusd / NANO if lim.budget_nusd is not None else None,
-            "budget_period": lim.budget_period,
-            "expires_at": _iso(lim.expires_at),
+            **{f.field: f.to_json(f.get(lim)) for f in KEY_FIELDS},
+            **{k.field: k.to_json(v) for k, v in lim.more},
             "created_at": _iso(self.created_at),
             "revoked_at": _iso(self.revoked_at),
             "status": self.status(datetime.now(UTC)),
