@@ -1,7 +1,7 @@
 """Two scripted upstreams (the suite's ScriptedUpstream, on 127.0.0.1): one speaks OpenAI chat
-completions, one Anthropic Messages. Both play the same `Script` (text, reasoning, tool calls, stop reason,
-usage, or an error), each in its own wire format, and record what they received, so one scenario
-table runs against both upstream dialects."""
+completions, one Anthropic Messages. Both play the same `Script` (text, reasoning, tool calls,
+stop reason, usage, or an error), each in its own wire format, and record what they received, so
+one scenario table runs against both upstream dialects."""
 
 from __future__ import annotations
 

@@ -16,9 +16,9 @@ from tests.resilience.conftest import (
     MASTER_KEY,
     PRIMARY_KEY,
     ROTATING_KEYS,
-    GatewayProcess,
     post,
 )
+from tests.support.gateway import GatewayProcess
 from tests.support.mock_upstream import ScriptedUpstream
 from tests.support.openai_wire import openai_error, openai_stream
 from tests.support.replies import HangReply, SSEReply
