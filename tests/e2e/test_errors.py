@@ -8,6 +8,7 @@ from typing import Any
 import anthropic
 import httpx
 import pytest
+from anthropic.types import MessageParam
 
 from tests.e2e.conftest import CLIENT_KEY
 from tests.support.envelope import assert_envelope
@@ -18,7 +19,7 @@ from tests.support.replies import DropReply, HangReply
 from tests.support.stream_validator import validate_anthropic_stream
 
 MODEL = "moonshotai/kimi-k2-instruct"
-HELLO = [{"role": "user", "content": "Hello"}]
+HELLO: list[MessageParam] = [{"role": "user", "content": "Hello"}]
 
 
 def post(gw: GatewayProcess, body: Any, key: str | None = CLIENT_KEY, **kw: Any) -> httpx.Response:

@@ -265,7 +265,11 @@ def test_reasoning(client: openai.OpenAI, model: str, upstream: ScriptedServer) 
 
 
 def test_structured_output(client: openai.OpenAI, model: str, upstream: ScriptedServer) -> None:
-    schema = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {"a": {"type": "integer"}},
+        "required": ["a"],
+    }
     upstream.play(Script(text=('{"a": 1}',)))
     completion = client.chat.completions.create(
         model=model,

@@ -43,7 +43,7 @@ def test_a_session_sticks_to_one_channel(
     sticky = {**SOLO, "model": "test/sticky"}
     channels = {
         session: {
-            post(gateway, sticky, **{"x-claude-code-session-id": session}).headers[
+            post(gateway, sticky, **{"x-claude-code-session-id": session}).headers[  # type: ignore[arg-type]
                 "switchboard-channel"
             ]
             for _ in range(5)
