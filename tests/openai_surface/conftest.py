@@ -11,6 +11,9 @@ from tests.support.gateway import GatewayProcess
 
 from .upstreams import ScriptedServer, Servers
 
+# The name this suite's gateway had before the launcher was merged.
+Gateway = GatewayProcess
+
 MASTER_KEY = "sk-sb-test-master"
 CLIENT_KEY = "sk-sb-test-alice"
 UPSTREAM_OPENAI_KEY = "sk-upstream-openai-secret"

@@ -4,11 +4,12 @@ JSON body {"type": "error", "error": {"type", "message"}, "request_id"} whose re
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from tests.support.raw_client import Response as RawResponse
+if TYPE_CHECKING:  # raw_client re-exports assert_envelope: no import at run time
+    from tests.support.raw_client import Response as RawResponse
 
 
 def assert_envelope(

@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 
 import httptools
 
+from tests.support.envelope import assert_envelope
+
+__all__ = ["Reader", "Response", "assert_envelope", "closed_within"]
+
 
 @dataclass
 class Response:

@@ -13,7 +13,9 @@ from typing import Any
 
 import yaml
 
-from tests.support.gateway import GatewayProcess
+from tests.support.gateway import GatewayProcess, free_port
+
+__all__ = ["MASTER", "PRICING", "Gateway", "cli", "cli_json", "free_port", "write_config"]
 
 MASTER = "sk-sb-master-" + "t" * 24
 PRICING = {"input": 3.0, "output": 15.0, "cache_read": 0.3, "cache_write": 3.75}
