@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from switchboard.config import Config, ConfigError, load_config
-
-
-def _load(config_file: Path | None) -> Config:
-    from switchboard.catalog import embedded_default
-
-    try:
-        return load_config(config_file) if config_file else embedded_default()
-    except ConfigError as exc:
-        for line in exc.lines:  # every problem in the file, not only the first
-            click.echo(f"switchboard: config error: {line}", err=True)
-        sys.exit(2)
+from switchboard.config import load_for_cli
 
 
 @click.group()
@@ -47,7 +35,7 @@ def serve(
     from switchboard.server import run
     from switchboard.storage import describe
 
-    config = _load(config_file)
+    config = load_for_cli(config_file)
     # The CLI's storage commands say the same: a user can see both use one database.
     click.echo(f"switchboard: using the database {describe(config.database)}", err=True)
     run(
@@ -71,7 +59,7 @@ def serve(
 def check(config_file: Path) -> None:
     """Validate a config file; exit non-zero with the reasons if it is wrong. Warns (and
     still exits 0) about models with no price, which keys with a budget may not use."""
-    config = _load(config_file)
+    config = load_for_cli(config_file)
     for i, m in enumerate(config.models):
         if m.pricing is None:
             click.echo(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import ssl
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -393,6 +394,21 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
     from switchboard.catalog import builtin_models
 
     return inherit(parse_config(data, source, env), builtin_models())
+
+
+def load_for_cli(path: Path | None) -> Config:
+    """The config a command runs with: the file, or without one the built-in catalogue and
+    the environment. A bad file prints every problem on stderr and exits 2 (both the gateway's
+    commands and the key/usage/db commands load it this way)."""
+    # Imported here: the catalogue is built from this module's types.
+    from switchboard.catalog import embedded_default
+
+    try:
+        return load_config(path) if path else embedded_default()
+    except ConfigError as exc:
+        for line in exc.lines:  # every problem in the file, not only the first
+            print(f"switchboard: config error: {line}", file=sys.stderr)
+        sys.exit(2)
 
 
 def _split_validation(message: str) -> tuple[str, str]:

@@ -1,18 +1,17 @@
 """A scripted OpenAI-compatible upstream that behaves like a model driving an agent: asked with a
 `Write` tool, it calls it for the file named in the prompt (`SBFILE:<path>`); given the tool's
 result, it answers in text. Other requests (titles, summaries) get a short text. It records
-every request. A real HTTP server on 127.0.0.1, run in a thread."""
+every request. A responder of the suite's ScriptedUpstream (a real HTTP server on 127.0.0.1)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import threading
 import time
 from typing import Any
 
 import orjson
-from aiohttp import web
+
+from tests.support.mock_upstream import JsonReply, Received, Reply, ScriptedUpstream, SSEReply
 
 FILE_MARK = re.compile(r"SBFILE:(\S+)")
 FILE_CONTENT = "hello from switchboard\n"
@@ -60,26 +59,18 @@ def _chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
     return b"data: " + orjson.dumps(body) + b"\n\n"
 
 
-class AgentUpstream:
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self._ready = threading.Event()
-        self.port = 0
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        self.received.append(body)
-        text, calls = decide(body)
-        usage = {"prompt_tokens": 1200, "completion_tokens": 25, "total_tokens": 1225}
-        finish = "tool_calls" if calls else "stop"
-        if not body.get("stream"):
-            message: dict[str, Any] = {"role": "assistant", "content": text}
-            if calls:
-                message["tool_calls"] = calls
-            reply = {
+def agent_reply(request: Received) -> Reply:
+    """The reply to one request, in OpenAI chat completions (streamed when asked)."""
+    body: dict[str, Any] = request.json if isinstance(request.json, dict) else {}
+    text, calls = decide(body)
+    usage = {"prompt_tokens": 1200, "completion_tokens": 25, "total_tokens": 1225}
+    finish = "tool_calls" if calls else "stop"
+    if not body.get("stream"):
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if calls:
+            message["tool_calls"] = calls
+        return JsonReply(
+            {
                 "id": "chatcmpl-agent",
                 "object": "chat.completion",
                 "created": int(time.time()),
@@ -87,58 +78,47 @@ class AgentUpstream:
                 "choices": [{"index": 0, "message": message, "finish_reason": finish}],
                 "usage": usage,
             }
-            return web.json_response(reply)
-        resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
-        await resp.prepare(request)
-        await resp.write(_chunk({"role": "assistant", "content": text}))
-        for i, call in enumerate(calls):
-            args = call["function"]["arguments"]
-            head = {
-                "index": i,
-                "id": call["id"],
-                "type": "function",
-                "function": {"name": "Write", "arguments": ""},
-            }
-            await resp.write(_chunk({"tool_calls": [head]}))
-            half = len(args) // 2
-            for piece in (args[:half], args[half:]):
-                await resp.write(
-                    _chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]})
-                )
-        await resp.write(_chunk({}, finish))
-        await resp.write(b"data: " + orjson.dumps({"choices": [], "usage": usage}) + b"\n\n")
-        await resp.write(b"data: [DONE]\n\n")
-        return resp
+        )
+    frames: list[str | bytes] = [_chunk({"role": "assistant", "content": text})]
+    for i, call in enumerate(calls):
+        args = call["function"]["arguments"]
+        head = {
+            "index": i,
+            "id": call["id"],
+            "type": "function",
+            "function": {"name": "Write", "arguments": ""},
+        }
+        frames.append(_chunk({"tool_calls": [head]}))
+        half = len(args) // 2
+        for piece in (args[:half], args[half:]):
+            frames.append(_chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}))
+    frames.append(_chunk({}, finish))
+    frames.append(b"data: " + orjson.dumps({"choices": [], "usage": usage}) + b"\n\n")
+    frames.append(b"data: [DONE]\n\n")
+    return SSEReply(frames)
 
-    def _serve(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_post("/v1/chat/completions", self._handle)
-        self._runner = web.AppRunner(app)
-        loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        loop.run_until_complete(site.start())
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._ready.set()
-        loop.run_forever()
-        loop.run_until_complete(self._runner.cleanup())
-        loop.close()
+
+class AgentUpstream:
+    """The suite's ScriptedUpstream answering with agent_reply; `received` holds the bodies."""
+
+    def __init__(self) -> None:
+        self.upstream = ScriptedUpstream(responder=agent_reply)
+
+    @property
+    def received(self) -> list[dict[str, Any]]:
+        return [
+            r.json
+            for r in self.upstream.received
+            if r.path == "/v1/chat/completions" and isinstance(r.json, dict)
+        ]
 
     def __enter__(self) -> AgentUpstream:
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-        self._ready.wait(10)
+        self.upstream.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
+        self.upstream.stop()
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return self.upstream.openai_base

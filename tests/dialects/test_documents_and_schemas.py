@@ -53,7 +53,7 @@ def encode(profile: UpstreamProfile, content: Any = None, **fields: Any) -> Enco
     return encode_request(decode_request(orjson.dumps(body)), profile)
 
 
-PDF = {
+PDF: dict[str, Any] = {
     "type": "document",
     "title": "Report",
     "source": {
@@ -103,7 +103,7 @@ def test_text_documents_carry_title_and_context() -> None:
 
 
 def test_strict_schema_cleaning() -> None:
-    schema = {
+    schema: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "type": "object",
         "properties": {

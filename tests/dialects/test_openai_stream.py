@@ -265,7 +265,7 @@ def test_a_long_argument_is_not_reread_for_every_piece(monkeypatch: pytest.Monke
     content = 'def main(argv):\n    print("héllo, wörld", argv)  # \\u00e9\n' * 2000  # ~100 KB
     text = orjson.dumps({"file_path": "/src/app.py", "content": content}).decode()
     calls = 0
-    real = stream_module.repair_arguments
+    real = stream_module.repair_arguments  # type: ignore[attr-defined]  # patched below
 
     def counting(candidate: str) -> Any:
         nonlocal calls

@@ -116,3 +116,14 @@ def test_lines_without_a_blank_one_fail_at_the_limit_not_later() -> None:
     assert decoder.flush() == []
     (event,) = SSEDecoder(max_event=1024 * 1024).feed(line * 255 + b"\n")
     assert len(event.raw) == len(line) * 255 + 1
+
+
+def test_an_event_at_the_limit_passes_when_its_blank_line_spans_two_reads() -> None:
+    raw = b"event: 00000000\r\ndata: \r\ndata: \xf0\x90\x80\x80\r\n\r\n"  # a 33-byte event
+    decoder = SSEDecoder(max_event=33)
+    got = [*decoder.feed(raw[:1]), *decoder.feed(raw[1:36]), *decoder.feed(raw[36:])]
+    assert [(e.event, e.data) for e in got] == [("00000000", "\n\U00010000".encode())]
+    tight = SSEDecoder(max_event=32)
+    tight.feed(raw[:1])
+    with pytest.raises(EventTooLarge):  # one byte less is still refused
+        tight.feed(raw[1:36])

@@ -8,8 +8,10 @@ from typing import Any
 import anthropic
 import httpx
 import pytest
+from anthropic.types import MessageParam
 
 from tests.e2e.conftest import CLIENT_KEY
+from tests.support.envelope import assert_envelope
 from tests.support.gateway import GatewayProcess
 from tests.support.mock_upstream import ScriptedUpstream
 from tests.support.openai_wire import openai_error, openai_stream
@@ -17,18 +19,7 @@ from tests.support.replies import DropReply, HangReply
 from tests.support.stream_validator import validate_anthropic_stream
 
 MODEL = "moonshotai/kimi-k2-instruct"
-HELLO = [{"role": "user", "content": "Hello"}]
-
-
-def assert_envelope(resp: httpx.Response, status: int, error_type: str, message: str) -> None:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"] == "application/json"
-    body = resp.json()
-    assert body["type"] == "error"
-    assert body["error"]["type"] == error_type
-    assert message in body["error"]["message"]
-    assert body["request_id"] == resp.headers["request-id"]
-    assert body["request_id"].startswith("req_")
+HELLO: list[MessageParam] = [{"role": "user", "content": "Hello"}]
 
 
 def post(gw: GatewayProcess, body: Any, key: str | None = CLIENT_KEY, **kw: Any) -> httpx.Response:

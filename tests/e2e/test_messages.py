@@ -8,6 +8,7 @@ from typing import Any
 import anthropic
 import httpx
 import pytest
+from anthropic.types import MessageParam
 
 from tests.e2e.conftest import CLIENT_KEY, MASTER_KEY, UPSTREAM_KEY
 from tests.support.gateway import GatewayProcess
@@ -16,7 +17,7 @@ from tests.support.openai_wire import openai_completion, openai_stream, openai_t
 from tests.support.stream_validator import accumulate_message, validate_anthropic_stream
 
 MODEL = "moonshotai/kimi-k2-instruct"
-HELLO = [{"role": "user", "content": "Hello"}]
+HELLO: list[MessageParam] = [{"role": "user", "content": "Hello"}]
 
 
 def post(gw: GatewayProcess, body: dict[str, Any], **headers: str) -> httpx.Response:

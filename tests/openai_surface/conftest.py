@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import openai
 import pytest
 
+from tests.support.gateway import GatewayProcess
+
 from .upstreams import ScriptedServer, Servers
+
+# The name this suite's gateway had before the launcher was merged.
+Gateway = GatewayProcess
 
 MASTER_KEY = "sk-sb-test-master"
 CLIENT_KEY = "sk-sb-test-alice"
@@ -48,18 +44,6 @@ models:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Gateway:
-    url: str
-    log: Path
-
-
 @pytest.fixture(scope="session")
 def servers() -> Iterator[Servers]:
     s = Servers()
@@ -69,7 +53,7 @@ def servers() -> Iterator[Servers]:
 
 
 @pytest.fixture(scope="session")
-def gateway(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+def gateway(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     tmp = tmp_path_factory.mktemp("gateway")
     config = tmp / "switchboard.yaml"
     config.write_text(
@@ -83,44 +67,12 @@ def gateway(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Itera
             akey=UPSTREAM_ANTHROPIC_KEY,
         )
     )
-    port = _free_port()
-    log = tmp / "gateway.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "switchboard", "serve", "--config", str(config)),
-                *("--host", "127.0.0.1", "--port", str(port)),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=tmp,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/health", timeout=1) as resp:
-                    if resp.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the gateway did not start:\n" + log.read_text())
-            time.sleep(0.05)
-        yield Gateway(url, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with GatewayProcess(config, cwd=tmp) as gateway:
+        yield gateway
 
 
 @pytest.fixture(params=["/v1", "/openai/v1"])
-def client(request: pytest.FixtureRequest, gateway: Gateway) -> Iterator[openai.OpenAI]:
+def client(request: pytest.FixtureRequest, gateway: GatewayProcess) -> Iterator[openai.OpenAI]:
     with openai.OpenAI(
         base_url=gateway.url + request.param, api_key=CLIENT_KEY, max_retries=0
     ) as c:

@@ -6,13 +6,15 @@ from __future__ import annotations
 import anthropic
 import pytest
 
-from .conftest import CLIENT_KEY, Gateway
+from tests.support.gateway import GatewayProcess
+
+from .conftest import CLIENT_KEY
 from .upstreams import ScriptedServer
 
 pytestmark = pytest.mark.e2e
 
 
-def test_messages(gateway: Gateway, model: str, upstream: ScriptedServer) -> None:
+def test_messages(gateway: GatewayProcess, model: str, upstream: ScriptedServer) -> None:
     with anthropic.Anthropic(base_url=gateway.url, api_key=CLIENT_KEY, max_retries=0) as c:
         message = c.messages.create(
             model=model, max_tokens=50, messages=[{"role": "user", "content": "hi"}]
@@ -26,7 +28,7 @@ def test_messages(gateway: Gateway, model: str, upstream: ScriptedServer) -> Non
     assert message.model == model
 
 
-def test_errors_keep_the_anthropic_envelope(gateway: Gateway) -> None:
+def test_errors_keep_the_anthropic_envelope(gateway: GatewayProcess) -> None:
     with (
         anthropic.Anthropic(base_url=gateway.url, api_key=CLIENT_KEY, max_retries=0) as c,
         pytest.raises(anthropic.NotFoundError) as info,

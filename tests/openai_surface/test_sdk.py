@@ -11,11 +11,12 @@ import anthropic
 import openai
 import pytest
 
+from tests.support.gateway import GatewayProcess
+
 from .conftest import (
     CLIENT_KEY,
     UPSTREAM_ANTHROPIC_KEY,
     UPSTREAM_OPENAI_KEY,
-    Gateway,
 )
 from .upstreams import Call, Script, ScriptedServer
 
@@ -264,7 +265,11 @@ def test_reasoning(client: openai.OpenAI, model: str, upstream: ScriptedServer) 
 
 
 def test_structured_output(client: openai.OpenAI, model: str, upstream: ScriptedServer) -> None:
-    schema = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {"a": {"type": "integer"}},
+        "required": ["a"],
+    }
     upstream.play(Script(text=('{"a": 1}',)))
     completion = client.chat.completions.create(
         model=model,
@@ -292,7 +297,7 @@ def test_finish_length(client: openai.OpenAI, model: str, upstream: ScriptedServ
 # Errors
 
 
-def test_bad_key(gateway: Gateway) -> None:
+def test_bad_key(gateway: GatewayProcess) -> None:
     with (
         openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-wrong", max_retries=0) as c,
         pytest.raises(openai.AuthenticationError) as info,
@@ -366,7 +371,7 @@ def test_mid_stream_error(client: openai.OpenAI, model: str, upstream: ScriptedS
     assert info.value.message
 
 
-def test_models_list(gateway: Gateway) -> None:
+def test_models_list(gateway: GatewayProcess) -> None:
     # (The unprefixed GET /v1/models is shared with the Anthropic surface; see app.py.)
     with openai.OpenAI(base_url=gateway.url + "/openai/v1", api_key=CLIENT_KEY) as c:
         models = c.models.list()
@@ -376,7 +381,7 @@ def test_models_list(gateway: Gateway) -> None:
     assert all(m.object == "model" and isinstance(m.created, int) for m in models.data)
 
 
-def test_unprefixed_models_list_answers_each_sdk_in_its_own_shape(gateway: Gateway) -> None:
+def test_unprefixed_models_list_answers_each_sdk_in_its_own_shape(gateway: GatewayProcess) -> None:
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key=CLIENT_KEY) as c:
         listed = c.models.list()
     assert {"gpt-test", "claude-test"} <= {m.id for m in listed.data}
@@ -388,7 +393,7 @@ def test_unprefixed_models_list_answers_each_sdk_in_its_own_shape(gateway: Gatew
     assert "anthropic-only" not in {m.id for m in listed.data}
 
 
-def test_models_need_a_key(gateway: Gateway) -> None:
+def test_models_need_a_key(gateway: GatewayProcess) -> None:
     with (
         openai.OpenAI(base_url=gateway.url + "/openai/v1", api_key="bad", max_retries=0) as c,
         pytest.raises(openai.AuthenticationError),
@@ -431,7 +436,7 @@ def test_upstream_server_error(client: openai.OpenAI, model: str, upstream: Scri
 
 
 def test_no_secret_in_logs(
-    gateway: Gateway, client: openai.OpenAI, model: str, upstream: ScriptedServer
+    gateway: GatewayProcess, client: openai.OpenAI, model: str, upstream: ScriptedServer
 ) -> None:
     client.chat.completions.create(model=model, messages=HELLO)
     with pytest.raises(openai.AuthenticationError):
@@ -440,10 +445,10 @@ def test_no_secret_in_logs(
         )
     # The access log is written off the hot path, by a thread: give it a moment.
     deadline = time.monotonic() + 5
-    text = gateway.log.read_text()
+    text = gateway.output()
     while '"status":401' not in text and time.monotonic() < deadline:
         time.sleep(0.05)
-        text = gateway.log.read_text()
+        text = gateway.output()
     assert '"status":200' in text
     assert '"status":401' in text
     for secret in (CLIENT_KEY, UPSTREAM_OPENAI_KEY, UPSTREAM_ANTHROPIC_KEY, "sk-leaked-guess"):

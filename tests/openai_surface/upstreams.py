@@ -1,18 +1,17 @@
-"""Scripted upstreams as real aiohttp servers on 127.0.0.1: one speaks OpenAI chat completions,
-one Anthropic Messages. Both play the same `Script` (text, reasoning, tool calls, stop reason,
-usage, or an error), each in its own wire format, and record what they received, so one scenario
-table runs against both upstream dialects."""
+"""Two scripted upstreams (the suite's ScriptedUpstream, on 127.0.0.1): one speaks OpenAI chat
+completions, one Anthropic Messages. Both play the same `Script` (text, reasoning, tool calls,
+stop reason, usage, or an error), each in its own wire format, and record what they received, so
+one scenario table runs against both upstream dialects."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from aiohttp import web
+from tests.support.mock_upstream import JsonReply, Reply, ScriptedUpstream, SSEReply
+from tests.support.mock_upstream import Received as UpstreamReceived
 
 Stop = Literal["end", "length", "tool", "stop_sequence", "refusal"]
 
@@ -43,16 +42,29 @@ class Received:
     body: dict[str, Any]
 
 
-@dataclass
 class ScriptedServer:
-    kind: Literal["openai", "anthropic"]
-    scripts: deque[Script] = field(default_factory=deque)
-    received: list[Received] = field(default_factory=list)
-    port: int = 0
+    """The suite's ScriptedUpstream, answering in one dialect with the next queued `Script`
+    (the default one when none is)."""
+
+    def __init__(self, kind: Literal["openai", "anthropic"]) -> None:
+        self.kind = kind
+        self.scripts: deque[Script] = deque()
+        self.upstream = ScriptedUpstream(responder=self._respond)
+
+    @property
+    def port(self) -> int:
+        return self.upstream.port
+
+    @property
+    def received(self) -> list[Received]:
+        return [
+            Received(r.path, r.headers, r.json if isinstance(r.json, dict) else {})
+            for r in self.upstream.received
+        ]
 
     def reset(self) -> None:
         self.scripts.clear()
-        self.received.clear()
+        self.upstream.reset()
 
     def play(self, *scripts: Script) -> None:
         self.scripts.extend(scripts)
@@ -61,28 +73,22 @@ class ScriptedServer:
     def last(self) -> dict[str, Any]:
         return self.received[-1].body
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        self.received.append(Received(request.path, dict(request.headers), body))
+    def _respond(self, request: UpstreamReceived) -> Reply:
+        body = request.json if isinstance(request.json, dict) else {}
         script = self.scripts.popleft() if self.scripts else Script()
         if script.error is not None:
             status, message = script.error
             headers = {"retry-after": script.retry_after} if script.retry_after else {}
-            return web.json_response(self._error(status, message), status=status, headers=headers)
+            return JsonReply(self._error(message), status=status, headers=headers)
         if not body.get("stream"):
-            return web.json_response(self._whole(script, body))
-        resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
-        await resp.prepare(request)
-        for frame in self._frames(script, body):
-            if script.fail_mid_stream:
-                # Apart in time, so the error comes after the client has had the first piece
-                # (the gateway relays a read at a time).
-                await asyncio.sleep(0.02)
-            await resp.write(frame.encode())
-        await resp.write_eof()
-        return resp
+            return JsonReply(self._whole(script, body))
+        # Apart in time, so an error comes after the client has had the first piece (the
+        # gateway relays a read at a time).
+        delay = 0.02 if script.fail_mid_stream else 0.0
+        frames: list[str | bytes] = list(self._frames(script, body))
+        return SSEReply(frames, delay=delay)
 
-    def _error(self, status: int, message: str) -> dict[str, Any]:
+    def _error(self, message: str) -> dict[str, Any]:
         if self.kind == "openai":
             return {"error": {"message": message, "type": "x", "param": None, "code": None}}
         return {"type": "error", "error": {"type": "api_error", "message": message}}
@@ -298,42 +304,16 @@ def _anthropic_frames(s: Script) -> list[str]:
 
 
 class Servers:
-    """Both scripted upstreams on one event loop in a background thread (the tests drive the
-    gateway with the synchronous SDK)."""
+    """Both scripted upstreams (the tests drive the gateway with the synchronous SDK)."""
 
     def __init__(self) -> None:
         self.openai = ScriptedServer("openai")
         self.anthropic = ScriptedServer("anthropic")
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runners: list[web.AppRunner] = []
 
     def start(self) -> None:
-        self._thread.start()
-        for server, path in (
-            (self.openai, "/v1/chat/completions"),
-            (self.anthropic, "/v1/messages"),
-        ):
-            future = asyncio.run_coroutine_threadsafe(self._serve(server, path), self._loop)
-            server.port = future.result(timeout=10)
-
-    async def _serve(self, server: ScriptedServer, path: str) -> int:
-        app = web.Application()
-        app.router.add_post(path, server.handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runners.append(runner)
-        sockets = site._server.sockets if site._server is not None else ()  # type: ignore[union-attr]
-        return int(sockets[0].getsockname()[1])
+        self.openai.upstream.start()
+        self.anthropic.upstream.start()
 
     def stop(self) -> None:
-        async def cleanup() -> None:
-            for runner in self._runners:
-                await runner.cleanup()
-
-        asyncio.run_coroutine_threadsafe(cleanup(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
+        self.openai.upstream.stop()
+        self.anthropic.upstream.stop()

@@ -3,9 +3,6 @@ timeouts and a quick back-off, so every fault case runs in about a second."""
 
 from __future__ import annotations
 
-import socket
-import struct
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +11,7 @@ import pytest
 
 from tests.support.gateway import GatewayProcess, free_port
 from tests.support.mock_upstream import ScriptedUpstream
-from tests.support.openai_wire import openai_stream
+from tests.support.raw_http import Blackhole, Resetter
 
 MASTER_KEY = "sk-master-resilience"
 CLIENT_KEY = "sk-client-resilience"
@@ -24,64 +21,6 @@ ROTATING_KEYS = ["sk-rotate-one", "sk-rotate-two"]
 MAX_ATTEMPTS = 3
 FIRST_BYTE = 0.8
 MAX_REPLY = 8192
-
-
-class Blackhole:
-    """A port that never completes a TCP handshake: its accept queue is full and never
-    drained, so the kernel drops new SYNs and a client's connect hangs (a connect timeout)."""
-
-    def __init__(self) -> None:
-        self._listener = socket.socket()
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(0)
-        self.port = self._listener.getsockname()[1]
-        self._filler = socket.create_connection(("127.0.0.1", self.port), timeout=2)
-
-    def close(self) -> None:
-        self._filler.close()
-        self._listener.close()
-
-
-class Resetter:
-    """Answers every request with the first two chunks of an OpenAI stream, then resets the
-    connection (RST, not a clean close): a connection reset mid-stream."""
-
-    def __init__(self) -> None:
-        self._listener = socket.socket()
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(8)
-        self._listener.settimeout(0.1)
-        self.port = self._listener.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        frames = "".join(str(f) for f in openai_stream(["partial ", "answer"]).frames[:2])
-        # Chunked, as real upstreams stream: the reset lands inside an unfinished body.
-        head = (
-            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-            "transfer-encoding: chunked\r\n\r\n"
-        )
-        frames = f"{len(frames.encode()):x}\r\n{frames}\r\n"
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.settimeout(2)
-                request = b""
-                while b"\r\n\r\n" not in request:
-                    request += conn.recv(65536)
-                conn.sendall((head + frames).encode())
-                # Linger 0: close() sends a reset instead of a FIN.
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._listener.close()
 
 
 def config(

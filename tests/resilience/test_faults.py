@@ -11,8 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.resilience.conftest import CLIENT_KEY, MAX_ATTEMPTS, GatewayProcess, post, stream
+from tests.resilience.conftest import CLIENT_KEY, MAX_ATTEMPTS, post, stream
 from tests.support.anthropic_wire import anthropic_error, anthropic_message, anthropic_stream
+from tests.support.envelope import assert_envelope
+from tests.support.gateway import GatewayProcess
 from tests.support.mock_upstream import ScriptedUpstream
 from tests.support.openai_wire import openai_completion, openai_error, openai_stream
 from tests.support.replies import DropReply, HangReply, JsonReply, Reply, SSEReply
@@ -45,14 +47,6 @@ FAULTS: dict[str, tuple[Reply, int, str]] = {
     ),
     "oversized": (openai_completion("x" * 20_000), 502, "api_error"),
 }
-
-
-def assert_envelope(resp: httpx.Response, status: int, error_type: str) -> None:
-    assert resp.status_code == status, resp.text
-    error = resp.json()
-    assert error["type"] == "error"
-    assert error["error"]["type"] == error_type
-    assert error["request_id"] == resp.headers["request-id"]
 
 
 @pytest.mark.parametrize("fault", FAULTS)

@@ -16,9 +16,9 @@ from tests.resilience.conftest import (
     MASTER_KEY,
     PRIMARY_KEY,
     ROTATING_KEYS,
-    GatewayProcess,
     post,
 )
+from tests.support.gateway import GatewayProcess
 from tests.support.mock_upstream import ScriptedUpstream
 from tests.support.openai_wire import openai_error, openai_stream
 from tests.support.replies import HangReply, SSEReply
@@ -43,7 +43,7 @@ def test_a_session_sticks_to_one_channel(
     sticky = {**SOLO, "model": "test/sticky"}
     channels = {
         session: {
-            post(gateway, sticky, **{"x-claude-code-session-id": session}).headers[
+            post(gateway, sticky, **{"x-claude-code-session-id": session}).headers[  # type: ignore[arg-type]
                 "switchboard-channel"
             ]
             for _ in range(5)

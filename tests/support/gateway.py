@@ -47,17 +47,24 @@ class GatewayProcess:
     ``inherit_env`` is False (so host API keys cannot leak into a test). ``argv_prefix`` replaces
     ``[sys.executable, "-m", "switchboard"]`` (the launcher's own tests use a stand-in server);
     the ``serve --config ... --host ... --port ...`` arguments are always appended.
+
+    ``config`` is a mapping (written to a temporary YAML file), the path of a YAML file the test
+    wrote itself (and hands to the CLI too), or None (the gateway's defaults). ``log_path``
+    sends the output to that file instead of a pipe; output() reads it either way.
+    ``extra_args`` go after the serve arguments (e.g. ``--workers 2``).
     """
 
     def __init__(
         self,
-        config: Mapping[str, Any] | None,
+        config: Mapping[str, Any] | Path | None,
         *,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         argv_prefix: Sequence[str] | None = None,
         health_path: str = "/health",
         inherit_env: bool = True,
+        log_path: Path | None = None,
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.config = config
         self._env = dict(env or {})
@@ -65,6 +72,8 @@ class GatewayProcess:
         self._cwd = cwd
         self._argv_prefix = list(argv_prefix or [sys.executable, "-m", "switchboard"])
         self._health_path = health_path
+        self.log_path = log_path
+        self._extra_args = list(extra_args)
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
         self._chunks: list[bytes] = []
@@ -91,8 +100,16 @@ class GatewayProcess:
     def returncode(self) -> int | None:
         return None if self._proc is None else self._proc.poll()
 
+    @property
+    def proc(self) -> subprocess.Popen[bytes]:
+        if self._proc is None:
+            raise RuntimeError("gateway not started")
+        return self._proc
+
     def output(self) -> str:
         """Combined stdout+stderr so far (undecodable bytes are replaced, never dropped)."""
+        if self.log_path is not None:
+            return self.log_path.read_bytes().decode("utf-8", errors="replace")
         with self._lock:
             return b"".join(self._chunks).decode("utf-8", errors="replace")
 
@@ -102,11 +119,14 @@ class GatewayProcess:
         self._tmpdir = Path(tempfile.mkdtemp(prefix="switchboard-test-"))
         self.port = free_port()
         args = ["serve"]
-        if self.config is not None:
+        if isinstance(self.config, Path):
+            self.config_path = self.config
+            args += ["--config", str(self.config_path)]
+        elif self.config is not None:
             self.config_path = self._tmpdir / "config.yaml"
             self.config_path.write_text(yaml.safe_dump(dict(self.config), sort_keys=False))
             args += ["--config", str(self.config_path)]
-        args += ["--host", "127.0.0.1", "--port", str(self.port)]
+        args += ["--host", "127.0.0.1", "--port", str(self.port), *self._extra_args]
         self.argv = [*self._argv_prefix, *args]
         # Unbuffered so output() shows log lines as they are written, not at exit.
         base = dict(os.environ) if self._inherit_env else {"PATH": os.environ.get("PATH", "")}
@@ -117,22 +137,33 @@ class GatewayProcess:
         # directory, never in the user's own data directory.
         home = str(self._cwd or self._tmpdir)
         env = {**base, "PYTHONUNBUFFERED": "1", "SWITCHBOARD_HOME": home, **self._env}
-        self._proc = subprocess.Popen(
-            self.argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            cwd=self._cwd or self._tmpdir,  # a default SQLite file lands there, not in the repo
-            env=env,
-        )
-        assert self._proc.stdout is not None  # stdout=PIPE above
-        self._reader = threading.Thread(
-            target=self._collect,
-            args=(self._proc.stdout.fileno(),),
-            name="gateway-output",
-            daemon=True,
-        )
-        self._reader.start()
+        if self.log_path is not None:
+            with self.log_path.open("wb") as log:
+                self._proc = subprocess.Popen(
+                    self.argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=self._cwd or self._tmpdir,
+                    env=env,
+                )
+        else:
+            self._proc = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                cwd=self._cwd or self._tmpdir,  # a default SQLite file lands there, not the repo
+                env=env,
+            )
+            assert self._proc.stdout is not None  # stdout=PIPE above
+            self._reader = threading.Thread(
+                target=self._collect,
+                args=(self._proc.stdout.fileno(),),
+                name="gateway-output",
+                daemon=True,
+            )
+            self._reader.start()
         try:
             self._wait_healthy(timeout)
         except BaseException:

@@ -3,7 +3,12 @@
 It speaks both dialects a gateway calls: OpenAI chat completions and Anthropic Messages. Replies
 are queued with :meth:`ScriptedUpstream.enqueue` and consumed FIFO by the next request on *any*
 route (including ``GET /v1/models`` and unknown paths); with an empty queue each route answers
-with a plausible default. The builders are re-exported here so tests need one import.
+with a plausible default, or with what ``responder`` makes of the request (an upstream that
+decides from what it is asked, as a model driving an agent does, or one that plays a scenario in
+its own dialect). The builders are re-exported here so tests need one import.
+
+It is the one scripted upstream of the suite: tests/openai_surface/upstreams.py (a scenario
+table in both dialects) and tests/clients/agent_upstream.py (an agent's model) are responders.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 
 from aiohttp import web
@@ -53,6 +58,8 @@ __all__ = [
     "openai_tool_call",
 ]
 
+Responder = Callable[[Received], Reply]
+
 # How often sleeping handlers look for a vanished client or a stop request. Small enough that
 # client_closed is set promptly, large enough not to spin.
 _POLL_SECONDS = 0.01
@@ -62,7 +69,8 @@ _MAX_BODY = 256 * 1024 * 1024
 class ScriptedUpstream:
     """Scripted provider server running its own event loop in a background thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, responder: Responder | None = None) -> None:
+        self._responder = responder
         self._cond = threading.Condition()  # guards _queue and _received
         self._queue: deque[Reply] = deque()
         self._received: list[Received] = []
@@ -128,6 +136,12 @@ class ScriptedUpstream:
         if self._port is None:
             raise RuntimeError("ScriptedUpstream not started")
         return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("ScriptedUpstream not started")
+        return self._port
 
     @property
     def openai_base(self) -> str:
@@ -230,6 +244,8 @@ class ScriptedUpstream:
             self._received.append(rec)
             reply = self._queue.popleft() if self._queue else None
             self._cond.notify_all()
+        if reply is None and self._responder is not None:
+            reply = self._responder(rec)
         if reply is None:
             reply = default_reply(request.method, request.path, parsed)
         return await self._send(request, rec, reply)

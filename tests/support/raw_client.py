@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 
 import httptools
 
+from tests.support.envelope import assert_envelope
+
+__all__ = ["Reader", "Response", "assert_envelope", "closed_within"]
+
 
 @dataclass
 class Response:
@@ -67,16 +71,3 @@ def closed_within(sock: socket.socket, seconds: float) -> bool:
         return False
     except ConnectionResetError:
         return True
-
-
-def assert_envelope(resp: Response, status: int, error_type: str, phrase: str) -> None:
-    """An Anthropic error envelope with this status, type and message, and its request id."""
-    assert resp.status == status, resp.body
-    body = resp.json()
-    assert body["type"] == "error"
-    error = body["error"]
-    assert isinstance(error, dict)
-    assert error["type"] == error_type
-    assert phrase in str(error["message"])
-    assert body["request_id"] == resp.headers["request-id"]
-    assert str(body["request_id"]).startswith("req_")

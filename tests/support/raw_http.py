@@ -1,17 +1,22 @@
-"""Raw HTTP/1.1 servers on loopback for the upstream client's tests: asyncio streams that send
-exactly the bytes a test needs, including the awkward ones, over TCP or TLS."""
+"""Raw HTTP/1.1 servers on loopback: asyncio streams that send exactly the bytes a test needs,
+including the awkward ones, over TCP or TLS (the upstream client's tests), and two threaded
+faults for a running gateway: a port that never accepts and a stream that is reset."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import socket
 import ssl
 import struct
+import threading
 import zlib
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from switchboard.upstreams.connection import Deadlines, Reply
+
+from .openai_wire import openai_stream
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 FAST = Deadlines(connect=2, first_byte=2, idle=2, total=5)
@@ -113,3 +118,61 @@ def gzip_bomb(mebibytes: int) -> bytes:
     final = zlib.compressobj(9, zlib.DEFLATED, -15).flush()
     trailer = struct.pack("<II", crc, (mebibytes * MiB) & 0xFFFFFFFF)
     return header + block * mebibytes + final + trailer
+
+
+class Blackhole:
+    """A port that never completes a TCP handshake: its accept queue is full and never
+    drained, so the kernel drops new SYNs and a client's connect hangs (a connect timeout)."""
+
+    def __init__(self) -> None:
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(0)
+        self.port = self._listener.getsockname()[1]
+        self._filler = socket.create_connection(("127.0.0.1", self.port), timeout=2)
+
+    def close(self) -> None:
+        self._filler.close()
+        self._listener.close()
+
+
+class Resetter:
+    """Answers every request with the first two chunks of an OpenAI stream, then resets the
+    connection (RST, not a clean close): a connection reset mid-stream."""
+
+    def __init__(self) -> None:
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(8)
+        self._listener.settimeout(0.1)
+        self.port = self._listener.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        frames = "".join(str(f) for f in openai_stream(["partial ", "answer"]).frames[:2])
+        # Chunked, as real upstreams stream: the reset lands inside an unfinished body.
+        head = (
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            "transfer-encoding: chunked\r\n\r\n"
+        )
+        frames = f"{len(frames.encode()):x}\r\n{frames}\r\n"
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += conn.recv(65536)
+                conn.sendall((head + frames).encode())
+                # Linger 0: close() sends a reset instead of a FIN.
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._listener.close()

@@ -25,6 +25,7 @@ def main() -> int:
     parser.add_argument("--config")
     parser.add_argument("--host", required=True)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int)
     args = parser.parse_args()
     mode = os.environ.get("FAKE_GATEWAY_MODE", "ok")
     if mode == "exit":

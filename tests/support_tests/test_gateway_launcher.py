@@ -100,3 +100,25 @@ def test_lifecycle_errors() -> None:
     assert gw.stop() is None
     with gw, pytest.raises(RuntimeError, match="already started"):
         gw.start()
+
+
+def test_a_config_file_a_log_file_and_extra_arguments(tmp_path: Path) -> None:
+    config = tmp_path / "mine.yaml"
+    config.write_text("listen: {port: 1}\n")
+    log = tmp_path / "gw.log"
+    env = {"FAKE_GATEWAY_MODE": "ok", "FAKE_GATEWAY_SECRET": "s3cr3t"}
+    gw = GatewayProcess(
+        config, env=env, argv_prefix=FAKE, log_path=log, extra_args=["--workers", "2"]
+    )
+    with gw:
+        state = request("GET", gw.url + "/state").json()
+        assert state["config"] == {"listen": {"port": 1}}
+        assert gw.config_path == config
+        assert state["argv"][-2:] == ["--workers", "2"]
+        assert gw.proc.pid == gw.pid
+        deadline = time.monotonic() + 5
+        while "secret=s3cr3t" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert "secret=s3cr3t" in gw.output()
+    assert "bye" in log.read_text()
+    assert config.exists()  # the test's own file is left alone

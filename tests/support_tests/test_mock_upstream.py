@@ -16,6 +16,8 @@ from tests.support.mock_upstream import (
     DropReply,
     HangReply,
     JsonReply,
+    Received,
+    Reply,
     ScriptedUpstream,
     SSEReply,
 )
@@ -270,3 +272,16 @@ def test_restart_after_stop() -> None:
         with up:
             up.enqueue(HangReply(0.05))
             assert request("GET", up.openai_base + "/models").status == 200
+
+
+def test_an_empty_queue_asks_the_responder_and_a_queued_reply_comes_first() -> None:
+    def responder(rec: Received) -> Reply:
+        return JsonReply({"asked": rec.path}, status=201)
+
+    with ScriptedUpstream(responder=responder) as up:
+        up.enqueue(JsonReply({"queued": True}))
+        first = request("POST", up.openai_base + "/chat/completions", {"model": "m"})
+        second = request("GET", up.base_url + "/anything")
+        assert (first.status, first.json()) == (200, {"queued": True})
+        assert (second.status, second.json()) == (201, {"asked": "/anything"})
+        assert up.port == int(up.base_url.rsplit(":", 1)[1])

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tests.support.gateway import GatewayProcess, free_port
+
+__all__ = ["MASTER", "PRICING", "Gateway", "cli", "cli_json", "free_port", "write_config"]
 
 MASTER = "sk-sb-master-" + "t" * 24
 PRICING = {"input": 3.0, "output": 15.0, "cache_read": 0.3, "cache_write": 3.75}
@@ -40,13 +41,6 @@ def write_config(path: Path, database: str, **extra: Any) -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "switchboard", *args, "--config", str(config)],
@@ -63,30 +57,15 @@ def cli_json(config: Path, *args: str) -> Any:
     return json.loads(done.stdout)
 
 
-class Gateway:
+class Gateway(GatewayProcess):
+    """The shared launcher, started at once, on a config file the CLI reads too; the output
+    goes to `log`. Its data directory is the test session's, as the CLI's is."""
+
     def __init__(self, config: Path, log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._log = log.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "switchboard", "serve", "--config", str(config)]  # noqa: RUF005
-            + ["--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        super().__init__(
+            config, log_path=log, env={"SWITCHBOARD_HOME": os.environ["SWITCHBOARD_HOME"]}
         )
-        self.log_path = log
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"gateway exited at start:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise AssertionError(f"gateway did not answer /health in 30 s:\n{log.read_text()}")
+        self.start(timeout=30)
 
     def admin(self, method: str, path: str, body: Any = None, key: str = MASTER) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
@@ -100,14 +79,6 @@ class Gateway:
             with err:
                 return err.code, json.loads(err.read())
 
-    def stop(self) -> int:
+    def stop(self, timeout: float = 15.0) -> int | None:
         """SIGTERM, as a process manager would: the gateway flushes its ledger and exits."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self._log.close()
-        return self.proc.returncode
+        return super().stop(timeout)

@@ -28,7 +28,7 @@ def unavailable(reason: str) -> None:
 
 
 async def _pg_admin_url() -> str | None:
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]  # no stubs are published with it
 
     for url in POSTGRES_URLS:
         try:

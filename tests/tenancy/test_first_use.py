@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from switchboard import config as settings
-from tests.e2e.test_errors import assert_envelope
+from tests.support.envelope import assert_envelope
 from tests.support.gateway import GatewayProcess
 
 from .gateway import Gateway, cli, write_config

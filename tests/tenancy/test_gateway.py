@@ -181,7 +181,9 @@ def test_tokens_per_minute_are_settled_with_real_usage(gw: tuple[Gateway, Path])
 
 
 def cost_of(usage: Any) -> int:
-    nano = 1000 * (PRICING["input"] * usage.input_tokens + PRICING["output"] * usage.output_tokens)
+    nano: float = 1000 * (
+        PRICING["input"] * usage.input_tokens + PRICING["output"] * usage.output_tokens
+    )
     return math.ceil(round(nano, 6))
 
 

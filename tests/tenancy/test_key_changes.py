@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_errors import assert_envelope
+from tests.support.envelope import assert_envelope
 
 from .gateway import Gateway, cli, write_config
 from .services import postgres_database, redis_prefix

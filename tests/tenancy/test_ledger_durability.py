@@ -122,7 +122,7 @@ def database_down(database_url: str) -> Iterator[None]:
     admin = base + "/postgres"
 
     async def run(sql: str) -> None:
-        import asyncpg
+        import asyncpg  # type: ignore[import-untyped]  # no stubs are published with it
 
         conn = await asyncpg.connect(admin)
         try:

@@ -23,7 +23,9 @@ PER_KEY = 30  # 60 requests in all: bounded, and done in a few seconds
 
 
 def cost_of(usage: Any) -> int:
-    nano = 1000 * (PRICING["input"] * usage.input_tokens + PRICING["output"] * usage.output_tokens)
+    nano: float = 1000 * (
+        PRICING["input"] * usage.input_tokens + PRICING["output"] * usage.output_tokens
+    )
     return math.ceil(round(nano, 6))
 
 

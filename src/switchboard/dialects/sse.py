@@ -62,7 +62,9 @@ class SSEDecoder:
             if end < 0:
                 self._keep(chunk)  # the event goes on
                 return []
-            if self._size + end > self._max:  # its blank line came, too late
+            # Its blank line came, too late? When that line spans the reads, the LF kept last is
+            # its first half, not the event's.
+            if self._size + end - joins > self._max:
                 raise self._too_large()
             blocks = (b"".join(parts) + chunk).split(b"\n\n")
             parts.clear()

@@ -19,6 +19,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from switchboard.config import load_for_cli
 from switchboard.errors import GatewayError
 from switchboard.storage import GROUPS, Storage
 from switchboard.tenancy.admin import KeyAdmin
@@ -44,9 +45,7 @@ class Opened:
 
 
 def _run(config_file: Path | None, work: Callable[[Opened], Awaitable[T]]) -> T:
-    from switchboard.cli import _load
-
-    config = _load(config_file)
+    config = load_for_cli(config_file)
 
     async def main() -> T:
         storage = Storage(config.database)

@@ -13,8 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.envelope import assert_envelope
 from tests.support.gateway import GatewayProcess
-from tests.support.raw_client import Reader, assert_envelope, closed_within
+from tests.support.raw_client import Reader, closed_within
 
 pytestmark = pytest.mark.e2e
 

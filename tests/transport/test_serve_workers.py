@@ -4,17 +4,12 @@ same (generated once) master key, and stop together."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.support.gateway import free_port
+from tests.support.gateway import GatewayProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -55,36 +50,16 @@ def _ask(port: int, key: str, text: str) -> dict[str, object]:
         return reply
 
 
-def _wait_healthy(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "serve --workers exited early"
-        try:
-            with _OPENER.open(f"http://127.0.0.1:{port}/health", timeout=1) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("serve --workers never became healthy")
-
-
 @pytest.mark.skipif(not Path("/proc").exists(), reason="counts worker processes in /proc")
 def test_two_workers_share_the_port_and_the_generated_master_key(tmp_path: Path) -> None:
     config = tmp_path / "switchboard.yaml"
     config.write_text(CONFIG.format(db=tmp_path / "switchboard.db"))
-    port = free_port()
-    serve = ["serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
     workers: list[int] = []
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "switchboard", *serve, "--workers", "2"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    gateway = GatewayProcess(config, cwd=tmp_path, extra_args=["--workers", "2"])
+    gateway.start()
+    proc, port = gateway.proc, gateway.port
+    assert port is not None
     try:
-        _wait_healthy(port, proc)
         workers = [
             pid
             for pid in _children(proc.pid)
@@ -98,12 +73,7 @@ def test_two_workers_share_the_port_and_the_generated_master_key(tmp_path: Path)
             assert reply["type"] == "message"
             assert f"hello {i}" in json.dumps(reply["content"])
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        gateway.stop(15)
     assert proc.returncode is not None
     for pid in workers:
         assert not Path(f"/proc/{pid}").exists() or "Z" in _state(pid)
