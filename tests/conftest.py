@@ -15,7 +15,16 @@ import pytest
 
 TESTS = Path(__file__).parent
 E2E_DIRS = frozenset(
-    {"clients", "e2e", "openai_surface", "resilience", "support_tests", "tenancy", "transport"}
+    {
+        "clients",
+        "console",
+        "e2e",
+        "openai_surface",
+        "resilience",
+        "support_tests",
+        "tenancy",
+        "transport",
+    }
 )
 
 

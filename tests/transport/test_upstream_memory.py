@@ -11,6 +11,7 @@ import pytest
 
 from switchboard.config import ProviderConfig
 from switchboard.errors import UpstreamError
+from switchboard.kinds import ProviderKind
 from switchboard.redact import Redactor
 from switchboard.upstreams.http import EventSource, HttpClient
 from tests.support.raw_http import MiB, Server, gzip_bomb, on_loop, read_request
@@ -19,7 +20,7 @@ from tests.support.raw_http import MiB, Server, gzip_bomb, on_loop, read_request
 def provider(max_reply_bytes: int = 64 * MiB, max_event_bytes: int = 16 * MiB) -> ProviderConfig:
     return ProviderConfig(
         name="up",
-        kind="openai",
+        kind=ProviderKind.OPENAI,
         max_reply_bytes=max_reply_bytes,
         max_event_bytes=max_event_bytes,
     )

@@ -24,12 +24,13 @@ import uvloop
 
 from switchboard.config import ConfigError, ProviderConfig, Upstreams, parse_config
 from switchboard.errors import UpstreamError
+from switchboard.kinds import ProviderKind
 from switchboard.redact import Redactor
 from switchboard.upstreams.connection import ConnectionFailed, Deadlines, Pool, ReplyTimeout
 from switchboard.upstreams.http import HttpClient
 from tests.support.raw_http import FAST, OK, Server, body_of, on_loop, read_request
 
-UP = ProviderConfig(name="up", kind="openai")
+UP = ProviderConfig(name="up", kind=ProviderKind.OPENAI)
 
 
 def on_uvloop(case: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
