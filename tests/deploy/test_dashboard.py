@@ -31,9 +31,7 @@ pytestmark = pytest.mark.e2e
 def dashboard_queries() -> list[tuple[str, str]]:
     data: dict[str, Any] = json.loads(DASHBOARD.read_text())
     return [
-        (panel["title"], target["expr"])
-        for panel in data["panels"]
-        for target in panel["targets"]
+        (panel["title"], target["expr"]) for panel in data["panels"] for target in panel["targets"]
     ]
 
 
@@ -55,8 +53,11 @@ def post(base: str, body: dict[str, Any]) -> bytes:
     req = urllib.request.Request(
         base + "/anthropic/v1/messages",
         data=json.dumps(body).encode(),
-        headers={"x-api-key": MASTER, "anthropic-version": "2023-06-01",
-                 "content-type": "application/json"},
+        headers={
+            "x-api-key": MASTER,
+            "anthropic-version": "2023-06-01",
+            "content-type": "application/json",
+        },
     )
     with urllib.request.urlopen(req, timeout=20) as resp:
         assert resp.status == 200
@@ -68,9 +69,7 @@ def scrape_names(base: str) -> set[str]:
     with urllib.request.urlopen(base + "/metrics", timeout=10) as resp:
         text = resp.read().decode()
     return {
-        sample.name
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
+        sample.name for family in text_string_to_metric_families(text) for sample in family.samples
     }
 
 
@@ -91,7 +90,11 @@ def test_every_dashboard_query_reads_metrics_a_running_gateway_exports(
                     {"provider": "second", "model": "up-b", "priority": 1},
                 ],
             },
-            {"id": "retry-model", "pricing": {}, "channels": [{"provider": "first", "model": "up-c"}]},
+            {
+                "id": "retry-model",
+                "pricing": {},
+                "channels": [{"provider": "first", "model": "up-c"}],
+            },
         ],
     }
     message = {"max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
@@ -119,9 +122,10 @@ def test_every_dashboard_query_reads_metrics_a_running_gateway_exports(
     read = {name for _, expr in queries for name in metric_names(expr)}
     families = {n.removesuffix("_bucket") for n in read if n.endswith("_bucket")}
     unread = {
-        n for n in exported
+        n
+        for n in exported
         if n not in read
-        and not n.removesuffix("_sum").removesuffix("_count") in families | read_bases(read)
+        and n.removesuffix("_sum").removesuffix("_count") not in families | read_bases(read)
     }
     assert not unread, f"exported metrics with no panel: {unread}"
 
