@@ -1,10 +1,12 @@
 """The Grafana dashboard reads only metrics the gateway exports: every metric name in every
 panel's PromQL is found in a real /metrics scrape of a running gateway that served requests,
-a failover, a retry and a stream."""
+a failover, a retry and a stream; every exported metric has a panel and a line in
+docs/operations.md."""
 
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +24,7 @@ from tests.support.mock_upstream import (
     openai_stream,
 )
 
+OPERATIONS = Path(__file__).parents[2] / "docs" / "operations.md"
 DASHBOARD = Path(__file__).parents[2] / "deploy" / "grafana" / "switchboard-dashboard.json"
 MASTER = "sk-dashboard-test-master"
 
@@ -128,6 +131,14 @@ def test_every_dashboard_query_reads_metrics_a_running_gateway_exports(
         and n.removesuffix("_sum").removesuffix("_count") not in families | read_bases(read)
     }
     assert not unread, f"exported metrics with no panel: {unread}"
+    # And docs/operations.md says what each one means.
+    table = OPERATIONS.read_text()
+    undocumented = {
+        n
+        for n in exported
+        if f"`{n}`" not in table and f"`{re.sub(r'_(bucket|sum|count)$', '', n)}`" not in table
+    }
+    assert not undocumented, f"metrics missing from docs/operations.md: {undocumented}"
 
 
 def read_bases(read: set[str]) -> set[str]:
