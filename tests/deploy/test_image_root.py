@@ -163,6 +163,8 @@ def test_gateway_from_the_image_root_serves_the_demo_model_as_its_user(
         argv[0],
     ]
     with GatewayProcess(None, argv_prefix=prefix, inherit_env=False) as gw:
+        port = gw.port
+        assert port is not None
         status = Path(f"/proc/{gw.pid}/status").read_text()
         uids = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
         assert set(uids) == {uid}  # never root, not even saved
@@ -187,7 +189,27 @@ def test_gateway_from_the_image_root_serves_the_demo_model_as_its_user(
         assert reply["type"] == "message"
         assert reply["model"] == "switchboard/demo"
         assert reply["content"][0]["text"]
+        # The image's HEALTHCHECK command, run in the image as its user, passes against it
+        # (on the port the test gave the gateway instead of 8787)...
+        assert healthcheck(root, runtime, uid, gid, image_env, port) == 0
         # The ledger went to the image's data directory, owned by the image's user.
         db = root / "var" / "lib" / "switchboard" / "switchboard.db"
         assert db.exists()
         assert db.stat().st_uid == int(uid)
+    # ...and fails once the gateway is gone.
+    assert healthcheck(root, runtime, uid, gid, image_env, port) != 0
+
+
+def healthcheck(
+    root: Path, runtime: Stage, uid: str, gid: str, env: dict[str, str], port: int
+) -> int:
+    (check,) = runtime.all("HEALTHCHECK")
+    argv = json.loads(check.args.split(" CMD ", 1)[1])
+    argv = [arg.replace("127.0.0.1:8787", f"127.0.0.1:{port}") for arg in argv]
+    inside = ["env", "-i", *(f"{k}={v}" for k, v in env.items())]
+    done = subprocess.run(
+        ["chroot", f"--userspec={uid}:{gid}", str(root), *inside, *argv],
+        capture_output=True,
+        timeout=30,
+    )
+    return done.returncode
