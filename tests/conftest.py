@@ -18,6 +18,7 @@ E2E_DIRS = frozenset(
     {
         "clients",
         "console",
+        "deploy",
         "e2e",
         "openai_surface",
         "resilience",
