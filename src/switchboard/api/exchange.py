@@ -12,10 +12,11 @@ import http
 import logging
 import re
 import time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from switchboard.errors import InvalidRequest, RequestTimeout, RequestTooLarge
 from switchboard.ids import request_id
+from switchboard.record import RequestRecord
 
 if TYPE_CHECKING:
     from switchboard.api.http11 import Connection
@@ -78,11 +79,11 @@ class Exchange:
         "head_only",
         "headers",
         "keep_alive",
-        "log",
         "method",
         "path",
         "pending_head",
         "query",
+        "record",
         "request_id",
         "started",
         "status",
@@ -119,7 +120,7 @@ class Exchange:
         self.pending_head = b""  # a stream's head, sent with its first chunk
         self.finished = False  # the last byte of the response was sent
         self.client_gone = False  # the client disconnected before that
-        self.log: dict[str, Any] = {}
+        self.record = RequestRecord()  # what the request was, did and cost
         # Which client dialect's error envelope this exchange answers failures in.
         self.dialect: Literal["anthropic", "openai"] = "anthropic"
         # The body as it arrives, fed by the connection.

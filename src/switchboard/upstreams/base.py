@@ -30,10 +30,15 @@ class EventStream(Protocol):
     """Batches of IR events, one batch per upstream chunk. `usage` is what the upstream reported
     so far (what a cut stream is charged for)."""
 
-    dropped: list[str]
+    dropped: list[str]  # what encoding the request for this upstream dropped
 
     @property
     def usage(self) -> ir.Usage: ...
+
+    @property
+    def notes(self) -> list[str]:
+        """What translating the stream dropped or changed so far (it grows as it is read)."""
+        ...
 
     def __aiter__(self) -> AsyncIterator[list[ir.Event]]: ...
 
