@@ -7,7 +7,6 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from switchboard import ir
-
 from switchboard.catalog import Catalog
 from switchboard.config import Config
 from switchboard.metrics import Metrics
@@ -26,6 +25,7 @@ def scrape(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], fl
 def test_counters_and_histograms_add_up_per_label_set() -> None:
     config = Config()
     metrics = Metrics(Router(Catalog(config), config.routing.health), lambda: (3, 1))
+
     def served(**more: Any) -> RequestRecord:
         record = RequestRecord(usage=ir.Usage(input_tokens=10, output_tokens=4), **more)
         record.serve("m", "up", "x", "up/x")
