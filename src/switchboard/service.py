@@ -9,7 +9,7 @@ import asyncio
 import base64
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -98,8 +98,8 @@ class Streaming:
     broke: Callable[[GatewayError], None] = lambda exc: None
     # What the translation drops or changes as the stream goes (a translated stream's loss
     # report: grows while it is read).
-    notes: list[str] = NO_NOTES
-    dropped: list[str] = NO_NOTES  # what encoding the request for the upstream dropped
+    notes: Sequence[str] = ()
+    dropped: Sequence[str] = ()  # what encoding the request for the upstream dropped
     delivered: int = 0  # chunks sent to the client
 
     @property
