@@ -7,6 +7,7 @@ How a request ends for billing is an explicit `Settlement`, never read back out 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import assert_never
 
@@ -46,7 +47,7 @@ class RequestRecord:
     # The pipeline's own: the uncalibrated input estimate (to calibrate against real usage)
     # and the key's rate-limit state (response headers).
     estimate: int = 0
-    headers: Headers = field(default_factory=list)
+    headers: Sequence[tuple[bytes, bytes]] = ()
 
     def serve(self, model_id: str, provider: str, upstream_model: str, channel: str) -> None:
         self.model_id = model_id
