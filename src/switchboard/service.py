@@ -38,7 +38,6 @@ from switchboard.upstreams.base import (
 from switchboard.upstreams.http import HttpClient
 from switchboard.upstreams.openai import OpenAIUpstream
 from switchboard.upstreams.scripted import ScriptedUpstream
-from switchboard.upstreams.stream import NO_NOTES
 
 T = TypeVar("T")
 
@@ -78,10 +77,12 @@ class Inbound:
 
 @dataclass(slots=True)
 class Completed:
-    """The reply; what it used, cost and dropped is in the request's record."""
+    """The reply; the pipeline puts what it used, cost and dropped in the request's record."""
 
+    usage: ir.Usage
     response: ir.Response | None = None  # translated: the handler encodes it
     raw: bytes | None = None  # passed through: already in the client's dialect
+    dropped: Sequence[str] = ()  # what the translation dropped or changed
 
 
 @dataclass(slots=True)
@@ -338,27 +339,26 @@ class Gateway:
         """The whole reply; `record` gets what was served, used, cost and dropped."""
         entry = self.resolve(inbound.model, inbound.dialect)
 
-        async def attempt(channel: Channel) -> tuple[Completed, ir.Usage, list[str]]:
+        async def attempt(channel: Channel) -> Completed:
             if self._passthrough(inbound, channel):
                 relays = self._relays[channel.provider.kind]
                 relayed = await relays.forward(self._forward(inbound, channel))
-                return Completed(raw=relayed.body), relayed.usage, NO_NOTES
+                return Completed(relayed.usage, raw=relayed.body)
             await self._fetch_documents(inbound)
             upstream = self._translated[channel.provider.kind]
             done = await upstream.complete(self._call(inbound, entry, channel, record))
-            return Completed(response=done.response), done.response.usage, done.dropped
+            usage = done.response.usage
+            return Completed(usage, response=done.response, dropped=done.dropped)
 
         ticket = await self._admit(inbound, entry, record)
         try:
-            (completed, usage, dropped), _ = await self._attempts(
-                entry, record, inbound.affinity, attempt
-            )
+            completed, _ = await self._attempts(entry, record, inbound.affinity, attempt)
         except BaseException as exc:
             await self._release(ticket, exc)
             raise
-        if dropped:
-            record.dropped += dropped
-        record.usage = usage
+        usage = record.usage = completed.usage
+        if completed.dropped:
+            record.dropped += completed.dropped
         record.cost_nusd = await ticket.settle(Served(usage))
         self._learn(entry.id, record, usage)
         return completed
