@@ -1,9 +1,9 @@
 """Prometheus metrics, in a registry of the app's own (never the process-global default one).
 
-Request metrics are fed once per request from what the request log line already holds, at the
-app's boundary, into plain numbers (`_Requests`) that become metric families when scraped:
-prometheus_client's own counters and histograms take a lock per update, a third of the cost of
-a request's metrics. Channel health and in-flight counts are read from their owners at scrape
+Request metrics are fed once per request from its record (record.py), at the app's boundary,
+into plain numbers (`_Requests`) that become metric families when scraped: prometheus_client's
+own counters and histograms take a lock per update, a third of the cost of a request's
+metrics. Channel health and in-flight counts are read from their owners at scrape
 time, so the hot path pays nothing for them."""
 
 from __future__ import annotations
