@@ -3,7 +3,7 @@ separate, optional ability (`PassThrough`), never a stub that raises."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -30,7 +30,10 @@ class EventStream(Protocol):
     """Batches of IR events, one batch per upstream chunk. `usage` is what the upstream reported
     so far (what a cut stream is charged for)."""
 
-    dropped: list[str]  # what encoding the request for this upstream dropped
+    @property
+    def dropped(self) -> Sequence[str]:
+        """What encoding the request for this upstream dropped."""
+        ...
 
     @property
     def usage(self) -> ir.Usage: ...

@@ -8,7 +8,7 @@ are the same for all four (Anthropic and OpenAI, translated and relayed)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Generic, Protocol, TypeVar
 
 from switchboard import ir
@@ -59,11 +59,11 @@ class UpstreamStream(Generic[T]):
         provider: ProviderConfig,
         resp: Reply,
         reader: Reader[T],
-        dropped: list[str] | None = None,
+        dropped: Sequence[str] = (),
     ) -> None:
         self._reader = reader
         self._source = EventSource(provider, resp)
-        self.dropped = dropped if dropped is not None else []  # what the request's encoding lost
+        self.dropped = dropped  # what encoding the request for this upstream dropped
 
     @property
     def usage(self) -> ir.Usage:
