@@ -89,7 +89,8 @@ def switchboard_setup(ctx: Context) -> SwitchboardSetup:
             },
         ],
     }
-    limits = ["--rpm", "100000000", "--tpm", "100000000000", "--max-concurrent", "1000000"]
+    # Limits that never bind, within what a key may hold (a 32-bit column: issue 12's bounds).
+    limits = ["--rpm", "100000000", "--tpm", "2000000000", "--max-concurrent", "1000000"]
     limits += ["--budget-usd", "1000000000", "--budget-period", "total"]
     return SwitchboardSetup(config=config, key_options=limits)
 

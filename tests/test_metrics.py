@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client.parser import text_string_to_metric_families
 
+from switchboard import ir
 from switchboard.catalog import Catalog
 from switchboard.config import Config
 from switchboard.metrics import Metrics
+from switchboard.record import RequestRecord
 from switchboard.routing import Router
 
 
@@ -21,11 +25,18 @@ def scrape(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], fl
 def test_counters_and_histograms_add_up_per_label_set() -> None:
     config = Config()
     metrics = Metrics(Router(Catalog(config), config.routing.health), lambda: (3, 1))
-    ok = {"model_id": "m", "channel": "up/x", "input_tokens": 10, "output_tokens": 4}
-    metrics.observe(200, 0.2, ok)
-    metrics.observe(200, 0.05, {**ok, "ttft_ms": 30.0, "failovers": 1})
-    metrics.observe(502, 7.0, {"model_id": "m", "channel": "up/x", "error_type": "api_error"})
-    metrics.observe(401, 0.001, {})
+
+    def served(**more: Any) -> RequestRecord:
+        record = RequestRecord(usage=ir.Usage(input_tokens=10, output_tokens=4), **more)
+        record.serve("m", "up", "x", "up/x")
+        return record
+
+    metrics.observe(200, 0.2, served())
+    metrics.observe(200, 0.05, served(ttft_ms=30.0, failovers=1))
+    failed = RequestRecord(error_type="api_error")
+    failed.serve("m", "up", "x", "up/x")
+    metrics.observe(502, 7.0, failed)
+    metrics.observe(401, 0.001, RequestRecord())
     got = scrape(metrics)
 
     def value(name: str, **labels: str) -> float:

@@ -31,7 +31,7 @@ from switchboard.errors import (
     release,
 )
 from switchboard.kinds import Dialect, ProviderKind
-from switchboard.log import access_log, use_redactor
+from switchboard.log import access_fields, access_log, use_redactor
 from switchboard.log import events as log
 from switchboard.metrics import Metrics
 from switchboard.operations import Operations
@@ -41,7 +41,7 @@ from switchboard.signing import ThinkingSigner
 from switchboard.storage.activity import Activity
 from switchboard.tenancy.auth import Authenticator
 from switchboard.tenancy.runtime import Tenancy
-from switchboard.tenancy.usage import row_from_log
+from switchboard.tenancy.usage import ledger_row
 from switchboard.upstreams.http import HttpClient
 from switchboard.upstreams.registry import UPSTREAMS, Factory
 
@@ -244,8 +244,7 @@ class App:
     async def _fail(self, ex: Exchange, exc: GatewayError) -> None:
         if ex.finished or ex.client_gone:
             return
-        ex.log.setdefault("error_type", exc.error_type)
-        ex.log.setdefault("error", exc.message)
+        ex.record.failed(exc.error_type, exc.message)
         # The envelope of the client's dialect, as the route (or its handler) declared it.
         errors = self.surfaces.get(ex.dialect, self.default)
         if ex.status == 0:
@@ -255,8 +254,8 @@ class App:
             await ex.end_stream()
 
     def _meter(self, ex: Exchange, elapsed_ms: float) -> None:
-        row = row_from_log(
-            datetime.now(UTC), ex.request_id, ex.status, elapsed_ms, ex.log, self._known_model
+        row = ledger_row(
+            ex.record, datetime.now(UTC), ex.request_id, ex.status, elapsed_ms, self._known_model
         )
         if row is not None:
             self.ledger.record(row)
@@ -265,16 +264,8 @@ class App:
         return self.gateway.catalog.resolve(name) is not None
 
     def _access(self, ex: Exchange, path: str, elapsed_ms: float) -> None:
-        self.metrics.observe(ex.status, elapsed_ms / 1000, ex.log)
-        line = {
-            "request_id": ex.request_id,
-            "method": ex.method,
-            "path": path,
-            "status": ex.status,
-            "latency_ms": elapsed_ms,
-            **ex.log,
-        }
-        access_log(line)
+        self.metrics.observe(ex.status, elapsed_ms / 1000, ex.record)
+        access_log(access_fields(ex.record, ex.request_id, ex.method, path, ex.status, elapsed_ms))
 
 
 def _dispatch(path: str, claimants: list[tuple[Surface, Handler]]) -> Handler:

@@ -19,6 +19,8 @@ from typing import Any, TextIO
 
 import orjson
 
+from switchboard.record import RequestRecord
+
 access = logging.getLogger("switchboard.access")
 events = logging.getLogger("switchboard")
 
@@ -45,6 +47,53 @@ class AccessLog:
             lines.put(self.redact(orjson.dumps(line).decode()) + "\n")
         else:
             lines.put(orjson.dumps(line).decode() + "\n")
+
+
+def access_fields(
+    record: RequestRecord, request_id: str, method: str, path: str, status: int, latency_ms: float
+) -> dict[str, Any]:
+    """The access line of a request: its record, as fields (none for what it never reached)."""
+    line: dict[str, Any] = {
+        "request_id": request_id,
+        "method": method,
+        "path": path,
+        "status": status,
+        "latency_ms": latency_ms,
+    }
+    if record.key_name is not None:
+        line["key"] = record.key_name
+    if record.key_id is not None:
+        line["key_id"] = record.key_id
+    if record.model is not None:
+        line["model"] = record.model
+    if record.stream is not None:
+        line["stream"] = record.stream
+    if record.model_id is not None:
+        line["model_id"] = record.model_id
+        line["channel"] = record.channel
+    if record.failovers:
+        line["failovers"] = record.failovers
+    if record.retries:
+        line["retries"] = record.retries
+    if record.dropped:
+        line["dropped"] = list(dict.fromkeys(record.dropped))
+    if record.ttft_ms is not None:
+        line["ttft_ms"] = record.ttft_ms
+    usage = record.usage
+    if usage is not None:
+        line["input_tokens"] = usage.input_tokens
+        line["output_tokens"] = usage.output_tokens
+        if usage.cache_read_tokens:
+            line["cache_read_tokens"] = usage.cache_read_tokens
+        if usage.cache_write_tokens:
+            line["cache_write_tokens"] = usage.cache_write_tokens
+        line["cost_nusd"] = record.cost_nusd
+    if record.error_type is not None:
+        line["error_type"] = record.error_type
+        line["error"] = record.error
+    if record.client_disconnected:
+        line["client_disconnected"] = True
+    return line
 
 
 def _unchanged(text: str) -> str:

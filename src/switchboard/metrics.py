@@ -1,16 +1,16 @@
 """Prometheus metrics, in a registry of the app's own (never the process-global default one).
 
-Request metrics are fed once per request from what the request log line already holds, at the
-app's boundary, into plain numbers (`_Requests`) that become metric families when scraped:
-prometheus_client's own counters and histograms take a lock per update, a third of the cost of
-a request's metrics. Channel health and in-flight counts are read from their owners at scrape
+Request metrics are fed once per request from its record (record.py), at the app's boundary,
+into plain numbers (`_Requests`) that become metric families when scraped: prometheus_client's
+own counters and histograms take a lock per update, a third of the cost of a request's
+metrics. Channel health and in-flight counts are read from their owners at scrape
 time, so the hot path pays nothing for them."""
 
 from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
@@ -23,6 +23,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from switchboard.record import RequestRecord
 from switchboard.routing import Router
 from switchboard.tenancy.recorder import LedgerWriter
 
@@ -31,11 +32,6 @@ CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 _TTFT_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
 _STATES = ("healthy", "cooldown", "half_open")
-_TOKEN_KINDS = (
-    ("input_tokens", "input"),
-    ("output_tokens", "output"),
-    ("cache_read_tokens", "cache_read"),
-)
 
 
 class _Channels(Collector):
@@ -228,25 +224,30 @@ class Metrics:
         requests.set_function(lambda: in_flight()[0])
         r.register(_Channels(router))
 
-    def observe(self, status: int, seconds: float, log: Mapping[str, Any]) -> None:
-        """One finished request, from its log line. Only the served model id is a label (what
+    def observe(self, status: int, seconds: float, record: RequestRecord) -> None:
+        """One finished request, from its record. Only the served model id is a label (what
         clients send is unbounded); requests that never resolved one count as `none`."""
         seen = self._seen
-        model = str(log.get("model_id", "none"))
-        channel = str(log.get("channel", "none"))
-        seen.requests[(model, channel, str(status), str(log.get("error_type", "")))] += 1
+        if record.model_id is None:
+            model = channel = "none"
+        else:
+            model, channel = record.model_id, record.channel
+        seen.requests[(model, channel, str(status), record.error_type or "")] += 1
         seen.observe(seen.latency, model, _LATENCY_BUCKETS, seconds)
-        ttft = log.get("ttft_ms")
-        if ttft is not None:
-            seen.observe(seen.ttft, (model, channel), _TTFT_BUCKETS, ttft / 1000)
-        for field, kind in _TOKEN_KINDS:
-            count = log.get(field)
-            if count:
-                seen.tokens[(model, channel, kind)] += count
-        if log.get("retries"):
-            seen.retries[model] += log["retries"]
-        if log.get("failovers"):
-            seen.failovers[model] += log["failovers"]
+        if record.ttft_ms is not None:
+            seen.observe(seen.ttft, (model, channel), _TTFT_BUCKETS, record.ttft_ms / 1000)
+        usage = record.usage
+        if usage is not None:
+            if usage.input_tokens:
+                seen.tokens[(model, channel, "input")] += usage.input_tokens
+            if usage.output_tokens:
+                seen.tokens[(model, channel, "output")] += usage.output_tokens
+            if usage.cache_read_tokens:
+                seen.tokens[(model, channel, "cache_read")] += usage.cache_read_tokens
+        if record.retries:
+            seen.retries[model] += record.retries
+        if record.failovers:
+            seen.failovers[model] += record.failovers
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

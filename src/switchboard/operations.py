@@ -179,13 +179,13 @@ class Operations:
         for ex in list(self._in_flight.exchanges):
             if ex.path.startswith(_OWN_PATHS):
                 continue
-            key, model = ex.log.get("key"), ex.log.get("model_id")
+            record = ex.record
             out.append(
                 InFlightRequest(
                     ex.method,
                     ex.path,
-                    str(key) if key is not None else None,
-                    str(model) if model is not None else None,
+                    record.key_name,
+                    record.model_id or record.model,
                     ex.streaming,
                     ex.elapsed_ms(),
                 )

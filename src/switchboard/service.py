@@ -9,8 +9,8 @@ import asyncio
 import base64
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 import msgspec
@@ -22,9 +22,10 @@ from switchboard.counting import Calibration, estimate_tokens
 from switchboard.errors import GatewayError, InvalidRequest, NotFound, UpstreamError
 from switchboard.kinds import Endpoint, ProviderKind
 from switchboard.log import events as log
+from switchboard.record import FAILED, Failed, RequestRecord, Served, Settlement
 from switchboard.routing import Router, Target
 from switchboard.signing import ThinkingSigner
-from switchboard.tenancy.admission import UNPRICED, Admission, Headers, Ticket, output_limit
+from switchboard.tenancy.admission import UNPRICED, Admission, Ticket, output_limit
 from switchboard.tenancy.auth import Principal
 from switchboard.upstreams.base import (
     Call,
@@ -86,25 +87,13 @@ class Inbound:
 
 
 @dataclass(slots=True)
-class Served:
-    """What the handler needs besides the reply itself: for headers and the request log."""
-
-    model: str
-    channel: str = ""
-    dropped: list[str] = field(default_factory=list)
-    failovers: int = 0  # attempts moved to another channel (or key) after a failure
-    retries: int = 0  # attempts on the same channel again, after a back-off
-    estimate: int = 0  # the uncalibrated input estimate, to calibrate against real usage
-    headers: Headers = field(default_factory=list)  # the key's rate-limit state
-
-
-@dataclass(slots=True)
 class Completed:
-    served: Served
+    """The reply; the pipeline puts what it used, cost and dropped in the request's record."""
+
     usage: ir.Usage
     response: ir.Response | None = None  # translated: the handler encodes it
     raw: bytes | None = None  # passed through: already in the client's dialect
-    cost_nusd: int = 0
+    dropped: Sequence[str] = ()  # what the translation dropped or changed
 
 
 @dataclass(slots=True)
@@ -112,13 +101,18 @@ class Streaming:
     """An upstream stream that has produced its first item. Items are IR event batches, or
     bytes already in the client's dialect (pass-through)."""
 
-    served: Served
+    record: RequestRecord
     first: list[ir.Event] | bytes
     source: EventStream | RelayStream
     rest: AsyncIterator[list[ir.Event]] | AsyncIterator[bytes]
     ticket: Ticket | None = None
     # Told when the stream fails after its first byte (the channel's health counts it).
     broke: Callable[[GatewayError], None] = lambda exc: None
+    # What the translation drops or changes as the stream goes (a translated stream's loss
+    # report: grows while it is read).
+    notes: Sequence[str] = ()
+    dropped: Sequence[str] = ()  # what encoding the request for the upstream dropped
+    delivered: int = 0  # chunks sent to the client
 
     @property
     def usage(self) -> ir.Usage:
@@ -169,14 +163,14 @@ class Gateway:
             raise NotFound(f"model: {name}", param="model")
         return entry
 
-    async def _admit(self, inbound: Inbound, entry: ModelEntry, served: Served) -> Ticket:
+    async def _admit(self, inbound: Inbound, entry: ModelEntry, record: RequestRecord) -> Ticket:
         if self._admission is None or inbound.principal is None:
             return Ticket(entry.profile.pricing or UNPRICED)
-        estimate = self._input_estimate(inbound, entry, served)
+        estimate = self._input_estimate(inbound, entry, record)
         ticket = await self._admission.admit(
             inbound.principal, inbound.model, entry, estimate, self._output_limit(inbound, entry)
         )
-        served.headers = ticket.headers
+        record.headers = ticket.headers
         return ticket
 
     def _output_limit(self, inbound: Inbound, entry: ModelEntry) -> int:
@@ -191,7 +185,7 @@ class Gateway:
     @staticmethod
     async def _release(ticket: Ticket, exc: BaseException) -> None:
         """A request that failed costs nothing; its error still carries the key's limits."""
-        await ticket.settle(None)
+        await ticket.settle(FAILED)
         if isinstance(exc, GatewayError) and not exc.extra_headers:
             exc.extra_headers = ticket.headers
 
@@ -206,17 +200,19 @@ class Gateway:
         # A property of the pair (surface, provider kind), declared by the surface.
         return channel.provider.kind in inbound.inlet.relays
 
-    def _input_estimate(self, inbound: Inbound, entry: ModelEntry, served: Served) -> int:
+    def _input_estimate(self, inbound: Inbound, entry: ModelEntry, record: RequestRecord) -> int:
         """Input tokens, estimated once per request: from the IR, calibrated per model, when
         the request will be translated; from its size for a pass-through (never decoded)."""
         if self._passthrough(inbound, entry.channels[0]):
             return inbound.input_estimate()
-        if not served.estimate:
-            served.estimate = estimate_tokens(inbound.request())
-        return self.calibration.adjust(entry.id, served.estimate)
+        if not record.estimate:
+            record.estimate = estimate_tokens(inbound.request())
+        return self.calibration.adjust(entry.id, record.estimate)
 
-    def _call(self, inbound: Inbound, entry: ModelEntry, channel: Channel, served: Served) -> Call:
-        estimate = self._input_estimate(inbound, entry, served)
+    def _call(
+        self, inbound: Inbound, entry: ModelEntry, channel: Channel, record: RequestRecord
+    ) -> Call:
+        estimate = self._input_estimate(inbound, entry, record)
         return Call(inbound.request(), channel, entry.profile, estimate)
 
     async def _fetch_documents(self, inbound: Inbound) -> None:
@@ -271,11 +267,11 @@ class Gateway:
         data = base64.b64encode(body).decode()
         return msgspec.structs.replace(doc, url=None, data=data, media_type="application/pdf")
 
-    def _learn(self, served: Served, usage: ir.Usage) -> None:
+    def _learn(self, model_id: str, record: RequestRecord, usage: ir.Usage) -> None:
         """A request has ended with this usage: calibrate the estimate of its model."""
         actual = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
-        if served.estimate and actual:
-            self.calibration.observe(served.model, served.estimate, actual)
+        if record.estimate and actual:
+            self.calibration.observe(model_id, record.estimate, actual)
 
     async def count_tokens(self, inbound: Inbound) -> tuple[int, bool]:
         """The input token count and whether it is exact: the upstream's own count where it
@@ -289,7 +285,7 @@ class Gateway:
             return await self._count(inbound, entry)
         finally:
             if ticket is not None:
-                await ticket.settle(None)
+                await ticket.settle(FAILED)  # a count costs nothing
 
     async def _count(self, inbound: Inbound, entry: ModelEntry) -> tuple[int, bool]:
         channel = entry.channels[0]
@@ -299,8 +295,7 @@ class Gateway:
                 forward = self._forward(inbound, channel)
                 return await self._count_relayed[kind].count_tokens(forward), True
             if kind in self._count_translated:
-                served = Served(model=entry.id)
-                call = self._call(inbound, entry, channel, served)
+                call = self._call(inbound, entry, channel, RequestRecord())
                 exact = await self._count_translated[kind].count_tokens(call)
                 if exact is not None:
                     return exact, True
@@ -317,7 +312,7 @@ class Gateway:
     async def _attempts(
         self,
         entry: ModelEntry,
-        served: Served,
+        record: RequestRecord,
         affinity: str | None,
         attempt: Callable[[Channel], Awaitable[T]],
     ) -> tuple[T, Target]:
@@ -338,12 +333,11 @@ class Gateway:
                     raise last
                 if previous is not None:
                     if target is previous:
-                        served.retries += 1
+                        record.retries += 1
                     else:
-                        served.failovers += 1
+                        record.failovers += 1
                 tried += 1
                 previous = target
-                served.channel = target.name
                 self.router.begin(target)
                 try:
                     result = await attempt(target.channel)
@@ -354,6 +348,8 @@ class Gateway:
                     last = exc
                     continue
                 self.router.succeeded(target)
+                channel = target.channel
+                record.serve(entry.id, channel.provider.name, channel.model, target.name)
                 return result, target
             assert last is not None, "a model always has at least one channel"
             delay = _backoff(policy, round_, last.retry_after)
@@ -371,34 +367,38 @@ class Gateway:
         self.router.failed(target, why, rest)
         log.warning("channel %s failed (%s)", target.name, why)
 
-    async def complete(self, inbound: Inbound) -> Completed:
+    async def complete(self, inbound: Inbound, record: RequestRecord) -> Completed:
+        """The whole reply; `record` gets what was served, used, cost and dropped."""
         entry = self.resolve(inbound.model, inbound.inlet.endpoint)
-        served = Served(model=entry.id)
 
         async def attempt(channel: Channel) -> Completed:
             if self._passthrough(inbound, channel):
                 relays = self._relays[channel.provider.kind]
                 relayed = await relays.forward(self._forward(inbound, channel))
-                return Completed(served, relayed.usage, raw=relayed.body)
+                return Completed(relayed.usage, raw=relayed.body)
             await self._fetch_documents(inbound)
             upstream = self._translated[channel.provider.kind]
-            done = await upstream.complete(self._call(inbound, entry, channel, served))
-            served.dropped = done.dropped
-            return Completed(served, done.response.usage, response=done.response)
+            done = await upstream.complete(self._call(inbound, entry, channel, record))
+            usage = done.response.usage
+            return Completed(usage, response=done.response, dropped=done.dropped)
 
-        ticket = await self._admit(inbound, entry, served)
+        ticket = await self._admit(inbound, entry, record)
         try:
-            completed, _ = await self._attempts(entry, served, inbound.affinity, attempt)
+            completed, _ = await self._attempts(entry, record, inbound.affinity, attempt)
         except BaseException as exc:
             await self._release(ticket, exc)
             raise
-        completed.cost_nusd = await ticket.settle(completed.usage)
-        self._learn(served, completed.usage)
+        usage = record.usage = completed.usage
+        if completed.dropped:
+            record.dropped += completed.dropped
+        record.cost_nusd = await ticket.settle(Served(usage))
+        self._learn(entry.id, record, usage)
         return completed
 
-    async def stream(self, inbound: Inbound) -> Streaming:
+    async def stream(self, inbound: Inbound, record: RequestRecord) -> Streaming:
+        """The upstream stream, once it has produced its first item; `record` gets what was
+        served and what the request's translation dropped so far."""
         entry = self.resolve(inbound.model, inbound.inlet.endpoint)
-        served = Served(model=entry.id)
 
         async def attempt(channel: Channel) -> Streaming:
             # The first item is part of the attempt: a stream that fails before it can still
@@ -407,21 +407,25 @@ class Gateway:
                 relays = self._relays[channel.provider.kind]
                 relay = await relays.forward_stream(self._forward(inbound, channel))
                 raw = aiter(relay)
-                return Streaming(served, await _first(relay, raw), relay, raw)
+                return Streaming(record, await _first(relay, raw), relay, raw)
             await self._fetch_documents(inbound)
             upstream = self._translated[channel.provider.kind]
-            source = await upstream.stream(self._call(inbound, entry, channel, served))
-            served.dropped = source.dropped
+            source = await upstream.stream(self._call(inbound, entry, channel, record))
             batches = aiter(source)
-            return Streaming(served, await _first(source, batches), source, batches)
+            first = await _first(source, batches)
+            return Streaming(
+                record, first, source, batches, dropped=source.dropped, notes=source.notes
+            )
 
-        ticket = await self._admit(inbound, entry, served)
+        ticket = await self._admit(inbound, entry, record)
         try:
-            streaming, target = await self._attempts(entry, served, inbound.affinity, attempt)
+            streaming, target = await self._attempts(entry, record, inbound.affinity, attempt)
         except BaseException as exc:
             await self._release(ticket, exc)
             raise
         streaming.ticket = ticket
+        if streaming.dropped:
+            record.dropped += streaming.dropped
 
         def broke(exc: GatewayError) -> None:
             if isinstance(exc, UpstreamError) and exc.retryable:
@@ -430,13 +434,14 @@ class Gateway:
         streaming.broke = broke
         return streaming
 
-    async def settle(self, streaming: Streaming, failed: bool) -> int:
-        """After the stream: a cut stream pays for what was generated, a failed one nothing."""
-        if not failed:
-            self._learn(streaming.served, streaming.usage)
-        if streaming.ticket is None:
-            return 0
-        return await streaming.ticket.settle(None if failed else streaming.usage)
+    async def settle(self, streaming: Streaming, outcome: Settlement) -> None:
+        """After the stream: charge its outcome (a cut stream pays for what was generated, a
+        failed one nothing) into the record."""
+        record = streaming.record
+        if not isinstance(outcome, Failed) and record.model_id is not None:
+            self._learn(record.model_id, record, streaming.usage)
+        if streaming.ticket is not None:
+            record.cost_nusd = await streaming.ticket.settle(outcome)
 
 
 async def _first(source: EventStream | RelayStream, iterator: AsyncIterator[T]) -> T:

@@ -21,6 +21,7 @@ from switchboard.limits import Limiter, Reservation, budget_period
 from switchboard.limits.leases import Leases
 from switchboard.limits.memory import MemoryLimiter
 from switchboard.limits.redis import RedisLimiter
+from switchboard.record import FAILED
 from switchboard.tenancy.admission import Admission
 from switchboard.tenancy.auth import Principal
 from switchboard.tenancy.keys import ApiKey, Limits
@@ -135,7 +136,7 @@ def test_admission_refuses_the_request_past_the_days_limit(make_limiter: Factory
             who = principal(RPD.set(Limits(rpm=100), 3))
             for _ in range(3):
                 ticket = await admission.admit(who, "m", entry(), 10, 10)
-                await ticket.settle(None)
+                await ticket.settle(FAILED)
             with pytest.raises(RateLimited) as refused:
                 await admission.admit(who, "m", entry(), 10, 10)
             assert refused.value.message.startswith(

@@ -19,7 +19,7 @@ class ChannelsHandler:
     async def __call__(self, ex: Exchange) -> None:
         h = ex.headers
         principal = await self._auth.authenticate(h.get("x-api-key"), h.get("authorization"))
-        ex.log["key"] = principal.name
+        ex.record.key_name = principal.name
         if not principal.is_master:
             raise PermissionDenied("the admin API needs the master key")
         await ex.respond(200, orjson.dumps({"channels": self._router.snapshot()}))

@@ -51,7 +51,7 @@ class AdminViewsHandler:
     async def __call__(self, ex: Exchange) -> None:
         h = ex.headers
         principal = await self._auth.authenticate(h.get("x-api-key"), h.get("authorization"))
-        ex.log["key"] = principal.name
+        ex.record.key_name = principal.name
         if not principal.is_master:
             raise PermissionDenied("x-api-key: the admin API takes only the master key")
         path = ex.path.rstrip("/")

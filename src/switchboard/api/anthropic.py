@@ -11,7 +11,7 @@ from switchboard.api.bounds import Bounds, affinity
 from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.exchange import Exchange
 from switchboard.api.models import ModelsHandler
-from switchboard.api.report import note_served, note_usage, served_headers
+from switchboard.api.report import served_headers
 from switchboard.api.streaming import serve_stream
 from switchboard.api.surface import Route, SuffixRoute, Surface
 from switchboard.dialects.anthropic.errors import error_body, error_event
@@ -40,8 +40,9 @@ async def read_inbound(
     decoded only if the request is translated)."""
     h = ex.headers
     principal = await auth.authenticate(h.get("x-api-key"), h.get("authorization"))
-    ex.log["key"] = principal.name
-    ex.log["key_id"] = principal.key_id
+    record = ex.record
+    record.key_name = principal.name
+    record.key_id = principal.key_id
     body = await bounds.body(ex)
     head = decode_head(body)
     bounds.check(head.messages, head.tools)
@@ -61,7 +62,8 @@ async def read_inbound(
         max_tokens=head.output_limit,
         affinity=affinity(ex, head.metadata.user_id if head.metadata else None),
     )
-    ex.log.update(model=head.model, stream=inbound.stream)
+    record.model = head.model
+    record.stream = inbound.stream
     return inbound
 
 
@@ -78,7 +80,7 @@ class MessagesHandler:
 
     async def _serve(self, ex: Exchange, inbound: Inbound) -> None:
         if inbound.stream:
-            streaming = await self._gateway.stream(inbound)
+            streaming = await self._gateway.stream(inbound, ex.record)
             encoder = StreamEncoder(model=inbound.model, message_id=message_id())
 
             def encode(batch: list[ir.Event]) -> bytes:
@@ -89,15 +91,13 @@ class MessagesHandler:
 
             await serve_stream(ex, self._gateway, streaming, encode, error_frame)
             return
-        done = await self._gateway.complete(inbound)
-        note_served(ex, done.served)
-        note_usage(ex, done.usage, done.cost_nusd)
+        done = await self._gateway.complete(inbound, ex.record)
         if done.raw is not None:
             payload = done.raw
         else:
             assert done.response is not None
             payload = encode_response(done.response, model=inbound.model, message_id=message_id())
-        await ex.respond(200, payload, served_headers(done.served))
+        await ex.respond(200, payload, served_headers(ex.record))
 
 
 class CountTokensHandler:

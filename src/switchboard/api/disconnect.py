@@ -31,6 +31,6 @@ class cancel_on_disconnect:  # lower case, like contextlib.suppress: used as a f
         ex.watched = False
         if kind is asyncio.CancelledError and ex.client_gone:
             ex.task.uncancel()
-            ex.log["client_disconnected"] = True
+            ex.record.client_disconnected = True
             return True
         return False

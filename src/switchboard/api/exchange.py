@@ -12,11 +12,12 @@ import http
 import logging
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from switchboard.errors import InvalidRequest, RequestTimeout, RequestTooLarge
 from switchboard.ids import request_id
 from switchboard.kinds import Dialect
+from switchboard.record import RequestRecord
 
 if TYPE_CHECKING:
     from switchboard.api.http11 import Connection
@@ -81,11 +82,11 @@ class Exchange:
         "head_only",
         "headers",
         "keep_alive",
-        "log",
         "method",
         "path",
         "pending_head",
         "query",
+        "record",
         "request_id",
         "started",
         "status",
@@ -122,7 +123,7 @@ class Exchange:
         self.pending_head = b""  # a stream's head, sent with its first chunk
         self.finished = False  # the last byte of the response was sent
         self.client_gone = False  # the client disconnected before that
-        self.log: dict[str, Any] = {}
+        self.record = RequestRecord()  # what the request was, did and cost
         # Which client dialect's error envelope this exchange answers failures in.
         self.dialect = DEFAULT_DIALECT
         # The body as it arrives, fed by the connection.

@@ -25,7 +25,7 @@ class ModelsHandler:
     async def _authenticate(self, ex: Exchange) -> None:
         h = ex.headers
         principal = await self._auth.authenticate(h.get("x-api-key"), h.get("authorization"))
-        ex.log["key"] = principal.name
+        ex.record.key_name = principal.name
 
     async def list(self, ex: Exchange) -> None:
         await self._authenticate(ex)

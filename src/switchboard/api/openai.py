@@ -10,7 +10,7 @@ from switchboard import ir
 from switchboard.api.bounds import Bounds, affinity
 from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.exchange import Exchange
-from switchboard.api.report import note_served, note_usage, served_headers
+from switchboard.api.report import served_headers
 from switchboard.api.streaming import serve_stream
 from switchboard.api.surface import Handler, Parts, Route, Surface
 from switchboard.catalog import Catalog
@@ -42,8 +42,9 @@ class ChatCompletionsHandler:
 
     async def __call__(self, ex: Exchange) -> None:
         principal = await self._auth.authenticate(None, ex.headers.get("authorization"))
-        ex.log["key"] = principal.name
-        ex.log["key_id"] = principal.key_id
+        record = ex.record
+        record.key_name = principal.name
+        record.key_id = principal.key_id
         body = await self._bounds.body(ex)
         head = decode_head(body)
         self._bounds.check(head.messages, head.tools)
@@ -61,14 +62,15 @@ class ChatCompletionsHandler:
             default_max_tokens=DEFAULT_MAX_TOKENS,
             affinity=affinity(ex, head.prompt_cache_key, head.user),
         )
-        ex.log.update(model=head.model, stream=inbound.stream)
+        record.model = head.model
+        record.stream = inbound.stream
         async with cancel_on_disconnect(ex):
             await self._serve(ex, inbound)
 
     async def _serve(self, ex: Exchange, inbound: Inbound) -> None:
         created = int(time.time())
         if inbound.stream:
-            streaming = await self._gateway.stream(inbound)
+            streaming = await self._gateway.stream(inbound, ex.record)
             encoder = StreamEncoder(
                 model=inbound.model,
                 completion_id=completion_id(),
@@ -84,7 +86,7 @@ class ChatCompletionsHandler:
 
             await serve_stream(ex, self._gateway, streaming, encode, error_frame)
             return
-        done = await self._gateway.complete(inbound)
+        done = await self._gateway.complete(inbound, ex.record)
         if done.raw is not None:
             payload = done.raw
         else:
@@ -92,10 +94,8 @@ class ChatCompletionsHandler:
             payload, lost = encode_response(
                 done.response, model=inbound.model, completion_id=completion_id(), created=created
             )
-            done.served.dropped.extend(lost)
-        note_served(ex, done.served)
-        note_usage(ex, done.usage, done.cost_nusd)
-        await ex.respond(200, payload, served_headers(done.served))
+            ex.record.dropped += lost
+        await ex.respond(200, payload, served_headers(ex.record))
 
 
 class ModelsHandler:
@@ -124,7 +124,7 @@ class ModelsHandler:
     async def list_models(self, ex: Exchange) -> None:
         ex.dialect = DIALECT  # also on the shared `GET /v1/models`
         principal = await self._auth.authenticate(None, ex.headers.get("authorization"))
-        ex.log["key"] = principal.name
+        ex.record.key_name = principal.name
         await ex.respond(200, self._body)
 
 

@@ -1,14 +1,13 @@
-"""What every surface reports about a served request: the response headers (channel, loss
-report, rate-limit state) and the request-log facts the usage ledger is built from."""
+"""What every surface tells the client about a served request: the response headers (channel,
+loss report, rate-limit state), and the loss report of a stream after its head (an SSE
+comment)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from urllib.parse import quote
 
-from switchboard import ir
-from switchboard.api.exchange import Exchange
-from switchboard.service import Served
+from switchboard.record import RequestRecord
 
 # The loss report names what the client sent (tool names and types, schema keywords): each
 # entry is percent-encoded (anything but visible ASCII, and `%` and the `;` that separates
@@ -42,30 +41,15 @@ def dropped_header(dropped: Iterable[str]) -> bytes:
     return "; ".join(out).encode("ascii")
 
 
-def served_headers(served: Served) -> list[tuple[bytes, bytes]]:
-    headers = [(b"switchboard-channel", served.channel.encode("ascii", "replace")), *served.headers]
-    if served.dropped:
+def served_headers(record: RequestRecord) -> list[tuple[bytes, bytes]]:
+    headers = [(b"switchboard-channel", record.channel.encode("ascii", "replace")), *record.headers]
+    if record.dropped:
         # The loss report: everything translation dropped or changed.
-        headers.append((b"switchboard-dropped", dropped_header(served.dropped)))
+        headers.append((b"switchboard-dropped", dropped_header(record.dropped)))
     return headers
 
 
-def note_served(ex: Exchange, served: Served) -> None:
-    ex.log["model_id"] = served.model
-    ex.log["channel"] = served.channel
-    if served.failovers:
-        ex.log["failovers"] = served.failovers
-    if served.retries:
-        ex.log["retries"] = served.retries
-    if served.dropped:
-        ex.log["dropped"] = list(dict.fromkeys(served.dropped))
-
-
-def note_usage(ex: Exchange, usage: ir.Usage, cost_nusd: int) -> None:
-    ex.log["input_tokens"] = usage.input_tokens
-    ex.log["output_tokens"] = usage.output_tokens
-    if usage.cache_read_tokens:
-        ex.log["cache_read_tokens"] = usage.cache_read_tokens
-    if usage.cache_write_tokens:
-        ex.log["cache_write_tokens"] = usage.cache_write_tokens
-    ex.log["cost_nusd"] = cost_nusd
+def dropped_comment(dropped: Iterable[str]) -> bytes:
+    """What a stream drops after its head was sent, told in the stream itself: an SSE comment
+    line (every SSE client skips it), escaped and bounded like the header."""
+    return b": switchboard-dropped " + dropped_header(dropped) + b"\n\n"

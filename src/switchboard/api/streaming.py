@@ -1,6 +1,10 @@
 """Relaying a stream to the client: one ASGI send per upstream chunk, and an in-stream error
 frame for failures after the first byte. The handler runs this under cancel_on_disconnect, so
-a client that goes cancels the relay, and the upstream stream is closed at once."""
+a client that goes cancels the relay, and the upstream stream is closed at once.
+
+What translation drops once the head is sent goes into the stream as an SSE comment before
+its end (`message_stop`, `[DONE]`): every SSE client skips comments, and the request's
+record gets it too (hence the log line and the ledger)."""
 
 from __future__ import annotations
 
@@ -10,9 +14,10 @@ from collections.abc import Callable
 
 from switchboard import ir
 from switchboard.api.exchange import Exchange
-from switchboard.api.report import note_served, note_usage, served_headers
+from switchboard.api.report import dropped_comment, served_headers
 from switchboard.errors import GatewayError, release
 from switchboard.log import events as log
+from switchboard.record import FAILED, Cut, Served, Settlement
 from switchboard.service import Gateway, Streaming
 
 Encode = Callable[[list[ir.Event]], bytes]
@@ -20,34 +25,52 @@ ErrorFrame = Callable[[GatewayError], bytes]
 
 
 async def relay(
-    ex: Exchange,
-    streaming: Streaming,
-    encode: Encode,
-    error_frame: ErrorFrame,
-    extra: list[tuple[bytes, bytes]],
-) -> None:
+    ex: Exchange, streaming: Streaming, encode: Encode, error_frame: ErrorFrame
+) -> Settlement:
+    """Send the stream; how it ended, for settlement. A client that goes raises
+    `CancelledError` (with `streaming.delivered` chunks sent)."""
+    record = streaming.record
+    notes = streaming.notes
+    shown = len(notes)  # noticed before the head: in its `switchboard-dropped` header
+    if shown:
+        record.dropped += notes
     try:
-        await ex.start_stream(extra)
+        await ex.start_stream(served_headers(record))
         item = streaming.first
         await ex.chunk(item if isinstance(item, bytes) else encode(item))
-        ex.log["ttft_ms"] = ex.elapsed_ms()
+        streaming.delivered = 1
+        record.ttft_ms = ex.elapsed_ms()
         async for item in streaming.rest:
-            data = item if isinstance(item, bytes) else encode(item)
+            if isinstance(item, bytes):
+                data = item
+            elif len(notes) > shown and item and isinstance(item[-1], ir.MessageStop):
+                # The stream's end: what was dropped since the head, just before it.
+                late = notes[shown:]
+                shown = len(notes)
+                record.dropped += late
+                data = encode(item[:-1]) + dropped_comment(late) + encode(item[-1:])
+            else:
+                data = encode(item)
             if data:
                 await ex.chunk(data)
+                streaming.delivered += 1
         await ex.end_stream()
+        return Served(streaming.usage)
     except GatewayError as exc:
         # After the first byte the status is spent: the error travels in the stream, and no
         # retry is possible (the client has part of an answer).
         streaming.broke(exc)
-        ex.log["error_type"] = exc.error_type
-        ex.log["error"] = exc.message
+        record.error_type = exc.error_type
+        record.error = exc.message
         try:
             await ex.chunk(error_frame(exc))
             await ex.end_stream()
         finally:
             release(exc)  # the failed stream's frames go with its answer (errors.release)
+        return FAILED
     finally:
+        if len(notes) > shown:  # a stream cut or failed before its end: the record has it
+            record.dropped += notes[shown:]
         started = time.perf_counter()
         await streaming.source.aclose()
         if time.perf_counter() - started > 1:
@@ -59,16 +82,17 @@ async def serve_stream(
 ) -> None:
     """Relay, then settle: a stream the client cut pays for what was generated, one that failed
     pays nothing."""
-    note_served(ex, streaming.served)
+    record = streaming.record
     try:
-        await relay(ex, streaming, encode, error_frame, served_headers(streaming.served))
+        outcome = await relay(ex, streaming, encode, error_frame)
     except asyncio.CancelledError:
         # The client went (or shutdown's grace ran out): what was generated was delivered, in
         # part, and is charged. The cancellation is delivered once, so these awaits run.
-        note_usage(ex, streaming.usage, await gateway.settle(streaming, failed=False))
+        record.usage = streaming.usage
+        await gateway.settle(streaming, Cut(streaming.usage, streaming.delivered))
         raise
     except BaseException:
-        await gateway.settle(streaming, failed=True)
+        await gateway.settle(streaming, FAILED)
         raise
-    cost = await gateway.settle(streaming, failed="error_type" in ex.log)
-    note_usage(ex, streaming.usage, cost)
+    record.usage = streaming.usage
+    await gateway.settle(streaming, outcome)

@@ -63,6 +63,7 @@ usage = Table(
     Column("client_disconnected", Boolean, nullable=False),
     Column("failovers", Integer, nullable=False, server_default="0"),
     Column("retries", Integer, nullable=False, server_default="0"),
+    Column("dropped", String(2048), nullable=True),  # the loss report (migration 0004)
     Index("ix_usage_key_at", "key_id", "at"),
     Index("ix_usage_at", "at"),
     Index("ux_usage_request_id", "request_id", unique=True),

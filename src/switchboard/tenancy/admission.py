@@ -25,11 +25,10 @@ from switchboard.limits import (
     budget_period,
 )
 from switchboard.limits.leases import Leases
+from switchboard.record import Headers, Settlement, charged
 from switchboard.tenancy.auth import Principal
 from switchboard.tenancy.keys import NANO, ApiKey, Period
 from switchboard.tenancy.usage import cost_nusd, worst_case_nusd
-
-Headers = list[tuple[bytes, bytes]]
 
 
 def _rfc3339(ms: int) -> bytes:
@@ -114,8 +113,10 @@ class Ticket:
     leases: Leases | None = None
     settled: bool = False
 
-    async def settle(self, usage: ir.Usage | None) -> int:
-        """`usage` None: the request failed and costs nothing. Returns the cost in nano-USD."""
+    async def settle(self, outcome: Settlement) -> int:
+        """Charge the outcome's usage (a failed request costs nothing). Returns the cost in
+        nano-USD."""
+        usage = charged(outcome)
         cost = cost_nusd(self.pricing, usage) if usage is not None else 0
         if self.settled:
             return cost

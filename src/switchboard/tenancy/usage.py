@@ -4,13 +4,13 @@ is built. The writer that stores rows is in recorder.py."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from switchboard import ir
 from switchboard.config import Pricing
+from switchboard.record import RequestRecord
 
 PER_MILLION_TO_NANO = 1_000  # USD per million tokens -> nano-USD per token
 
@@ -43,7 +43,9 @@ TEXT_LIMITS = {
     "channel": 400,
     "upstream_model": 200,
     "error_type": 64,
+    "dropped": 2048,
 }
+NO_USAGE = ir.Usage()
 INT32 = 2**31 - 1
 INT64 = 2**63 - 1
 # What the ledger stores for a model name that is not in the catalogue: a client can send any
@@ -90,6 +92,8 @@ class UsageRow:
     client_disconnected: bool
     failovers: int = 0  # other channels tried before the one that served (or failed last)
     retries: int = 0  # rounds of back-off after every channel had failed
+    # The loss report: what translation dropped or changed (`; `-separated), None: nothing.
+    dropped: str | None = None
 
     def __post_init__(self) -> None:
         # The usual row passes one check (inline: this runs once per request).
@@ -101,6 +105,7 @@ class UsageRow:
             and len(self.channel) <= 400
             and len(self.upstream_model) <= 200
             and (self.error_type is None or len(self.error_type) <= 64)
+            and (self.dropped is None or len(self.dropped) <= 2048)
             and (
                 self.request_id
                 + self.key_id
@@ -109,6 +114,7 @@ class UsageRow:
                 + self.provider
                 + self.upstream_model
                 + (self.error_type or "")
+                + (self.dropped or "")
             ).isprintable()
             and 0 <= self.input_tokens <= INT32
             and 0 <= self.output_tokens <= INT32
@@ -131,6 +137,8 @@ class UsageRow:
         self.upstream_model = bounded(self.upstream_model, 200)
         if self.error_type is not None:
             self.error_type = bounded(self.error_type, 64)
+        if self.dropped is not None:
+            self.dropped = bounded(self.dropped, 2048)
         self.input_tokens = _clamp(self.input_tokens, INT32)
         self.output_tokens = _clamp(self.output_tokens, INT32)
         self.cache_read_tokens = _clamp(self.cache_read_tokens, INT32)
@@ -141,47 +149,47 @@ class UsageRow:
         self.retries = _clamp(self.retries, INT32)
 
 
-def row_from_log(
+def ledger_row(
+    record: RequestRecord,
     at: datetime,
     request_id: str,
     status: int,
     latency_ms: float,
-    facts: Mapping[str, Any],
     known_model: Callable[[str], bool],
 ) -> UsageRow | None:
-    """The ledger row from the facts the handler logged for the access line (one source for
-    both); None when the request never got as far as an identified key.
+    """The ledger row of a request, from its record (the access line's source too); None when
+    the request never got as far as an identified key.
 
     The row is charged what the key's limiter was charged (`cost_nusd`, from the settlement):
     a stream cut by the client or by shutdown pays for what was delivered, a failed one
     nothing. A requested model name is stored only if it is a catalogue name."""
-    key_id = facts.get("key_id")
-    if not isinstance(key_id, str):
+    key_id = record.key_id
+    if key_id is None:
         return None
-    channel = str(facts.get("channel", ""))
-    provider, _, upstream_model = channel.partition("/")
-    model = facts.get("model")
-    if not isinstance(model, str) or ("model_id" not in facts and not known_model(model)):
+    model = record.model
+    if model is None or (record.model_id is None and not known_model(model)):
         model = UNKNOWN_MODEL
+    usage = record.usage or NO_USAGE
     return UsageRow(
         at=at,
         request_id=request_id,
         key_id=key_id,
         model=model,
-        provider=provider,
-        channel=channel,
-        upstream_model=upstream_model,
-        input_tokens=int(facts.get("input_tokens", 0)),
-        output_tokens=int(facts.get("output_tokens", 0)),
-        cache_read_tokens=int(facts.get("cache_read_tokens", 0)),
-        cache_write_tokens=int(facts.get("cache_write_tokens", 0)),
-        cost_nusd=int(facts.get("cost_nusd", 0)),
+        provider=record.provider,
+        channel=record.channel,
+        upstream_model=record.upstream_model,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        cost_nusd=record.cost_nusd,
         latency_ms=latency_ms,
-        ttft_ms=facts.get("ttft_ms"),
-        stream=bool(facts.get("stream", False)),
+        ttft_ms=record.ttft_ms,
+        stream=bool(record.stream),
         status=status,
-        error_type=facts.get("error_type"),
-        client_disconnected=bool(facts.get("client_disconnected", False)),
-        failovers=int(facts.get("failovers", 0)),
-        retries=int(facts.get("retries", 0)),
+        error_type=record.error_type,
+        client_disconnected=record.client_disconnected,
+        failovers=record.failovers,
+        retries=record.retries,
+        dropped="; ".join(dict.fromkeys(record.dropped)) if record.dropped else None,
     )

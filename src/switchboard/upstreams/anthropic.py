@@ -4,23 +4,22 @@ requests are translated through the IR."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import orjson
 
 from switchboard import ir
 from switchboard.catalog import Channel
-from switchboard.config import ProviderConfig
 from switchboard.dialects.anthropic.errors import upstream_error_message
 from switchboard.dialects.anthropic.passthrough import StreamRelay, rewrite_model, rewrite_response
 from switchboard.dialects.anthropic.response import decode_response
 from switchboard.dialects.anthropic.stream import StreamDecoder
 from switchboard.dialects.anthropic.upstream_request import UpstreamProfile, encode_request
+from switchboard.dialects.sse import SSEEvent
 from switchboard.errors import InvalidRequest, UpstreamError
 from switchboard.redact import Redactor
 from switchboard.upstreams.base import Call, Completion, Forward, Relayed
 from switchboard.upstreams.connection import Reply
-from switchboard.upstreams.http import EventSource, HttpClient
+from switchboard.upstreams.http import HttpClient
+from switchboard.upstreams.stream import NO_NOTES, UpstreamStream
 
 # Translated requests may carry temperature/top_p/top_k, which only this version accepts.
 TRANSLATED_VERSION = "2023-06-01"
@@ -86,10 +85,12 @@ class AnthropicUpstream:
         )
         return Relayed(body, usage)
 
-    async def forward_stream(self, fwd: Forward) -> AnthropicRelayStream:
+    async def forward_stream(self, fwd: Forward) -> UpstreamStream[bytes]:
         resp = await self._post(fwd, stream=True)
-        return AnthropicRelayStream(
-            fwd.channel.provider, resp, StreamRelay(fwd.client_model), self._http.redactor
+        provider = fwd.channel.provider
+        relay = StreamRelay(fwd.client_model)
+        return UpstreamStream(
+            provider, resp, RelayReader(provider.name, relay, self._http.redactor)
         )
 
     # Translated (non-Anthropic client): the IR request encoded for this upstream.
@@ -112,17 +113,13 @@ class AnthropicUpstream:
         response, notes = await self._http.read_reply(provider, resp, decode_response)
         return Completion(response, encoded.dropped + notes)
 
-    async def stream(self, call: Call) -> AnthropicEventStream:
+    async def stream(self, call: Call) -> UpstreamStream[list[ir.Event]]:
         encoded = encode_request(call.request, _profile(call))
         resp = await self._send(call, encoded.body, stream=True)
         provider = call.channel.provider
-        return AnthropicEventStream(
-            provider,
-            resp,
-            StreamDecoder(provider=provider.name),
-            encoded.dropped,
-            self._http.redactor,
-        )
+        decoder = StreamDecoder(provider=provider.name)
+        reader = EventReader(provider.name, decoder, self._http.redactor)
+        return UpstreamStream(provider, resp, reader, encoded.dropped)
 
 
 def _profile(call: Call) -> UpstreamProfile:
@@ -136,20 +133,16 @@ def _profile(call: Call) -> UpstreamProfile:
     )
 
 
-class AnthropicEventStream:
-    def __init__(
-        self,
-        provider: ProviderConfig,
-        resp: Reply,
-        decoder: StreamDecoder,
-        dropped: list[str],
-        redactor: Redactor,
-    ) -> None:
-        self._provider = provider
+class EventReader:
+    """A translated stream: Anthropic events decoded into IR event batches."""
+
+    __slots__ = ("_decoder", "_name", "_redactor", "done")
+
+    def __init__(self, name: str, decoder: StreamDecoder, redactor: Redactor) -> None:
+        self._name = name
         self._decoder = decoder
-        self._source = EventSource(provider, resp)
         self._redactor = redactor
-        self.dropped = dropped
+        self.done = False
 
     @property
     def usage(self) -> ir.Usage:
@@ -159,57 +152,55 @@ class AnthropicEventStream:
     def notes(self) -> list[str]:
         return self._decoder.notes
 
-    async def __aiter__(self) -> AsyncIterator[list[ir.Event]]:
+    def take(self, events: list[SSEEvent]) -> list[ir.Event]:
         decoder = self._decoder
-        while (events := await self._source.read()) is not None:
-            batch: list[ir.Event] = []
-            for event in events:
-                if event.data:
-                    try:
-                        batch += decoder.feed(event.data)
-                    except UpstreamError as exc:  # an `event: error`, in the upstream's words
-                        raise self._redactor.error(exc) from None
-                if decoder.finished:
-                    yield batch
-                    return
-            if batch:
-                yield batch
-        raise UpstreamError.malformed(self._provider.name, "the stream ended before message_stop")
+        batch: list[ir.Event] = []
+        for event in events:
+            if event.data:
+                try:
+                    batch += decoder.feed(event.data)
+                except UpstreamError as exc:  # an `event: error`, in the upstream's words
+                    raise self._redactor.error(exc) from None
+            if decoder.finished:
+                self.done = True
+                break
+        return batch
 
-    async def aclose(self) -> None:
-        self._source.close()
+    def end(self) -> list[ir.Event]:
+        raise UpstreamError.malformed(self._name, "the stream ended before message_stop")
 
 
-class AnthropicRelayStream:
-    def __init__(
-        self, provider: ProviderConfig, resp: Reply, relay: StreamRelay, redactor: Redactor
-    ) -> None:
-        self._provider = provider
+class RelayReader:
+    """A relayed stream: Anthropic events passed on as they came, but for `model`."""
+
+    __slots__ = ("_name", "_redactor", "_relay", "done")
+
+    notes = NO_NOTES
+
+    def __init__(self, name: str, relay: StreamRelay, redactor: Redactor) -> None:
+        self._name = name
         self._relay = relay
-        self._source = EventSource(provider, resp)
         self._redactor = redactor
+        self.done = False
 
     @property
     def usage(self) -> ir.Usage:
         return self._relay.usage
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    def take(self, events: list[SSEEvent]) -> bytes:
         relay = self._relay
-        while (events := await self._source.read()) is not None:
-            out: list[bytes] = []
-            for event in events:
-                try:
-                    out.append(relay.relay(event))
-                except orjson.JSONDecodeError:
-                    raise UpstreamError.malformed(self._provider.name, "bad event data") from None
-                if relay.stopped:
-                    if event.event == "error":  # relayed as it came: masked first
-                        out[-1] = self._redactor.frame(out[-1])
-                    yield b"".join(out)
-                    return
-            if out:
-                yield b"".join(out)
-        raise UpstreamError.malformed(self._provider.name, "the stream ended before message_stop")
+        out: list[bytes] = []
+        for event in events:
+            try:
+                out.append(relay.relay(event))
+            except orjson.JSONDecodeError:
+                raise UpstreamError.malformed(self._name, "bad event data") from None
+            if relay.stopped:
+                if event.event == "error":  # relayed as it came: masked first
+                    out[-1] = self._redactor.frame(out[-1])
+                self.done = True
+                break
+        return b"".join(out)
 
-    async def aclose(self) -> None:
-        self._source.close()
+    def end(self) -> bytes:
+        raise UpstreamError.malformed(self._name, "the stream ended before message_stop")

@@ -3,7 +3,7 @@ separate, optional ability (`PassThrough`), never a stub that raises."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -30,10 +30,18 @@ class EventStream(Protocol):
     """Batches of IR events, one batch per upstream chunk. `usage` is what the upstream reported
     so far (what a cut stream is charged for)."""
 
-    dropped: list[str]
+    @property
+    def dropped(self) -> Sequence[str]:
+        """What encoding the request for this upstream dropped."""
+        ...
 
     @property
     def usage(self) -> ir.Usage: ...
+
+    @property
+    def notes(self) -> list[str]:
+        """What translating the stream dropped or changed so far (it grows as it is read)."""
+        ...
 
     def __aiter__(self) -> AsyncIterator[list[ir.Event]]: ...
 

@@ -3,8 +3,6 @@ OpenRouter, vLLM, SGLang, llama.cpp, Ollama..."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import orjson
 
 from switchboard import ir
@@ -21,12 +19,14 @@ from switchboard.dialects.openai_chat.passthrough import (
 from switchboard.dialects.openai_chat.response import decode_response
 from switchboard.dialects.openai_chat.stream import StreamDecoder
 from switchboard.dialects.openai_chat.upstream_request import UpstreamProfile, encode_request
+from switchboard.dialects.sse import SSEEvent
 from switchboard.errors import InvalidRequest, UpstreamError
 from switchboard.redact import Redactor
 from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.base import Call, Completion, Forward, Relayed
 from switchboard.upstreams.connection import Reply
-from switchboard.upstreams.http import EventSource, HttpClient
+from switchboard.upstreams.http import HttpClient
+from switchboard.upstreams.stream import NO_NOTES, UpstreamStream
 
 
 def _profile(call: Call, signer: ThinkingSigner) -> UpstreamProfile:
@@ -114,7 +114,7 @@ class OpenAIUpstream:
             raise UpstreamError.malformed(provider.name, "tokenize count is not an integer")
         return count
 
-    async def stream(self, call: Call) -> OpenAIEventStream:
+    async def stream(self, call: Call) -> UpstreamStream[list[ir.Event]]:
         provider = call.channel.provider
         encoded = encode_request(call.request, self._profile(call))
         resp = await self._http.post(
@@ -131,7 +131,8 @@ class OpenAIUpstream:
             tool_names=encoded.tool_names,
             sign=self._signer.sign,
         )
-        return OpenAIEventStream(provider, resp, decoder, encoded.dropped, self._http.redactor)
+        reader = EventReader(decoder, self._http.redactor)
+        return UpstreamStream(provider, resp, reader, encoded.dropped)
 
     # Pass-through (OpenAI client): the client's body with only `model` changed.
 
@@ -161,67 +162,67 @@ class OpenAIUpstream:
         )
         return Relayed(body, usage)
 
-    async def forward_stream(self, fwd: Forward) -> OpenAIRelayStream:
+    async def forward_stream(self, fwd: Forward) -> UpstreamStream[bytes]:
         resp = await self._forward(fwd, stream=True)
+        provider = fwd.channel.provider
         relay = StreamRelay(fwd.client_model, forward_usage=fwd.usage_chunk)
-        return OpenAIRelayStream(fwd.channel.provider, resp, relay, self._http.redactor)
+        return UpstreamStream(
+            provider, resp, RelayReader(provider.name, relay, self._http.redactor)
+        )
 
 
-class OpenAIRelayStream:
-    def __init__(
-        self, provider: ProviderConfig, resp: Reply, relay: StreamRelay, redactor: Redactor
-    ) -> None:
-        self._provider = provider
+class RelayReader:
+    """A relayed stream: OpenAI chunks passed on as they came, but for `model`."""
+
+    __slots__ = ("_name", "_redactor", "_relay", "done")
+
+    notes = NO_NOTES
+
+    def __init__(self, name: str, relay: StreamRelay, redactor: Redactor) -> None:
+        self._name = name
         self._relay = relay
-        self._source = EventSource(provider, resp)
         self._redactor = redactor
+        self.done = False
 
     @property
     def usage(self) -> ir.Usage:
         return self._relay.usage
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        name, relay = self._provider.name, self._relay
-        while (events := await self._source.read()) is not None:
-            out: list[bytes] = []
-            for event in events:
-                try:
-                    piece = relay.relay(event)
-                except (orjson.JSONDecodeError, ValueError):
-                    raise UpstreamError.malformed(name, "bad stream chunk") from None
-                except StreamError as exc:
-                    message = self._redactor.upstream(exc.message)
-                    raise UpstreamError.from_status(
-                        exc.status, f"error in stream: {message}", provider=name
-                    ) from None
-                if piece:
-                    out.append(piece)
-                if relay.done:
-                    yield b"".join(out)
-                    return
-            if out:
-                yield b"".join(out)
-        if not relay.finished:
-            raise UpstreamError.malformed(name, "the stream ended before it finished")
-        yield DONE  # a finished stream that lacked [DONE] (llama.cpp, ik_llama.cpp)
+    def take(self, events: list[SSEEvent]) -> bytes:
+        relay = self._relay
+        out: list[bytes] = []
+        for event in events:
+            try:
+                piece = relay.relay(event)
+            except (orjson.JSONDecodeError, ValueError):
+                raise UpstreamError.malformed(self._name, "bad stream chunk") from None
+            except StreamError as exc:
+                message = self._redactor.upstream(exc.message)
+                raise UpstreamError.from_status(
+                    exc.status, f"error in stream: {message}", provider=self._name
+                ) from None
+            if piece:
+                out.append(piece)
+            if relay.done:
+                self.done = True
+                break
+        return b"".join(out)
 
-    async def aclose(self) -> None:
-        self._source.close()
+    def end(self) -> bytes:
+        if not self._relay.finished:
+            raise UpstreamError.malformed(self._name, "the stream ended before it finished")
+        return DONE  # a finished stream that lacked [DONE] (llama.cpp, ik_llama.cpp)
 
 
-class OpenAIEventStream:
-    def __init__(
-        self,
-        provider: ProviderConfig,
-        resp: Reply,
-        decoder: StreamDecoder,
-        dropped: list[str],
-        redactor: Redactor,
-    ) -> None:
+class EventReader:
+    """A translated stream: OpenAI chunks decoded into IR event batches."""
+
+    __slots__ = ("_decoder", "_redactor", "done")
+
+    def __init__(self, decoder: StreamDecoder, redactor: Redactor) -> None:
         self._decoder = decoder
-        self._source = EventSource(provider, resp)
         self._redactor = redactor
-        self.dropped = dropped
+        self.done = False
 
     @property
     def usage(self) -> ir.Usage:
@@ -231,22 +232,19 @@ class OpenAIEventStream:
     def notes(self) -> list[str]:
         return self._decoder.notes
 
-    async def __aiter__(self) -> AsyncIterator[list[ir.Event]]:
+    def take(self, events: list[SSEEvent]) -> list[ir.Event]:
         decoder = self._decoder
-        while (events := await self._source.read()) is not None:
-            batch: list[ir.Event] = []
-            for event in events:
-                if event.data == b"[DONE]":
-                    yield batch + decoder.finish()
-                    return
-                if event.data:
-                    try:
-                        batch += decoder.feed(event.data)
-                    except UpstreamError as exc:  # an error chunk, in the upstream's words
-                        raise self._redactor.error(exc) from None
-            if batch:
-                yield batch
-        yield decoder.finish()
+        batch: list[ir.Event] = []
+        for event in events:
+            if event.data == b"[DONE]":
+                self.done = True
+                return batch + decoder.finish()
+            if event.data:
+                try:
+                    batch += decoder.feed(event.data)
+                except UpstreamError as exc:  # an error chunk, in the upstream's words
+                    raise self._redactor.error(exc) from None
+        return batch
 
-    async def aclose(self) -> None:
-        self._source.close()
+    def end(self) -> list[ir.Event]:
+        return self._decoder.finish()

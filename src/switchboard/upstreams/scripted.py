@@ -47,6 +47,7 @@ class DemoStream:
     def __init__(self, call: Call) -> None:
         self._call = call
         self.dropped = list(call.request.dropped)
+        self.notes: list[str] = []
         self._usage = ir.Usage(input_tokens=call.input_estimate)
 
     @property
