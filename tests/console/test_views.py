@@ -4,6 +4,7 @@ a channel put back in service."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -12,12 +13,16 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import anthropic
 import httpx
 import pytest
 
+from switchboard.storage import Storage
+from switchboard.tenancy.usage import UsageRow
 from tests.console.conftest import CLIENT_KEY, MASTER_KEY, PRICING, api, ask, wait_ledger
 from tests.console.console_client import ConsoleClient
 from tests.support.gateway import GatewayProcess
@@ -290,3 +295,61 @@ def test_in_flight_shows_a_request_being_served(
     while api(gateway, "/admin/inflight")["data"] and time.monotonic() < deadline:
         time.sleep(0.05)
     assert "Nothing in flight" in console.http.get("/console/inflight").text
+
+
+def test_what_translation_dropped_is_on_the_requests_page_and_in_the_details(
+    gateway: GatewayProcess, console: ConsoleClient
+) -> None:
+    """The loss report comes from the ledger row (`usage.dropped`), as a client named it: the
+    page escapes it."""
+    config = gateway.config
+    assert isinstance(config, Mapping)
+    dropped = "tools[0].cache_control; tool <b>x</b>: input_schema.$schema"
+    row = UsageRow(
+        at=datetime.now(UTC),
+        request_id="req_dropped_in_console",
+        key_id="config:ci",
+        model="switchboard/demo",
+        provider="demo",
+        channel="demo/demo",
+        upstream_model="demo",
+        input_tokens=3,
+        output_tokens=4,
+        cache_read_tokens=0,
+        cache_write_tokens=0,
+        cost_nusd=0,
+        latency_ms=1.0,
+        ttft_ms=None,
+        stream=True,
+        status=200,
+        error_type=None,
+        client_disconnected=False,
+        dropped=dropped,
+    )
+
+    async def write() -> None:
+        storage = Storage(str(config["database"]))
+        try:
+            await storage.ledger.write([row])
+        finally:
+            await storage.close()
+
+    asyncio.run(write())
+    entry = api(gateway, "/admin/requests/req_dropped_in_console")
+    assert entry["dropped"] == dropped
+    page = console.http.get("/console/requests").text
+    assert "tools[0].cache_control; tool &lt;b&gt;x&lt;/b&gt;: input_schema.$schema" in page
+    details = console.http.get("/console/requests/req_dropped_in_console").text
+    assert "<li><code>tools[0].cache_control</code></li>" in details
+    assert "<li><code>tool &lt;b&gt;x&lt;/b&gt;: input_schema.$schema</code></li>" in details
+    plain = console.http.get(f"/console/requests/{newest_served(gateway)}").text
+    assert '<dd id="dropped">nothing</dd>' in plain
+
+
+def newest_served(gateway: GatewayProcess) -> str:
+    before = api(gateway, "/admin/requests")["total"]
+    ask(gateway, CLIENT_KEY)
+    wait_ledger(gateway, before + 1)
+    rows = api(gateway, "/admin/requests", limit="1", model="switchboard/demo")
+    request_id: str = rows["entries"][0]["request_id"]
+    return request_id

@@ -65,6 +65,8 @@ class LedgerEntry:
     client_disconnected: bool
     failovers: int
     retries: int
+    # What translation dropped or changed, `; `-separated (the loss report); None: nothing.
+    dropped: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +327,7 @@ def _entry(r: RowMapping) -> LedgerEntry:
         client_disconnected=bool(r["client_disconnected"]),
         failovers=int(r["failovers"]),
         retries=int(r["retries"]),
+        dropped=r["dropped"],
     )
 
 
