@@ -34,9 +34,11 @@ from switchboard.upstreams.base import (
     RelayStream,
     Upstream,
 )
+from switchboard.upstreams.gemini import GeminiUpstream
 from switchboard.upstreams.http import HttpClient
 from switchboard.upstreams.openai import OpenAIUpstream
 from switchboard.upstreams.scripted import ScriptedUpstream
+from switchboard.upstreams.vertex import VertexUpstream
 
 T = TypeVar("T")
 
@@ -135,6 +137,8 @@ class Gateway:
         self._translated: dict[str, Upstream] = {
             "openai": openai,
             "anthropic": anthropic,
+            "gemini": GeminiUpstream(http, signer),
+            "vertex": VertexUpstream(http, signer),
             "scripted": ScriptedUpstream(),
         }
         # Same-format traffic is relayed, not translated.
