@@ -56,7 +56,8 @@ def test_text_reply_with_cached_and_thinking_usage(
         messages=HELLO,
     )
     assert [b.type for b in msg.content] == ["text"]
-    assert msg.content[0].type == "text" and msg.content[0].text == "Hi there"
+    assert msg.content[0].type == "text"
+    assert msg.content[0].text == "Hi there"
     assert msg.stop_reason == "end_turn"
     # promptTokenCount includes the cached tokens; thinking tokens are output.
     assert (msg.usage.input_tokens, msg.usage.output_tokens) == (16, 11)
@@ -120,7 +121,7 @@ def test_openai_sdk_text_stream_and_usage(oai: openai.OpenAI, upstream: Scripted
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
 
 
-WEATHER = {
+WEATHER: dict[str, Any] = {
     "name": "get_weather",
     "description": "Weather for a city",
     "input_schema": {
@@ -147,20 +148,24 @@ def test_tool_round_trip_replays_the_thought_signature(
     raw = client.messages.with_raw_response.create(
         model="gemini-3-pro",
         max_tokens=256,
-        tools=[WEATHER],
-        messages=HELLO,  # type: ignore[list-item]
+        tools=[WEATHER],  # type: ignore[list-item]
+        messages=HELLO,
     )
     first = raw.parse()
     assert first.stop_reason == "tool_use"
     kinds = [b.type for b in first.content]
     assert kinds == ["thinking", "tool_use"]
     thinking, call = first.content
-    assert thinking.type == "thinking" and thinking.signature.startswith("sbsig2.")
-    assert call.type == "tool_use" and call.name == "get_weather"
-    assert call.input == {"city": "Paris"} and call.id == "fc-1"
+    assert thinking.type == "thinking"
+    assert thinking.signature.startswith("sbsig2.")
+    assert call.type == "tool_use"
+    assert call.name == "get_weather"
+    assert call.input == {"city": "Paris"}
+    assert call.id == "fc-1"
     # The schema went out cleaned, and the loss report names what was removed.
     (seen,) = upstream.received
-    assert seen.json is not None and isinstance(seen.json, dict)
+    assert seen.json is not None
+    assert isinstance(seen.json, dict)
     params = seen.json["tools"][0]["functionDeclarations"][0]["parameters"]
     assert params == {
         "type": "object",
@@ -171,7 +176,8 @@ def test_tool_round_trip_replays_the_thought_signature(
         "required": ["city"],
     }
     dropped = raw.headers["switchboard-dropped"]
-    assert "additionalProperties" in dropped and "$schema" in dropped
+    assert "additionalProperties" in dropped
+    assert "$schema" in dropped
 
     upstream.reset()
     upstream.enqueue(gemini_response("18 degrees"))
@@ -186,10 +192,11 @@ def test_tool_round_trip_replays_the_thought_signature(
     second = client.messages.create(
         model="gemini-3-pro",
         max_tokens=256,
-        tools=[WEATHER],
-        messages=history,  # type: ignore[list-item]
+        tools=[WEATHER],  # type: ignore[list-item]
+        messages=history,
     )
-    assert second.content[0].type == "text" and second.content[0].text == "18 degrees"
+    assert second.content[0].type == "text"
+    assert second.content[0].text == "18 degrees"
     (seen,) = upstream.received
     assert isinstance(seen.json, dict)
     assert seen.json["contents"][1:] == [
@@ -335,7 +342,8 @@ def test_reasoning_effort_sets_the_thinking_budget_or_level(
             model=model, messages=[{"role": "user", "content": "Hi"}], reasoning_effort="high"
         )
     flash, third = upstream.received
-    assert isinstance(flash.json, dict) and isinstance(third.json, dict)
+    assert isinstance(flash.json, dict)
+    assert isinstance(third.json, dict)
     assert flash.json["generationConfig"]["thinkingConfig"] == {
         "includeThoughts": True,
         "thinkingBudget": 16384,

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 import anthropic
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageFunctionToolCall
 
 from tests.google.conftest import ACCESS_TOKEN, CLIENT_KEY, LOCATION, PROJECT, VERTEX_CLAUDE
 from tests.google.helpers import body, post, stream
@@ -55,7 +56,8 @@ def test_claude_stream_through_stream_raw_predict(
     assert message["content"] == [{"type": "text", "text": "Hello"}]
     (seen,) = upstream.received
     assert seen.path == f"{PREFIX}/anthropic/models/{VERTEX_CLAUDE}:streamRawPredict"
-    assert isinstance(seen.json, dict) and seen.json["stream"] is True
+    assert isinstance(seen.json, dict)
+    assert seen.json["stream"] is True
 
 
 def test_openai_sdk_tool_call_through_vertex_claude(
@@ -78,7 +80,9 @@ def test_openai_sdk_tool_call_through_vertex_claude(
         ],
     )
     calls = done.choices[0].message.tool_calls
-    assert calls is not None and calls[0].function.name == "lookup"  # type: ignore[union-attr]
+    assert calls is not None
+    assert isinstance(calls[0], ChatCompletionMessageFunctionToolCall)
+    assert calls[0].function.name == "lookup"
     assert done.choices[0].finish_reason == "tool_calls"
 
 
