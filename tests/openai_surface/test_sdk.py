@@ -1,5 +1,5 @@
-"""The real `openai` SDK against the real gateway, over both upstream dialects: an OpenAI-dialect
-upstream (pass-through) and an Anthropic one (translated through the IR)."""
+"""The real `openai` SDK against the real gateway, over every upstream dialect: an OpenAI-dialect
+upstream (pass-through), an Anthropic one and a Gemini one (translated through the IR)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 from .conftest import (
     CLIENT_KEY,
     UPSTREAM_ANTHROPIC_KEY,
+    UPSTREAM_GEMINI_KEY,
     UPSTREAM_OPENAI_KEY,
     Gateway,
 )
@@ -59,8 +60,14 @@ def test_non_stream(client: openai.OpenAI, model: str, upstream: ScriptedServer)
     assert completion.usage is not None
     assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (10, 2)
     assert completion.usage.total_tokens == 12
-    assert upstream.last["model"] == upstream_model(upstream)
     headers = {k.lower(): v for k, v in upstream.received[-1].headers.items()}
+    if upstream.kind == "gemini":
+        assert upstream.received[-1].path == "/v1beta/models/upstream-gemini:generateContent"
+        assert headers["x-goog-api-key"] == UPSTREAM_GEMINI_KEY
+        assert upstream.last["contents"] == [{"role": "user", "parts": [{"text": "Say hello"}]}]
+        assert upstream.last["generationConfig"]["maxOutputTokens"] > 0
+        return
+    assert upstream.last["model"] == upstream_model(upstream)
     if upstream.kind == "openai":
         assert headers["authorization"] == f"Bearer {UPSTREAM_OPENAI_KEY}"
         assert upstream.last["messages"] == HELLO
@@ -133,6 +140,13 @@ def test_streamed_tool_calls(client: openai.OpenAI, model: str, upstream: Script
                 "input_schema": WEATHER_TOOL["function"]["parameters"],
             }
         ]
+    elif upstream.kind == "gemini":
+        declaration = {
+            "name": "get_weather",
+            "description": "Current weather",
+            "parameters": WEATHER_TOOL["function"]["parameters"],
+        }
+        assert upstream.last["tools"] == [{"functionDeclarations": [declaration]}]
     else:
         assert upstream.last["tools"] == [WEATHER_TOOL]
 
@@ -152,6 +166,10 @@ def test_tool_calls_non_stream(client: openai.OpenAI, model: str, upstream: Scri
     assert json.loads(call.function.arguments) == {"city": "Paris"}  # type: ignore[union-attr]
     if upstream.kind == "anthropic":
         assert upstream.last["tool_choice"] == {"type": "tool", "name": "get_weather"}
+    if upstream.kind == "gemini":
+        assert upstream.last["toolConfig"] == {
+            "functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}
+        }
 
 
 def test_tool_results_round_trip(
@@ -183,6 +201,39 @@ def test_tool_results_round_trip(
     assert completion.choices[0].message.content == "Hello"
     if upstream.kind == "openai":
         assert upstream.last["messages"] == history
+        return
+    if upstream.kind == "gemini":
+        assert upstream.last["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
+        paris, rome = {"city": "Paris"}, {"city": "Rome"}
+        assert upstream.last["contents"] == [
+            {"role": "user", "parts": [{"text": "Weather in Paris and Rome?"}]},
+            {
+                "role": "model",
+                "parts": [
+                    {"functionCall": {"id": "call_a1", "name": "get_weather", "args": paris}},
+                    {"functionCall": {"id": "call_b2", "name": "get_weather", "args": rome}},
+                ],
+            },
+            {
+                "role": "user",
+                "parts": [
+                    {
+                        "functionResponse": {
+                            "id": "call_a1",
+                            "name": "get_weather",
+                            "response": {"content": "18C"},
+                        }
+                    },
+                    {
+                        "functionResponse": {
+                            "id": "call_b2",
+                            "name": "get_weather",
+                            "response": {"content": "24C"},
+                        }
+                    },
+                ],
+            },
+        ]
         return
     assert upstream.last["system"] == "Be brief."
     assert upstream.last["messages"] == [
@@ -234,6 +285,13 @@ def test_images(client: openai.OpenAI, model: str, upstream: ScriptedServer) -> 
     if upstream.kind == "openai":
         assert upstream.last["messages"][0]["content"] == content
         return
+    if upstream.kind == "gemini":
+        assert upstream.last["contents"][0]["parts"] == [
+            {"text": "What is in these?"},
+            {"inlineData": {"mimeType": "image/png", "data": PIXEL}},
+            {"fileData": {"mimeType": "image/jpeg", "fileUri": "https://example.com/cat.jpg"}},
+        ]
+        return
     assert upstream.last["messages"][0]["content"] == [
         {"type": "text", "text": "What is in these?"},
         {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PIXEL}},
@@ -259,6 +317,10 @@ def test_reasoning(client: openai.OpenAI, model: str, upstream: ScriptedServer) 
     if upstream.kind == "anthropic":
         assert upstream.last["thinking"] == {"type": "enabled", "budget_tokens": 2048}
         assert upstream.received[0].body["max_tokens"] == 5000
+    elif upstream.kind == "gemini":
+        thinking = {"includeThoughts": True, "thinkingBudget": 2048}
+        assert upstream.last["generationConfig"]["thinkingConfig"] == thinking
+        assert upstream.received[0].body["generationConfig"]["maxOutputTokens"] == 5000
     else:
         assert upstream.last["reasoning_effort"] == "low"
 
@@ -281,6 +343,11 @@ def test_structured_output(client: openai.OpenAI, model: str, upstream: Scripted
         assert body["temperature"] == 0.5
         assert body["stop_sequences"] == ["END"]
         assert body["metadata"] == {"user_id": "user-7"}
+    if upstream.kind == "gemini":
+        config = upstream.last["generationConfig"]
+        assert config["responseMimeType"] == "application/json"
+        assert config["responseSchema"] == schema
+        assert (config["temperature"], config["stopSequences"]) == (0.5, ["END"])
 
 
 def test_finish_length(client: openai.OpenAI, model: str, upstream: ScriptedServer) -> None:

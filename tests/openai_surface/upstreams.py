@@ -1,7 +1,7 @@
 """Scripted upstreams as real aiohttp servers on 127.0.0.1: one speaks OpenAI chat completions,
-one Anthropic Messages. Both play the same `Script` (text, reasoning, tool calls, stop reason,
-usage, or an error), each in its own wire format, and record what they received, so one scenario
-table runs against both upstream dialects."""
+one Anthropic Messages, one the Gemini API. All play the same `Script` (text, reasoning, tool
+calls, stop reason, usage, or an error), each in its own wire format, and record what they
+received, so one scenario table runs against every upstream dialect."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class Received:
 
 @dataclass
 class ScriptedServer:
-    kind: Literal["openai", "anthropic"]
+    kind: Literal["openai", "anthropic", "gemini"]
     scripts: deque[Script] = field(default_factory=deque)
     received: list[Received] = field(default_factory=list)
     port: int = 0
@@ -68,7 +68,21 @@ class ScriptedServer:
         if script.error is not None:
             status, message = script.error
             headers = {"retry-after": script.retry_after} if script.retry_after else {}
+            if self.kind == "gemini":  # Google says when to retry in the body, not a header
+                return web.json_response(_gemini_error(script), status=status)
             return web.json_response(self._error(status, message), status=status, headers=headers)
+        if script.error is None and self.kind == "gemini":
+            streamed = request.path.endswith(":streamGenerateContent")
+            if not streamed:
+                return web.json_response(_gemini_whole(script))
+            resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
+            await resp.prepare(request)
+            for frame in _gemini_frames(script):
+                if script.fail_mid_stream:
+                    await asyncio.sleep(0.02)
+                await resp.write(frame.encode())
+            await resp.write_eof()
+            return resp
         if not body.get("stream"):
             return web.json_response(self._whole(script, body))
         resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
@@ -297,6 +311,92 @@ def _anthropic_frames(s: Script) -> list[str]:
     return frames
 
 
+# Gemini API
+
+_GEMINI_FINISH = {
+    "end": "STOP",
+    "stop_sequence": "STOP",
+    "length": "MAX_TOKENS",
+    "tool": "STOP",
+    "refusal": "SAFETY",
+}
+
+
+def _gemini_usage(s: Script) -> dict[str, Any]:
+    prompt, completion = s.usage
+    return {
+        "promptTokenCount": prompt,
+        "candidatesTokenCount": completion,
+        "totalTokenCount": prompt + completion,
+    }
+
+
+def _gemini_chunk(parts: list[dict[str, Any]], s: Script, *, last: bool) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
+    if last:
+        candidate["finishReason"] = _GEMINI_FINISH[s.stop]
+    return {
+        "candidates": [candidate],
+        "usageMetadata": _gemini_usage(s),
+        "modelVersion": "gemini-upstream-snapshot",
+    }
+
+
+def _gemini_calls(s: Script) -> list[dict[str, Any]]:
+    return [
+        {
+            "functionCall": {
+                "id": c.id,
+                "name": c.name,
+                "args": json.loads("".join(c.pieces) or "{}"),
+            }
+        }
+        for c in s.calls
+    ]
+
+
+def _gemini_whole(s: Script) -> dict[str, Any]:
+    parts: list[dict[str, Any]] = []
+    if s.reasoning:
+        parts.append({"text": s.reasoning, "thought": True})
+    if s.text:
+        parts.append({"text": "".join(s.text)})
+    return _gemini_chunk(parts + _gemini_calls(s), s, last=True)
+
+
+def _gemini_frames(s: Script) -> list[str]:
+    chunks: list[list[dict[str, Any]]] = []
+    if s.reasoning:
+        chunks.append([{"text": s.reasoning, "thought": True}])
+    for piece in s.text:
+        chunks.append([{"text": piece}])
+        if s.fail_mid_stream:
+            error = {"error": {"code": 500, "message": "upstream blew up", "status": "INTERNAL"}}
+            frames = [
+                f"data: {json.dumps(_gemini_chunk(c, s, last=False))}\r\n\r\n" for c in chunks
+            ]
+            return [*frames, f"data: {json.dumps(error)}\r\n\r\n"]
+    chunks.extend([call] for call in _gemini_calls(s))
+    if not chunks:
+        chunks.append([])
+    return [
+        f"data: {json.dumps(_gemini_chunk(c, s, last=i == len(chunks) - 1))}\r\n\r\n"
+        for i, c in enumerate(chunks)
+    ]
+
+
+def _gemini_error(s: Script) -> dict[str, Any]:
+    assert s.error is not None
+    status, message = s.error
+    names = {400: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL"}
+    error: dict[str, Any] = {"code": status, "message": message, "status": names.get(status)}
+    if s.retry_after:
+        error["details"] = [
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{s.retry_after}s"}
+        ]
+    return {"error": error}
+
+
 class Servers:
     """Both scripted upstreams on one event loop in a background thread (the tests drive the
     gateway with the synchronous SDK)."""
@@ -304,6 +404,7 @@ class Servers:
     def __init__(self) -> None:
         self.openai = ScriptedServer("openai")
         self.anthropic = ScriptedServer("anthropic")
+        self.gemini = ScriptedServer("gemini")
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._runners: list[web.AppRunner] = []
@@ -313,6 +414,7 @@ class Servers:
         for server, path in (
             (self.openai, "/v1/chat/completions"),
             (self.anthropic, "/v1/messages"),
+            (self.gemini, "/v1beta/models/{method}"),
         ):
             future = asyncio.run_coroutine_threadsafe(self._serve(server, path), self._loop)
             server.port = future.result(timeout=10)
