@@ -1,4 +1,5 @@
-"""A scripted OpenAI-compatible upstream that behaves like a model driving an agent: asked with a
+"""A scripted upstream (OpenAI-compatible, and the Gemini API under /v1beta) that behaves like a
+model driving an agent: asked with a
 `Write` tool, it calls it for the file named in the prompt (`SBFILE:<path>`); given the tool's
 result, it answers in text. Other requests (titles, summaries) get a short text. It records
 every request. A real HTTP server on 127.0.0.1, run in a thread."""
@@ -60,6 +61,32 @@ def _chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
     return b"data: " + orjson.dumps(body) + b"\n\n"
 
 
+GEMINI_SIGNATURE = "Q2xhdWRlQ29kZVRocm91Z2hHZW1pbmk="
+
+
+def decide_gemini(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The same agent as `decide`, in the Gemini API's terms: the reply's parts. The function
+    call carries a thought signature, as Gemini 3's do."""
+    contents = body.get("contents", [])
+    tools = {d["name"] for t in body.get("tools", []) for d in t.get("functionDeclarations", [])}
+    last = contents[-1]["parts"] if contents else []
+    if any("functionResponse" in p for p in last):
+        return [{"text": "I created the file."}]
+    target = None
+    for c in contents:
+        if c["role"] == "user":
+            for part in c["parts"]:
+                found = FILE_MARK.search(part.get("text", ""))
+                target = found.group(1) if found else target
+    if target and "Write" in tools:
+        call = {"name": "Write", "args": {"file_path": target, "content": FILE_CONTENT}}
+        return [
+            {"text": "I'll write the file."},
+            {"functionCall": call, "thoughtSignature": GEMINI_SIGNATURE},
+        ]
+    return [{"text": "ok"}]
+
+
 class AgentUpstream:
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
@@ -110,11 +137,32 @@ class AgentUpstream:
         await resp.write(b"data: [DONE]\n\n")
         return resp
 
+    async def _handle_gemini(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.received.append(body)
+        parts = decide_gemini(body)
+        usage = {"promptTokenCount": 1200, "candidatesTokenCount": 25, "totalTokenCount": 1225}
+        candidate = {"content": {"role": "model", "parts": parts}, "finishReason": "STOP"}
+        reply = {"candidates": [candidate], "usageMetadata": usage}
+        if not request.path.endswith(":streamGenerateContent"):
+            return web.json_response(reply)
+        resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await resp.prepare(request)
+        for i, part in enumerate(parts):
+            chunk: dict[str, Any] = {
+                "candidates": [{"content": {"role": "model", "parts": [part]}}]
+            }
+            if i == len(parts) - 1:
+                chunk = reply | {"candidates": [{**candidate, "content": {"parts": [part]}}]}
+            await resp.write(b"data: " + orjson.dumps(chunk) + b"\r\n\r\n")
+        return resp
+
     def _serve(self) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._handle)
+        app.router.add_post("/v1beta/models/{method}", self._handle_gemini)
         self._runner = web.AppRunner(app)
         loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
