@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import json
 import time
 import urllib.error
 import urllib.request
@@ -71,6 +72,30 @@ def _transport() -> Any:
     return Request()
 
 
+def _from_file(path: str) -> Any:
+    """The credentials of a service-account or authorized-user file, through google-auth's
+    loaders for those two types (its generic loader also takes external-account files, which
+    run commands and fetch URLs the file names: a file the operator did not write must not)."""
+    import google.oauth2.credentials
+    import google.oauth2.service_account
+
+    with open(path, "rb") as f:
+        info = json.loads(f.read())
+    kind = info.get("type") if isinstance(info, dict) else None
+    if kind == "service_account":
+        return google.oauth2.service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+            info, scopes=list(SCOPES)
+        )
+    if kind == "authorized_user":
+        return google.oauth2.credentials.Credentials.from_authorized_user_info(  # type: ignore[no-untyped-call]
+            info, scopes=list(SCOPES)
+        )
+    raise ValueError(
+        f"{path}: credentials of type {str(kind)[:40]!r} are not supported here "
+        "(service_account or authorized_user; others through application-default credentials)"
+    )
+
+
 class AccessToken:
     """One Vertex provider's access token."""
 
@@ -117,9 +142,7 @@ class AccessToken:
             if self._credentials is None:
                 path = self._provider.credentials_file
                 if path:
-                    creds, _ = google.auth.load_credentials_from_file(  # type: ignore[no-untyped-call]
-                        path, scopes=list(SCOPES)
-                    )
+                    creds = _from_file(path)
                 else:
                     creds, _ = google.auth.default(scopes=list(SCOPES))
                 self._credentials, self._request = creds, _transport()
