@@ -4,18 +4,21 @@ process in front of them."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.resilience.conftest import Resetter
 from tests.support.gateway import GatewayProcess
-from tests.support.gemini_wire import gemini_body, gemini_frame, text_part, token_reply
+from tests.support.gemini_wire import (
+    gemini_body,
+    gemini_frame,
+    service_account,
+    text_part,
+    token_reply,
+)
 from tests.support.mock_upstream import ScriptedUpstream
 
 MASTER_KEY = "sk-master-google"
@@ -29,26 +32,6 @@ VERTEX_CLAUDE = "claude-sonnet-4-5@20250929"
 SECRETS = (MASTER_KEY, CLIENT_KEY, GEMINI_KEY, BACKUP_KEY, ACCESS_TOKEN)
 
 THINKING = {"vision": True, "pdf": True, "tools": True, "thinking": True}
-
-
-def service_account(path: Path, token_uri: str) -> Path:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    info = {
-        "type": "service_account",
-        "project_id": PROJECT,
-        "private_key_id": "test-key-1",
-        "private_key": pem,
-        "client_email": f"switchboard@{PROJECT}.iam.gserviceaccount.com",
-        "client_id": "1234567890",
-        "token_uri": token_uri,
-    }
-    path.write_text(json.dumps(info))
-    return path
 
 
 def gateway_config(

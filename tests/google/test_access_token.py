@@ -14,8 +14,7 @@ from switchboard.config import ProviderConfig
 from switchboard.errors import UpstreamError
 from switchboard.redact import Redactor
 from switchboard.upstreams.google_auth import AccessToken
-from tests.google.conftest import service_account
-from tests.support.gemini_wire import token_reply
+from tests.support.gemini_wire import service_account, token_reply
 from tests.support.mock_upstream import ScriptedUpstream
 from tests.support.replies import JsonReply
 

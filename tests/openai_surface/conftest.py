@@ -16,6 +16,8 @@ from pathlib import Path
 import openai
 import pytest
 
+from tests.support.gemini_wire import service_account
+
 from .upstreams import ScriptedServer, Servers
 
 MASTER_KEY = "sk-sb-test-master"
@@ -25,7 +27,12 @@ UPSTREAM_ANTHROPIC_KEY = "sk-upstream-anthropic-secret"
 UPSTREAM_GEMINI_KEY = "AIza-upstream-gemini-secret"
 
 # Model id -> which scripted upstream serves it.
-MODELS = {"gpt-test": "openai", "claude-test": "anthropic", "gemini-test": "gemini"}
+MODELS = {
+    "gpt-test": "openai",
+    "claude-test": "anthropic",
+    "gemini-test": "gemini",
+    "vertex-claude-test": "vertex",
+}
 
 CONFIG = """
 master_key: {master}
@@ -38,6 +45,12 @@ providers:
   - {{name: up-openai, kind: openai, base_url: "http://127.0.0.1:{oport}/v1", api_key: {okey}}}
   - {{name: up-anthropic, kind: anthropic, base_url: "http://127.0.0.1:{aport}", api_key: {akey}}}
   - {{name: up-gemini, kind: gemini, base_url: "http://127.0.0.1:{gport}/v1beta", api_key: {gkey}}}
+  - name: up-vertex
+    kind: vertex
+    base_url: "http://127.0.0.1:{vport}"
+    project: scenario-project
+    location: us-east5
+    credentials_file: {credentials}
 models:
   - id: gpt-test
     channels: [{{provider: up-openai, model: upstream-gpt}}]
@@ -47,6 +60,9 @@ models:
   - id: gemini-test
     channels: [{{provider: up-gemini, model: upstream-gemini}}]
     capabilities: {{thinking: true}}
+  - id: vertex-claude-test
+    channels: [{{provider: up-vertex, model: claude-upstream@20250101}}]
+    max_output_tokens: 64000
   - id: anthropic-only
     endpoints: [anthropic]
     channels: [{{provider: up-anthropic, model: upstream-claude}}]
@@ -85,6 +101,10 @@ def gateway(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Itera
             oport=servers.openai.port,
             aport=servers.anthropic.port,
             gport=servers.gemini.port,
+            vport=servers.vertex.port,
+            credentials=service_account(
+                tmp / "sa.json", f"http://127.0.0.1:{servers.vertex.port}/token"
+            ),
             gkey=UPSTREAM_GEMINI_KEY,
             okey=UPSTREAM_OPENAI_KEY,
             akey=UPSTREAM_ANTHROPIC_KEY,
@@ -141,9 +161,12 @@ def model(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def upstream(model: str, servers: Servers) -> Iterator[ScriptedServer]:
-    server = {"openai": servers.openai, "anthropic": servers.anthropic, "gemini": servers.gemini}[
-        MODELS[model]
-    ]
+    server = {
+        "openai": servers.openai,
+        "anthropic": servers.anthropic,
+        "gemini": servers.gemini,
+        "vertex": servers.vertex,
+    }[MODELS[model]]
     server.reset()
     yield server
     server.reset()

@@ -1,5 +1,6 @@
 """The real `openai` SDK against the real gateway, over every upstream dialect: an OpenAI-dialect
-upstream (pass-through), an Anthropic one and a Gemini one (translated through the IR)."""
+upstream (pass-through), an Anthropic one, a Gemini one and Claude on Vertex AI (translated
+through the IR)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from .conftest import (
     UPSTREAM_OPENAI_KEY,
     Gateway,
 )
-from .upstreams import Call, Script, ScriptedServer
+from .upstreams import VERTEX_TOKEN, Call, Script, ScriptedServer
 
 pytestmark = pytest.mark.e2e
 
@@ -66,6 +67,14 @@ def test_non_stream(client: openai.OpenAI, model: str, upstream: ScriptedServer)
         assert headers["x-goog-api-key"] == UPSTREAM_GEMINI_KEY
         assert upstream.last["contents"] == [{"role": "user", "parts": [{"text": "Say hello"}]}]
         assert upstream.last["generationConfig"]["maxOutputTokens"] > 0
+        return
+    if upstream.kind == "vertex":
+        path = "/v1/projects/scenario-project/locations/us-east5/publishers/anthropic/models/"
+        assert upstream.received[-1].path == path + "claude-upstream@20250101:rawPredict"
+        assert headers["authorization"] == f"Bearer {VERTEX_TOKEN}"
+        assert upstream.last["anthropic_version"] == "vertex-2023-10-16"
+        assert "model" not in upstream.last
+        assert upstream.last["messages"] == [{"role": "user", "content": "Say hello"}]
         return
     assert upstream.last["model"] == upstream_model(upstream)
     if upstream.kind == "openai":
@@ -132,7 +141,7 @@ def test_streamed_tool_calls(client: openai.OpenAI, model: str, upstream: Script
     assert [c.function.name for c in calls] == ["get_weather", "get_weather"]  # type: ignore[union-attr]
     args = [json.loads(c.function.arguments) for c in calls]  # type: ignore[union-attr]
     assert args == [{"city": "Paris"}, {"city": "Rome"}]
-    if upstream.kind == "anthropic":
+    if upstream.kind in ("anthropic", "vertex"):
         assert upstream.last["tools"] == [
             {
                 "name": "get_weather",
@@ -164,7 +173,7 @@ def test_tool_calls_non_stream(client: openai.OpenAI, model: str, upstream: Scri
     assert choice.message.content is None
     call = (choice.message.tool_calls or [])[0]
     assert json.loads(call.function.arguments) == {"city": "Paris"}  # type: ignore[union-attr]
-    if upstream.kind == "anthropic":
+    if upstream.kind in ("anthropic", "vertex"):
         assert upstream.last["tool_choice"] == {"type": "tool", "name": "get_weather"}
     if upstream.kind == "gemini":
         assert upstream.last["toolConfig"] == {
@@ -314,7 +323,7 @@ def test_reasoning(client: openai.OpenAI, model: str, upstream: ScriptedServer) 
     )
     reasoning = "".join(getattr(c.choices[0].delta, "reasoning_content", "") or "" for c in chunks)
     assert reasoning == "Thinking hard."
-    if upstream.kind == "anthropic":
+    if upstream.kind in ("anthropic", "vertex"):
         assert upstream.last["thinking"] == {"type": "enabled", "budget_tokens": 2048}
         assert upstream.received[0].body["max_tokens"] == 5000
     elif upstream.kind == "gemini":
@@ -337,7 +346,7 @@ def test_structured_output(client: openai.OpenAI, model: str, upstream: Scripted
         user="user-7",
     )
     assert json.loads(completion.choices[0].message.content or "") == {"a": 1}
-    if upstream.kind == "anthropic":
+    if upstream.kind in ("anthropic", "vertex"):
         body = upstream.last
         assert body["output_config"] == {"format": {"type": "json_schema", "schema": schema}}
         assert body["temperature"] == 0.5

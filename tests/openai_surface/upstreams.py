@@ -15,6 +15,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 Stop = Literal["end", "length", "tool", "stop_sequence", "refusal"]
+VERTEX_TOKEN = "ya29.scenario-vertex-token"
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ class Received:
 
 @dataclass
 class ScriptedServer:
-    kind: Literal["openai", "anthropic", "gemini"]
+    # vertex: Claude on Vertex AI (rawPredict), Anthropic's wire at Google's URLs.
+    kind: Literal["openai", "anthropic", "gemini", "vertex"]
     scripts: deque[Script] = field(default_factory=deque)
     received: list[Received] = field(default_factory=list)
     port: int = 0
@@ -95,6 +97,12 @@ class ScriptedServer:
             await resp.write(frame.encode())
         await resp.write_eof()
         return resp
+
+    async def token(self, request: web.Request) -> web.Response:
+        """Vertex's OAuth token endpoint, as google-auth calls it."""
+        return web.json_response(
+            {"access_token": VERTEX_TOKEN, "expires_in": 3600, "token_type": "Bearer"}
+        )
 
     def _error(self, status: int, message: str) -> dict[str, Any]:
         if self.kind == "openai":
@@ -405,6 +413,7 @@ class Servers:
         self.openai = ScriptedServer("openai")
         self.anthropic = ScriptedServer("anthropic")
         self.gemini = ScriptedServer("gemini")
+        self.vertex = ScriptedServer("vertex")
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._runners: list[web.AppRunner] = []
@@ -415,6 +424,7 @@ class Servers:
             (self.openai, "/v1/chat/completions"),
             (self.anthropic, "/v1/messages"),
             (self.gemini, "/v1beta/models/{method}"),
+            (self.vertex, "/v1/projects/{path:.+}"),
         ):
             future = asyncio.run_coroutine_threadsafe(self._serve(server, path), self._loop)
             server.port = future.result(timeout=10)
@@ -422,6 +432,8 @@ class Servers:
     async def _serve(self, server: ScriptedServer, path: str) -> int:
         app = web.Application()
         app.router.add_post(path, server.handle)
+        if server.kind == "vertex":
+            app.router.add_post("/token", server.token)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

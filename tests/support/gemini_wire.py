@@ -4,7 +4,11 @@ Google's error body) and for the OAuth token endpoint google-auth calls (Vertex 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .replies import JsonReply, SSEReply
 
@@ -123,3 +127,24 @@ def gemini_error(
 
 def token_reply(token: str, expires_in: int = 3600) -> JsonReply:
     return JsonReply({"access_token": token, "expires_in": expires_in, "token_type": "Bearer"})
+
+
+def service_account(path: Path, token_uri: str, project: str = "test-project") -> Path:
+    """A throwaway service-account file (a fresh RSA key) whose token_uri is on loopback."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    info = {
+        "type": "service_account",
+        "project_id": project,
+        "private_key_id": "test-key-1",
+        "private_key": pem,
+        "client_email": f"switchboard@{project}.iam.gserviceaccount.com",
+        "client_id": "1234567890",
+        "token_uri": token_uri,
+    }
+    path.write_text(json.dumps(info))
+    return path
