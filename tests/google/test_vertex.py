@@ -18,7 +18,13 @@ from tests.google.conftest import ACCESS_TOKEN, CLIENT_KEY, LOCATION, PROJECT, V
 from tests.google.helpers import body, post, stream
 from tests.support.anthropic_wire import anthropic_message, anthropic_stream
 from tests.support.gateway import GatewayProcess
-from tests.support.gemini_wire import gemini_response, gemini_stream, text_part, usage_metadata
+from tests.support.gemini_wire import (
+    gemini_error,
+    gemini_response,
+    gemini_stream,
+    text_part,
+    usage_metadata,
+)
 from tests.support.mock_upstream import ScriptedUpstream
 from tests.support.stream_validator import accumulate_message
 
@@ -126,3 +132,19 @@ def test_the_token_comes_from_a_signed_service_account_grant_once(
     claims = json.loads(base64.urlsafe_b64decode(claims_b64 + "=" * (-len(claims_b64) % 4)))
     assert claims["iss"] == f"switchboard@{PROJECT}.iam.gserviceaccount.com"
     assert claims["scope"] == "https://www.googleapis.com/auth/cloud-platform"
+
+
+def test_a_refused_token_is_fetched_anew(
+    gateway: GatewayProcess, upstream: ScriptedUpstream, token_server: ScriptedUpstream
+) -> None:
+    post(gateway, body("vertex/claude"))  # a token in hand
+    grants = len(token_server.received)
+    upstream.reset()
+    upstream.enqueue(
+        gemini_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials."),
+        anthropic_message("after a new token"),
+    )
+    resp = post(gateway, body("vertex/claude"))
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["content"][0]["text"] == "after a new token"
+    assert len(token_server.received) == grants + 1

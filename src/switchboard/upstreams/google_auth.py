@@ -120,6 +120,10 @@ class AccessToken:
         await self._refresh()
         return self._token
 
+    def invalidate(self) -> None:
+        """Vertex refused the token (revoked, or the clock lied): the next use fetches anew."""
+        self._token, self._expires = "", 0.0
+
     async def _refresh_quietly(self) -> None:
         # The token still works; the next request past expiry retries and reports a failure.
         with contextlib.suppress(UpstreamError):

@@ -16,6 +16,7 @@ from switchboard.dialects.anthropic.response import decode_response
 from switchboard.dialects.anthropic.stream import StreamDecoder
 from switchboard.dialects.anthropic.upstream_request import UpstreamProfile, encode_request
 from switchboard.dialects.gemini.errors import retry_delay, upstream_error_message
+from switchboard.errors import UpstreamError
 from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.anthropic import AnthropicEventStream
 from switchboard.upstreams.base import Call, Completion, EventStream
@@ -76,7 +77,11 @@ class VertexUpstream:
         channel = call.channel
         headers = await self._headers(channel.provider)
         if not channel.model.startswith("claude"):
-            return await self._gemini.complete(call, self._url(channel), headers)
+            try:
+                return await self._gemini.complete(call, self._url(channel), headers)
+            except UpstreamError as exc:
+                self._refused(channel.provider, exc)
+                raise
         body, dropped = _anthropic_body(call)
         resp = await self._post(call, self._url(channel) + ":rawPredict", body, headers, False)
         response, notes = await self._http.read_reply(channel.provider, resp, decode_response)
@@ -86,7 +91,11 @@ class VertexUpstream:
         channel = call.channel
         headers = await self._headers(channel.provider)
         if not channel.model.startswith("claude"):
-            return await self._gemini.stream(call, self._url(channel), headers)
+            try:
+                return await self._gemini.stream(call, self._url(channel), headers)
+            except UpstreamError as exc:
+                self._refused(channel.provider, exc)
+                raise
         body, dropped = _anthropic_body(call)
         url = self._url(channel) + ":streamRawPredict"
         resp = await self._post(call, url, body, headers, True)
@@ -100,15 +109,23 @@ class VertexUpstream:
     ) -> Reply:
         # Vertex answers in Google's error body (quota, auth) or in Anthropic's (the model's
         # own errors); the Gemini reader reads both.
-        return await self._http.post(
-            call.channel.provider,
-            url,
-            body,
-            headers,
-            upstream_error_message,
-            stream=stream,
-            read_retry=retry_delay,
-        )
+        try:
+            return await self._http.post(
+                call.channel.provider,
+                url,
+                body,
+                headers,
+                upstream_error_message,
+                stream=stream,
+                read_retry=retry_delay,
+            )
+        except UpstreamError as exc:
+            self._refused(call.channel.provider, exc)
+            raise
+
+    def _refused(self, provider: ProviderConfig, exc: UpstreamError) -> None:
+        if exc.upstream_status == 401:
+            self._tokens[provider.name].invalidate()
 
 
 def _anthropic_body(call: Call) -> tuple[bytes, list[str]]:
