@@ -20,6 +20,7 @@ E2E_DIRS = frozenset(
         "console",
         "deploy",
         "e2e",
+        "google",
         "openai_surface",
         "resilience",
         "support_tests",

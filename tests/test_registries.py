@@ -30,6 +30,7 @@ from switchboard.kinds import Dialect, Endpoint, ProviderKind
 from switchboard.service import Gateway, Inbound, Inlet
 from switchboard.upstreams.registry import UPSTREAMS
 from tests.support.gateway import free_port
+from tests.support.gemini_wire import service_account
 
 KEY = "sk-master-registries"
 
@@ -55,6 +56,9 @@ def test_every_provider_kind_has_exactly_one_factory() -> None:
 
 def test_the_builtin_catalogue_builds_with_every_provider(tmp_path: Path) -> None:
     env = {p["env"]: "k" for p in _builtin()["providers"]}
+    # Vertex AI: its variable names a credentials file, and it needs a project id too.
+    credentials = service_account(tmp_path / "sa.json", "http://127.0.0.1:9/token")
+    env |= {"GOOGLE_APPLICATION_CREDENTIALS": str(credentials), "VERTEX_PROJECT": "p"}
     config = embedded_default(env)
     app = create_app(config, KEY)
     kinds = {c.provider.kind for e in app.gateway.catalog.models() for c in e.channels}

@@ -29,4 +29,6 @@ class ProviderKind(StrEnum):
 
     OPENAI = "openai"
     ANTHROPIC = "anthropic"
+    GEMINI = "gemini"
+    VERTEX = "vertex"
     SCRIPTED = "scripted"

@@ -14,9 +14,11 @@ from switchboard.kinds import ProviderKind
 from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.anthropic import AnthropicUpstream
 from switchboard.upstreams.base import CountsRelayed, CountsTranslated, PassThrough, Upstream
+from switchboard.upstreams.gemini import GeminiUpstream
 from switchboard.upstreams.http import HttpClient
 from switchboard.upstreams.openai import OpenAIUpstream
 from switchboard.upstreams.scripted import ScriptedUpstream
+from switchboard.upstreams.vertex import VertexUpstream
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,14 @@ def _openai(parts: Parts) -> Built:
     return Built(upstream, relay=upstream, count_translated=upstream)
 
 
+def _gemini(parts: Parts) -> Built:
+    return Built(GeminiUpstream(parts.http, parts.signer))
+
+
+def _vertex(parts: Parts) -> Built:
+    return Built(VertexUpstream(parts.http, parts.signer))
+
+
 def _scripted(parts: Parts) -> Built:
     return Built(ScriptedUpstream())
 
@@ -61,6 +71,8 @@ UPSTREAMS: Mapping[ProviderKind, Factory] = MappingProxyType(
     {
         ProviderKind.OPENAI: _openai,
         ProviderKind.ANTHROPIC: _anthropic,
+        ProviderKind.GEMINI: _gemini,
+        ProviderKind.VERTEX: _vertex,
         ProviderKind.SCRIPTED: _scripted,
     }
 )
