@@ -34,6 +34,7 @@ from switchboard.upstreams.base import (
     RelayStream,
     Upstream,
 )
+from switchboard.upstreams.bedrock import BedrockUpstream
 from switchboard.upstreams.http import HttpClient
 from switchboard.upstreams.openai import OpenAIUpstream
 from switchboard.upstreams.scripted import ScriptedUpstream
@@ -130,15 +131,21 @@ class Gateway:
         self.router = Router(catalog, self._routing.health)
         self._documents = documents or Documents()
         anthropic, openai = AnthropicUpstream(http), OpenAIUpstream(http, signer)
+        bedrock = BedrockUpstream(http)  # botocore is imported at its first request
         self._openai = openai
         self._anthropic = anthropic
         self._translated: dict[str, Upstream] = {
             "openai": openai,
             "anthropic": anthropic,
             "scripted": ScriptedUpstream(),
+            "bedrock": bedrock,
         }
-        # Same-format traffic is relayed, not translated.
-        self._relays: dict[str, PassThrough] = {"anthropic": anthropic, "openai": openai}
+        # Same-format traffic is relayed, not translated (Claude on Bedrock speaks Messages).
+        self._relays: dict[str, PassThrough] = {
+            "anthropic": anthropic,
+            "openai": openai,
+            "bedrock": bedrock,
+        }
         self.calibration = Calibration()
 
     def resolve(self, name: str, endpoint: Endpoint) -> ModelEntry:
@@ -174,6 +181,8 @@ class Gateway:
             exc.extra_headers = ticket.headers
 
     def _passthrough(self, inbound: Inbound, channel: Channel) -> bool:
+        if channel.provider.kind == "bedrock":
+            return inbound.dialect == "anthropic" and BedrockUpstream.relays(channel)
         return inbound.dialect == channel.provider.kind and inbound.dialect in self._relays
 
     def _input_estimate(self, inbound: Inbound, entry: ModelEntry, served: Served) -> int:
@@ -264,7 +273,7 @@ class Gateway:
     async def _count(self, inbound: Inbound, entry: ModelEntry) -> tuple[int, bool]:
         channel = entry.channels[0]
         try:
-            if self._passthrough(inbound, channel):
+            if self._passthrough(inbound, channel) and channel.provider.kind == "anthropic":
                 return await self._anthropic.count_tokens(self._forward(inbound, channel)), True
             if channel.provider.kind == "openai":
                 served = Served(model=entry.id)
