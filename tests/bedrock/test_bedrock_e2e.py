@@ -363,7 +363,7 @@ def test_an_exception_mid_stream_ends_the_stream_with_an_error_event(
     gateway: GatewayProcess, primary: BedrockServer
 ) -> None:
     events = anthropic_stream_events(["partial"])
-    frames = [claude_chunk(e) for e in events[:4]]
+    frames: list[str | bytes] = [claude_chunk(e) for e in events[:4]]
     frames.append(exception("modelStreamErrorException", "The model stopped"))
     primary.enqueue(SSEReply(frames, content_type="application/vnd.amazon.eventstream"))
     raw = raw_stream(gateway, ask("test/claude"))

@@ -46,7 +46,11 @@ class BedrockServer(ScriptedUpstream):
         super().reset()
         self.refused = 0
 
-    def enqueue(self, *replies: Reply | ResetReply) -> None:  # type: ignore[override]
+    def __enter__(self) -> BedrockServer:
+        self.start()
+        return self
+
+    def enqueue(self, *replies: Reply | ResetReply) -> None:
         super().enqueue(*replies)  # type: ignore[arg-type]
 
     def signature_ok(self, request: web.Request, body: bytes) -> bool:
@@ -70,7 +74,7 @@ class BedrockServer(ScriptedUpstream):
         signer = SigV4Auth(self._credentials, "bedrock", REGION)
         canonical = signer.canonical_request(aws)
         expected = signer.signature(signer.string_to_sign(aws, canonical), aws)
-        return expected == fields.get("Signature")
+        return bool(expected == fields.get("Signature"))
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()

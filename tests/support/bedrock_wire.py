@@ -128,6 +128,7 @@ def converse_stream_messages(
     pieces = ["Hel", "lo"] if pieces is None else pieces
     out = [_event("messageStart", {"role": "assistant"})]
     index = 0
+    delta: dict[str, Any]
     if reasoning is not None:
         delta = {"reasoningContent": {"text": reasoning}}
         out.append(_event("contentBlockDelta", {"contentBlockIndex": index, "delta": delta}))
