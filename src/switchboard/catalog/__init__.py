@@ -125,7 +125,10 @@ def embedded_default(env: dict[str, str] | None = None) -> Config:
     for p in data["providers"]:
         p = dict(p)
         var = p.pop("env")
-        if env.get(var):
+        if p["kind"] == "bedrock":  # the AWS chain signs; the region is the variable's
+            if env.get(var) and (env.get("AWS_ACCESS_KEY_ID") or env.get("AWS_PROFILE")):
+                providers.append({**p, "region": env[var]})
+        elif env.get(var):
             p["api_key"] = env[var]
             providers.append(p)
     active = {p["name"] for p in providers}
