@@ -13,7 +13,7 @@ import openai
 import pytest
 
 from tests.support.anthropic_wire import ToolUseBlock, anthropic_stream_events
-from tests.support.bedrock_upstream import BedrockServer, ResetReply
+from tests.support.bedrock_upstream import SECRET_KEY, BedrockServer, ResetReply
 from tests.support.bedrock_wire import (
     bedrock_error,
     claude_chunk,
@@ -357,6 +357,18 @@ def test_a_validation_error_is_the_clients_400_and_not_retried(
         )
     assert "messages.0.content is too long" in str(caught.value)
     assert len(backup.received) == 0
+
+
+def test_an_upstream_message_quoting_the_secret_is_redacted(
+    claude_client: anthropic.Anthropic, primary: BedrockServer
+) -> None:
+    primary.enqueue(bedrock_error(400, "ValidationException", f"bad request for {SECRET_KEY}"))
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        claude_client.messages.create(
+            model="test/llama", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+        )
+    assert "bad request for" in str(caught.value)
+    assert SECRET_KEY not in str(caught.value)
 
 
 def test_an_exception_mid_stream_ends_the_stream_with_an_error_event(
