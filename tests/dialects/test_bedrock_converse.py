@@ -4,6 +4,7 @@ body rewrite for Claude."""
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -15,12 +16,13 @@ from hypothesis import strategies as st
 from switchboard import ir
 from switchboard.dialects.anthropic.errors import error_event
 from switchboard.dialects.anthropic.stream import StreamEncoder
+from switchboard.dialects.aws_eventstream import EventMessage
 from switchboard.dialects.bedrock_converse.errors import exception_status, upstream_error_message
 from switchboard.dialects.bedrock_converse.response import decode_response
 from switchboard.dialects.bedrock_converse.stream import StreamDecoder
 from switchboard.dialects.bedrock_converse.upstream_request import UpstreamProfile, encode_request
 from switchboard.errors import InvalidRequest, UpstreamError
-from switchboard.upstreams.bedrock import invoke_body, is_anthropic
+from switchboard.upstreams.bedrock import chunk_event, invoke_body, is_anthropic
 from tests.support.stream_validator import accumulate_message, validate_anthropic_stream
 
 PROFILE = UpstreamProfile(model_id="test/llama", upstream_model="meta.llama", max_output_tokens=100)
@@ -257,3 +259,11 @@ def test_errors_name_their_status() -> None:
     assert exception_status("SomethingNew") == 500
     assert upstream_error_message(b'{"Message": "denied"}') == "denied"
     assert upstream_error_message(b"<html>") == "<html>"
+
+
+def test_a_chunk_becomes_one_sse_event_even_when_its_json_spans_lines() -> None:
+    data = b'{\n  "type": "ping"\n}'
+    payload = orjson.dumps({"bytes": base64.b64encode(data).decode()})
+    sse = chunk_event(EventMessage({":event-type": "chunk"}, payload))
+    assert sse.event == "ping"
+    assert sse.raw == b'event: ping\ndata: {"type":"ping"}\n\n'

@@ -273,9 +273,12 @@ def chunk_event(message: EventMessage) -> SSEEvent:
     -> that event as an SSE event, named by its `type` as the Anthropic API names it."""
     wrapper = orjson.loads(message.payload)
     data = base64.b64decode(wrapper["bytes"], validate=True)
-    name = orjson.loads(data)["type"]
+    event = orjson.loads(data)
+    name = event["type"]
     if not isinstance(name, str):
         raise ValueError("an event without a type")
+    if b"\n" in data or b"\r" in data:  # one `data:` line: JSON laid out over lines is packed
+        data = orjson.dumps(event)
     return SSEEvent(name, data, b"event: " + name.encode() + b"\ndata: " + data)
 
 
