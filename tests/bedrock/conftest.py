@@ -44,6 +44,7 @@ def gateway_config(primary: BedrockServer, backup: BedrockServer) -> dict[str, A
             provider("backup", backup, **KEYS),
             provider("chain", primary),  # the AWS chain: the environment's keys
             provider("slow", primary, timeouts=fast, **KEYS),
+            provider("tight", primary, max_event_bytes=2048, **KEYS),
             provider(
                 "wrong",
                 primary,
@@ -71,6 +72,7 @@ def gateway_config(primary: BedrockServer, backup: BedrockServer) -> dict[str, A
             },
             {"id": "test/chain", "channels": [{"provider": "chain", "model": LLAMA}]},
             {"id": "test/slow", "channels": [{"provider": "slow", "model": LLAMA}]},
+            {"id": "test/tight", "channels": [{"provider": "tight", "model": LLAMA}]},
             {"id": "test/wrong", "channels": [{"provider": "wrong", "model": CLAUDE}]},
         ],
     }

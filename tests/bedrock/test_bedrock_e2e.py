@@ -408,3 +408,27 @@ def test_a_hang_times_out(claude_client: anthropic.Anthropic, primary: BedrockSe
         )
     assert caught.value.status_code == 504
     assert "timed out" in str(caught.value)
+
+
+def test_a_message_over_the_size_cap_fails_the_stream(
+    gateway: GatewayProcess, primary: BedrockServer
+) -> None:
+    huge = converse_stream(["x" * 5000])
+    primary.enqueue(huge, huge, huge)  # every attempt
+    with httpx.stream(
+        "POST",
+        gateway.url + "/anthropic/v1/messages",
+        json={**ask("test/tight"), "stream": True},
+        headers={"x-api-key": CLIENT_KEY, "anthropic-version": "2023-06-01"},
+        timeout=10,
+    ) as resp:
+        raw = resp.read()
+    # Cut before or after the first event reached the client: an error status, or the stream
+    # ends in an error event; either way no 5000-byte event got through.
+    if resp.status_code == 200:
+        validate_anthropic_stream(raw)
+        assert raw.rstrip().split(b"\n\n")[-1].startswith(b"event: error")
+    else:
+        assert resp.status_code == 502
+    assert b"over the 2048-byte limit" in raw
+    assert b"x" * 5000 not in raw
