@@ -32,3 +32,4 @@ class ProviderKind(StrEnum):
     GEMINI = "gemini"
     VERTEX = "vertex"
     SCRIPTED = "scripted"
+    BEDROCK = "bedrock"

@@ -199,7 +199,7 @@ models:
     problems = [line.split(f"{bad}: ", 1)[1] for line in done.stderr.splitlines()]
     assert problems == [
         "providers[0].kind: invalid value 'grpc' "
-        "(expected one of: openai, anthropic, gemini, vertex, scripted)",
+        "(expected one of: openai, anthropic, gemini, vertex, scripted, bedrock)",
         "providers[1].colour: is not a known field (a typo?)",
         "models[1].channels[0].model: is required",
     ]

@@ -126,6 +126,10 @@ def embedded_default(env: dict[str, str] | None = None) -> Config:
     for p in data["providers"]:
         p = dict(p)
         var = p.pop("env")
+        if p["kind"] == ProviderKind.BEDROCK:  # the AWS chain signs; the region is the variable's
+            if env.get(var) and (env.get("AWS_ACCESS_KEY_ID") or env.get("AWS_PROFILE")):
+                providers.append({**p, "region": env[var]})
+            continue
         # Vertex: the variable names a credentials file, and a project id must be set too.
         target = p.pop("env_as", "api_key")
         fields = {
