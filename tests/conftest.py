@@ -16,10 +16,12 @@ import pytest
 TESTS = Path(__file__).parent
 E2E_DIRS = frozenset(
     {
+        "bedrock",
         "clients",
         "console",
         "deploy",
         "e2e",
+        "google",
         "openai_surface",
         "resilience",
         "support_tests",

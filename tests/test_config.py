@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from switchboard.catalog import DEMO_MODEL, Catalog, embedded_default
-from switchboard.config import ConfigError, load_config
+from switchboard.config import ConfigError, load_config, parse_config
 
 GOOD = """
 master_key: ${SWITCHBOARD_MASTER_KEY}
@@ -132,3 +132,50 @@ def test_the_example_config_in_the_repository_loads() -> None:
     example = Path(__file__).parent.parent / "switchboard.example.yaml"
     config = load_config(example, env={"SWITCHBOARD_MASTER_KEY": "k", "MOONSHOT_API_KEY": "m"})
     assert Catalog(config).resolve("claude-haiku-4-5") is not None
+
+
+def test_embedded_default_turns_bedrock_on_with_a_region_and_aws_credentials() -> None:
+    assert "bedrock" not in {
+        p.name for p in embedded_default({"AWS_REGION": "us-west-2"}).providers
+    }
+    config = embedded_default({"AWS_REGION": "us-west-2", "AWS_PROFILE": "work"})
+    bedrock = next(p for p in config.providers if p.name == "bedrock")
+    assert bedrock.kind == "bedrock"
+    assert bedrock.region == "us-west-2"
+    assert bedrock.aws_access_key_id is None  # the AWS chain signs
+    ids = {m.id for m in config.models}
+    assert {"bedrock/claude-sonnet-4-5", "bedrock/llama-3.3-70b-instruct"} <= ids
+
+
+def test_a_bedrock_provider_needs_a_region_and_whole_keys() -> None:
+    base = {"name": "b", "kind": "bedrock"}
+    with pytest.raises(ConfigError) as caught:
+        parse_config(
+            {
+                "providers": [{**base, "aws_access_key_id": "AKID", "api_key": "x"}],
+                "models": [{"id": "m", "channels": [{"provider": "b", "model": "x"}]}],
+            },
+            "test.yaml",
+            env={},
+        )
+    text = str(caught.value)
+    assert "providers[0].region" in text
+    assert "providers[0].aws_secret_access_key" in text
+    assert "providers[0].api_key" in text
+    ok = parse_config(
+        {
+            "providers": [
+                {
+                    **base,
+                    "region": "eu-west-1",
+                    "aws_secret_access_key": "${S}",
+                    "aws_access_key_id": "${K}",
+                }
+            ],
+            "models": [{"id": "m", "channels": [{"provider": "b", "model": "x"}]}],
+        },
+        "test.yaml",
+        env={"S": "secret", "K": "AKID"},
+    )
+    assert ok.providers[0].aws_secret_access_key == "secret"
+    assert ok.providers[0].base_url == ""

@@ -27,9 +27,10 @@ from switchboard.catalog import _builtin, embedded_default
 from switchboard.config import Config, parse_config
 from switchboard.errors import GatewayError
 from switchboard.kinds import Dialect, Endpoint, ProviderKind
-from switchboard.service import Gateway, Inbound, Inlet
+from switchboard.service import Inbound, Inlet
 from switchboard.upstreams.registry import UPSTREAMS
 from tests.support.gateway import free_port
+from tests.support.gemini_wire import service_account
 
 KEY = "sk-master-registries"
 
@@ -55,6 +56,10 @@ def test_every_provider_kind_has_exactly_one_factory() -> None:
 
 def test_the_builtin_catalogue_builds_with_every_provider(tmp_path: Path) -> None:
     env = {p["env"]: "k" for p in _builtin()["providers"]}
+    # Vertex AI: its variable names a credentials file, and it needs a project id too.
+    credentials = service_account(tmp_path / "sa.json", "http://127.0.0.1:9/token")
+    env |= {"GOOGLE_APPLICATION_CREDENTIALS": str(credentials), "VERTEX_PROJECT": "p"}
+    env |= {"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "k"}  # Bedrock: region + the chain
     config = embedded_default(env)
     app = create_app(config, KEY)
     kinds = {c.provider.kind for e in app.gateway.catalog.models() for c in e.channels}
@@ -106,8 +111,25 @@ def test_pass_through_for_exactly_the_declared_pairs(
     app = create_app(replace(config, providers=[provider]), KEY)
     channel = app.gateway.catalog.models()[0].channels[0]
     assert channel.provider.kind is kind
-    relayed = Gateway._passthrough(_inbound(surface.inlet), channel)
+    relayed = app.gateway._passthrough(_inbound(surface.inlet), channel)
     assert relayed == ((surface.name, kind) in PASSTHROUGH)
+
+
+@pytest.mark.parametrize("surface", SURFACES, ids=lambda s: s.name)
+@pytest.mark.parametrize(
+    "model", ["us.anthropic.claude-sonnet-4-5-20250929-v1:0", "us.amazon.nova-pro-v1:0"]
+)
+def test_bedrock_relays_claude_to_anthropic_clients_only(
+    surface: Surface, model: str, tmp_path: Path
+) -> None:
+    config = _config(tmp_path)
+    provider = replace(config.providers[0], kind=ProviderKind.BEDROCK, region="us-east-1")
+    channels = [replace(config.models[0].channels[0], model=model)]
+    models = [replace(config.models[0], channels=channels)]
+    app = create_app(replace(config, providers=[provider], models=models), KEY)
+    channel = app.gateway.catalog.models()[0].channels[0]
+    relayed = app.gateway._passthrough(_inbound(surface.inlet), channel)
+    assert relayed == (surface.name == "anthropic" and "anthropic." in model)
 
 
 def test_a_surface_relaying_a_kind_that_cannot_relay_is_refused_at_start(tmp_path: Path) -> None:

@@ -90,6 +90,20 @@ class ProviderConfig(_Strict, frozen=True):
     max_reply_bytes: int = 64 * 1024 * 1024
     # The same for one event of a streamed reply: one that never ends must not grow forever.
     max_event_bytes: int = 16 * 1024 * 1024
+    # Vertex AI (`kind: vertex`): the Google Cloud project and location that serve the models,
+    # and the credentials file (service account...); without one, application-default
+    # credentials. `base_url` then defaults to the location's aiplatform endpoint.
+    project: str | None = None
+    location: str = "global"
+    credentials_file: str | None = None
+    # AWS Bedrock (`kind: bedrock`): the region, and credentials from the config (else the
+    # standard AWS chain: environment, shared files and `aws_profile`, web identity, instance
+    # role). `base_url` is optional there: https://bedrock-runtime.{region}.amazonaws.com.
+    region: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    aws_session_token: str | None = None
+    aws_profile: str | None = None
 
     def keys(self) -> list[str | None]:
         """Every key to rotate through; [None] for a provider that needs none."""
@@ -459,7 +473,11 @@ def _check_references(config: Config, problems: Problems) -> None:
         if p.name in seen:
             problems.add(f"providers[{i}].name", f"duplicate provider '{p.name}'")
         seen.add(p.name)
-        if p.kind != ProviderKind.SCRIPTED and not re.match(r"^https?://", p.base_url):
+        if p.kind == ProviderKind.VERTEX:
+            _check_vertex(i, p, problems)
+        elif p.kind == ProviderKind.BEDROCK:
+            _check_bedrock(p, f"providers[{i}]", problems)
+        elif p.kind != ProviderKind.SCRIPTED and not re.match(r"^https?://", p.base_url):
             problems.add(f"providers[{i}].base_url", "must be an http:// or https:// URL")
     ids: set[str] = set()
     for i, m in enumerate(config.models):
@@ -483,6 +501,32 @@ def _check_references(config: Config, problems: Problems) -> None:
         if k.name in names:
             problems.add(f"keys[{i}].name", f"duplicate key name '{k.name}'")
         names.add(k.name)
+
+
+def _check_vertex(i: int, p: ProviderConfig, problems: Problems) -> None:
+    if p.base_url and not re.match(r"^https?://", p.base_url):
+        problems.add(f"providers[{i}].base_url", "must be an http:// or https:// URL")
+    # Both go into the URL's path and host: plain names only.
+    if not p.project or not re.match(r"^[a-z][a-z0-9.:-]{0,62}$", p.project):
+        problems.add(f"providers[{i}].project", "a Google Cloud project id is required")
+    if not re.match(r"^[a-z][a-z0-9-]{0,62}$", p.location):
+        problems.add(f"providers[{i}].location", "must be a location such as global or us-east5")
+    if p.credentials_file is not None and not os.path.isfile(p.credentials_file):
+        problems.add(f"providers[{i}].credentials_file", f"no file at {p.credentials_file}")
+
+
+def _check_bedrock(p: ProviderConfig, where: str, problems: Problems) -> None:
+    if not p.region or not re.match(r"^[a-z0-9-]{1,40}$", p.region):
+        problems.add(f"{where}.region", "a bedrock provider needs its AWS region (e.g. us-east-1)")
+    if p.base_url and not re.match(r"^https?://", p.base_url):
+        problems.add(f"{where}.base_url", "must be an http:// or https:// URL (or left out)")
+    if bool(p.aws_access_key_id) != bool(p.aws_secret_access_key):
+        problems.add(
+            f"{where}.aws_secret_access_key",
+            "aws_access_key_id and aws_secret_access_key go together",
+        )
+    if p.api_key or p.api_keys:
+        problems.add(f"{where}.api_key", "bedrock signs with AWS credentials, not an API key")
 
 
 def _check_ca_bundle(path: str | None, problems: Problems) -> None:

@@ -29,4 +29,7 @@ class ProviderKind(StrEnum):
 
     OPENAI = "openai"
     ANTHROPIC = "anthropic"
+    GEMINI = "gemini"
+    VERTEX = "vertex"
     SCRIPTED = "scripted"
+    BEDROCK = "bedrock"

@@ -56,6 +56,7 @@ def configured_secrets(config: Config, master_key: str) -> list[str]:
     found = [master_key, config.master_key or ""]
     for provider in config.providers:
         found += [provider.api_key or "", *provider.api_keys]
+        found += [provider.aws_secret_access_key or "", provider.aws_session_token or ""]
         found += [v for k, v in provider.headers.items() if _CREDENTIAL_HEADER.search(k)]
     found += [c.api_key or "" for m in config.models for c in m.channels]
     found += [k.key for k in config.keys]

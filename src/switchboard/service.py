@@ -140,6 +140,8 @@ class Gateway:
         parts = Parts(http, signer)
         self._translated: dict[ProviderKind, Upstream] = {}
         self._relays: dict[ProviderKind, PassThrough] = {}
+        # Kinds that relay some of their channels only, and which.
+        self._relays_channel: dict[ProviderKind, Callable[[Channel], bool]] = {}
         self._count_relayed: dict[ProviderKind, CountsRelayed] = {}
         self._count_translated: dict[ProviderKind, CountsTranslated] = {}
         for kind, factory in upstreams.items():
@@ -147,6 +149,8 @@ class Gateway:
             self._translated[kind] = built.upstream
             if built.relay is not None:
                 self._relays[kind] = built.relay
+                if built.relays_channel is not None:
+                    self._relays_channel[kind] = built.relays_channel
             if built.count_relayed is not None:
                 self._count_relayed[kind] = built.count_relayed
             if built.count_translated is not None:
@@ -195,10 +199,14 @@ class Gateway:
         if missing:
             raise ValueError(f"no upstream kind relays as-is for {sorted(missing)}")
 
-    @staticmethod
-    def _passthrough(inbound: Inbound, channel: Channel) -> bool:
-        # A property of the pair (surface, provider kind), declared by the surface.
-        return channel.provider.kind in inbound.inlet.relays
+    def _passthrough(self, inbound: Inbound, channel: Channel) -> bool:
+        # A property of the pair (surface, provider kind), declared by the surface; a kind
+        # that relays only some models (Bedrock: Claude) says which channels.
+        kind = channel.provider.kind
+        if kind not in inbound.inlet.relays:
+            return False
+        only = self._relays_channel.get(kind)
+        return only is None or only(channel)
 
     def _input_estimate(self, inbound: Inbound, entry: ModelEntry, record: RequestRecord) -> int:
         """Input tokens, estimated once per request: from the IR, calibrated per model, when

@@ -1,7 +1,8 @@
-"""A scripted OpenAI-compatible upstream that behaves like a model driving an agent: asked with a
-`Write` tool, it calls it for the file named in the prompt (`SBFILE:<path>`); given the tool's
-result, it answers in text. Other requests (titles, summaries) get a short text. It records
-every request. A responder of the suite's ScriptedUpstream (a real HTTP server on 127.0.0.1)."""
+"""A scripted upstream (OpenAI-compatible, and the Gemini API under /v1beta) that behaves like a
+model driving an agent: asked with a `Write` tool, it calls it for the file named in the prompt
+(`SBFILE:<path>`); given the tool's result, it answers in text. Other requests (titles,
+summaries) get a short text. It records every request. A responder of the suite's
+ScriptedUpstream (a real HTTP server on 127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -59,9 +60,55 @@ def _chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
     return b"data: " + orjson.dumps(body) + b"\n\n"
 
 
+GEMINI_SIGNATURE = "Q2xhdWRlQ29kZVRocm91Z2hHZW1pbmk="
+
+
+def decide_gemini(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The same agent as `decide`, in the Gemini API's terms: the reply's parts. The function
+    call carries a thought signature, as Gemini 3's do."""
+    contents = body.get("contents", [])
+    tools = {d["name"] for t in body.get("tools", []) for d in t.get("functionDeclarations", [])}
+    last = contents[-1]["parts"] if contents else []
+    if any("functionResponse" in p for p in last):
+        return [{"text": "I created the file."}]
+    target = None
+    for c in contents:
+        if c["role"] == "user":
+            for part in c["parts"]:
+                found = FILE_MARK.search(part.get("text", ""))
+                target = found.group(1) if found else target
+    if target and "Write" in tools:
+        call = {"name": "Write", "args": {"file_path": target, "content": FILE_CONTENT}}
+        return [
+            {"text": "I'll write the file."},
+            {"functionCall": call, "thoughtSignature": GEMINI_SIGNATURE},
+        ]
+    return [{"text": "ok"}]
+
+
+def gemini_reply(request: Received, body: dict[str, Any]) -> Reply:
+    """The reply to one Gemini API request (`:streamGenerateContent` streams)."""
+    parts = decide_gemini(body)
+    usage = {"promptTokenCount": 1200, "candidatesTokenCount": 25, "totalTokenCount": 1225}
+    candidate = {"content": {"role": "model", "parts": parts}, "finishReason": "STOP"}
+    reply = {"candidates": [candidate], "usageMetadata": usage}
+    if not request.path.endswith(":streamGenerateContent"):
+        return JsonReply(reply)
+    frames: list[str | bytes] = []
+    for i, part in enumerate(parts):
+        chunk: dict[str, Any] = {"candidates": [{"content": {"role": "model", "parts": [part]}}]}
+        if i == len(parts) - 1:
+            chunk = reply | {"candidates": [{**candidate, "content": {"parts": [part]}}]}
+        frames.append(b"data: " + orjson.dumps(chunk) + b"\r\n\r\n")
+    return SSEReply(frames)
+
+
 def agent_reply(request: Received) -> Reply:
-    """The reply to one request, in OpenAI chat completions (streamed when asked)."""
+    """The reply to one request, in OpenAI chat completions (streamed when asked), or in the
+    Gemini API under /v1beta."""
     body: dict[str, Any] = request.json if isinstance(request.json, dict) else {}
+    if request.path.startswith("/v1beta/models/"):
+        return gemini_reply(request, body)
     text, calls = decide(body)
     usage = {"prompt_tokens": 1200, "completion_tokens": 25, "total_tokens": 1225}
     finish = "tool_calls" if calls else "stop"
@@ -109,7 +156,8 @@ class AgentUpstream:
         return [
             r.json
             for r in self.upstream.received
-            if r.path == "/v1/chat/completions" and isinstance(r.json, dict)
+            if (r.path == "/v1/chat/completions" or r.path.startswith("/v1beta/models/"))
+            and isinstance(r.json, dict)
         ]
 
     def __enter__(self) -> AgentUpstream:

@@ -102,3 +102,25 @@ def agent_gateway(agent_upstream: AgentUpstream) -> Iterator[GatewayProcess]:
     }
     with GatewayProcess(config) as gw:
         yield gw
+
+
+@pytest.fixture(scope="session")
+def gemini_agent_gateway(agent_upstream: AgentUpstream) -> Iterator[GatewayProcess]:
+    """The same agent behind a `kind: gemini` provider."""
+    base = agent_upstream.base_url.removesuffix("/v1") + "/v1beta"
+    config = {
+        "master_key": MASTER_KEY,
+        "providers": [{"name": "gemini", "kind": "gemini", "base_url": base, "api_key": "g"}],
+        "models": [
+            {
+                "id": "gemini-3-flash-preview",
+                "aliases": ["claude-*"],
+                "context_window": 1048576,
+                "max_output_tokens": 65536,
+                "capabilities": {"vision": True, "pdf": True, "tools": True, "thinking": True},
+                "channels": [{"provider": "gemini", "model": "gemini-3-flash-preview"}],
+            }
+        ],
+    }
+    with GatewayProcess(config) as gw:
+        yield gw

@@ -9,7 +9,7 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-from tests.clients.agent_upstream import FILE_CONTENT, AgentUpstream
+from tests.clients.agent_upstream import FILE_CONTENT, GEMINI_SIGNATURE, AgentUpstream
 from tests.clients.conftest import MASTER_KEY
 from tests.support.gateway import GatewayProcess
 
@@ -75,6 +75,56 @@ def test_claude_code_writes_a_file_through_the_gateway(
     assert final["messages"][-2]["tool_calls"][0]["id"] == "functions.Write:0"
     assert final["messages"][-1]["tool_call_id"] == "functions.Write:0"
     assert all(r["stream_options"] == {"include_usage": True} for r in requests if r.get("stream"))
+
+
+def test_claude_code_through_a_gemini_upstream(
+    node_modules: Path,
+    gemini_agent_gateway: GatewayProcess,
+    agent_upstream: AgentUpstream,
+    tmp_path: Path,
+) -> None:
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    target = work / "hello.txt"
+    assert gemini_agent_gateway.url.startswith("http://127.0.0.1:")  # never anywhere else
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "ANTHROPIC_BASE_URL": gemini_agent_gateway.url + "/anthropic",
+        "ANTHROPIC_AUTH_TOKEN": MASTER_KEY,
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "CLAUDE_CODE_MAX_RETRIES": "1",
+    }
+    before = len(agent_upstream.received)
+    result = subprocess.run(
+        [
+            str(node_modules / ".bin" / "claude"),
+            *("-p", f"Create the file SBFILE:{target} with a greeting."),
+            *("--output-format", "json", "--allowedTools", "Write"),
+        ],
+        env=env,
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["subtype"] == "success"
+    assert report["result"] == "I created the file."
+    assert report["num_turns"] == 2
+    assert target.read_text() == FILE_CONTENT
+    final = agent_upstream.received[before:][-1]
+    # Claude Code sent the sealed thinking block back; Gemini got its own signature, on its call.
+    model_turn, results = final["contents"][-2:]
+    call = next(p for p in model_turn["parts"] if "functionCall" in p)
+    assert call["thoughtSignature"] == GEMINI_SIGNATURE
+    assert call["functionCall"]["name"] == "Write"
+    assert results["parts"][0]["functionResponse"]["name"] == "Write"
 
 
 def test_typescript_sdk(node_modules: Path, agent_gateway: GatewayProcess) -> None:

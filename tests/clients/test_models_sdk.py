@@ -9,6 +9,7 @@ import json
 import subprocess
 from collections.abc import Iterator
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -18,6 +19,7 @@ import yaml
 from switchboard.catalog import DEMO_MODEL
 from tests.clients.conftest import sdk_python
 from tests.support.gateway import GatewayProcess
+from tests.support.gemini_wire import service_account
 
 MASTER_KEY = "sk-models-master-key"
 # Each in its own cached venv: the versions the issue names beside the installed one.
@@ -39,6 +41,11 @@ def catalogue_ids() -> list[str]:
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     home = str(tmp_path_factory.mktemp("home"))  # whatever data directory it picks is in here
     env = {**ENV, "SWITCHBOARD_MASTER_KEY": MASTER_KEY, "HOME": home, "SWITCHBOARD_HOME": home}
+    # Vertex AI: its variable names a credentials file, and it needs a project id too; Bedrock:
+    # a region and AWS credentials. Neither is used by listing.
+    credentials = service_account(Path(home) / "sa.json", "http://127.0.0.1:9/token")
+    env |= {"GOOGLE_APPLICATION_CREDENTIALS": str(credentials), "VERTEX_PROJECT": "p"}
+    env |= {"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "dummy-key-not-used"}
     with GatewayProcess(None, env=env, inherit_env=False) as gw:
         yield gw
 

@@ -8,6 +8,7 @@ import openai
 import pytest
 
 from tests.support.gateway import GatewayProcess
+from tests.support.gemini_wire import service_account
 
 from .upstreams import ScriptedServer, Servers
 
@@ -18,9 +19,15 @@ MASTER_KEY = "sk-sb-test-master"
 CLIENT_KEY = "sk-sb-test-alice"
 UPSTREAM_OPENAI_KEY = "sk-upstream-openai-secret"
 UPSTREAM_ANTHROPIC_KEY = "sk-upstream-anthropic-secret"
+UPSTREAM_GEMINI_KEY = "AIza-upstream-gemini-secret"
 
 # Model id -> which scripted upstream serves it.
-MODELS = {"gpt-test": "openai", "claude-test": "anthropic"}
+MODELS = {
+    "gpt-test": "openai",
+    "claude-test": "anthropic",
+    "gemini-test": "gemini",
+    "vertex-claude-test": "vertex",
+}
 
 CONFIG = """
 master_key: {master}
@@ -32,11 +39,24 @@ keys:
 providers:
   - {{name: up-openai, kind: openai, base_url: "http://127.0.0.1:{oport}/v1", api_key: {okey}}}
   - {{name: up-anthropic, kind: anthropic, base_url: "http://127.0.0.1:{aport}", api_key: {akey}}}
+  - {{name: up-gemini, kind: gemini, base_url: "http://127.0.0.1:{gport}/v1beta", api_key: {gkey}}}
+  - name: up-vertex
+    kind: vertex
+    base_url: "http://127.0.0.1:{vport}"
+    project: scenario-project
+    location: us-east5
+    credentials_file: {credentials}
 models:
   - id: gpt-test
     channels: [{{provider: up-openai, model: upstream-gpt}}]
   - id: claude-test
     channels: [{{provider: up-anthropic, model: upstream-claude}}]
+    max_output_tokens: 64000
+  - id: gemini-test
+    channels: [{{provider: up-gemini, model: upstream-gemini}}]
+    capabilities: {{thinking: true}}
+  - id: vertex-claude-test
+    channels: [{{provider: up-vertex, model: claude-upstream@20250101}}]
     max_output_tokens: 64000
   - id: anthropic-only
     endpoints: [anthropic]
@@ -63,6 +83,12 @@ def gateway(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Itera
             tmp=tmp,
             oport=servers.openai.port,
             aport=servers.anthropic.port,
+            gport=servers.gemini.port,
+            vport=servers.vertex.port,
+            credentials=service_account(
+                tmp / "sa.json", f"http://127.0.0.1:{servers.vertex.port}/token"
+            ),
+            gkey=UPSTREAM_GEMINI_KEY,
             okey=UPSTREAM_OPENAI_KEY,
             akey=UPSTREAM_ANTHROPIC_KEY,
         )
@@ -86,7 +112,12 @@ def model(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def upstream(model: str, servers: Servers) -> Iterator[ScriptedServer]:
-    server = servers.openai if MODELS[model] == "openai" else servers.anthropic
+    server = {
+        "openai": servers.openai,
+        "anthropic": servers.anthropic,
+        "gemini": servers.gemini,
+        "vertex": servers.vertex,
+    }[MODELS[model]]
     server.reset()
     yield server
     server.reset()

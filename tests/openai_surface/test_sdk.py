@@ -1,5 +1,6 @@
-"""The real `openai` SDK against the real gateway, over both upstream dialects: an OpenAI-dialect
-upstream (pass-through) and an Anthropic one (translated through the IR)."""
+"""The real `openai` SDK against the real gateway, over every upstream dialect: an OpenAI-dialect
+upstream (pass-through), an Anthropic one, a Gemini one and Claude on Vertex AI (translated
+through the IR)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from tests.support.gateway import GatewayProcess
 from .conftest import (
     CLIENT_KEY,
     UPSTREAM_ANTHROPIC_KEY,
+    UPSTREAM_GEMINI_KEY,
     UPSTREAM_OPENAI_KEY,
 )
-from .upstreams import Call, Script, ScriptedServer
+from .upstreams import VERTEX_TOKEN, Call, Script, ScriptedServer
 
 pytestmark = pytest.mark.e2e
 
@@ -60,8 +62,22 @@ def test_non_stream(client: openai.OpenAI, model: str, upstream: ScriptedServer)
     assert completion.usage is not None
     assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (10, 2)
     assert completion.usage.total_tokens == 12
-    assert upstream.last["model"] == upstream_model(upstream)
     headers = {k.lower(): v for k, v in upstream.received[-1].headers.items()}
+    if upstream.kind == "gemini":
+        assert upstream.received[-1].path == "/v1beta/models/upstream-gemini:generateContent"
+        assert headers["x-goog-api-key"] == UPSTREAM_GEMINI_KEY
+        assert upstream.last["contents"] == [{"role": "user", "parts": [{"text": "Say hello"}]}]
+        assert upstream.last["generationConfig"]["maxOutputTokens"] > 0
+        return
+    if upstream.kind == "vertex":
+        path = "/v1/projects/scenario-project/locations/us-east5/publishers/anthropic/models/"
+        assert upstream.received[-1].path == path + "claude-upstream@20250101:rawPredict"
+        assert headers["authorization"] == f"Bearer {VERTEX_TOKEN}"
+        assert upstream.last["anthropic_version"] == "vertex-2023-10-16"
+        assert "model" not in upstream.last
+        assert upstream.last["messages"] == [{"role": "user", "content": "Say hello"}]
+        return
+    assert upstream.last["model"] == upstream_model(upstream)
     if upstream.kind == "openai":
         assert headers["authorization"] == f"Bearer {UPSTREAM_OPENAI_KEY}"
         assert upstream.last["messages"] == HELLO
@@ -126,7 +142,7 @@ def test_streamed_tool_calls(client: openai.OpenAI, model: str, upstream: Script
     assert [c.function.name for c in calls] == ["get_weather", "get_weather"]  # type: ignore[union-attr]
     args = [json.loads(c.function.arguments) for c in calls]  # type: ignore[union-attr]
     assert args == [{"city": "Paris"}, {"city": "Rome"}]
-    if upstream.kind == "anthropic":
+    if upstream.kind in ("anthropic", "vertex"):
         assert upstream.last["tools"] == [
             {
                 "name": "get_weather",
@@ -134,6 +150,13 @@ def test_streamed_tool_calls(client: openai.OpenAI, model: str, upstream: Script
                 "input_schema": WEATHER_TOOL["function"]["parameters"],
             }
         ]
+    elif upstream.kind == "gemini":
+        declaration = {
+            "name": "get_weather",
+            "description": "Current weather",
+            "parameters": WEATHER_TOOL["function"]["parameters"],
+        }
+        assert upstream.last["tools"] == [{"functionDeclarations": [declaration]}]
     else:
         assert upstream.last["tools"] == [WEATHER_TOOL]
 
@@ -151,8 +174,12 @@ def test_tool_calls_non_stream(client: openai.OpenAI, model: str, upstream: Scri
     assert choice.message.content is None
     call = (choice.message.tool_calls or [])[0]
     assert json.loads(call.function.arguments) == {"city": "Paris"}  # type: ignore[union-attr]
-    if upstream.kind == "anthropic":
+    if upstream.kind in ("anthropic", "vertex"):
         assert upstream.last["tool_choice"] == {"type": "tool", "name": "get_weather"}
+    if upstream.kind == "gemini":
+        assert upstream.last["toolConfig"] == {
+            "functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}
+        }
 
 
 def test_tool_results_round_trip(
@@ -184,6 +211,39 @@ def test_tool_results_round_trip(
     assert completion.choices[0].message.content == "Hello"
     if upstream.kind == "openai":
         assert upstream.last["messages"] == history
+        return
+    if upstream.kind == "gemini":
+        assert upstream.last["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
+        paris, rome = {"city": "Paris"}, {"city": "Rome"}
+        assert upstream.last["contents"] == [
+            {"role": "user", "parts": [{"text": "Weather in Paris and Rome?"}]},
+            {
+                "role": "model",
+                "parts": [
+                    {"functionCall": {"id": "call_a1", "name": "get_weather", "args": paris}},
+                    {"functionCall": {"id": "call_b2", "name": "get_weather", "args": rome}},
+                ],
+            },
+            {
+                "role": "user",
+                "parts": [
+                    {
+                        "functionResponse": {
+                            "id": "call_a1",
+                            "name": "get_weather",
+                            "response": {"content": "18C"},
+                        }
+                    },
+                    {
+                        "functionResponse": {
+                            "id": "call_b2",
+                            "name": "get_weather",
+                            "response": {"content": "24C"},
+                        }
+                    },
+                ],
+            },
+        ]
         return
     assert upstream.last["system"] == "Be brief."
     assert upstream.last["messages"] == [
@@ -235,6 +295,13 @@ def test_images(client: openai.OpenAI, model: str, upstream: ScriptedServer) -> 
     if upstream.kind == "openai":
         assert upstream.last["messages"][0]["content"] == content
         return
+    if upstream.kind == "gemini":
+        assert upstream.last["contents"][0]["parts"] == [
+            {"text": "What is in these?"},
+            {"inlineData": {"mimeType": "image/png", "data": PIXEL}},
+            {"fileData": {"mimeType": "image/jpeg", "fileUri": "https://example.com/cat.jpg"}},
+        ]
+        return
     assert upstream.last["messages"][0]["content"] == [
         {"type": "text", "text": "What is in these?"},
         {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PIXEL}},
@@ -257,9 +324,13 @@ def test_reasoning(client: openai.OpenAI, model: str, upstream: ScriptedServer) 
     )
     reasoning = "".join(getattr(c.choices[0].delta, "reasoning_content", "") or "" for c in chunks)
     assert reasoning == "Thinking hard."
-    if upstream.kind == "anthropic":
+    if upstream.kind in ("anthropic", "vertex"):
         assert upstream.last["thinking"] == {"type": "enabled", "budget_tokens": 2048}
         assert upstream.received[0].body["max_tokens"] == 5000
+    elif upstream.kind == "gemini":
+        thinking = {"includeThoughts": True, "thinkingBudget": 2048}
+        assert upstream.last["generationConfig"]["thinkingConfig"] == thinking
+        assert upstream.received[0].body["generationConfig"]["maxOutputTokens"] == 5000
     else:
         assert upstream.last["reasoning_effort"] == "low"
 
@@ -280,12 +351,17 @@ def test_structured_output(client: openai.OpenAI, model: str, upstream: Scripted
         user="user-7",
     )
     assert json.loads(completion.choices[0].message.content or "") == {"a": 1}
-    if upstream.kind == "anthropic":
+    if upstream.kind in ("anthropic", "vertex"):
         body = upstream.last
         assert body["output_config"] == {"format": {"type": "json_schema", "schema": schema}}
         assert body["temperature"] == 0.5
         assert body["stop_sequences"] == ["END"]
         assert body["metadata"] == {"user_id": "user-7"}
+    if upstream.kind == "gemini":
+        config = upstream.last["generationConfig"]
+        assert config["responseMimeType"] == "application/json"
+        assert config["responseSchema"] == schema
+        assert (config["temperature"], config["stopSequences"]) == (0.5, ["END"])
 
 
 def test_finish_length(client: openai.OpenAI, model: str, upstream: ScriptedServer) -> None:

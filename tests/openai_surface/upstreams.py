@@ -1,7 +1,8 @@
-"""Two scripted upstreams (the suite's ScriptedUpstream, on 127.0.0.1): one speaks OpenAI chat
-completions, one Anthropic Messages. Both play the same `Script` (text, reasoning, tool calls,
-stop reason, usage, or an error), each in its own wire format, and record what they received, so
-one scenario table runs against both upstream dialects."""
+"""Scripted upstreams (the suite's ScriptedUpstream, on 127.0.0.1): one speaks OpenAI chat
+completions, one Anthropic Messages, one the Gemini API (and one Claude on Vertex AI). All play
+the same `Script` (text, reasoning, tool calls, stop reason, usage, or an error), each in its own
+wire format, and record what they received, so one scenario table runs against every upstream
+dialect."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tests.support.mock_upstream import JsonReply, Reply, ScriptedUpstream, SSER
 from tests.support.mock_upstream import Received as UpstreamReceived
 
 Stop = Literal["end", "length", "tool", "stop_sequence", "refusal"]
+VERTEX_TOKEN = "ya29.scenario-vertex-token"
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,8 @@ class ScriptedServer:
     """The suite's ScriptedUpstream, answering in one dialect with the next queued `Script`
     (the default one when none is)."""
 
-    def __init__(self, kind: Literal["openai", "anthropic"]) -> None:
+    # vertex: Claude on Vertex AI (rawPredict), Anthropic's wire at Google's URLs.
+    def __init__(self, kind: Literal["openai", "anthropic", "gemini", "vertex"]) -> None:
         self.kind = kind
         self.scripts: deque[Script] = deque()
         self.upstream = ScriptedUpstream(responder=self._respond)
@@ -60,6 +63,7 @@ class ScriptedServer:
         return [
             Received(r.path, r.headers, r.json if isinstance(r.json, dict) else {})
             for r in self.upstream.received
+            if r.path != "/token"  # Vertex's OAuth token endpoint, not a model call
         ]
 
     def reset(self) -> None:
@@ -74,12 +78,21 @@ class ScriptedServer:
         return self.received[-1].body
 
     def _respond(self, request: UpstreamReceived) -> Reply:
+        if self.kind == "vertex" and request.path == "/token":
+            return self._token()
         body = request.json if isinstance(request.json, dict) else {}
         script = self.scripts.popleft() if self.scripts else Script()
         if script.error is not None:
             status, message = script.error
             headers = {"retry-after": script.retry_after} if script.retry_after else {}
+            if self.kind == "gemini":  # Google says when to retry in the body, not a header
+                return JsonReply(_gemini_error(script), status=status)
             return JsonReply(self._error(message), status=status, headers=headers)
+        if self.kind == "gemini":
+            if not request.path.endswith(":streamGenerateContent"):
+                return JsonReply(_gemini_whole(script))
+            delay = 0.02 if script.fail_mid_stream else 0.0
+            return SSEReply(list[str | bytes](_gemini_frames(script)), delay=delay)
         if not body.get("stream"):
             return JsonReply(self._whole(script, body))
         # Apart in time, so an error comes after the client has had the first piece (the
@@ -87,6 +100,11 @@ class ScriptedServer:
         delay = 0.02 if script.fail_mid_stream else 0.0
         frames: list[str | bytes] = list(self._frames(script, body))
         return SSEReply(frames, delay=delay)
+
+    @staticmethod
+    def _token() -> JsonReply:
+        """Vertex's OAuth token endpoint, as google-auth calls it."""
+        return JsonReply({"access_token": VERTEX_TOKEN, "expires_in": 3600, "token_type": "Bearer"})
 
     def _error(self, message: str) -> dict[str, Any]:
         if self.kind == "openai":
@@ -303,17 +321,105 @@ def _anthropic_frames(s: Script) -> list[str]:
     return frames
 
 
+# Gemini API
+
+_GEMINI_FINISH = {
+    "end": "STOP",
+    "stop_sequence": "STOP",
+    "length": "MAX_TOKENS",
+    "tool": "STOP",
+    "refusal": "SAFETY",
+}
+
+
+def _gemini_usage(s: Script) -> dict[str, Any]:
+    prompt, completion = s.usage
+    return {
+        "promptTokenCount": prompt,
+        "candidatesTokenCount": completion,
+        "totalTokenCount": prompt + completion,
+    }
+
+
+def _gemini_chunk(parts: list[dict[str, Any]], s: Script, *, last: bool) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
+    if last:
+        candidate["finishReason"] = _GEMINI_FINISH[s.stop]
+    return {
+        "candidates": [candidate],
+        "usageMetadata": _gemini_usage(s),
+        "modelVersion": "gemini-upstream-snapshot",
+    }
+
+
+def _gemini_calls(s: Script) -> list[dict[str, Any]]:
+    return [
+        {
+            "functionCall": {
+                "id": c.id,
+                "name": c.name,
+                "args": json.loads("".join(c.pieces) or "{}"),
+            }
+        }
+        for c in s.calls
+    ]
+
+
+def _gemini_whole(s: Script) -> dict[str, Any]:
+    parts: list[dict[str, Any]] = []
+    if s.reasoning:
+        parts.append({"text": s.reasoning, "thought": True})
+    if s.text:
+        parts.append({"text": "".join(s.text)})
+    return _gemini_chunk(parts + _gemini_calls(s), s, last=True)
+
+
+def _gemini_frames(s: Script) -> list[str]:
+    chunks: list[list[dict[str, Any]]] = []
+    if s.reasoning:
+        chunks.append([{"text": s.reasoning, "thought": True}])
+    for piece in s.text:
+        chunks.append([{"text": piece}])
+        if s.fail_mid_stream:
+            error = {"error": {"code": 500, "message": "upstream blew up", "status": "INTERNAL"}}
+            frames = [
+                f"data: {json.dumps(_gemini_chunk(c, s, last=False))}\r\n\r\n" for c in chunks
+            ]
+            return [*frames, f"data: {json.dumps(error)}\r\n\r\n"]
+    chunks.extend([call] for call in _gemini_calls(s))
+    if not chunks:
+        chunks.append([])
+    return [
+        f"data: {json.dumps(_gemini_chunk(c, s, last=i == len(chunks) - 1))}\r\n\r\n"
+        for i, c in enumerate(chunks)
+    ]
+
+
+def _gemini_error(s: Script) -> dict[str, Any]:
+    assert s.error is not None
+    status, message = s.error
+    names = {400: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL"}
+    error: dict[str, Any] = {"code": status, "message": message, "status": names.get(status)}
+    if s.retry_after:
+        error["details"] = [
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{s.retry_after}s"}
+        ]
+    return {"error": error}
+
+
 class Servers:
-    """Both scripted upstreams (the tests drive the gateway with the synchronous SDK)."""
+    """Every scripted upstream (the tests drive the gateway with the synchronous SDK)."""
 
     def __init__(self) -> None:
         self.openai = ScriptedServer("openai")
         self.anthropic = ScriptedServer("anthropic")
+        self.gemini = ScriptedServer("gemini")
+        self.vertex = ScriptedServer("vertex")
 
     def start(self) -> None:
-        self.openai.upstream.start()
-        self.anthropic.upstream.start()
+        for server in (self.openai, self.anthropic, self.gemini, self.vertex):
+            server.upstream.start()
 
     def stop(self) -> None:
-        self.openai.upstream.stop()
-        self.anthropic.upstream.stop()
+        for server in (self.openai, self.anthropic, self.gemini, self.vertex):
+            server.upstream.stop()

@@ -140,7 +140,9 @@ class Resetter:
     """Answers every request with the first two chunks of an OpenAI stream, then resets the
     connection (RST, not a clean close): a connection reset mid-stream."""
 
-    def __init__(self) -> None:
+    def __init__(self, frames: str | None = None) -> None:
+        """`frames`: the stream's start in another wire format (two OpenAI chunks by default)."""
+        self._frames = frames
         self._listener = socket.socket()
         self._listener.bind(("127.0.0.1", 0))
         self._listener.listen(8)
@@ -151,7 +153,9 @@ class Resetter:
         self._thread.start()
 
     def _serve(self) -> None:
-        frames = "".join(str(f) for f in openai_stream(["partial ", "answer"]).frames[:2])
+        frames = self._frames or "".join(
+            str(f) for f in openai_stream(["partial ", "answer"]).frames[:2]
+        )
         # Chunked, as real upstreams stream: the reset lands inside an unfinished body.
         head = (
             "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"

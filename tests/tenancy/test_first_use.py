@@ -198,7 +198,8 @@ models:
     assert done.returncode == 2
     problems = [line.split(f"{bad}: ", 1)[1] for line in done.stderr.splitlines()]
     assert problems == [
-        "providers[0].kind: invalid value 'grpc' (expected one of: openai, anthropic, scripted)",
+        "providers[0].kind: invalid value 'grpc' "
+        "(expected one of: openai, anthropic, gemini, vertex, scripted, bedrock)",
         "providers[1].colour: is not a known field (a typo?)",
         "models[1].channels[0].model: is required",
     ]

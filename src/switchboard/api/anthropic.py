@@ -30,7 +30,8 @@ from switchboard.tenancy.auth import Authenticator
 
 FORWARDED = ("anthropic-version", "anthropic-beta")
 # Its bodies go as they are to Anthropic-kind upstreams.
-INLET = Inlet(Endpoint.ANTHROPIC, relays=frozenset({ProviderKind.ANTHROPIC}))
+# Bedrock relays Claude models only (its factory's `relays_channel`); the rest are translated.
+INLET = Inlet(Endpoint.ANTHROPIC, relays=frozenset({ProviderKind.ANTHROPIC, ProviderKind.BEDROCK}))
 
 
 async def read_inbound(

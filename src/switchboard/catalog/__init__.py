@@ -126,8 +126,19 @@ def embedded_default(env: dict[str, str] | None = None) -> Config:
     for p in data["providers"]:
         p = dict(p)
         var = p.pop("env")
-        if env.get(var):
-            p["api_key"] = env[var]
+        if p["kind"] == ProviderKind.BEDROCK:  # the AWS chain signs; the region is the variable's
+            if env.get(var) and (env.get("AWS_ACCESS_KEY_ID") or env.get("AWS_PROFILE")):
+                providers.append({**p, "region": env[var]})
+            continue
+        # Vertex: the variable names a credentials file, and a project id must be set too.
+        target = p.pop("env_as", "api_key")
+        fields = {
+            name: next((env[v] for v in names if env.get(v)), None)
+            for name, names in p.pop("env_fields", {}).items()
+        }
+        if env.get(var) and (target == "api_key" or fields.get("project")):
+            p[target] = env[var]
+            p.update({k: v for k, v in fields.items() if v})
             providers.append(p)
     active = {p["name"] for p in providers}
     models = [m for m in data["models"] if m["channels"][0]["provider"] in active]

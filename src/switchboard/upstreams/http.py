@@ -102,9 +102,11 @@ class HttpClient:
         read_error: ErrorReader,
         *,
         stream: bool,
+        read_retry: Callable[[bytes], float | None] | None = None,
     ) -> Reply:
         """POST and wait for the status. Error statuses are read and raised as UpstreamError;
-        the caller owns (and must release) a successful reply."""
+        the caller owns (and must release) a successful reply. `read_retry`: the retry delay an
+        error body asks for, for upstreams that say it there rather than in Retry-After."""
         assert self._pool is not None, "HttpClient.start() was not awaited"
         try:
             resp = await self._pool.request(
@@ -128,11 +130,14 @@ class HttpClient:
                 pass
             finally:
                 resp.close()
+            retry_after = retry_after_seconds(resp.headers)
+            if retry_after is None and read_retry is not None:
+                retry_after = read_retry(raw[:_MAX_ERROR_BODY])
             raise UpstreamError.from_status(
                 resp.status,
                 self.redactor.upstream(read_error(raw[:_MAX_ERROR_BODY])),
                 provider=provider.name,
-                retry_after=retry_after_seconds(resp.headers),
+                retry_after=retry_after,
             )
         if stream and resp.content_type == "application/json":
             # A JSON body where an event stream was asked for: the upstream ignored `stream`

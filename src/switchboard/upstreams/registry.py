@@ -10,13 +10,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from switchboard.catalog import Channel
 from switchboard.kinds import ProviderKind
 from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.anthropic import AnthropicUpstream
 from switchboard.upstreams.base import CountsRelayed, CountsTranslated, PassThrough, Upstream
+from switchboard.upstreams.bedrock import BedrockUpstream
+from switchboard.upstreams.gemini import GeminiUpstream
 from switchboard.upstreams.http import HttpClient
 from switchboard.upstreams.openai import OpenAIUpstream
 from switchboard.upstreams.scripted import ScriptedUpstream
+from switchboard.upstreams.vertex import VertexUpstream
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,9 @@ class Built:
     # Relays bodies of its own wire format unchanged but for `model` (for the surfaces that
     # declare this kind in their `Inlet.relays`).
     relay: PassThrough | None = None
+    # A kind that relays only some of its channels (Bedrock: Claude models speak Messages,
+    # the others Converse) says which; None: every channel of the kind.
+    relays_channel: Callable[[Channel], bool] | None = None
     count_relayed: CountsRelayed | None = None
     count_translated: CountsTranslated | None = None
 
@@ -53,6 +60,19 @@ def _openai(parts: Parts) -> Built:
     return Built(upstream, relay=upstream, count_translated=upstream)
 
 
+def _gemini(parts: Parts) -> Built:
+    return Built(GeminiUpstream(parts.http, parts.signer))
+
+
+def _vertex(parts: Parts) -> Built:
+    return Built(VertexUpstream(parts.http, parts.signer))
+
+
+def _bedrock(parts: Parts) -> Built:
+    upstream = BedrockUpstream(parts.http)  # botocore is imported at its first request
+    return Built(upstream, relay=upstream, relays_channel=BedrockUpstream.relays)
+
+
 def _scripted(parts: Parts) -> Built:
     return Built(ScriptedUpstream())
 
@@ -61,6 +81,9 @@ UPSTREAMS: Mapping[ProviderKind, Factory] = MappingProxyType(
     {
         ProviderKind.OPENAI: _openai,
         ProviderKind.ANTHROPIC: _anthropic,
+        ProviderKind.GEMINI: _gemini,
+        ProviderKind.VERTEX: _vertex,
         ProviderKind.SCRIPTED: _scripted,
+        ProviderKind.BEDROCK: _bedrock,
     }
 )

@@ -49,6 +49,17 @@ class Reader(Protocol[T_co]):
         ...
 
 
+class Source(Protocol):
+    """Where a stream's events come from: the reply's SSE events (EventSource), or another
+    framing read as events (Bedrock's event stream: each message's type and payload)."""
+
+    async def read(self) -> list[SSEEvent] | None:
+        """The events of the next read ([] when it completed none); None after the end."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class UpstreamStream(Generic[T]):
     """Items from an upstream's stream, one per upstream read."""
 
@@ -60,9 +71,11 @@ class UpstreamStream(Generic[T]):
         resp: Reply,
         reader: Reader[T],
         dropped: Sequence[str] = (),
+        *,
+        source: Source | None = None,
     ) -> None:
         self._reader = reader
-        self._source = EventSource(provider, resp)
+        self._source: Source = EventSource(provider, resp) if source is None else source
         self.dropped = dropped  # what encoding the request for this upstream dropped
 
     @property

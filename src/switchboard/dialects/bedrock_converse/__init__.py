@@ -1,0 +1,1 @@
+"""AWS Bedrock's Converse API (the models Bedrock serves that do not speak Anthropic Messages)."""
