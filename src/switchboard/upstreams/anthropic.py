@@ -19,7 +19,7 @@ from switchboard.redact import Redactor
 from switchboard.upstreams.base import Call, Completion, Forward, Relayed
 from switchboard.upstreams.connection import Reply
 from switchboard.upstreams.http import HttpClient
-from switchboard.upstreams.stream import NO_NOTES, UpstreamStream
+from switchboard.upstreams.stream import DecodingReader, RelayingReader, UpstreamStream
 
 # Translated requests may carry temperature/top_p/top_k, which only this version accepts.
 TRANSLATED_VERSION = "2023-06-01"
@@ -133,24 +133,14 @@ def _profile(call: Call) -> UpstreamProfile:
     )
 
 
-class EventReader:
+class EventReader(DecodingReader[StreamDecoder]):
     """A translated stream: Anthropic events decoded into IR event batches."""
 
-    __slots__ = ("_decoder", "_name", "_redactor", "done")
+    __slots__ = ("_name",)
 
     def __init__(self, name: str, decoder: StreamDecoder, redactor: Redactor) -> None:
+        super().__init__(decoder, redactor)
         self._name = name
-        self._decoder = decoder
-        self._redactor = redactor
-        self.done = False
-
-    @property
-    def usage(self) -> ir.Usage:
-        return self._decoder.usage
-
-    @property
-    def notes(self) -> list[str]:
-        return self._decoder.notes
 
     def take(self, events: list[SSEEvent]) -> list[ir.Event]:
         decoder = self._decoder
@@ -170,22 +160,10 @@ class EventReader:
         raise UpstreamError.malformed(self._name, "the stream ended before message_stop")
 
 
-class RelayReader:
+class RelayReader(RelayingReader[StreamRelay]):
     """A relayed stream: Anthropic events passed on as they came, but for `model`."""
 
-    __slots__ = ("_name", "_redactor", "_relay", "done")
-
-    notes = NO_NOTES
-
-    def __init__(self, name: str, relay: StreamRelay, redactor: Redactor) -> None:
-        self._name = name
-        self._relay = relay
-        self._redactor = redactor
-        self.done = False
-
-    @property
-    def usage(self) -> ir.Usage:
-        return self._relay.usage
+    __slots__ = ()
 
     def take(self, events: list[SSEEvent]) -> bytes:
         relay = self._relay

@@ -35,7 +35,7 @@ from switchboard.redact import Redactor
 from switchboard.upstreams.base import Call, Completion, Forward, Relayed
 from switchboard.upstreams.connection import ConnectionFailed, Reply, ReplyTimeout
 from switchboard.upstreams.http import HttpClient
-from switchboard.upstreams.stream import NO_NOTES, UpstreamStream
+from switchboard.upstreams.stream import DecodingReader, RelayingReader, UpstreamStream
 
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
 SERVICE = "bedrock"
@@ -407,23 +407,10 @@ class _AnthropicChunks:
         return []
 
 
-class EventReader:
+class EventReader(DecodingReader[Decoder]):
     """A translated stream: Converse events, or Claude's chunks, decoded into IR batches."""
 
-    __slots__ = ("_decoder", "_redactor", "done")
-
-    def __init__(self, decoder: Decoder, redactor: Redactor) -> None:
-        self._decoder = decoder
-        self._redactor = redactor
-        self.done = False
-
-    @property
-    def usage(self) -> ir.Usage:
-        return self._decoder.usage
-
-    @property
-    def notes(self) -> list[str]:
-        return self._decoder.notes
+    __slots__ = ()
 
     def take(self, events: list[SSEEvent]) -> list[ir.Event]:
         decoder = self._decoder
@@ -442,23 +429,11 @@ class EventReader:
         return self._decoder.finish()
 
 
-class RelayReader:
+class RelayReader(RelayingReader[StreamRelay]):
     """Claude's stream relayed to an Anthropic client: each `chunk` becomes the SSE event it
     carries, through the same relay as Anthropic's own streams."""
 
-    __slots__ = ("_name", "_redactor", "_relay", "done")
-
-    notes = NO_NOTES
-
-    def __init__(self, name: str, relay: StreamRelay, redactor: Redactor) -> None:
-        self._name = name
-        self._relay = relay
-        self._redactor = redactor
-        self.done = False
-
-    @property
-    def usage(self) -> ir.Usage:
-        return self._relay.usage
+    __slots__ = ()
 
     def take(self, events: list[SSEEvent]) -> bytes:
         relay = self._relay

@@ -23,12 +23,11 @@ from switchboard.dialects.gemini.upstream_request import (
 )
 from switchboard.dialects.sse import SSEEvent
 from switchboard.errors import UpstreamError
-from switchboard.redact import Redactor
 from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.base import Call, Completion
 from switchboard.upstreams.connection import Reply
 from switchboard.upstreams.http import HttpClient
-from switchboard.upstreams.stream import UpstreamStream
+from switchboard.upstreams.stream import DecodingReader, UpstreamStream
 
 
 class GeminiCaller:
@@ -127,25 +126,12 @@ class GeminiUpstream:
         return await self._caller.stream(call, self._base(call.channel), _headers(call.channel))
 
 
-class EventReader:
+class EventReader(DecodingReader[StreamDecoder]):
     """A translated stream: Gemini chunks decoded into IR event batches. Gemini has no end
-    marker (the chunk with a `finishReason` is the last), so the stream ends at end of reply."""
+    marker (the chunk with a `finishReason` is the last), so the stream ends at end of reply
+    (`done` stays False)."""
 
-    __slots__ = ("_decoder", "_redactor")
-
-    done = False
-
-    def __init__(self, decoder: StreamDecoder, redactor: Redactor) -> None:
-        self._decoder = decoder
-        self._redactor = redactor
-
-    @property
-    def usage(self) -> ir.Usage:
-        return self._decoder.usage
-
-    @property
-    def notes(self) -> list[str]:
-        return self._decoder.notes
+    __slots__ = ()
 
     def take(self, events: list[SSEEvent]) -> list[ir.Event]:
         decoder = self._decoder

@@ -21,12 +21,11 @@ from switchboard.dialects.openai_chat.stream import StreamDecoder
 from switchboard.dialects.openai_chat.upstream_request import UpstreamProfile, encode_request
 from switchboard.dialects.sse import SSEEvent
 from switchboard.errors import InvalidRequest, UpstreamError
-from switchboard.redact import Redactor
 from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.base import Call, Completion, Forward, Relayed
 from switchboard.upstreams.connection import Reply
 from switchboard.upstreams.http import HttpClient
-from switchboard.upstreams.stream import NO_NOTES, UpstreamStream
+from switchboard.upstreams.stream import DecodingReader, RelayingReader, UpstreamStream
 
 
 def _profile(call: Call, signer: ThinkingSigner) -> UpstreamProfile:
@@ -171,22 +170,10 @@ class OpenAIUpstream:
         )
 
 
-class RelayReader:
+class RelayReader(RelayingReader[StreamRelay]):
     """A relayed stream: OpenAI chunks passed on as they came, but for `model`."""
 
-    __slots__ = ("_name", "_redactor", "_relay", "done")
-
-    notes = NO_NOTES
-
-    def __init__(self, name: str, relay: StreamRelay, redactor: Redactor) -> None:
-        self._name = name
-        self._relay = relay
-        self._redactor = redactor
-        self.done = False
-
-    @property
-    def usage(self) -> ir.Usage:
-        return self._relay.usage
+    __slots__ = ()
 
     def take(self, events: list[SSEEvent]) -> bytes:
         relay = self._relay
@@ -214,23 +201,10 @@ class RelayReader:
         return DONE  # a finished stream that lacked [DONE] (llama.cpp, ik_llama.cpp)
 
 
-class EventReader:
+class EventReader(DecodingReader[StreamDecoder]):
     """A translated stream: OpenAI chunks decoded into IR event batches."""
 
-    __slots__ = ("_decoder", "_redactor", "done")
-
-    def __init__(self, decoder: StreamDecoder, redactor: Redactor) -> None:
-        self._decoder = decoder
-        self._redactor = redactor
-        self.done = False
-
-    @property
-    def usage(self) -> ir.Usage:
-        return self._decoder.usage
-
-    @property
-    def notes(self) -> list[str]:
-        return self._decoder.notes
+    __slots__ = ()
 
     def take(self, events: list[SSEEvent]) -> list[ir.Event]:
         decoder = self._decoder

@@ -14,6 +14,7 @@ from typing import Generic, Protocol, TypeVar
 from switchboard import ir
 from switchboard.config import ProviderConfig
 from switchboard.dialects.sse import SSEEvent
+from switchboard.redact import Redactor
 from switchboard.upstreams.connection import Reply
 from switchboard.upstreams.http import EventSource
 
@@ -47,6 +48,68 @@ class Reader(Protocol[T_co]):
     def end(self) -> T_co:
         """The upstream ended the stream before `done`: the last item, or the error."""
         ...
+
+
+class Decoding(Protocol):
+    """What a dialect's stream decoder tells its reader."""
+
+    @property
+    def usage(self) -> ir.Usage: ...
+
+    @property
+    def notes(self) -> list[str]: ...
+
+
+class Relaying(Protocol):
+    """What a dialect's stream relay tells its reader."""
+
+    @property
+    def usage(self) -> ir.Usage: ...
+
+
+D = TypeVar("D", bound=Decoding)
+R = TypeVar("R", bound=Relaying)
+
+
+class DecodingReader(Generic[D]):
+    """The part every translating reader shares: its dialect's decoder (the usage and the loss
+    report), the redactor for in-stream errors, and whether the stream is done. A dialect adds
+    `take` and `end`."""
+
+    __slots__ = ("_decoder", "_redactor", "done")
+
+    def __init__(self, decoder: D, redactor: Redactor) -> None:
+        self._decoder = decoder
+        self._redactor = redactor
+        self.done = False
+
+    @property
+    def usage(self) -> ir.Usage:
+        return self._decoder.usage
+
+    @property
+    def notes(self) -> list[str]:
+        return self._decoder.notes
+
+
+class RelayingReader(Generic[R]):
+    """The part every relaying reader shares: the provider's name (for malformed streams), its
+    dialect's relay (the usage read on the way), the redactor, and whether the stream is done.
+    A relay drops nothing: its loss report is always empty."""
+
+    __slots__ = ("_name", "_redactor", "_relay", "done")
+
+    notes = NO_NOTES
+
+    def __init__(self, name: str, relay: R, redactor: Redactor) -> None:
+        self._name = name
+        self._relay = relay
+        self._redactor = redactor
+        self.done = False
+
+    @property
+    def usage(self) -> ir.Usage:
+        return self._relay.usage
 
 
 class Source(Protocol):
