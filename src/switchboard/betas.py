@@ -25,6 +25,7 @@ _BEDROCK = frozenset(
         "computer-use-2024-10-22",
         "computer-use-2025-01-24",
         "computer-use-2025-11-24",
+        "fine-grained-tool-streaming-2025-05-14",
         "token-efficient-tools-2025-02-19",
         "interleaved-thinking-2025-05-14",
         "output-128k-2025-02-19",

@@ -74,26 +74,15 @@ def _chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
     return b"data: " + json.dumps(body).encode() + b"\n\n"
 
 
-class PrefixCachingUpstream:
-    """ScriptedUpstream answering every chat completion with a short text and the usage its
-    prefix cache gives."""
+class PrefixCachingUpstream(ScriptedUpstream):
+    """The suite's ScriptedUpstream answering every chat completion with a short text and the
+    usage its prefix cache gives."""
 
     OUTPUT_TOKENS = 20
 
     def __init__(self) -> None:
         self.cache = PrefixCache()
-        self.upstream = ScriptedUpstream(responder=self._reply)
-
-    def __enter__(self) -> PrefixCachingUpstream:
-        self.upstream.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.upstream.stop()
-
-    @property
-    def base_url(self) -> str:
-        return self.upstream.openai_base
+        super().__init__(responder=self._reply)
 
     def _reply(self, request: Received) -> Reply:
         body: dict[str, Any] = request.json if isinstance(request.json, dict) else {}

@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
+from tests.claude_code_wire.ledgered import ledgered_gateway, new_key
 from tests.support.mock_upstream import (
     Received,
     Reply,
@@ -24,7 +24,7 @@ from tests.support.mock_upstream import (
     anthropic_stream,
 )
 from tests.support.stream_validator import validate_anthropic_stream
-from tests.tenancy.gateway import MASTER, Gateway
+from tests.tenancy.gateway import Gateway
 
 CLAUDE_CODE_BETAS = (
     "claude-code-20250219,interleaved-thinking-2025-05-14,context-management-2025-06-27,"
@@ -63,8 +63,6 @@ def gateway(
     base = upstream.anthropic_base
     assert base.startswith("http://127.0.0.1:")
     config = {
-        "master_key": MASTER,
-        "database": f"sqlite:///{tmp / 'switchboard.db'}",
         "providers": [
             {
                 "name": "vendor",
@@ -84,13 +82,8 @@ def gateway(
             for model, provider in (("vendor-model", "vendor"), ("open-model", "open"))
         ],
     }
-    path = tmp / "switchboard.yaml"
-    path.write_text(yaml.safe_dump(config))
-    gw = Gateway(path, tmp / "gateway.log")
-    try:
+    with ledgered_gateway(tmp, **config) as gw:
         yield gw
-    finally:
-        gw.stop()
 
 
 def _post(gateway: Gateway, key: str, model: str, stream: bool) -> httpx.Response:
@@ -116,9 +109,7 @@ def _post(gateway: Gateway, key: str, model: str, stream: bool) -> httpx.Respons
 
 @pytest.fixture(scope="module")
 def key(gateway: Gateway) -> tuple[str, str]:
-    status, made = gateway.admin("POST", "/admin/keys", {"name": "betas"})
-    assert status == 201, made
-    return made["id"], made["key"]
+    return new_key(gateway, "betas")
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -182,7 +173,7 @@ def test_check_accepts_the_list_and_refuses_a_bad_flag(tmp_path: Path) -> None:
         "models": [],
     }
     path = tmp_path / "good.yaml"
-    path.write_text(yaml.safe_dump(good))
+    path.write_text(json.dumps(good))
     assert load_config(path).providers[0].betas == ["effort-2025-11-24"]
     good["providers"][0]["betas"] = ["bad flag\r\nx: y"]
     path.write_text(json.dumps(good))

@@ -7,36 +7,33 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
+from tests.claude_code_wire.ledgered import ledgered_gateway, new_key
 from tests.claude_code_wire.prefix_cache import PrefixCachingUpstream
 from tests.claude_code_wire.replay import TurnUsage, replay, table, turns
-from tests.support.gateway import GatewayProcess
+from tests.tenancy.gateway import Gateway
 
-MASTER = "sk-cccache-master-" + "m" * 20
 PRICING = {"input": 0.30, "output": 1.20, "cache_read": 0.006}
 
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[PrefixCachingUpstream]:
-    with PrefixCachingUpstream() as up:
+    up = PrefixCachingUpstream()
+    with up:
         yield up
 
 
 @pytest.fixture(scope="module")
 def gateway(
     upstream: PrefixCachingUpstream, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[GatewayProcess]:
-    database = tmp_path_factory.mktemp("cccache") / "switchboard.db"
+) -> Iterator[Gateway]:
+    tmp = tmp_path_factory.mktemp("cccache")
     config = {
-        "master_key": MASTER,
-        "database": f"sqlite:///{database}",
         "providers": [
-            {"name": "cache", "kind": "openai", "base_url": upstream.base_url, "api_key": "k"}
+            {"name": "cache", "kind": "openai", "base_url": upstream.openai_base, "api_key": "k"}
         ],
         "models": [
             {
@@ -50,30 +47,18 @@ def gateway(
             }
         ],
     }
-    with GatewayProcess(config) as gw:
-        assert gw.url.startswith("http://127.0.0.1:")
+    with ledgered_gateway(tmp, **config) as gw:
         yield gw
 
 
-def _admin(gateway: GatewayProcess, method: str, path: str, body: Any = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(
-        gateway.url + path, data=data, method=method, headers={"x-api-key": MASTER}
-    )
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(req, timeout=10) as resp:
-        return json.loads(resp.read())
-
-
 @pytest.fixture(scope="module")
-def key(gateway: GatewayProcess) -> tuple[str, str]:
-    made = _admin(gateway, "POST", "/admin/keys", {"name": "claude-code"})
-    return made["id"], made["key"]
+def key(gateway: Gateway) -> tuple[str, str]:
+    return new_key(gateway, "claude-code")
 
 
 @pytest.fixture(scope="module")
 def replayed(
-    gateway: GatewayProcess, upstream: PrefixCachingUpstream, key: tuple[str, str]
+    gateway: Gateway, upstream: PrefixCachingUpstream, key: tuple[str, str]
 ) -> list[TurnUsage]:
     usages = replay(gateway.url + "/anthropic", key[1])
     print("\n" + table(usages))
@@ -105,7 +90,7 @@ def test_from_the_third_turn_on_the_upstream_serves_most_input_from_its_cache(
 def test_the_upstream_never_sees_the_attribution_line(
     upstream: PrefixCachingUpstream, replayed: list[TurnUsage]
 ) -> None:
-    bodies = [r.json for r in upstream.upstream.received if isinstance(r.json, dict)]
+    bodies = [r.json for r in upstream.received if isinstance(r.json, dict)]
     assert len(bodies) == len(replayed)
     for body in bodies:
         assert "x-anthropic-billing-header" not in json.dumps(body)
@@ -116,7 +101,7 @@ def test_the_upstream_never_sees_the_attribution_line(
 def test_deferred_tools_reach_the_upstream_once_loaded(
     upstream: PrefixCachingUpstream, replayed: list[TurnUsage]
 ) -> None:
-    bodies = [r.json for r in upstream.upstream.received if isinstance(r.json, dict)]
+    bodies = [r.json for r in upstream.received if isinstance(r.json, dict)]
     recorded = turns()
     for turn, body in zip(recorded, bodies, strict=True):
         sent = {t["function"]["name"] for t in body["tools"]}
@@ -134,11 +119,13 @@ def test_deferred_tools_reach_the_upstream_once_loaded(
 
 
 def test_the_ledger_bills_cached_tokens_at_the_cache_read_price(
-    gateway: GatewayProcess, key: tuple[str, str], replayed: list[TurnUsage]
+    gateway: Gateway, key: tuple[str, str], replayed: list[TurnUsage]
 ) -> None:
     deadline = time.monotonic() + 15
     while True:
-        rows = _admin(gateway, "GET", f"/admin/usage?key={key[0]}&limit=1000")["data"]
+        status, body = gateway.admin("GET", f"/admin/usage?key={key[0]}&limit=1000")
+        assert status == 200
+        rows = body["data"]
         if len(rows) >= len(replayed) or time.monotonic() > deadline:
             break
         time.sleep(0.2)
