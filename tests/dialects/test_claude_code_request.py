@@ -4,6 +4,8 @@ attribution line (recognized by a bounded pattern, never user text), deferred to
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -125,3 +127,30 @@ def test_a_deferred_tool_already_called_or_chosen_is_sent() -> None:
         _body(tools=TOOLS, messages=messages, tool_choice={"type": "tool", "name": "Cron"})
     )
     assert [t.name for t in req.tools] == ["ToolSearch", "Read", "WebFetch", "Cron"]
+
+
+RECORDING = Path(__file__).parents[1] / "data" / "claude_code_session.json"
+
+
+def _encoders() -> dict[str, Callable[[ir.Request], dict[str, Any]]]:
+    from switchboard.dialects.bedrock_converse import upstream_request as converse
+    from switchboard.dialects.gemini import upstream_request as gemini
+    from switchboard.dialects.openai_chat import upstream_request as openai
+
+    return {
+        "openai": lambda r: openai.encode_request(r, openai.UpstreamProfile("m", "m")).body,
+        "gemini": lambda r: gemini.encode_request(r, gemini.UpstreamProfile("m", "m")).body,
+        "converse": lambda r: converse.encode_request(r, converse.UpstreamProfile("m", "m")).body,
+    }
+
+
+@pytest.mark.parametrize("dialect", ["openai", "gemini", "converse"])
+def test_every_translation_of_the_recorded_session_leaves_the_line_out(dialect: str) -> None:
+    encode = _encoders()[dialect]
+    for turn in orjson.loads(RECORDING.read_bytes())["turns"]:
+        raw = orjson.dumps(turn["body"])
+        assert b"x-anthropic-billing-header" in raw
+        sent = orjson.dumps(encode(decode_request(raw)))
+        assert b"x-anthropic-billing-header" not in sent
+        assert b"DeferredToolPlaceholder" not in sent
+        assert b"You are a Claude agent" in sent  # the rest of the system prompt
