@@ -104,6 +104,9 @@ class ProviderConfig(_Strict, frozen=True):
     aws_secret_access_key: str | None = None
     aws_session_token: str | None = None
     aws_profile: str | None = None
+    # Anthropic pass-through: the `anthropic-beta` flags this provider is sent (the others are
+    # left out and reported). Unset: the built-in list of a known vendor (betas.py), else all.
+    betas: list[str] | None = None
 
     def keys(self) -> list[str | None]:
         """Every key to rotate through; [None] for a provider that needs none."""
@@ -479,6 +482,11 @@ def _check_references(config: Config, problems: Problems) -> None:
             _check_bedrock(p, f"providers[{i}]", problems)
         elif p.kind != ProviderKind.SCRIPTED and not re.match(r"^https?://", p.base_url):
             problems.add(f"providers[{i}].base_url", "must be an http:// or https:// URL")
+        for j, flag in enumerate(p.betas or []):
+            if not re.match(r"^[a-z0-9][a-z0-9._-]{0,99}$", flag):
+                problems.add(
+                    f"providers[{i}].betas[{j}]", "must be a flag name such as effort-2025-11-24"
+                )
     ids: set[str] = set()
     for i, m in enumerate(config.models):
         if m.id in ids:

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import msgspec
 
-from switchboard import ir
+from switchboard import betas, ir
 from switchboard.catalog import Catalog, Channel, ModelEntry
 from switchboard.config import Documents, Routing
 from switchboard.counting import Calibration, estimate_tokens
@@ -315,7 +315,11 @@ class Gateway:
         return self.calibration.adjust(entry.id, estimate), False
 
     def _forward(self, inbound: Inbound, channel: Channel) -> Forward:
-        return Forward(inbound.body, inbound.model, channel, inbound.headers, inbound.usage_chunk)
+        # Only the beta flags this upstream takes (betas.py); the others go in the loss report.
+        headers, removed = betas.filtered(inbound.headers, channel.provider)
+        return Forward(
+            inbound.body, inbound.model, channel, headers, inbound.usage_chunk, tuple(removed)
+        )
 
     async def _attempts(
         self,
@@ -382,8 +386,9 @@ class Gateway:
         async def attempt(channel: Channel) -> Completed:
             if self._passthrough(inbound, channel):
                 relays = self._relays[channel.provider.kind]
-                relayed = await relays.forward(self._forward(inbound, channel))
-                return Completed(relayed.usage, raw=relayed.body)
+                forward = self._forward(inbound, channel)
+                relayed = await relays.forward(forward)
+                return Completed(relayed.usage, raw=relayed.body, dropped=forward.dropped)
             await self._fetch_documents(inbound)
             upstream = self._translated[channel.provider.kind]
             done = await upstream.complete(self._call(inbound, entry, channel, record))
@@ -413,9 +418,11 @@ class Gateway:
             # go to another channel, since the client has seen nothing yet.
             if self._passthrough(inbound, channel):
                 relays = self._relays[channel.provider.kind]
-                relay = await relays.forward_stream(self._forward(inbound, channel))
+                forward = self._forward(inbound, channel)
+                relay = await relays.forward_stream(forward)
                 raw = aiter(relay)
-                return Streaming(record, await _first(relay, raw), relay, raw)
+                head = await _first(relay, raw)
+                return Streaming(record, head, relay, raw, dropped=forward.dropped)
             await self._fetch_documents(inbound)
             upstream = self._translated[channel.provider.kind]
             source = await upstream.stream(self._call(inbound, entry, channel, record))
