@@ -25,6 +25,7 @@ E2E_DIRS = frozenset(
         "openai_surface",
         "resilience",
         "support_tests",
+        "telemetry",
         "tenancy",
         "transport",
     }

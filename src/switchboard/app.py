@@ -42,6 +42,7 @@ from switchboard.storage.activity import Activity
 from switchboard.tenancy.auth import Authenticator
 from switchboard.tenancy.runtime import Tenancy
 from switchboard.tenancy.usage import ledger_row
+from switchboard.tracing import start_tracing
 from switchboard.upstreams.http import HttpClient
 from switchboard.upstreams.registry import UPSTREAMS, Factory
 
@@ -71,7 +72,9 @@ class App:
         # Upstream text reaching a client or a log passes it; built once, from this config.
         self.redactor = Redactor.of(config, master_key)
         use_redactor(self.redactor.text)
-        self.http = HttpClient(self.redactor, config.upstreams)
+        self.tracing = start_tracing(config.telemetry, self.redactor.text)
+        trace_context = self.tracing.upstream_headers if self.tracing.enabled else None
+        self.http = HttpClient(self.redactor, config.upstreams, trace_context=trace_context)
         signer = ThinkingSigner.from_master_key(master_key)
         self.tenancy = Tenancy(config)
         self.gateway = Gateway(
@@ -82,6 +85,7 @@ class App:
             config.documents,
             config.routing,
             upstreams,
+            tracing=self.tracing,
         )
         self.in_flight = InFlight()
         self.ledger = self.tenancy.ledger
@@ -184,6 +188,7 @@ class App:
                 self.in_flight.close()
                 await self.http.close()
                 await self.tenancy.stop()  # flushes the usage ledger
+                await self.tracing.close()  # exports the last spans
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -199,6 +204,9 @@ class App:
         elif handler is None and (path == "/console" or path.startswith("/console/")):
             handler = self.console
         self.in_flight.add(ex)
+        traced = None
+        if self.tracing.enabled and path in self.metered:
+            traced = self.tracing.request(ex.headers, path)
         try:
             if not self.ledger.accepting and path in self.metered:
                 # Neither the database nor the journal takes usage rows: serving would be
@@ -231,6 +239,8 @@ class App:
                 self._access(ex, path, elapsed)
                 if path in self.metered:
                     self._meter(ex, elapsed)
+            if traced is not None:
+                self.tracing.finish(traced, ex.record, ex.status)
 
     async def _suffix_route(self, ex: Exchange, method: str, path: str) -> None:
         for allowed, prefix, handler in self.suffix_routes:

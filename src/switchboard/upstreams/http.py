@@ -58,14 +58,17 @@ class HttpClient:
         redactor: Redactor,
         settings: Upstreams | None = None,
         env: Mapping[str, str] | None = None,
+        trace_context: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
         """`redactor`: every upstream text that becomes an error message passes it, here and in
         the stream readers of upstreams/ (in-stream error events), which take it from here.
         `env`: where HTTPS_PROXY, HTTP_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE are read (the
-        process environment)."""
+        process environment). `trace_context`: the headers that carry the current trace to
+        the upstream (traceparent), when tracing is on."""
         self.redactor = redactor
         self._settings = settings or Upstreams()
         self._env = env
+        self._trace_context = trace_context
         self._pool: Pool | None = None
         self._deadlines: dict[tuple[str, bool], Deadlines] = {}
 
@@ -108,6 +111,8 @@ class HttpClient:
         the caller owns (and must release) a successful reply. `read_retry`: the retry delay an
         error body asks for, for upstreams that say it there rather than in Retry-After."""
         assert self._pool is not None, "HttpClient.start() was not awaited"
+        if self._trace_context is not None:
+            headers = {**headers, **self._trace_context()}
         try:
             resp = await self._pool.request(
                 url, headers, body, self._deadlines_for(provider, stream)
