@@ -246,11 +246,13 @@ def test_a_request_without_a_parent_starts_its_own_trace(
 def test_sampling_and_content_capture_follow_the_config(upstream: ScriptedUpstream) -> None:
     """sample_ratio 0: no trace of its own is exported (a client's sampled parent still is);
     capture_content: the prompt is on the span, its secrets masked."""
-    with OtlpReceiver() as receiver, GatewayProcess(
-        _config(upstream, receiver, sample_ratio=0.0, capture_content=True)
-    ) as gw, anthropic.Anthropic(
-        base_url=gw.url + "/anthropic", api_key=CLIENT_KEY, max_retries=0
-    ) as client:
+    with (
+        OtlpReceiver() as receiver,
+        GatewayProcess(_config(upstream, receiver, sample_ratio=0.0, capture_content=True)) as gw,
+        anthropic.Anthropic(
+            base_url=gw.url + "/anthropic", api_key=CLIENT_KEY, max_retries=0
+        ) as client,
+    ):
         upstream.reset()
         upstream.enqueue(openai_completion("one"), openai_completion("two"))
         client.messages.create(
@@ -279,9 +281,12 @@ def test_telemetry_off_sends_no_trace_context(tmp_path: Any, upstream: ScriptedU
     with OtlpReceiver() as receiver:
         config = _config(upstream, receiver)
         del config["telemetry"]
-        with GatewayProcess(config) as gw, anthropic.Anthropic(
-            base_url=gw.url + "/anthropic", api_key=CLIENT_KEY, max_retries=0
-        ) as client:
+        with (
+            GatewayProcess(config) as gw,
+            anthropic.Anthropic(
+                base_url=gw.url + "/anthropic", api_key=CLIENT_KEY, max_retries=0
+            ) as client,
+        ):
             upstream.reset()
             upstream.enqueue(openai_completion("hi"))
             client.messages.create(
