@@ -57,10 +57,10 @@ def configured_secrets(config: Config, master_key: str) -> list[str]:
     for provider in config.providers:
         found += [provider.api_key or "", *provider.api_keys]
         found += [provider.aws_secret_access_key or "", provider.aws_session_token or ""]
-        found += [v for k, v in provider.headers.items() if _CREDENTIAL_HEADER.search(k)]
+        found += _credentials(provider.headers)
     found += [c.api_key or "" for m in config.models for c in m.channels]
     found += [k.key for k in config.keys]
-    found += [v for k, v in config.telemetry.headers.items() if _CREDENTIAL_HEADER.search(k)]
+    found += _credentials(config.telemetry.headers)
     for url in (config.database, config.redis or ""):
         try:
             password = urlsplit(url).password
@@ -74,6 +74,16 @@ def configured_secrets(config: Config, master_key: str) -> list[str]:
             # As written in JSON too: a relayed body or a log line carries the escaped form.
             variants += [secret, orjson.dumps(secret).decode()[1:-1], secret.replace("/", "\\/")]
     return sorted(set(variants), key=len, reverse=True)  # longest first: no partial masks
+
+
+def _credentials(headers: dict[str, str]) -> list[str]:
+    """The values of credential headers, whole and without their scheme (`Bearer X`: X too,
+    since what echoes a credential back usually quotes the token alone)."""
+    found = []
+    for name, value in headers.items():
+        if _CREDENTIAL_HEADER.search(name):
+            found += [value, value.split()[-1] if value.split() else ""]
+    return found
 
 
 class Redactor:
