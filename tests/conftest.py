@@ -22,10 +22,10 @@ E2E_DIRS = frozenset(
         "deploy",
         "e2e",
         "google",
+        "observability",
         "openai_surface",
         "resilience",
         "support_tests",
-        "telemetry",
         "tenancy",
         "transport",
     }

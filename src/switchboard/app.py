@@ -19,6 +19,7 @@ from switchboard.api.inflight import InFlight
 from switchboard.api.metrics import MetricsHandler
 from switchboard.api.surface import Handler, Parts, SuffixHandler, Surface
 from switchboard.api.surfaces import SURFACES
+from switchboard.capture.recorder import Capturer
 from switchboard.catalog import Catalog
 from switchboard.config import Config
 from switchboard.console import Console
@@ -39,6 +40,7 @@ from switchboard.redact import Redactor
 from switchboard.service import Gateway
 from switchboard.signing import ThinkingSigner
 from switchboard.storage.activity import Activity
+from switchboard.storage.captures import CaptureStore
 from switchboard.tenancy.auth import Authenticator
 from switchboard.tenancy.runtime import Tenancy
 from switchboard.tenancy.usage import ledger_row
@@ -74,7 +76,12 @@ class App:
         use_redactor(self.redactor.text)
         self.tracing = start_tracing(config.telemetry, self.redactor.text)
         trace_context = self.tracing.upstream_headers if self.tracing.enabled else None
-        self.http = HttpClient(self.redactor, config.upstreams, trace_context=trace_context)
+        self.http = HttpClient(
+            self.redactor,
+            config.upstreams,
+            trace_context=trace_context,
+            capturing=config.capture.enabled,
+        )
         signer = ThinkingSigner.from_master_key(master_key)
         self.tenancy = Tenancy(config)
         self.gateway = Gateway(
@@ -87,6 +94,10 @@ class App:
             upstreams,
             tracing=self.tracing,
         )
+        self.capturer = None
+        if config.capture.enabled:
+            store = CaptureStore(self.tenancy.storage.engine)
+            self.capturer = Capturer(config.capture, self.redactor.text, store)
         self.in_flight = InFlight()
         self.ledger = self.tenancy.ledger
         self.metrics = Metrics(self.gateway.router, self.in_flight.counts, self.ledger)
@@ -170,6 +181,8 @@ class App:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 await self.http.start()
+                if self.capturer is not None:
+                    self.capturer.start()
                 # What exists at start lives as long as the process: out of the cyclic
                 # collector's sight, a full collection scans only what requests allocate
                 # (with a 90 KB body, 11 ms per gen-2 pass before, under 1 ms after). And
@@ -187,6 +200,8 @@ class App:
                     await asyncio.wait(running, timeout=SHUTDOWN_WAIT)
                 self.in_flight.close()
                 await self.http.close()
+                if self.capturer is not None:
+                    await self.capturer.stop()
                 await self.tenancy.stop()  # flushes the usage ledger
                 await self.tracing.close()  # exports the last spans
                 await send({"type": "lifespan.shutdown.complete"})
@@ -207,6 +222,11 @@ class App:
         traced = None
         if self.tracing.enabled and path in self.metered:
             traced = self.tracing.request(ex.headers, path)
+        captured = None
+        capturer = self.capturer
+        if capturer is not None and path in self.metered:
+            captured = capturer.begin(ex.headers)
+            ex.capture = captured[0]
         try:
             if not self.ledger.accepting and path in self.metered:
                 # Neither the database nor the journal takes usage rows: serving would be
@@ -241,6 +261,8 @@ class App:
                     self._meter(ex, elapsed)
             if traced is not None:
                 self.tracing.finish(traced, ex.record, ex.status)
+            if captured is not None and capturer is not None:
+                capturer.end(*captured, ex.record, ex.request_id, ex.status)
 
     async def _suffix_route(self, ex: Exchange, method: str, path: str) -> None:
         for allowed, prefix, handler in self.suffix_routes:

@@ -16,7 +16,7 @@ on error text and log lines that may carry outside text, never on a successful r
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 import orjson
@@ -74,6 +74,11 @@ def configured_secrets(config: Config, master_key: str) -> list[str]:
             # As written in JSON too: a relayed body or a log line carries the escaped form.
             variants += [secret, orjson.dumps(secret).decode()[1:-1], secret.replace("/", "\\/")]
     return sorted(set(variants), key=len, reverse=True)  # longest first: no partial masks
+
+
+def masked(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers as they may be stored: credentials masked, each value bounded."""
+    return {k: MASK if _CREDENTIAL_HEADER.search(k) else v[:1000] for k, v in headers.items()}
 
 
 def _credentials(headers: dict[str, str]) -> list[str]:
