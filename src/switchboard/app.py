@@ -95,9 +95,10 @@ class App:
             tracing=self.tracing,
         )
         self.capturer = None
+        captures = None
         if config.capture.enabled:
-            store = CaptureStore(self.tenancy.storage.engine)
-            self.capturer = Capturer(config.capture, self.redactor.text, store)
+            captures = CaptureStore(self.tenancy.storage.engine)
+            self.capturer = Capturer(config.capture, self.redactor.text, captures)
         self.in_flight = InFlight()
         self.ledger = self.tenancy.ledger
         self.metrics = Metrics(self.gateway.router, self.in_flight.counts, self.ledger)
@@ -111,6 +112,7 @@ class App:
             self.gateway.router,
             self.gateway.catalog,
             self.in_flight,
+            captures=captures,
         )
         self.admin_views = AdminViewsHandler(auth, ops)
         self.console = Console(auth, ops, master_key)

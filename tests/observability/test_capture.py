@@ -17,6 +17,7 @@ import anthropic
 import pytest
 import yaml
 
+from tests.console.console_client import ConsoleClient
 from tests.support.gateway import GatewayProcess, free_port
 from tests.support.mock_upstream import ScriptedUpstream, openai_completion, openai_stream
 
@@ -191,3 +192,26 @@ def test_other_keys_are_not_captured_and_old_captures_are_deleted(
     listed = _cli(config_file, "requests", "list", "--json")
     assert listed.returncode == 0
     assert "req_old" not in listed.stdout
+
+
+def test_the_console_shows_a_captured_request_escaped(
+    gateway: GatewayProcess, upstream: ScriptedUpstream, config_file: Path
+) -> None:
+    upstream.enqueue(openai_completion("<script>alert(1)</script> is what came back"))
+    with anthropic.Anthropic(base_url=gateway.url, api_key=CAPTURED_KEY, max_retries=0) as c:
+        raw = c.messages.with_raw_response.create(
+            model="claude-sonnet-4-5", max_tokens=5, messages=[{"role": "user", "content": "x"}]
+        )
+    request_id = raw.headers["request-id"]
+    _show(config_file, request_id)  # stored
+    console = ConsoleClient(gateway.url)
+    try:
+        assert console.sign_in(MASTER_KEY).status_code == 303
+        page = console.http.get(f"/console/requests/{request_id}")
+    finally:
+        console.close()
+    assert page.status_code == 200
+    assert 'id="capture"' in page.text
+    assert "Upstream attempt 1" in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; is what came back" in page.text
+    assert "<script>alert(1)" not in page.text
