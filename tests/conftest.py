@@ -23,6 +23,7 @@ E2E_DIRS = frozenset(
         "deploy",
         "e2e",
         "google",
+        "observability",
         "openai_surface",
         "resilience",
         "support_tests",

@@ -10,11 +10,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 import yaml
 
+from switchboard.capture import CaptureConfig
 from switchboard.kinds import Endpoint, ProviderKind
+from switchboard.tracing import TelemetryConfig
 from switchboard.upstreams.proxy import Proxies
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -281,6 +284,10 @@ class Config(_Strict, frozen=True):
     providers: list[ProviderConfig] = []
     keys: list[KeyConfig] = []
     models: list[ModelConfig] = []
+    # OpenTelemetry traces (tracing/): off unless `otlp_endpoint` is set.
+    telemetry: TelemetryConfig = TelemetryConfig()
+    # Request capture for debugging (capture/): off unless keys, models or a sample are chosen.
+    capture: CaptureConfig = CaptureConfig()
 
 
 def _path(loc: str) -> str:
@@ -502,6 +509,8 @@ def _check_references(config: Config, problems: Problems) -> None:
                     f"(known: {', '.join(sorted(seen)) or 'none'})",
                 )
     _check_numbers(config, problems)
+    _check_telemetry(config.telemetry, problems)
+    _check_capture(config.capture, problems)
     names: set[str] = set()
     for i, k in enumerate(config.keys):
         if not k.key:
@@ -570,3 +579,28 @@ def _check_numbers(config: Config, problems: Problems) -> None:
     for name in ("max_messages", "max_tools"):
         if getattr(s, name) < 0:
             problems.add(f"server.{name}", "must not be negative")
+
+
+def _check_telemetry(t: TelemetryConfig, problems: Problems) -> None:
+    if not 0 <= t.sample_ratio <= 1:
+        problems.add("telemetry.sample_ratio", "must be in [0, 1]")
+    if t.export_interval <= 0:
+        problems.add("telemetry.export_interval", "must be more than 0 seconds")
+    if t.enabled:
+        parts = urlsplit(t.otlp_endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problems.add("telemetry.otlp_endpoint", "must be an http:// or https:// URL")
+
+
+def _check_capture(c: CaptureConfig, problems: Problems) -> None:
+    if not 0 <= c.sample_ratio <= 1:
+        problems.add("capture.sample_ratio", "must be in [0, 1]")
+    if c.retention_days <= 0:
+        problems.add("capture.retention_days", "must be more than 0")
+    if c.max_bytes < 1:
+        problems.add("capture.max_bytes", "must be at least 1")
+    for i, pattern in enumerate(c.redact):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            problems.add(f"capture.redact[{i}]", f"not a regular expression: {exc}")

@@ -27,6 +27,7 @@ from switchboard.routing import Router, Target
 from switchboard.signing import ThinkingSigner
 from switchboard.tenancy.admission import UNPRICED, Admission, Ticket, output_limit
 from switchboard.tenancy.auth import Principal
+from switchboard.tracing import NO_TRACING, Tracing
 from switchboard.upstreams.base import (
     Call,
     CountsRelayed,
@@ -129,8 +130,11 @@ class Gateway:
         documents: Documents | None = None,
         routing: Routing | None = None,
         upstreams: Mapping[ProviderKind, Factory] = UPSTREAMS,
+        *,
+        tracing: Tracing = NO_TRACING,
     ) -> None:
         self.catalog = catalog
+        self._tracing = tracing
         self._admission = admission
         self._routing = routing or Routing()
         self.router = Router(catalog, self._routing.health)
@@ -171,9 +175,14 @@ class Gateway:
         if self._admission is None or inbound.principal is None:
             return Ticket(entry.profile.pricing or UNPRICED)
         estimate = self._input_estimate(inbound, entry, record)
-        ticket = await self._admission.admit(
-            inbound.principal, inbound.model, entry, estimate, self._output_limit(inbound, entry)
-        )
+        with self._tracing.phase("switchboard.admission"):
+            ticket = await self._admission.admit(
+                inbound.principal,
+                inbound.model,
+                entry,
+                estimate,
+                self._output_limit(inbound, entry),
+            )
         record.headers = ticket.headers
         return ticket
 
@@ -352,7 +361,8 @@ class Gateway:
                 previous = target
                 self.router.begin(target)
                 try:
-                    result = await attempt(target.channel)
+                    with self._tracing.attempt(target.channel, record):
+                        result = await attempt(target.channel)
                 except UpstreamError as exc:
                     if not exc.retryable:
                         raise
@@ -382,6 +392,7 @@ class Gateway:
     async def complete(self, inbound: Inbound, record: RequestRecord) -> Completed:
         """The whole reply; `record` gets what was served, used, cost and dropped."""
         entry = self.resolve(inbound.model, inbound.inlet.endpoint)
+        self._tracing.content("gen_ai.input.messages", inbound.body)
 
         async def attempt(channel: Channel) -> Completed:
             if self._passthrough(inbound, channel):
@@ -404,14 +415,21 @@ class Gateway:
         usage = record.usage = completed.usage
         if completed.dropped:
             record.dropped += completed.dropped
-        record.cost_nusd = await ticket.settle(Served(usage))
+        with self._tracing.phase("switchboard.settlement"):
+            record.cost_nusd = await ticket.settle(Served(usage))
         self._learn(entry.id, record, usage)
+        if self._tracing.enabled:
+            output = completed.raw
+            if output is None and completed.response is not None:
+                output = msgspec.json.encode(completed.response.content)
+            self._tracing.content("gen_ai.output.messages", output or b"")
         return completed
 
     async def stream(self, inbound: Inbound, record: RequestRecord) -> Streaming:
         """The upstream stream, once it has produced its first item; `record` gets what was
         served and what the request's translation dropped so far."""
         entry = self.resolve(inbound.model, inbound.inlet.endpoint)
+        self._tracing.content("gen_ai.input.messages", inbound.body)
 
         async def attempt(channel: Channel) -> Streaming:
             # The first item is part of the attempt: a stream that fails before it can still
@@ -456,7 +474,8 @@ class Gateway:
         if not isinstance(outcome, Failed) and record.model_id is not None:
             self._learn(record.model_id, record, streaming.usage)
         if streaming.ticket is not None:
-            record.cost_nusd = await streaming.ticket.settle(outcome)
+            with self._tracing.phase("switchboard.settlement"):
+                record.cost_nusd = await streaming.ticket.settle(outcome)
 
 
 async def _first(source: EventStream | RelayStream, iterator: AsyncIterator[T]) -> T:
