@@ -82,6 +82,7 @@ class App:
             config.documents,
             config.routing,
             upstreams,
+            config.search,
         )
         self.in_flight = InFlight()
         self.ledger = self.tenancy.ledger

@@ -60,6 +60,7 @@ def configured_secrets(config: Config, master_key: str) -> list[str]:
         found += [v for k, v in provider.headers.items() if _CREDENTIAL_HEADER.search(k)]
     found += [c.api_key or "" for m in config.models for c in m.channels]
     found += [k.key for k in config.keys]
+    found.append(config.search.api_key or "" if config.search else "")
     for url in (config.database, config.redis or ""):
         try:
             password = urlsplit(url).password

@@ -112,12 +112,15 @@ class Ticket:
     reservation: Reservation | None = None
     leases: Leases | None = None
     settled: bool = False
+    search_nusd: int = 0  # the price of one web search the gateway ran (servertools/)
 
     async def settle(self, outcome: Settlement) -> int:
         """Charge the outcome's usage (a failed request costs nothing). Returns the cost in
         nano-USD."""
         usage = charged(outcome)
-        cost = cost_nusd(self.pricing, usage) if usage is not None else 0
+        cost = 0
+        if usage is not None:
+            cost = cost_nusd(self.pricing, usage) + usage.web_search_requests * self.search_nusd
         if self.settled:
             return cost
         self.settled = True
