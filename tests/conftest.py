@@ -23,6 +23,7 @@ E2E_DIRS = frozenset(
         "e2e",
         "google",
         "openai_surface",
+        "servertools",
         "resilience",
         "support_tests",
         "tenancy",

@@ -73,7 +73,7 @@ class SearchHit(msgspec.Struct, frozen=True):
 
 
 class WebSearchResult(msgspec.Struct, frozen=True, tag="web_search_tool_result"):
-    """Hits, or `error_code` (Anthropic's: unavailable, max_uses_exceeded, invalid_input,
+    """Hits, or `error_code` (Anthropic's: unavailable, max_uses_exceeded, invalid_tool_input,
     too_many_requests, query_too_long)."""
 
     tool_use_id: str
@@ -93,7 +93,7 @@ class WebSearchResult(msgspec.Struct, frozen=True, tag="web_search_tool_result")
 
 class WebFetchResult(msgspec.Struct, frozen=True, tag="web_fetch_tool_result"):
     """A fetched document as text (or a PDF as base64 `data`), or `error_code` (Anthropic's:
-    invalid_input, url_too_long, url_not_allowed, url_not_accessible, too_many_requests,
+    invalid_tool_input, url_too_long, url_not_allowed, url_not_accessible, too_many_requests,
     unsupported_content_type, max_uses_exceeded, unavailable)."""
 
     tool_use_id: str

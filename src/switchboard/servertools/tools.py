@@ -143,7 +143,7 @@ class Runner:
     ) -> ir.WebSearchResult:
         text = call.input.get("query")
         if not isinstance(text, str) or not text.strip():
-            return ir.WebSearchResult(use_id, error_code="invalid_input")
+            return ir.WebSearchResult(use_id, error_code="invalid_tool_input")
         if len(text) > MAX_QUERY:
             return ir.WebSearchResult(use_id, error_code="query_too_long")
         # prepare() refused web_search without an engine.
@@ -163,7 +163,9 @@ class Runner:
     async def _fetch(self, call: ir.ToolUse, tool: ir.ServerTool, use_id: str) -> ir.WebFetchResult:
         url = call.input.get("url")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            return ir.WebFetchResult(use_id, str(url or "")[:MAX_URL], error_code="invalid_input")
+            return ir.WebFetchResult(
+                use_id, str(url or "")[:MAX_URL], error_code="invalid_tool_input"
+            )
         if len(url) > MAX_URL:
             return ir.WebFetchResult(use_id, url[:MAX_URL], error_code="url_too_long")
         if not allowed(url, tool):
