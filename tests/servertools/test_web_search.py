@@ -27,7 +27,10 @@ from tests.support.stream_validator import accumulate_message, validate_anthropi
 KEY = "sk-servertools-client-1"
 SEARCH = {"type": "web_search_20250305", "name": "web_search"}
 FETCH = {"type": "web_fetch_20250910", "name": "web_fetch"}
-PAGE = b"<html><head><title>T</title><script>var x=1;</script></head><body><p>Fetched fact 7</p></body></html>"
+PAGE = (
+    b"<html><head><title>T</title><script>var x=1;</script></head>"
+    b"<body><p>Fetched fact 7</p></body></html>"
+)
 
 
 @pytest.fixture(scope="module")
@@ -228,9 +231,7 @@ def test_a_fetch_under_the_guard(gateway: GatewayProcess, files: FileServer) -> 
     fetched = content[2]["content"]
     assert fetched["type"] == "web_fetch_result"
     assert fetched["url"] == url
-    assert fetched["content"]["source"]["data"] == "T\nFetched fact 7" or (
-        "Fetched fact 7" in fetched["content"]["source"]["data"]
-    )
+    assert "Fetched fact 7" in fetched["content"]["source"]["data"]
     assert "var x" not in fetched["content"]["source"]["data"]
     assert content[3]["text"].startswith("Answer from " + url)
     usage = resp.json()["usage"]["server_tool_use"]
