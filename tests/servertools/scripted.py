@@ -103,6 +103,10 @@ def search_engine(rec: Received) -> Reply:
     return JsonReply({"error": "unavailable"}, status=503)
 
 
+def _user_texts(messages: list[dict[str, Any]]) -> str:
+    return " ".join(str(m["content"]) for m in messages if m["role"] == "user")
+
+
 def _last_user_text(messages: list[dict[str, Any]]) -> str:
     for m in reversed(messages):
         if m["role"] == "user":
@@ -115,23 +119,41 @@ def _last_user_text(messages: list[dict[str, Any]]) -> str:
 
 def model(rec: Received) -> Reply:
     """The model: asked to "search for X" it calls web_search (twice for "search twice"),
-    asked to "fetch URL" it calls web_fetch; once tool results are in, it answers with the
-    first URL or line it read in them."""
+    asked to "fetch URL" it calls web_fetch, and in Claude Code (asked with SBSEARCH) its
+    WebSearch tool; once tool results are in, it answers with the first URL or line it read in
+    them."""
     body = rec.json
     assert isinstance(body, dict)
     messages: list[dict[str, Any]] = body["messages"]
     stream = bool(body.get("stream"))
-    if messages[-1]["role"] == "tool":
-        seen = "\n".join(m["content"] for m in messages if m["role"] == "tool")
-        found = re.search(r"https?://\S+", seen)
+    offered = {t["function"]["name"] for t in body.get("tools", []) if "function" in t}
+    called = [
+        call["function"]["name"]
+        for m in messages
+        if m["role"] == "assistant"
+        for call in m.get("tool_calls") or []
+    ]
+    asked = _last_user_text(messages)
+    calls: list[tuple[str, dict[str, Any]]] = []
+    fetch = re.search(r"fetch (\S+)", asked)
+    # Claude Code 2.1.330 gives the main loop back its WebSearch turn as text only (no tool
+    # call, an empty user turn): an assistant turn without calls means the search was made.
+    spoke = any(m["role"] == "assistant" and not m.get("tool_calls") for m in messages)
+    if "SBSEARCH" in _user_texts(messages) and "WebSearch" not in called and not spoke:
+        # Claude Code: its WebSearch tool is deferred (found with ToolSearch first); it runs
+        # it by asking the gateway again, with the web_search server tool.
+        if "WebSearch" in offered:
+            calls.append(("WebSearch", {"query": "switchboard gateway"}))
+        elif "ToolSearch" in offered and "ToolSearch" not in called:
+            calls.append(("ToolSearch", {"query": "select:WebSearch", "max_results": 1}))
+    elif messages[-1]["role"] == "tool" or called:
+        seen = "\n".join(str(m["content"]) for m in messages if m["role"] == "tool")
+        found = re.search(r"https?://[^\s\"')\]]+", seen)
         answer = f"Answer from {found.group(0) if found else seen[:60]}"
         if stream:
             return openai_stream(["Answer ", answer.removeprefix("Answer ")])
         return openai_completion(answer)
-    asked = _last_user_text(messages)
-    calls: list[tuple[str, dict[str, Any]]] = []
-    fetch = re.search(r"fetch (\S+)", asked)
-    if fetch:
+    elif fetch:
         calls.append(("web_fetch", {"url": fetch.group(1)}))
     elif "search" in asked:
         calls.append(("web_search", {"query": "switchboard gateway"}))

@@ -1,0 +1,95 @@
+"""Real Claude Code doing a web search through the gateway on a model without server tools:
+its WebSearch tool asks the gateway for a `web_search_20250305` server tool, which the gateway
+runs on a loopback search engine (SearXNG's API) and loops with the scripted OpenAI-dialect
+model until it answers; Claude Code gives the main loop the result."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.clients.conftest import MASTER_KEY
+from tests.servertools.scripted import model, search_engine
+from tests.support.gateway import GatewayProcess
+from tests.support.mock_upstream import ScriptedUpstream
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[ScriptedUpstream]:
+    with ScriptedUpstream(search_engine) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[ScriptedUpstream]:
+    with ScriptedUpstream(model) as server:
+        yield server
+
+
+def test_claude_code_web_search_answered_through_the_emulation(
+    node_modules: Path, engine: ScriptedUpstream, upstream: ScriptedUpstream, tmp_path: Path
+) -> None:
+    config = {
+        "master_key": MASTER_KEY,
+        "search": {"backend": "searxng", "url": engine.base_url + "/searxng"},
+        "providers": [{"name": "up", "kind": "openai", "base_url": upstream.openai_base}],
+        "models": [
+            {
+                "id": "open-model",
+                "aliases": ["claude-*"],
+                "context_window": 131072,
+                "max_output_tokens": 16384,
+                "channels": [{"provider": "up", "model": "m"}],
+            }
+        ],
+    }
+    home = tmp_path / "home"
+    home.mkdir()
+    with GatewayProcess(config) as gw:
+        assert gw.url.startswith("http://127.0.0.1:")  # never anywhere else
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(home),
+            "ANTHROPIC_BASE_URL": gw.url + "/anthropic",
+            "ANTHROPIC_AUTH_TOKEN": MASTER_KEY,
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            "DISABLE_TELEMETRY": "1",
+            "DISABLE_AUTOUPDATER": "1",
+            "CLAUDE_CODE_MAX_RETRIES": "1",
+        }
+        result = subprocess.run(
+            [
+                str(node_modules / ".bin" / "claude"),
+                "-p",
+                "SBSEARCH: look up the switchboard gateway on the web.",
+                "--output-format",
+                "json",
+                "--allowedTools",
+                "WebSearch",
+            ],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["subtype"] == "success", report
+    searched = [r for r in engine.received if r.path == "/searxng/search"]
+    assert len(searched) == 1
+    bodies = [r.json for r in upstream.received if isinstance(r.json, dict)]
+    # The gateway offered the model a web_search function tool for Claude Code's server tool,
+    # and gave it the results.
+    emulated = [
+        b for b in bodies if any(t["function"]["name"] == "web_search" for t in b.get("tools", []))
+    ]
+    assert len(emulated) == 2
+    assert emulated[1]["messages"][-1]["role"] == "tool"
+    assert "Switchboard routes every request." in emulated[1]["messages"][-1]["content"]
