@@ -8,27 +8,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.clients.conftest import MASTER_KEY
-from tests.servertools.scripted import model, search_engine
+from tests.servertools.scripted import (  # noqa: F401 - fixtures
+    engine_fixture,
+    upstream_fixture,
+)
 from tests.support.gateway import GatewayProcess
 from tests.support.mock_upstream import ScriptedUpstream
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[ScriptedUpstream]:
-    with ScriptedUpstream(search_engine) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[ScriptedUpstream]:
-    with ScriptedUpstream(model) as server:
-        yield server
 
 
 def test_claude_code_web_search_answered_through_the_emulation(

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.support.mock_upstream import JsonReply, Received, Reply
+import pytest
+
+from tests.support.mock_upstream import JsonReply, Received, Reply, ScriptedUpstream
 from tests.support.openai_wire import openai_completion, openai_stream, openai_tool_call
 
 BRAVE_KEY = "brave-test-key-1234"
@@ -179,3 +182,17 @@ def model(rec: Received) -> Reply:
         finish_reason="tool_calls",
         tool_calls=[openai_tool_call(n, a, id_=f"call_{i}") for i, (n, a) in enumerate(calls)],
     )
+
+
+@pytest.fixture(scope="module", name="engine")
+def engine_fixture() -> Iterator[ScriptedUpstream]:
+    """The search engine (import it into a test module to use it)."""
+    with ScriptedUpstream(search_engine) as server:
+        yield server
+
+
+@pytest.fixture(scope="module", name="upstream")
+def upstream_fixture() -> Iterator[ScriptedUpstream]:
+    """The model (import it into a test module to use it)."""
+    with ScriptedUpstream(model) as server:
+        yield server

@@ -18,7 +18,12 @@ import anthropic
 import httpx
 import pytest
 
-from tests.servertools.scripted import BRAVE_KEY, TAVILY_KEY, model, search_engine
+from tests.servertools.scripted import (  # noqa: F401 - fixtures
+    BRAVE_KEY,
+    TAVILY_KEY,
+    engine_fixture,
+    upstream_fixture,
+)
 from tests.support.file_server import FileServer, Reply
 from tests.support.gateway import GatewayProcess
 from tests.support.mock_upstream import ScriptedUpstream
@@ -31,18 +36,6 @@ PAGE = (
     b"<html><head><title>T</title><script>var x=1;</script></head>"
     b"<body><p>Fetched fact 7</p></body></html>"
 )
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[ScriptedUpstream]:
-    with ScriptedUpstream(search_engine) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[ScriptedUpstream]:
-    with ScriptedUpstream(model) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
