@@ -70,6 +70,8 @@ def test_claude_code_web_search_answered_through_the_emulation(
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert report["subtype"] == "success", report
+    # The main loop's answer names the page the emulated search found.
+    assert report["result"] == "Answer from https://docs.example.org/gateway", report
     searched = [r for r in engine.received if r.path == "/searxng/search"]
     assert len(searched) == 1
     bodies = [r.json for r in upstream.received if isinstance(r.json, dict)]

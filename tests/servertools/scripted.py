@@ -139,10 +139,7 @@ def model(rec: Received) -> Reply:
     asked = _last_user_text(messages)
     calls: list[tuple[str, dict[str, Any]]] = []
     fetch = re.search(r"fetch (\S+)", asked)
-    # Claude Code 2.1.330 gives the main loop back its WebSearch turn as text only (no tool
-    # call, an empty user turn): an assistant turn without calls means the search was made.
-    spoke = any(m["role"] == "assistant" and not m.get("tool_calls") for m in messages)
-    if "SBSEARCH" in _user_texts(messages) and "WebSearch" not in called and not spoke:
+    if "SBSEARCH" in _user_texts(messages) and "WebSearch" not in called:
         # Claude Code: its WebSearch tool is deferred (found with ToolSearch first); it runs
         # it by asking the gateway again, with the web_search server tool.
         if "WebSearch" in offered:
@@ -165,12 +162,13 @@ def model(rec: Received) -> Reply:
     if not calls:
         return openai_stream(["no tools"]) if stream else openai_completion("no tools")
     if stream:
+        # Ids unique in the conversation, as a model's are (Claude Code keeps one call per id).
         deltas: list[dict[str, Any]] = []
         for i, (name, args) in enumerate(calls):
             deltas.append(
                 {
                     "index": i,
-                    "id": f"call_{i}",
+                    "id": f"call_{len(called) + i}",
                     "type": "function",
                     "function": {"name": name, "arguments": ""},
                 }
@@ -180,7 +178,9 @@ def model(rec: Received) -> Reply:
     return openai_completion(
         "Let me look.",
         finish_reason="tool_calls",
-        tool_calls=[openai_tool_call(n, a, id_=f"call_{i}") for i, (n, a) in enumerate(calls)],
+        tool_calls=[
+            openai_tool_call(n, a, id_=f"call_{len(called) + i}") for i, (n, a) in enumerate(calls)
+        ],
     )
 
 
