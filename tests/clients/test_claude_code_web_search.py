@@ -6,11 +6,10 @@ model until it answers; Claude Code gives the main loop the result."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 from tests.clients.conftest import MASTER_KEY
+from tests.clients.headless import run_claude
 from tests.servertools.scripted import (  # noqa: F401 - fixtures
     engine_fixture,
     upstream_fixture,
@@ -39,33 +38,14 @@ def test_claude_code_web_search_answered_through_the_emulation(
     home = tmp_path / "home"
     home.mkdir()
     with GatewayProcess(config) as gw:
-        assert gw.url.startswith("http://127.0.0.1:")  # never anywhere else
-        env = {
-            "PATH": os.environ["PATH"],
-            "HOME": str(home),
-            "ANTHROPIC_BASE_URL": gw.url + "/anthropic",
-            "ANTHROPIC_AUTH_TOKEN": MASTER_KEY,
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-            "DISABLE_TELEMETRY": "1",
-            "DISABLE_AUTOUPDATER": "1",
-            "CLAUDE_CODE_MAX_RETRIES": "1",
-        }
-        result = subprocess.run(
-            [
-                str(node_modules / ".bin" / "claude"),
-                "-p",
-                "SBSEARCH: look up the switchboard gateway on the web.",
-                "--output-format",
-                "json",
-                "--allowedTools",
-                "WebSearch",
-            ],
-            env=env,
+        result = run_claude(
+            node_modules,
+            gw.url,
+            "SBSEARCH: look up the switchboard gateway on the web.",
             cwd=tmp_path,
-            capture_output=True,
-            text=True,
+            home=home,
+            allowed_tools="WebSearch",
             timeout=120,
-            check=False,
         )
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
