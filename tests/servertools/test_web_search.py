@@ -26,7 +26,7 @@ from tests.servertools.scripted import (  # noqa: F401 - fixtures
 )
 from tests.support.file_server import FileServer, Reply
 from tests.support.gateway import GatewayProcess
-from tests.support.mock_upstream import ScriptedUpstream
+from tests.support.mock_upstream import ScriptedUpstream, anthropic_message
 from tests.support.stream_validator import accumulate_message, validate_anthropic_stream
 
 KEY = "sk-servertools-client-1"
@@ -54,14 +54,22 @@ def config(
         "keys": [{"name": "ci", "key": KEY}],
         # The file server is on loopback: a test-only lift of the guard (docs: documents).
         "documents": {"fetch_urls": True, "allow_private_addresses": True},
-        "providers": [{"name": "up", "kind": "openai", "base_url": upstream.openai_base}],
+        "providers": [
+            {"name": "up", "kind": "openai", "base_url": upstream.openai_base},
+            {"name": "ant", "kind": "anthropic", "base_url": upstream.anthropic_base},
+        ],
         "models": [
+            {
+                "id": "claude-relayed",
+                "pricing": {"input": 1.0, "output": 2.0},
+                "channels": [{"provider": "ant", "model": "claude-up"}],
+            },
             {
                 "id": "open-model",
                 "aliases": ["claude-*"],
                 "pricing": {"input": 1.0, "output": 2.0},
                 "channels": [{"provider": "up", "model": "m"}],
-            }
+            },
         ],
     }
     if search is not None:
@@ -295,6 +303,15 @@ def test_without_a_search_engine_the_tool_is_refused_by_name(
     assert upstream.received == []
 
 
+def _wait_for_row(database: Path, before: int) -> tuple[int, int, int, int]:
+    deadline = time.monotonic() + 10
+    while len(_ledger(database)) == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    rows = _ledger(database)
+    assert len(rows) == before + 1
+    return rows[-1]
+
+
 def _ledger(database: Path) -> list[tuple[int, int, int, int]]:
     with sqlite3.connect(database) as db:
         return db.execute(
@@ -307,12 +324,35 @@ def test_the_ledger_counts_and_prices_searches(gateway: GatewayProcess, database
     before = len(_ledger(database))
     resp = post(gateway, ask("search", SEARCH))
     assert resp.status_code == 200, resp.text
-    deadline = time.monotonic() + 10
-    while len(_ledger(database)) == before and time.monotonic() < deadline:
-        time.sleep(0.1)
-    rows = _ledger(database)
-    assert len(rows) == before + 1
-    searches, fetches, input_tokens, cost = rows[-1]
+    searches, fetches, input_tokens, cost = _wait_for_row(database, before)
     assert (searches, fetches, input_tokens) == (1, 0, 22)
     # 22 input tokens at $1/M, 6 output at $2/M, one search at $10 per 1,000.
     assert cost == 22 * 1_000 + 6 * 2_000 + 10_000_000
+
+
+def test_anthropic_runs_its_own_searches_and_the_ledger_prices_them(
+    gateway: GatewayProcess, upstream: ScriptedUpstream, database: Path
+) -> None:
+    """Relayed to Anthropic, the server tool goes as the client sent it; the searches Anthropic
+    reports are counted and priced like the gateway's own."""
+    use = {"type": "server_tool_use", "id": "srvtoolu_01x", "name": "web_search", "input": {}}
+    found = {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_01x", "content": []}
+    reply = anthropic_message(content=[use, found, {"type": "text", "text": "done"}])
+    assert isinstance(reply.body, dict)
+    reply.body["usage"]["server_tool_use"] = {"web_search_requests": 2, "web_fetch_requests": 0}
+    upstream.reset()
+    upstream.enqueue(reply)
+    before = len(_ledger(database))
+    body = {**ask("search", {**SEARCH, "max_uses": 4}), "model": "claude-relayed"}
+    resp = post(gateway, body)
+    assert resp.status_code == 200, resp.text
+    assert [b["type"] for b in resp.json()["content"]][:2] == [
+        "server_tool_use",
+        "web_search_tool_result",
+    ]
+    (sent,) = upstream.received
+    assert isinstance(sent.json, dict)
+    assert sent.json["tools"] == [{**SEARCH, "max_uses": 4}]
+    searches, _, input_tokens, cost = _wait_for_row(database, before)
+    assert (searches, input_tokens) == (2, 10)
+    assert cost == 10 * 1_000 + 2 * 2_000 + 2 * 10_000_000

@@ -37,9 +37,11 @@ class ServerTools:
     def __init__(self, search: Search | None, documents: Documents) -> None:
         self._search = search
         self._documents = documents
-        self.cap = search.max_uses if search is not None else Search("searxng").max_uses
-        price = search.price_per_1000 if search is not None else 0.0
-        self.search_nusd = round(price * NANO / 1000)  # one search, in nano-USD
+        default = Search("searxng")
+        self.cap = (search or default).max_uses
+        # One search, in nano-USD: the gateway's own, and those an Anthropic upstream runs
+        # (relayed requests), which without `search:` cost Anthropic's price.
+        self.search_nusd = round((search or default).price_per_1000 * NANO / 1000)
 
     def prepare(self, call: Call) -> Loop | None:
         """The loop for a translated call that has server tools (None: it has none); the
@@ -286,14 +288,19 @@ class LoopStream:
                             out.append(ir.SignatureDelta(mapped[i], signature))
                         case ir.BlockStop(index=i):
                             whole = said.finish(i)
-                            if i not in mapped:
-                                assert isinstance(whole, ir.ToolUse)
-                                use_id, result = await loop._run(whole, held[i])
-                                out += _served(index, use_id, whole, result)
-                                index += 2
-                                results.append(_for_model(whole.id, result))
-                            else:
+                            if i in mapped:
                                 out.append(ir.BlockStop(mapped[i]))
+                                continue
+                            assert isinstance(whole, ir.ToolUse)
+                            # The call goes to the client before it runs (a search takes a
+                            # while), its result once it has.
+                            use_id = server_tool_use_id()
+                            yield [*out, *_call_events(index, use_id, whole)]
+                            out = []
+                            result = await loop.runner.run(whole, held[i], use_id)
+                            out += [ir.BlockStart(index + 1, result), ir.BlockStop(index + 1)]
+                            index += 2
+                            results.append(_for_model(whole.id, result))
                         case ir.MessageDelta():
                             end = event
                         case ir.MessageStop():
@@ -318,13 +325,11 @@ class LoopStream:
             self._source, self._noted = source, 0
 
 
-def _served(index: int, use_id: str, call: ir.ToolUse, result: Result) -> list[ir.Event]:
-    """A server tool call and its result, as Anthropic streams them: the call's input in one
-    delta, the result whole in its start."""
+def _call_events(index: int, use_id: str, call: ir.ToolUse) -> list[ir.Event]:
+    """A server tool call as Anthropic streams it: empty input at the start, then the input in
+    one delta. (Its result comes whole in its own start.)"""
     return [
         ir.BlockStart(index, ir.ServerToolUse(use_id, call.name, {})),
         ir.InputJsonDelta(index, orjson.dumps(call.input).decode()),
         ir.BlockStop(index),
-        ir.BlockStart(index + 1, result),
-        ir.BlockStop(index + 1),
     ]
