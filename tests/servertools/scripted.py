@@ -159,6 +159,8 @@ def model(rec: Received) -> Reply:
         calls.append(("web_search", {"query": "switchboard gateway"}))
         if "twice" in asked:
             calls.append(("web_search", {"query": "switchboard again"}))
+        if "and calc" in asked:
+            calls.append(("calc", {"expression": "6*7"}))
     if not calls:
         return openai_stream(["no tools"]) if stream else openai_completion("no tools")
     if stream:

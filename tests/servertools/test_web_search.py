@@ -356,3 +356,42 @@ def test_anthropic_runs_its_own_searches_and_the_ledger_prices_them(
     searches, _, input_tokens, cost = _wait_for_row(database, before)
     assert (searches, input_tokens) == (2, 10)
     assert cost == 10 * 1_000 + 2 * 2_000 + 2 * 10_000_000
+
+
+def test_a_turn_that_also_calls_a_client_tool_ends_with_tool_use(
+    gateway: GatewayProcess, upstream: ScriptedUpstream
+) -> None:
+    upstream.reset()
+    calc = {"name": "calc", "input_schema": {"type": "object"}}
+    resp = post(gateway, ask("search and calc", SEARCH, calc))
+    assert resp.status_code == 200, resp.text
+    message = resp.json()
+    kinds = [b["type"] for b in message["content"]]
+    assert kinds == ["text", "server_tool_use", "web_search_tool_result", "tool_use"]
+    assert message["content"][3]["name"] == "calc"
+    assert message["stop_reason"] == "tool_use"
+    assert len(upstream.received) == 1  # the client runs its tool before the model goes on
+
+
+def test_the_reply_sent_back_as_history_gives_the_model_the_results_again(
+    gateway: GatewayProcess, upstream: ScriptedUpstream
+) -> None:
+    first = post(gateway, ask("search", SEARCH)).json()
+    upstream.reset()
+    body = ask("search", SEARCH)
+    body["messages"] += [
+        {"role": "assistant", "content": first["content"]},
+        {"role": "user", "content": "thanks"},
+    ]
+    resp = post(gateway, body)
+    assert resp.status_code == 200, resp.text
+    sent = upstream.received[0].json
+    assert isinstance(sent, dict)
+    roles = [m["role"] for m in sent["messages"]]
+    assert roles == ["user", "assistant", "tool", "assistant", "user"]
+    call = sent["messages"][1]["tool_calls"][0]
+    assert call["function"]["name"] == "web_search"
+    assert call["id"] == first["content"][1]["id"]
+    # The page text the gateway put in encrypted_content reaches the model again.
+    assert "Switchboard routes every request." in sent["messages"][2]["content"]
+    assert sent["messages"][3]["content"] == "Answer from https://docs.example.org/gateway"
