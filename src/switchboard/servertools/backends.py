@@ -65,7 +65,8 @@ async def _call(
     timeout = aiohttp.ClientTimeout(total=seconds)
     try:
         async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
+            # trust_env: through HTTPS_PROXY/HTTP_PROXY (and NO_PROXY), as upstreams are.
+            aiohttp.ClientSession(timeout=timeout, trust_env=True) as session,
             session.request(method, url, params=params, headers=headers, json=json) as resp,
         ):
             if resp.status == 429:
