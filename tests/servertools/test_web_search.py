@@ -121,12 +121,13 @@ def test_a_search_answered_through_the_emulation(
 ) -> None:
     upstream.reset()
     engine.reset()
-    message = client(gateway).messages.create(
-        model="claude-sonnet-4-5",
-        max_tokens=200,
-        messages=[{"role": "user", "content": "search the web for switchboard"}],
-        tools=[{"type": "web_search_20250305", "name": "web_search", "max_uses": 3}],
-    )
+    with client(gateway) as sdk:
+        message = sdk.messages.create(
+            model="claude-sonnet-4-5",
+            max_tokens=200,
+            messages=[{"role": "user", "content": "search the web for switchboard"}],
+            tools=[{"type": "web_search_20250305", "name": "web_search", "max_uses": 3}],
+        )
     kinds = [b.type for b in message.content]
     assert kinds == ["text", "server_tool_use", "web_search_tool_result", "text"]
     use, result = message.content[1], message.content[2]
@@ -184,7 +185,7 @@ def test_the_stream_carries_the_same_blocks_in_order(
     assert message["usage"]["output_tokens"] == 6
     assert len(upstream.received) == 2
     # The SDK's own stream accumulator agrees.
-    with client(gateway).messages.stream(**ask("search the web", SEARCH)) as stream:
+    with client(gateway) as sdk, sdk.messages.stream(**ask("search the web", SEARCH)) as stream:
         final = stream.get_final_message()
     assert [b.type for b in final.content] == [
         "text",
