@@ -22,12 +22,22 @@ from tests.servertools.scripted import (  # noqa: F401 - fixtures
     BRAVE_KEY,
     TAVILY_KEY,
     engine_fixture,
+    model,
     upstream_fixture,
 )
 from tests.support.file_server import FileServer, Reply
 from tests.support.gateway import GatewayProcess
-from tests.support.mock_upstream import ScriptedUpstream, anthropic_message
-from tests.support.stream_validator import accumulate_message, validate_anthropic_stream
+from tests.support.mock_upstream import (
+    Received,
+    ScriptedUpstream,
+    anthropic_message,
+    openai_error,
+)
+from tests.support.stream_validator import (
+    StreamErrorEvent,
+    accumulate_message,
+    validate_anthropic_stream,
+)
 
 KEY = "sk-servertools-client-1"
 SEARCH = {"type": "web_search_20250305", "name": "web_search"}
@@ -396,3 +406,27 @@ def test_the_reply_sent_back_as_history_gives_the_model_the_results_again(
     # The page text the gateway put in encrypted_content reaches the model again.
     assert "Switchboard routes every request." in sent["messages"][2]["content"]
     assert sent["messages"][3]["content"] == "Answer from https://docs.example.org/gateway"
+
+
+def test_a_model_call_failing_mid_loop_ends_the_stream_with_an_error_event(
+    gateway: GatewayProcess, upstream: ScriptedUpstream
+) -> None:
+    """The client has the first call's blocks and the search already: the failure of the next
+    model call travels in the stream, after them, and the grammar still holds."""
+    upstream.reset()
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "search"}]}
+    first = model(Received("POST", "/v1/chat/completions", "", {}, b"", body))
+    upstream.enqueue(first, openai_error(400, "context too long"))
+    resp = post(gateway, ask("search", SEARCH, stream=True))
+    assert resp.status_code == 200, resp.text
+    validate_anthropic_stream(resp.content)
+    with pytest.raises(StreamErrorEvent) as caught:
+        accumulate_message(resp.content)
+    assert caught.value.error["type"] == "invalid_request_error"
+    starts = [
+        e["content_block"]["type"]
+        for e in validate_anthropic_stream(resp.content)
+        if e["type"] == "content_block_start"
+    ]
+    assert starts == ["text", "server_tool_use", "web_search_tool_result"]
+    assert len(upstream.received) == 2
