@@ -176,12 +176,16 @@ class Gateway:
             ticket = Ticket(entry.profile.pricing or UNPRICED)
         else:
             estimate = self._input_estimate(inbound, entry, record)
+            searches = 0
+            if not self._passthrough(inbound, entry.channels[0]):
+                searches = self._server_tools.worst_case_nusd(inbound.request())
             ticket = await self._admission.admit(
                 inbound.principal,
                 inbound.model,
                 entry,
                 estimate,
                 self._output_limit(inbound, entry),
+                searches,
             )
             record.headers = ticket.headers
         ticket.search_nusd = self._server_tools.search_nusd

@@ -430,3 +430,30 @@ def test_a_model_call_failing_mid_loop_ends_the_stream_with_an_error_event(
     ]
     assert starts == ["text", "server_tool_use", "web_search_tool_result"]
     assert len(upstream.received) == 2
+
+
+def test_a_budget_reserves_the_searches_a_request_may_make(gateway: GatewayProcess) -> None:
+    """Ten searches may cost $0.10: a key with $0.05 left may not ask for them, but may ask for
+    one, or for none."""
+    made = httpx.post(
+        gateway.url + "/admin/keys",
+        json={"name": "thrifty", "budget_usd": 0.05},
+        headers={"authorization": "Bearer sk-servertools-master"},
+        timeout=10,
+    )
+    assert made.status_code == 201, made.text
+    key = made.json()["key"]
+
+    def send(*tools: dict[str, Any]) -> httpx.Response:
+        return httpx.post(
+            gateway.url + "/v1/messages",
+            json=ask("search", *tools),
+            headers={"x-api-key": key, "anthropic-version": "2023-06-01"},
+            timeout=20,
+        )
+
+    refused = send({**SEARCH, "max_uses": 10})
+    assert refused.status_code == 402, refused.text
+    assert refused.json()["error"]["type"] == "billing_error"
+    assert send({**SEARCH, "max_uses": 1}).status_code == 200
+    assert send().status_code == 200

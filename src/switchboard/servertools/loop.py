@@ -43,6 +43,11 @@ class ServerTools:
         # (relayed requests), which without `search:` cost Anthropic's price.
         self.search_nusd = round((search or default).price_per_1000 * NANO / 1000)
 
+    def worst_case_nusd(self, request: ir.Request) -> int:
+        """The most the searches of a request may cost (what a key's budget reserves)."""
+        uses = [t.max_uses or self.cap for t in request.server_tools if t.name == "web_search"]
+        return min(self.cap, sum(uses)) * self.search_nusd
+
     def prepare(self, call: Call) -> Loop | None:
         """The loop for a translated call that has server tools (None: it has none); the
         call it makes offers function tools in their place."""
