@@ -25,6 +25,7 @@ E2E_DIRS = frozenset(
         "google",
         "observability",
         "openai_surface",
+        "servertools",
         "resilience",
         "support_tests",
         "tenancy",

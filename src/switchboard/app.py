@@ -92,6 +92,7 @@ class App:
             config.documents,
             config.routing,
             upstreams,
+            config.search,
             tracing=self.tracing,
         )
         self.capturer = None

@@ -236,6 +236,23 @@ class Documents(_Strict, frozen=True):
     allow_private_addresses: bool = False
 
 
+class Search(_Strict, frozen=True):
+    """The search engine behind the `web_search` server tool on models that have none
+    (servertools/). `backend`: searxng (its JSON API at `url`), brave or tavily (an `api_key`;
+    `url` defaults to the vendor's). Off unless configured: a `web_search` tool on a translated
+    request is then refused. `price_per_1000`: USD per 1,000 searches, charged to the key
+    like tokens (Anthropic charges $10). `max_uses`: the most server tool calls (searches and
+    fetches) one request may make, whatever its tools' own `max_uses` say."""
+
+    backend: Literal["searxng", "brave", "tavily"]
+    url: str | None = None
+    api_key: str | None = None
+    max_results: int = 5
+    timeout: float = 10.0
+    price_per_1000: float = 10.0
+    max_uses: int = 10
+
+
 class Upstreams(_Strict, frozen=True):
     """How the gateway connects to upstreams. At most `max_connections_per_origin` connections
     to one scheme://host:port (more requests wait for one, within their first-byte timeout).
@@ -280,6 +297,7 @@ class Config(_Strict, frozen=True):
     server: ServerConfig = ServerConfig()
     routing: Routing = Routing()
     documents: Documents = Documents()
+    search: Search | None = None
     upstreams: Upstreams = Upstreams()
     providers: list[ProviderConfig] = []
     keys: list[KeyConfig] = []
@@ -457,6 +475,7 @@ def _split_validation(message: str) -> tuple[str, str]:
 
 _ALLOWED = {
     "kind": tuple(ProviderKind),
+    "backend": ("searxng", "brave", "tavily"),
     "endpoints": tuple(Endpoint),
     "max_tokens_field": ("max_tokens", "max_completion_tokens"),
     "control": (
@@ -546,6 +565,22 @@ def _check_bedrock(p: ProviderConfig, where: str, problems: Problems) -> None:
         problems.add(f"{where}.api_key", "bedrock signs with AWS credentials, not an API key")
 
 
+def _check_search(search: Search, problems: Problems) -> None:
+    if search.url is not None and not re.match(r"^https?://", search.url):
+        problems.add("search.url", "must be an http:// or https:// URL")
+    if search.backend == "searxng" and search.url is None:
+        problems.add("search.url", "searxng needs the URL of its instance")
+    if search.backend != "searxng" and not search.api_key:
+        problems.add("search.api_key", f"{search.backend} needs an API key")
+    for name in ("max_results", "max_uses"):
+        if not 1 <= getattr(search, name) <= 100:
+            problems.add(f"search.{name}", "must be from 1 to 100")
+    if search.timeout <= 0:
+        problems.add("search.timeout", "must be more than 0")
+    if search.price_per_1000 < 0:
+        problems.add("search.price_per_1000", "must not be negative")
+
+
 def _check_ca_bundle(path: str | None, problems: Problems) -> None:
     if path is None:
         return
@@ -565,6 +600,8 @@ def _check_numbers(config: Config, problems: Problems) -> None:
     if config.upstreams.max_connections_per_origin < 1:
         problems.add("upstreams.max_connections_per_origin", "must be at least 1")
     _check_ca_bundle(config.upstreams.ca_bundle, problems)
+    if config.search is not None:
+        _check_search(config.search, problems)
     for i, m in enumerate(config.models):
         for j, ch in enumerate(m.channels):
             if ch.weight < 1:

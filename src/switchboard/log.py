@@ -87,6 +87,10 @@ def access_fields(
             line["cache_read_tokens"] = usage.cache_read_tokens
         if usage.cache_write_tokens:
             line["cache_write_tokens"] = usage.cache_write_tokens
+        if usage.web_search_requests:
+            line["web_search_requests"] = usage.web_search_requests
+        if usage.web_fetch_requests:
+            line["web_fetch_requests"] = usage.web_fetch_requests
         line["cost_nusd"] = record.cost_nusd
     if record.error_type is not None:
         line["error_type"] = record.error_type

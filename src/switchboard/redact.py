@@ -61,6 +61,7 @@ def configured_secrets(config: Config, master_key: str) -> list[str]:
     found += [c.api_key or "" for m in config.models for c in m.channels]
     found += [k.key for k in config.keys]
     found += _credentials(config.telemetry.headers)
+    found.append(config.search.api_key or "" if config.search else "")
     for url in (config.database, config.redis or ""):
         try:
             password = urlsplit(url).password

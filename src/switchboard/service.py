@@ -17,13 +17,14 @@ import msgspec
 
 from switchboard import betas, ir
 from switchboard.catalog import Catalog, Channel, ModelEntry
-from switchboard.config import Documents, Routing
+from switchboard.config import Documents, Routing, Search
 from switchboard.counting import Calibration, estimate_tokens
 from switchboard.errors import GatewayError, InvalidRequest, NotFound, UpstreamError
 from switchboard.kinds import Endpoint, ProviderKind
 from switchboard.log import events as log
 from switchboard.record import FAILED, Failed, RequestRecord, Served, Settlement
 from switchboard.routing import Router, Target
+from switchboard.servertools import ServerTools
 from switchboard.signing import ThinkingSigner
 from switchboard.tenancy.admission import UNPRICED, Admission, Ticket, output_limit
 from switchboard.tenancy.auth import Principal
@@ -130,6 +131,7 @@ class Gateway:
         documents: Documents | None = None,
         routing: Routing | None = None,
         upstreams: Mapping[ProviderKind, Factory] = UPSTREAMS,
+        search: Search | None = None,
         *,
         tracing: Tracing = NO_TRACING,
     ) -> None:
@@ -139,6 +141,8 @@ class Gateway:
         self._routing = routing or Routing()
         self.router = Router(catalog, self._routing.health)
         self._documents = documents or Documents()
+        # Web search and fetch for upstreams that have no server tools (servertools/).
+        self._server_tools = ServerTools(search, self._documents)
         # One upstream per registered kind (upstreams/registry.py), and what each can do
         # besides translating: relay same-format traffic, count tokens exactly.
         parts = Parts(http, signer)
@@ -173,17 +177,23 @@ class Gateway:
 
     async def _admit(self, inbound: Inbound, entry: ModelEntry, record: RequestRecord) -> Ticket:
         if self._admission is None or inbound.principal is None:
-            return Ticket(entry.profile.pricing or UNPRICED)
-        estimate = self._input_estimate(inbound, entry, record)
-        with self._tracing.phase("switchboard.admission"):
-            ticket = await self._admission.admit(
-                inbound.principal,
-                inbound.model,
-                entry,
-                estimate,
-                self._output_limit(inbound, entry),
-            )
-        record.headers = ticket.headers
+            ticket = Ticket(entry.profile.pricing or UNPRICED)
+        else:
+            estimate = self._input_estimate(inbound, entry, record)
+            searches = 0
+            if not self._passthrough(inbound, entry.channels[0]):
+                searches = self._server_tools.worst_case_nusd(inbound.request())
+            with self._tracing.phase("switchboard.admission"):
+                ticket = await self._admission.admit(
+                    inbound.principal,
+                    inbound.model,
+                    entry,
+                    estimate,
+                    self._output_limit(inbound, entry),
+                    searches,
+                )
+            record.headers = ticket.headers
+        ticket.search_nusd = self._server_tools.search_nusd
         return ticket
 
     def _output_limit(self, inbound: Inbound, entry: ModelEntry) -> int:
@@ -402,7 +412,12 @@ class Gateway:
                 return Completed(relayed.usage, raw=relayed.body, dropped=forward.dropped)
             await self._fetch_documents(inbound)
             upstream = self._translated[channel.provider.kind]
-            done = await upstream.complete(self._call(inbound, entry, channel, record))
+            call = self._call(inbound, entry, channel, record)
+            loop = self._server_tools.prepare(call)
+            if loop is None:
+                done = await upstream.complete(call)
+            else:
+                done = await loop.complete(upstream.complete)
             usage = done.response.usage
             return Completed(usage, response=done.response, dropped=done.dropped)
 
@@ -443,7 +458,11 @@ class Gateway:
                 return Streaming(record, head, relay, raw, dropped=forward.dropped)
             await self._fetch_documents(inbound)
             upstream = self._translated[channel.provider.kind]
-            source = await upstream.stream(self._call(inbound, entry, channel, record))
+            call = self._call(inbound, entry, channel, record)
+            loop = self._server_tools.prepare(call)
+            source: EventStream = await upstream.stream(call if loop is None else loop.call)
+            if loop is not None:
+                source = loop.stream(source, upstream.stream)
             batches = aiter(source)
             first = await _first(source, batches)
             return Streaming(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tests.clients.agent_upstream import FILE_CONTENT, GEMINI_SIGNATURE, AgentUpstream
 from tests.clients.conftest import MASTER_KEY
+from tests.clients.headless import run_claude
 from tests.support.gateway import GatewayProcess
 
 MODEL = "moonshotai/kimi-k2-instruct"
@@ -27,34 +28,14 @@ def test_claude_code_writes_a_file_through_the_gateway(
     home.mkdir()
     work.mkdir()
     target = work / "hello.txt"
-    assert agent_gateway.url.startswith("http://127.0.0.1:")  # never anywhere else
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(home),
-        "ANTHROPIC_BASE_URL": agent_gateway.url + "/anthropic",
-        "ANTHROPIC_AUTH_TOKEN": MASTER_KEY,
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "DISABLE_TELEMETRY": "1",
-        "DISABLE_AUTOUPDATER": "1",
-        "CLAUDE_CODE_MAX_RETRIES": "1",
-    }
     before = len(agent_upstream.received)
-    result = subprocess.run(
-        [
-            str(node_modules / ".bin" / "claude"),
-            "-p",
-            f"Create the file SBFILE:{target} with a greeting.",
-            "--output-format",
-            "json",
-            "--allowedTools",
-            "Write",
-        ],
-        env=env,
+    result = run_claude(
+        node_modules,
+        agent_gateway.url,
+        f"Create the file SBFILE:{target} with a greeting.",
         cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+        home=home,
+        allowed_tools="Write",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
@@ -87,30 +68,14 @@ def test_claude_code_through_a_gemini_upstream(
     home.mkdir()
     work.mkdir()
     target = work / "hello.txt"
-    assert gemini_agent_gateway.url.startswith("http://127.0.0.1:")  # never anywhere else
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(home),
-        "ANTHROPIC_BASE_URL": gemini_agent_gateway.url + "/anthropic",
-        "ANTHROPIC_AUTH_TOKEN": MASTER_KEY,
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "DISABLE_TELEMETRY": "1",
-        "DISABLE_AUTOUPDATER": "1",
-        "CLAUDE_CODE_MAX_RETRIES": "1",
-    }
     before = len(agent_upstream.received)
-    result = subprocess.run(
-        [
-            str(node_modules / ".bin" / "claude"),
-            *("-p", f"Create the file SBFILE:{target} with a greeting."),
-            *("--output-format", "json", "--allowedTools", "Write"),
-        ],
-        env=env,
+    result = run_claude(
+        node_modules,
+        gemini_agent_gateway.url,
+        f"Create the file SBFILE:{target} with a greeting.",
         cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+        home=home,
+        allowed_tools="Write",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)

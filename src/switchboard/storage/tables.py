@@ -65,6 +65,9 @@ usage = Table(
     Column("failovers", Integer, nullable=False, server_default="0"),
     Column("retries", Integer, nullable=False, server_default="0"),
     Column("dropped", String(2048), nullable=True),  # the loss report (migration 0004)
+    # Server tools the gateway ran (migration 0005_server_tools).
+    Column("web_search_requests", Integer, nullable=False, server_default="0"),
+    Column("web_fetch_requests", Integer, nullable=False, server_default="0"),
     Index("ix_usage_key_at", "key_id", "at"),
     Index("ix_usage_at", "at"),
     Index("ux_usage_request_id", "request_id", unique=True),

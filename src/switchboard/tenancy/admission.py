@@ -112,12 +112,15 @@ class Ticket:
     reservation: Reservation | None = None
     leases: Leases | None = None
     settled: bool = False
+    search_nusd: int = 0  # the price of one web search the gateway ran (servertools/)
 
     async def settle(self, outcome: Settlement) -> int:
         """Charge the outcome's usage (a failed request costs nothing). Returns the cost in
         nano-USD."""
         usage = charged(outcome)
-        cost = cost_nusd(self.pricing, usage) if usage is not None else 0
+        cost = 0
+        if usage is not None:
+            cost = cost_nusd(self.pricing, usage) + usage.web_search_requests * self.search_nusd
         if self.settled:
             return cost
         self.settled = True
@@ -151,8 +154,10 @@ class Admission:
         entry: ModelEntry,
         input_estimate: int,
         max_tokens: int,
+        extra_nusd: int = 0,
     ) -> Ticket:
-        """`max_tokens`: the most output tokens the request may produce (`output_limit`)."""
+        """`max_tokens`: the most output tokens the request may produce (`output_limit`);
+        `extra_nusd`: what it may cost besides tokens (the web searches it may make)."""
         pricing = entry.profile.pricing or UNPRICED
         key = principal.key
         if key is None:  # the master key and the config's static keys have no limits
@@ -178,7 +183,7 @@ class Admission:
             max_concurrent=lim.max_concurrent or 0,
             tokens=input_estimate + max_tokens,
             budget_nusd=lim.budget_nusd or 0,
-            cost_nusd=worst_case_nusd(pricing, input_estimate, max_tokens),
+            cost_nusd=worst_case_nusd(pricing, input_estimate, max_tokens) + extra_nusd,
             period=period,
             more=lim.more,
         )

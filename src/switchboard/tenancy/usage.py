@@ -94,6 +94,9 @@ class UsageRow:
     retries: int = 0  # rounds of back-off after every channel had failed
     # The loss report: what translation dropped or changed (`; `-separated), None: nothing.
     dropped: str | None = None
+    # Server tools the gateway ran (servertools/): searches are priced per use.
+    web_search_requests: int = 0
+    web_fetch_requests: int = 0
 
     def __post_init__(self) -> None:
         # The usual row passes one check (inline: this runs once per request).
@@ -124,6 +127,8 @@ class UsageRow:
             and 0 <= self.status <= INT32
             and 0 <= self.failovers <= INT32
             and 0 <= self.retries <= INT32
+            and 0 <= self.web_search_requests <= INT32
+            and 0 <= self.web_fetch_requests <= INT32
         ):
             return
         self._clean()
@@ -147,6 +152,8 @@ class UsageRow:
         self.status = _clamp(self.status, INT32)
         self.failovers = _clamp(self.failovers, INT32)
         self.retries = _clamp(self.retries, INT32)
+        self.web_search_requests = _clamp(self.web_search_requests, INT32)
+        self.web_fetch_requests = _clamp(self.web_fetch_requests, INT32)
 
 
 def ledger_row(
@@ -192,4 +199,6 @@ def ledger_row(
         failovers=record.failovers,
         retries=record.retries,
         dropped="; ".join(dict.fromkeys(record.dropped)) if record.dropped else None,
+        web_search_requests=usage.web_search_requests,
+        web_fetch_requests=usage.web_fetch_requests,
     )

@@ -3,6 +3,7 @@ field the way the real API does (`max_tokens: Field required`, `messages.0.conte
 
 from __future__ import annotations
 
+import base64
 import re
 
 import msgspec
@@ -57,7 +58,7 @@ def _to_ir(w: wire.MessagesRequest | wire.CountTokensRequest, body: bytes) -> ir
     loaded.update(b.name for m in messages for b in m.content if isinstance(b, ir.ToolUse))
     if w.tool_choice is not None and w.tool_choice.name:
         loaded.add(w.tool_choice.name)
-    tools = _tools(w.tools or [], dropped, loaded)
+    tools, server_tools = _tools(w.tools or [], dropped, loaded)
     # What an encoder will write again for the upstream, free-form: checked once.
     encodable(
         [b.input for m in messages for b in m.content if isinstance(b, ir.ToolUse)]
@@ -95,6 +96,7 @@ def _to_ir(w: wire.MessagesRequest | wire.CountTokensRequest, body: bytes) -> ir
         tools=tools,
         tool_choice=choice,
         thinking=thinking,
+        server_tools=server_tools,
         dropped=tuple(sorted(dropped)),
     )
 
@@ -221,6 +223,17 @@ def _blocks(
                 out.append(ir.Thinking(block.thinking, block.signature))
             case wire.RedactedThinkingBlock():
                 out.append(ir.RedactedThinking(block.data))
+            case wire.ServerToolUseBlock() if block.name in _SERVER_TOOLS:
+                # An earlier turn's web search or fetch: to a model without server tools, a
+                # call of the function tool the gateway offers in their place
+                # (servertools/), and its result (split into a turn of its own, _messages).
+                out.append(ir.ToolUse(block.id, block.name, block.input))
+            case wire.WebSearchToolResultBlock():
+                result = _search_result(block)
+                out.append(ir.ToolResult(block.tool_use_id, (ir.Text(result.model_text()),)))
+            case wire.WebFetchToolResultBlock():
+                fetched = _fetch_result(block)
+                out.append(ir.ToolResult(block.tool_use_id, (ir.Text(fetched.model_text()),)))
             case _:
                 dropped.add(str(type(block).__struct_config__.tag))
     return out
@@ -235,25 +248,92 @@ def _messages(
         blocks = _blocks(m.content, f"messages.{i}", dropped, loaded)
         if m.role == "system":
             blocks = [b for b in blocks if isinstance(b, ir.Text)]
-        if merged and merged[-1].role == m.role:
-            merged[-1] = ir.Message(m.role, merged[-1].content + tuple(blocks))
-        else:
-            merged.append(ir.Message(m.role, tuple(blocks)))
+        for role, part in _server_turns(m.role, blocks):
+            if merged and merged[-1].role == role:
+                merged[-1] = ir.Message(role, merged[-1].content + tuple(part))
+            else:
+                merged.append(ir.Message(role, tuple(part)))
     return tuple(m for m in merged if m.content or m.role == "assistant")
+
+
+def _server_turns(role: ir.Role, blocks: list[ir.Block]) -> list[tuple[ir.Role, list[ir.Block]]]:
+    """An assistant turn holding server tool results (which Anthropic keeps in the assistant's
+    turn) as the other dialects need it: each run of results in a user turn of its own, after
+    the calls they answer."""
+    if role != "assistant" or not any(isinstance(b, ir.ToolResult) for b in blocks):
+        return [(role, blocks)]
+    turns: list[tuple[ir.Role, list[ir.Block]]] = []
+    for block in blocks:
+        side: ir.Role = "user" if isinstance(block, ir.ToolResult) else "assistant"
+        if turns and turns[-1][0] == side:
+            turns[-1][1].append(block)
+        else:
+            turns.append((side, [block]))
+    return turns
+
+
+_SERVER_TOOLS = ("web_search", "web_fetch")
+_SERVER_TYPE = re.compile(r"^(web_search|web_fetch)_\d{8}$")
+
+
+def _unopaque(text: object) -> str:
+    """What the gateway's own `encrypted_content` holds (the page text, response.opaque);
+    Anthropic's real one reads as nothing."""
+    if not isinstance(text, str):
+        return ""
+    try:
+        decoded = base64.b64decode(text, validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    return decoded if decoded.isprintable() or "\n" in decoded else ""
+
+
+def _search_result(block: wire.WebSearchToolResultBlock) -> ir.WebSearchResult:
+    content = block.content
+    if isinstance(content, dict):
+        return ir.WebSearchResult(block.tool_use_id, error_code=str(content.get("error_code")))
+    hits = tuple(
+        ir.SearchHit(
+            url=str(item.get("url", "")),
+            title=str(item.get("title", "")),
+            snippet=_unopaque(item.get("encrypted_content")),
+        )
+        for item in (content if isinstance(content, list) else [])
+        if isinstance(item, dict)
+    )
+    return ir.WebSearchResult(block.tool_use_id, hits)
+
+
+def _fetch_result(block: wire.WebFetchToolResultBlock) -> ir.WebFetchResult:
+    content = block.content if isinstance(block.content, dict) else {}
+    url = str(content.get("url", ""))
+    if content.get("type") != "web_fetch_result":
+        return ir.WebFetchResult(block.tool_use_id, url, error_code=str(content.get("error_code")))
+    document = content.get("content")
+    source = document.get("source") if isinstance(document, dict) else None
+    if isinstance(source, dict) and source.get("type") == "text":
+        return ir.WebFetchResult(block.tool_use_id, url, text=str(source.get("data", "")))
+    return ir.WebFetchResult(block.tool_use_id, url, media_type="application/pdf")
 
 
 def _tools(
     params: list[wire.ToolParam], dropped: set[str], loaded: set[str]
-) -> tuple[ir.Tool, ...]:
+) -> tuple[tuple[ir.Tool, ...], tuple[ir.ServerTool, ...]]:
     """The tools an upstream without tool search is given: every tool not deferred, and each
     deferred one (`defer_loading`) once the conversation has loaded it, as Anthropic's tool
     search would show them to the model. Claude Code's catalogue of deferred tools stays out
-    of every prompt until it is used."""
+    of every prompt until it is used. Server tools (web_search_*, web_fetch_*) apart: the
+    gateway runs them (servertools/)."""
     tools: list[ir.Tool] = []
+    server: list[ir.ServerTool] = []
     held = 0
     for i, t in enumerate(params):
         if t.cache_control is not None:
             dropped.add("cache_control")
+        kind = _SERVER_TYPE.match(t.type or "")
+        if kind is not None:
+            server.append(_server_tool(t, kind.group(1), i))
+            continue
         if t.defer_loading and t.name not in loaded:
             held += 1
             continue
@@ -268,4 +348,20 @@ def _tools(
         tools.append(ir.Tool(t.name, t.description, t.input_schema))
     if held:
         dropped.add("deferred tools not yet loaded (tool search): not sent")
-    return tuple(tools)
+    return tuple(tools), tuple(server)
+
+
+def _server_tool(t: wire.ToolParam, name: str, i: int) -> ir.ServerTool:
+    if t.allowed_domains and t.blocked_domains:
+        raise InvalidRequest(
+            f"tools.{i}: allowed_domains and blocked_domains cannot both be set",
+            param=f"tools.{i}",
+        )
+    return ir.ServerTool(
+        "web_search" if name == "web_search" else "web_fetch",
+        str(t.type),
+        i,
+        t.max_uses,
+        tuple(t.allowed_domains or ()),
+        tuple(t.blocked_domains or ()),
+    )

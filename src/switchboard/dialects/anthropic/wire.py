@@ -85,15 +85,23 @@ class RedactedThinkingBlock(_Block, tag="redacted_thinking"):
 
 
 class ServerToolUseBlock(_Block, tag="server_tool_use"):
-    pass
+    id: str = ""
+    name: str = ""
+    input: dict[str, Any] = {}
+
+
+# Results stay loose: an earlier turn's, from Anthropic or from the gateway's own loop, are
+# read for what the model needs (request.py), and new shapes are not a decode failure.
 
 
 class WebSearchToolResultBlock(_Block, tag="web_search_tool_result"):
-    pass
+    tool_use_id: str = ""
+    content: Any = None
 
 
 class WebFetchToolResultBlock(_Block, tag="web_fetch_tool_result"):
-    pass
+    tool_use_id: str = ""
+    content: Any = None
 
 
 class CodeExecutionToolResultBlock(_Block, tag="code_execution_tool_result"):
@@ -168,6 +176,10 @@ class ToolParam(msgspec.Struct):
     cache_control: dict[str, Any] | None = None
     # Tool search: a deferred tool is offered once a `tool_reference` has named it.
     defer_loading: bool | None = None
+    # Server tools (web_search_*, web_fetch_*).
+    max_uses: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    allowed_domains: list[str] | None = None
+    blocked_domains: list[str] | None = None
 
 
 class ToolChoiceParam(msgspec.Struct):
