@@ -36,6 +36,7 @@ from switchboard.log import events as log
 from switchboard.metrics import Metrics
 from switchboard.operations import Operations
 from switchboard.redact import Redactor
+from switchboard.routes import Routes
 from switchboard.service import Gateway
 from switchboard.signing import ThinkingSigner
 from switchboard.storage.activity import Activity
@@ -82,6 +83,7 @@ class App:
             config.documents,
             config.routing,
             upstreams,
+            Routes.of(config.routes),
         )
         self.in_flight = InFlight()
         self.ledger = self.tenancy.ledger

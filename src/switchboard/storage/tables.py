@@ -64,7 +64,9 @@ usage = Table(
     Column("failovers", Integer, nullable=False, server_default="0"),
     Column("retries", Integer, nullable=False, server_default="0"),
     Column("dropped", String(2048), nullable=True),  # the loss report (migration 0004)
+    Column("session", String(64), nullable=True),  # the client's session (migration 0005)
     Index("ix_usage_key_at", "key_id", "at"),
     Index("ix_usage_at", "at"),
     Index("ux_usage_request_id", "request_id", unique=True),
+    Index("ix_usage_session", "session"),
 )

@@ -16,6 +16,24 @@ _decode_request = msgspec.json.Decoder(wire.MessagesRequest).decode
 _decode_count = msgspec.json.Decoder(wire.CountTokensRequest).decode
 _decode_head = msgspec.json.Decoder(wire.RequestHead).decode
 _INDEX = re.compile(r"\[(\d+)\]")
+_decode_tool_heads = msgspec.json.Decoder(list[wire.ToolHead]).decode
+
+
+def head_thinking(head: wire.RequestHead) -> bool:
+    """Whether the request asks for thinking (any `thinking` but `disabled`)."""
+    return head.thinking is not None and head.thinking.type not in (None, "disabled")
+
+
+def tool_keys(raw: msgspec.Raw) -> frozenset[str]:
+    """Each tool's type and name, for routing; a malformed list yields none (the full decode
+    names what is wrong with it)."""
+    if not bytes(raw).startswith(b"["):
+        return frozenset()
+    try:
+        tools = _decode_tool_heads(raw)
+    except msgspec.DecodeError:
+        return frozenset()
+    return frozenset(k for t in tools for k in (t.type, t.name) if k)
 
 
 def decode_head(body: bytes) -> wire.RequestHead:

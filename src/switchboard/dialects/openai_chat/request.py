@@ -15,6 +15,7 @@ from switchboard.errors import InvalidRequest
 _decode_chat = msgspec.json.Decoder(wire.ChatRequest).decode
 _decode_head = msgspec.json.Decoder(wire.RequestHead).decode
 _decode_keys = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
+_decode_tool_heads = msgspec.json.Decoder(list[wire.ToolHead]).decode
 
 # OpenAI needs no limit; Anthropic does. This is what a request without one gets.
 DEFAULT_MAX_TOKENS = 4096
@@ -47,6 +48,24 @@ def decode_head(body: bytes) -> wire.RequestHead:
 def wants_usage(head: wire.RequestHead) -> bool:
     """Whether the client asked for the final usage chunk (`stream_options.include_usage`)."""
     return bool(head.stream and head.stream_options and head.stream_options.include_usage)
+
+
+def head_thinking(head: wire.RequestHead) -> bool:
+    """Whether the request asks for reasoning (an effort other than `none`)."""
+    return head.reasoning_effort not in (None, "none")
+
+
+def tool_keys(raw: msgspec.Raw) -> frozenset[str]:
+    """Each tool's type and function name, for routing; a malformed list yields none (the
+    full decode names what is wrong with it)."""
+    if not bytes(raw).startswith(b"["):
+        return frozenset()
+    try:
+        tools = _decode_tool_heads(raw)
+    except msgspec.DecodeError:
+        return frozenset()
+    keys = (k for t in tools for k in (t.type, t.function.name if t.function else None) if k)
+    return frozenset(keys)
 
 
 def decode_request(body: bytes) -> ir.Request:
