@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 from tests.clients.agent_upstream import FILE_CONTENT, GEMINI_SIGNATURE, AgentUpstream
+from tests.clients.claude_run import run_claude
 from tests.clients.conftest import MASTER_KEY
 from tests.support.gateway import GatewayProcess
 
@@ -17,47 +18,21 @@ MODEL = "moonshotai/kimi-k2-instruct"
 
 
 def test_claude_code_writes_a_file_through_the_gateway(
-    node_modules: Path,
+    any_claude: Path,
     agent_gateway: GatewayProcess,
     agent_upstream: AgentUpstream,
     tmp_path: Path,
 ) -> None:
-    home = tmp_path / "home"
-    work = tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    target = work / "hello.txt"
-    assert agent_gateway.url.startswith("http://127.0.0.1:")  # never anywhere else
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(home),
-        "ANTHROPIC_BASE_URL": agent_gateway.url + "/anthropic",
-        "ANTHROPIC_AUTH_TOKEN": MASTER_KEY,
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "DISABLE_TELEMETRY": "1",
-        "DISABLE_AUTOUPDATER": "1",
-        "CLAUDE_CODE_MAX_RETRIES": "1",
-    }
+    target = tmp_path / "work" / "hello.txt"
     before = len(agent_upstream.received)
-    result = subprocess.run(
-        [
-            str(node_modules / ".bin" / "claude"),
-            "-p",
-            f"Create the file SBFILE:{target} with a greeting.",
-            "--output-format",
-            "json",
-            "--allowedTools",
-            "Write",
-        ],
-        env=env,
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    run = run_claude(
+        any_claude,
+        agent_gateway.url + "/anthropic",
+        f"Create the file SBFILE:{target} with a greeting.",
+        tmp_path,
+        *("--allowedTools", "Write"),
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    report = json.loads(result.stdout)
+    report = run.report
     assert report["type"] == "result"
     assert report["subtype"] == "success"
     assert report["is_error"] is False
@@ -78,42 +53,20 @@ def test_claude_code_writes_a_file_through_the_gateway(
 
 
 def test_claude_code_through_a_gemini_upstream(
-    node_modules: Path,
+    claude: Path,
     gemini_agent_gateway: GatewayProcess,
     agent_upstream: AgentUpstream,
     tmp_path: Path,
 ) -> None:
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    target = work / "hello.txt"
-    assert gemini_agent_gateway.url.startswith("http://127.0.0.1:")  # never anywhere else
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(home),
-        "ANTHROPIC_BASE_URL": gemini_agent_gateway.url + "/anthropic",
-        "ANTHROPIC_AUTH_TOKEN": MASTER_KEY,
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "DISABLE_TELEMETRY": "1",
-        "DISABLE_AUTOUPDATER": "1",
-        "CLAUDE_CODE_MAX_RETRIES": "1",
-    }
+    target = tmp_path / "work" / "hello.txt"
     before = len(agent_upstream.received)
-    result = subprocess.run(
-        [
-            str(node_modules / ".bin" / "claude"),
-            *("-p", f"Create the file SBFILE:{target} with a greeting."),
-            *("--output-format", "json", "--allowedTools", "Write"),
-        ],
-        env=env,
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    report = json.loads(result.stdout)
+    report = run_claude(
+        claude,
+        gemini_agent_gateway.url + "/anthropic",
+        f"Create the file SBFILE:{target} with a greeting.",
+        tmp_path,
+        *("--allowedTools", "Write"),
+    ).report
     assert report["subtype"] == "success"
     assert report["result"] == "I created the file."
     assert report["num_turns"] == 2
