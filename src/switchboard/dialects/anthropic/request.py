@@ -9,7 +9,7 @@ import msgspec
 
 from switchboard import ir
 from switchboard.dialects.anthropic import wire
-from switchboard.dialects.validation import MAX_COUNT, decode, encodable
+from switchboard.dialects.validation import MAX_COUNT, decode, encodable, loose_items
 from switchboard.errors import InvalidRequest
 
 _decode_request = msgspec.json.Decoder(wire.MessagesRequest).decode
@@ -25,14 +25,8 @@ def head_thinking(head: wire.RequestHead) -> bool:
 
 
 def tool_keys(raw: msgspec.Raw) -> frozenset[str]:
-    """Each tool's type and name, for routing; a malformed list yields none (the full decode
-    names what is wrong with it)."""
-    if not bytes(raw).startswith(b"["):
-        return frozenset()
-    try:
-        tools = _decode_tool_heads(raw)
-    except msgspec.DecodeError:
-        return frozenset()
+    """Each tool's type and name, for routing."""
+    tools = loose_items(_decode_tool_heads, raw)
     return frozenset(k for t in tools for k in (t.type, t.name) if k)
 
 

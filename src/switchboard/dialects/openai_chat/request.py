@@ -9,7 +9,13 @@ import msgspec
 
 from switchboard import ir
 from switchboard.dialects.openai_chat import wire
-from switchboard.dialects.validation import MAX_COUNT, decode, encodable, parse_json
+from switchboard.dialects.validation import (
+    MAX_COUNT,
+    decode,
+    encodable,
+    loose_items,
+    parse_json,
+)
 from switchboard.errors import InvalidRequest
 
 _decode_chat = msgspec.json.Decoder(wire.ChatRequest).decode
@@ -56,14 +62,8 @@ def head_thinking(head: wire.RequestHead) -> bool:
 
 
 def tool_keys(raw: msgspec.Raw) -> frozenset[str]:
-    """Each tool's type and function name, for routing; a malformed list yields none (the
-    full decode names what is wrong with it)."""
-    if not bytes(raw).startswith(b"["):
-        return frozenset()
-    try:
-        tools = _decode_tool_heads(raw)
-    except msgspec.DecodeError:
-        return frozenset()
+    """Each tool's type and function name, for routing."""
+    tools = loose_items(_decode_tool_heads, raw)
     keys = (k for t in tools for k in (t.type, t.function.name if t.function else None) if k)
     return frozenset(keys)
 
