@@ -16,10 +16,11 @@ from tests.clients.agent_upstream import AgentUpstream
 from tests.support.gateway import GatewayProcess
 
 CACHE = Path(os.environ.get("SWITCHBOARD_TEST_CACHE", Path.home() / ".cache" / "switchboard-tests"))
-NPM_PACKAGES = ["@anthropic-ai/sdk@1.12.0"]
 # The version whose requests issue 15 measured, and the newest on npm when it was added
-# (`npm view @anthropic-ai/claude-code version`). Each is installed into a prefix of its own.
+# (`npm view @anthropic-ai/claude-code version`). The first is installed with the TypeScript SDK
+# (node_modules/.bin/claude), each other one into a prefix of its own.
 CLAUDE_CODE_VERSIONS = ("2.1.330", "2.1.332")
+NPM_PACKAGES = [f"@anthropic-ai/claude-code@{CLAUDE_CODE_VERSIONS[0]}", "@anthropic-ai/sdk@1.12.0"]
 OLD_SDK = "anthropic==0.121.0"
 MASTER_KEY = "sk-clients-master-key"
 
@@ -60,6 +61,8 @@ def node_modules() -> Path:
 
 def claude_code(version: str) -> Path:
     """The `claude` executable of one Claude Code version."""
+    if version == CLAUDE_CODE_VERSIONS[0]:
+        return npm_install(CACHE / "npm", NPM_PACKAGES) / ".bin" / "claude"
     prefix = CACHE / f"claude-code-{version}"
     return npm_install(prefix, [f"@anthropic-ai/claude-code@{version}"]) / ".bin" / "claude"
 
