@@ -254,7 +254,7 @@ def test_route_command_explains_a_sample_request(tmp_path: Path) -> None:
     assert "no route matches; 'claude-haiku-4-5' is looked up in the catalogue as it is" in (
         plain.output
     )
-    assert "the client gets 404" in plain.output
+    assert "'claude-haiku-4-5': no model has that name, so the client gets 404" in plain.output
 
 
 def test_route_command_without_config_uses_the_embedded_default(

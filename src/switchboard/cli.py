@@ -123,7 +123,8 @@ def route(
         click.echo(f"routes[{rule.index}] matches ({rule.describe()}) -> {rule.to}")
     entry = Catalog(config).resolve(choice.target)
     if entry is None or scenario.endpoint not in entry.profile.endpoints:
-        click.echo(f"model '{choice.target}' is not served on {endpoint}: the client gets 404")
+        why = "no model has that name" if entry is None else f"it is not offered on {endpoint}"
+        click.echo(f"'{choice.target}': {why}, so the client gets 404")
         sys.exit(1)
     channels = ", ".join(c.name for c in entry.channels)
     click.echo(f"served by model {entry.id} (channels: {channels}); replies name '{model}'")
