@@ -18,11 +18,13 @@ E2E_DIRS = frozenset(
     {
         "bedrock",
         "claude_code",
+        "claude_code_wire",
         "clients",
         "console",
         "deploy",
         "e2e",
         "google",
+        "observability",
         "openai_surface",
         "resilience",
         "support_tests",

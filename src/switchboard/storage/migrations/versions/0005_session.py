@@ -2,7 +2,7 @@
 `usage --group-by session`. NULL: the request carried no session id.
 
 Revision ID: 0005_session
-Revises: 0004
+Revises: 0005_capture (chained after the capture table at merge)
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_session"
-down_revision = "0004"
+down_revision = "0005_capture"
 branch_labels = None
 depends_on = None
 
