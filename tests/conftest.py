@@ -17,6 +17,7 @@ TESTS = Path(__file__).parent
 E2E_DIRS = frozenset(
     {
         "bedrock",
+        "claude_code",
         "claude_code_wire",
         "clients",
         "console",

@@ -37,6 +37,7 @@ from switchboard.log import events as log
 from switchboard.metrics import Metrics
 from switchboard.operations import Operations
 from switchboard.redact import Redactor
+from switchboard.routes import Routes
 from switchboard.service import Gateway
 from switchboard.signing import ThinkingSigner
 from switchboard.storage.activity import Activity
@@ -93,6 +94,7 @@ class App:
             config.routing,
             upstreams,
             config.search,
+            routes=Routes.of(config.routes),
             tracing=self.tracing,
         )
         self.capturer = None

@@ -88,6 +88,10 @@ class ProviderConfig(_Strict, frozen=True):
     # An exact token counter for count_tokens: a vLLM or SGLang `/tokenize` URL (chat form).
     tokenize_url: str | None = None
     timeouts: Timeouts = Timeouts()
+    # Whether a translated request's user id (Anthropic `metadata.user_id`) goes to an
+    # OpenAI-dialect upstream as its `user` field. Off: Claude Code's carries a device id,
+    # which another vendor has no need of.
+    forward_user: bool = False
     # A non-streaming reply larger than this (once decompressed) is an upstream failure, not
     # something to buffer.
     max_reply_bytes: int = 64 * 1024 * 1024
@@ -177,6 +181,26 @@ class ModelConfig(_Strict, frozen=True):
     reasoning: Reasoning = Reasoning()
     # None: not priced (keys with a budget are refused on it); `{}` prices it at zero.
     pricing: Pricing | None = None
+    # Another name the model answers to and is listed under by `GET /v1/models`: Claude Code's
+    # `/model` picker keeps only ids containing `claude` or `anthropic` (docs/claude-code.md).
+    discovery_name: str | None = None
+
+
+class RouteMatch(_Strict, frozen=True):
+    """What a route tests; every condition given must hold (none given: every request)."""
+
+    model: str | None = None  # the name the client sent: exact, or a glob (`claude-*haiku*`)
+    thinking: bool | None = None  # the request asks for thinking (or reasoning effort)
+    input_tokens_over: int | None = None  # the request's input token estimate is above this
+    has_tool: str | None = None  # a tool of this type (`web_search_20250305`) or name
+    endpoint: Endpoint | None = None  # the surface it came in by: anthropic or openai
+
+
+class RouteConfig(_Strict, frozen=True):
+    """Send the requests that `match` to the catalogue model `to` (routes.py)."""
+
+    to: str
+    match: RouteMatch = RouteMatch()
 
 
 class KeyConfig(_Strict, frozen=True):
@@ -302,6 +326,8 @@ class Config(_Strict, frozen=True):
     providers: list[ProviderConfig] = []
     keys: list[KeyConfig] = []
     models: list[ModelConfig] = []
+    # Evaluated in order before the catalogue lookup: the first that matches names the model.
+    routes: list[RouteConfig] = []
     # OpenTelemetry traces (tracing/): off unless `otlp_endpoint` is set.
     telemetry: TelemetryConfig = TelemetryConfig()
     # Request capture for debugging (capture/): off unless keys, models or a sample are chosen.
@@ -367,6 +393,7 @@ _ITEMS: dict[str, type[msgspec.Struct]] = {
     "providers": ProviderConfig,
     "models": ModelConfig,
     "keys": KeyConfig,
+    "routes": RouteConfig,
 }
 
 
@@ -528,6 +555,7 @@ def _check_references(config: Config, problems: Problems) -> None:
                     f"(known: {', '.join(sorted(seen)) or 'none'})",
                 )
     _check_numbers(config, problems)
+    _check_routes(config, problems)
     _check_telemetry(config.telemetry, problems)
     _check_capture(config.capture, problems)
     names: set[str] = set()
@@ -537,6 +565,32 @@ def _check_references(config: Config, problems: Problems) -> None:
         if k.name in names:
             problems.add(f"keys[{i}].name", f"duplicate key name '{k.name}'")
         names.add(k.name)
+
+
+def _check_routes(config: Config, problems: Problems) -> None:
+    """A route must lead to a model the catalogue names exactly (a glob alias is no target),
+    and a discovery name must be one name for one model."""
+    known: dict[str, str] = {}
+    for i, m in enumerate(config.models):
+        names = (m.id, *(a for a in m.aliases if not is_glob(a)))
+        for name in names:
+            known.setdefault(name, m.id)
+        if m.discovery_name is not None:
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}", m.discovery_name):
+                problems.add(f"models[{i}].discovery_name", "letters, digits and ._:/@- only")
+            elif known.setdefault(m.discovery_name, m.id) != m.id:
+                problems.add(
+                    f"models[{i}].discovery_name",
+                    f"'{m.discovery_name}' already names model '{known[m.discovery_name]}'",
+                )
+    for i, r in enumerate(config.routes):
+        if r.to not in known:
+            problems.add(
+                f"routes[{i}].to",
+                f"no model named '{r.to}' (a model id, exact alias or discovery_name)",
+            )
+        if r.match.input_tokens_over is not None and r.match.input_tokens_over < 0:
+            problems.add(f"routes[{i}].match.input_tokens_over", "must not be negative")
 
 
 def _check_vertex(i: int, p: ProviderConfig, problems: Problems) -> None:

@@ -27,6 +27,9 @@ class RequestRecord:
     # channel served it).
     model: str | None = None
     stream: bool | None = None
+    # The client's session (Claude Code's session id, validated: api/session.py), for cost by
+    # session.
+    session: str | None = None
     model_id: str | None = None
     # Which channel served it: the provider and the upstream's own model name, and the
     # channel's name as the operator sees it (`provider/model`), kept apart, never parsed.

@@ -23,6 +23,7 @@ from switchboard.errors import GatewayError, InvalidRequest, NotFound, UpstreamE
 from switchboard.kinds import Endpoint, ProviderKind
 from switchboard.log import events as log
 from switchboard.record import FAILED, Failed, RequestRecord, Served, Settlement
+from switchboard.routes import Routes, Scenario, base_name
 from switchboard.routing import Router, Target
 from switchboard.servertools import ServerTools
 from switchboard.signing import ThinkingSigner
@@ -74,6 +75,10 @@ class Inbound:
     default_max_tokens: int | None = None
     # A session or user id: requests that share it stick to one channel and key.
     affinity: str | None = None
+    # What routing by scenario tests besides the name (routes.py): whether the request asks
+    # for thinking, and its tools' types and names (read only if a route tests them).
+    thinking: bool = False
+    tools: Callable[[], frozenset[str]] = frozenset
     _request: ir.Request | None = None
 
     _documents_ready: bool = False
@@ -133,9 +138,11 @@ class Gateway:
         upstreams: Mapping[ProviderKind, Factory] = UPSTREAMS,
         search: Search | None = None,
         *,
+        routes: Routes | None = None,
         tracing: Tracing = NO_TRACING,
     ) -> None:
         self.catalog = catalog
+        self.routes = routes or Routes()
         self._tracing = tracing
         self._admission = admission
         self._routing = routing or Routing()
@@ -174,6 +181,23 @@ class Gateway:
         if entry is None or endpoint not in entry.profile.endpoints:
             raise NotFound(f"model: {name}", param="model")
         return entry
+
+    def scenario(self, inbound: Inbound) -> Scenario:
+        """What the routes test of a request; its tools are read only if a route tests them."""
+        return Scenario(
+            model=base_name(inbound.model),
+            endpoint=inbound.inlet.endpoint,
+            thinking=inbound.thinking,
+            input_tokens=inbound.input_estimate(),
+            tools=inbound.tools() if self.routes.needs_tools else frozenset(),
+        )
+
+    def route(self, inbound: Inbound) -> ModelEntry:
+        """The catalogue model that serves a request: the first route that matches it, else the
+        name it sent (without Claude Code's `[1m]` marker). The key's allow-list is checked
+        against this entry (admission), so a route never takes a key where it may not go."""
+        choice = self.routes.choose(self.scenario(inbound))
+        return self.resolve(choice.target, inbound.inlet.endpoint)
 
     async def _admit(self, inbound: Inbound, entry: ModelEntry, record: RequestRecord) -> Ticket:
         if self._admission is None or inbound.principal is None:
@@ -304,7 +328,7 @@ class Gateway:
         """The input token count and whether it is exact: the upstream's own count where it
         can give one (Anthropic pass-through, a configured tokenize endpoint), else the
         calibrated estimate."""
-        entry = self.resolve(inbound.model, inbound.inlet.endpoint)
+        entry = self.route(inbound)
         ticket = None
         if self._admission is not None and inbound.principal is not None:
             ticket = await self._admission.admit_count(inbound.principal, inbound.model, entry)
@@ -401,7 +425,7 @@ class Gateway:
 
     async def complete(self, inbound: Inbound, record: RequestRecord) -> Completed:
         """The whole reply; `record` gets what was served, used, cost and dropped."""
-        entry = self.resolve(inbound.model, inbound.inlet.endpoint)
+        entry = self.route(inbound)
         self._tracing.content("gen_ai.input.messages", inbound.body)
 
         async def attempt(channel: Channel) -> Completed:
@@ -443,7 +467,7 @@ class Gateway:
     async def stream(self, inbound: Inbound, record: RequestRecord) -> Streaming:
         """The upstream stream, once it has produced its first item; `record` gets what was
         served and what the request's translation dropped so far."""
-        entry = self.resolve(inbound.model, inbound.inlet.endpoint)
+        entry = self.route(inbound)
         self._tracing.content("gen_ai.input.messages", inbound.body)
 
         async def attempt(channel: Channel) -> Streaming:

@@ -10,35 +10,29 @@ import textwrap
 from pathlib import Path
 
 from tests.clients.agent_upstream import FILE_CONTENT, GEMINI_SIGNATURE, AgentUpstream
+from tests.clients.claude_run import run_claude
 from tests.clients.conftest import MASTER_KEY
-from tests.clients.headless import run_claude
 from tests.support.gateway import GatewayProcess
 
 MODEL = "moonshotai/kimi-k2-instruct"
 
 
 def test_claude_code_writes_a_file_through_the_gateway(
-    node_modules: Path,
+    any_claude: Path,
     agent_gateway: GatewayProcess,
     agent_upstream: AgentUpstream,
     tmp_path: Path,
 ) -> None:
-    home = tmp_path / "home"
-    work = tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    target = work / "hello.txt"
+    target = tmp_path / "work" / "hello.txt"
     before = len(agent_upstream.received)
-    result = run_claude(
-        node_modules,
-        agent_gateway.url,
+    run = run_claude(
+        any_claude,
+        agent_gateway.url + "/anthropic",
         f"Create the file SBFILE:{target} with a greeting.",
-        cwd=work,
-        home=home,
-        allowed_tools="Write",
+        tmp_path,
+        *("--allowedTools", "Write"),
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    report = json.loads(result.stdout)
+    report = run.report
     assert report["type"] == "result"
     assert report["subtype"] == "success"
     assert report["is_error"] is False
@@ -59,26 +53,20 @@ def test_claude_code_writes_a_file_through_the_gateway(
 
 
 def test_claude_code_through_a_gemini_upstream(
-    node_modules: Path,
+    claude: Path,
     gemini_agent_gateway: GatewayProcess,
     agent_upstream: AgentUpstream,
     tmp_path: Path,
 ) -> None:
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    target = work / "hello.txt"
+    target = tmp_path / "work" / "hello.txt"
     before = len(agent_upstream.received)
-    result = run_claude(
-        node_modules,
-        gemini_agent_gateway.url,
+    report = run_claude(
+        claude,
+        gemini_agent_gateway.url + "/anthropic",
         f"Create the file SBFILE:{target} with a greeting.",
-        cwd=work,
-        home=home,
-        allowed_tools="Write",
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    report = json.loads(result.stdout)
+        tmp_path,
+        *("--allowedTools", "Write"),
+    ).report
     assert report["subtype"] == "success"
     assert report["result"] == "I created the file."
     assert report["num_turns"] == 2

@@ -6,7 +6,7 @@ GET    /admin/keys/{id}         show
 PATCH  /admin/keys/{id}         change name or limits (null clears a limit)
 DELETE /admin/keys/{id}         revoke
 POST   /admin/keys/{id}/rotate  new secret, same id and limits
-GET    /admin/usage             ?key=&model=&since=&until=&group_by=day|key|model&limit=
+GET    /admin/usage             ?key=&model=&since=&until=&group_by=day|key|model|session&limit=
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.exchange import Exchange
 from switchboard.api.models import ModelsHandler
 from switchboard.api.report import served_headers
+from switchboard.api.session import session_of
 from switchboard.api.streaming import serve_stream
 from switchboard.api.surface import Route, SuffixRoute, Surface
 from switchboard.dialects.anthropic.errors import error_body, error_event
@@ -19,6 +20,8 @@ from switchboard.dialects.anthropic.request import (
     decode_count_tokens,
     decode_head,
     decode_request,
+    head_thinking,
+    tool_keys,
 )
 from switchboard.dialects.anthropic.response import encode_response
 from switchboard.dialects.anthropic.stream import StreamEncoder
@@ -52,6 +55,7 @@ async def read_inbound(
         # it would otherwise reach the upstream with no bound the gateway chose to reserve.
         raise InvalidRequest("max_tokens: Field required", param="max_tokens")
     decode = decode_count_tokens if count_tokens else decode_request
+    user_id = head.metadata.user_id if head.metadata else None
     inbound = Inbound(
         inlet=INLET,
         body=body,
@@ -61,9 +65,12 @@ async def read_inbound(
         decode=lambda: decode(body),
         principal=principal,
         max_tokens=head.output_limit,
-        affinity=affinity(ex, head.metadata.user_id if head.metadata else None),
+        affinity=affinity(ex, user_id),
+        thinking=head_thinking(head),
+        tools=lambda: tool_keys(head.tools),
     )
     record.model = head.model
+    record.session = session_of(h, user_id)
     record.stream = inbound.stream
     return inbound
 
@@ -142,12 +149,10 @@ SURFACE = Surface(
             "/v1/messages/count_tokens",
             lambda p: CountTokensHandler(p.gateway, p.auth, p.bounds),
         ),
-        Route("GET", "/v1/models", lambda p: ModelsHandler(p.gateway.catalog, p.auth).list),
+        Route("GET", "/v1/models", lambda p: ModelsHandler(p.gateway, p.auth).list),
     ),
     suffix_routes=(
-        SuffixRoute(
-            "GET", "/v1/models/", lambda p: ModelsHandler(p.gateway.catalog, p.auth).retrieve
-        ),
+        SuffixRoute("GET", "/v1/models/", lambda p: ModelsHandler(p.gateway, p.auth).retrieve),
     ),
     error_body=error_body,
     error_event=error_event,

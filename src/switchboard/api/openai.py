@@ -11,6 +11,7 @@ from switchboard.api.bounds import Bounds, affinity
 from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.exchange import Exchange
 from switchboard.api.report import served_headers
+from switchboard.api.session import session_of
 from switchboard.api.streaming import serve_stream
 from switchboard.api.surface import Handler, Parts, Route, Surface
 from switchboard.catalog import Catalog
@@ -19,6 +20,8 @@ from switchboard.dialects.openai_chat.request import (
     DEFAULT_MAX_TOKENS,
     decode_head,
     decode_request,
+    head_thinking,
+    tool_keys,
     wants_usage,
 )
 from switchboard.dialects.openai_chat.response import encode_response
@@ -61,8 +64,11 @@ class ChatCompletionsHandler:
             max_tokens=head.output_limit,
             default_max_tokens=DEFAULT_MAX_TOKENS,
             affinity=affinity(ex, head.prompt_cache_key, head.user),
+            thinking=head_thinking(head),
+            tools=lambda: tool_keys(head.tools),
         )
         record.model = head.model
+        record.session = session_of(ex.headers, None)
         record.stream = inbound.stream
         async with cancel_on_disconnect(ex):
             await self._serve(ex, inbound)

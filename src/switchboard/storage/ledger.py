@@ -22,8 +22,9 @@ from switchboard.tenancy.keys import NANO
 from switchboard.tenancy.recorder import RowsRefused
 from switchboard.tenancy.usage import TEXT_LIMITS, UsageRow
 
-GroupBy = Literal["day", "key", "model"]
-GROUPS: dict[str, GroupBy] = {"day": "day", "key": "key", "model": "model"}
+GroupBy = Literal["day", "key", "model", "session"]
+GROUPS: dict[str, GroupBy] = {"day": "day", "key": "key", "model": "model", "session": "session"}
+NO_SESSION = "(none)"  # the group of requests that carried no session id
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +162,8 @@ class Ledger:
             group = usage.c.key_id
         elif group_by == "model":
             group = usage.c.model
+        elif group_by == "session":
+            group = usage.c.session
         elif self._engine.dialect.name == "sqlite":
             group = func.date(usage.c.at)
         else:
@@ -183,7 +186,7 @@ class Ledger:
             found = (await conn.execute(query)).mappings().all()
         return [
             {
-                group_by: str(r["group"]),
+                group_by: NO_SESSION if r["group"] is None else str(r["group"]),
                 "requests": int(r["requests"]),
                 "input_tokens": int(r["input_tokens"] or 0),
                 "output_tokens": int(r["output_tokens"] or 0),

@@ -68,9 +68,11 @@ usage = Table(
     # Server tools the gateway ran (migration 0005_server_tools).
     Column("web_search_requests", Integer, nullable=False, server_default="0"),
     Column("web_fetch_requests", Integer, nullable=False, server_default="0"),
+    Column("session", String(64), nullable=True),  # the client's session (migration 0005)
     Index("ix_usage_key_at", "key_id", "at"),
     Index("ix_usage_at", "at"),
     Index("ux_usage_request_id", "request_id", unique=True),
+    Index("ix_usage_session", "session"),
 )
 
 # Captured requests (capture/, migration 0005_capture): what the client sent and received and

@@ -263,7 +263,7 @@ def rotate(config_file: Path | None, key_id: str, as_json: bool) -> None:
     help="From this time: ISO 8601 (2025-01-31T12:00:00Z) or a span back from now: 30m, 24h, 7d.",
 )
 @click.option("--until", help="Before this time: ISO 8601, or a span back from now (30m, 24h, 7d).")
-@click.option("--group-by", type=click.Choice(["day", "key", "model"]), help="Totals per group.")
+@click.option("--group-by", type=click.Choice(list(GROUPS)), help="Totals per group.")
 @click.option("--limit", type=int, default=100, show_default=True, help="Rows without --group-by.")
 @json_option
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
@@ -279,7 +279,7 @@ def usage(
     as_csv: bool,
 ) -> None:
     """Report the usage ledger: one row per request (newest first), or totals grouped by day,
-    key or model."""
+    key, model or session (Claude Code's session id; requests without one: `(none)`)."""
     from switchboard.api.admin import usage_filter
 
     params = {"key": key_id, "model": model, "since": since, "until": until}

@@ -44,6 +44,7 @@ TEXT_LIMITS = {
     "upstream_model": 200,
     "error_type": 64,
     "dropped": 2048,
+    "session": 64,
 }
 NO_USAGE = ir.Usage()
 INT32 = 2**31 - 1
@@ -97,6 +98,8 @@ class UsageRow:
     # Server tools the gateway ran (servertools/): searches are priced per use.
     web_search_requests: int = 0
     web_fetch_requests: int = 0
+    # The client's session (Claude Code's), already validated (api/session.py); None: none.
+    session: str | None = None
 
     def __post_init__(self) -> None:
         # The usual row passes one check (inline: this runs once per request).
@@ -109,6 +112,7 @@ class UsageRow:
             and len(self.upstream_model) <= 200
             and (self.error_type is None or len(self.error_type) <= 64)
             and (self.dropped is None or len(self.dropped) <= 2048)
+            and (self.session is None or len(self.session) <= 64)
             and (
                 self.request_id
                 + self.key_id
@@ -118,6 +122,7 @@ class UsageRow:
                 + self.upstream_model
                 + (self.error_type or "")
                 + (self.dropped or "")
+                + (self.session or "")
             ).isprintable()
             and 0 <= self.input_tokens <= INT32
             and 0 <= self.output_tokens <= INT32
@@ -144,6 +149,8 @@ class UsageRow:
             self.error_type = bounded(self.error_type, 64)
         if self.dropped is not None:
             self.dropped = bounded(self.dropped, 2048)
+        if self.session is not None:
+            self.session = bounded(self.session, 64)
         self.input_tokens = _clamp(self.input_tokens, INT32)
         self.output_tokens = _clamp(self.output_tokens, INT32)
         self.cache_read_tokens = _clamp(self.cache_read_tokens, INT32)
@@ -201,4 +208,5 @@ def ledger_row(
         dropped="; ".join(dict.fromkeys(record.dropped)) if record.dropped else None,
         web_search_requests=usage.web_search_requests,
         web_fetch_requests=usage.web_fetch_requests,
+        session=record.session,
     )

@@ -43,6 +43,7 @@ def _profile(call: Call, signer: ThinkingSigner) -> UpstreamProfile:
         thinking_control=p.reasoning.control,
         echo_field=p.reasoning.echo_field if p.reasoning.echo else None,
         verify=signer.verify,
+        forward_user=provider.forward_user,
     )
 
 

@@ -12,13 +12,25 @@ from switchboard import ir
 from switchboard.dialects.anthropic import wire
 from switchboard.dialects.anthropic.attribution import NOTE as ATTRIBUTION_NOTE
 from switchboard.dialects.anthropic.attribution import is_attribution
-from switchboard.dialects.validation import MAX_COUNT, decode, encodable
+from switchboard.dialects.validation import MAX_COUNT, decode, encodable, loose_items
 from switchboard.errors import InvalidRequest
 
 _decode_request = msgspec.json.Decoder(wire.MessagesRequest).decode
 _decode_count = msgspec.json.Decoder(wire.CountTokensRequest).decode
 _decode_head = msgspec.json.Decoder(wire.RequestHead).decode
 _INDEX = re.compile(r"\[(\d+)\]")
+_decode_tool_heads = msgspec.json.Decoder(list[wire.ToolHead]).decode
+
+
+def head_thinking(head: wire.RequestHead) -> bool:
+    """Whether the request asks for thinking (any `thinking` but `disabled`)."""
+    return head.thinking is not None and head.thinking.type not in (None, "disabled")
+
+
+def tool_keys(raw: msgspec.Raw) -> frozenset[str]:
+    """Each tool's type and name, for routing."""
+    tools = loose_items(_decode_tool_heads, raw)
+    return frozenset(k for t in tools for k in (t.type, t.name) if k)
 
 
 def decode_head(body: bytes) -> wire.RequestHead:

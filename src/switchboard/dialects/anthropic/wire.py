@@ -251,6 +251,19 @@ class RequestHead(msgspec.Struct):
     metadata: MetadataParam | None = None
     messages: msgspec.Raw = msgspec.Raw()
     tools: msgspec.Raw = msgspec.Raw()
+    # Routing by scenario tests it; the full decode judges it (loose here: no 400 from the head).
+    thinking: ThinkingHead | None = None
+
+
+class ThinkingHead(msgspec.Struct):
+    type: str | None = None
+
+
+class ToolHead(msgspec.Struct):
+    """A tool as routing sees it: its type (server tools) and its name."""
+
+    name: str | None = None
+    type: str | None = None
 
 
 # Upstream replies (an Anthropic-dialect upstream answering a translated request). Blocks stay
