@@ -23,6 +23,7 @@ E2E_DIRS = frozenset(
         "e2e",
         "google",
         "openai_surface",
+        "platforms",
         "resilience",
         "support_tests",
         "tenancy",

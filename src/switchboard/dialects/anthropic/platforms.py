@@ -20,6 +20,7 @@ from switchboard.errors import InvalidRequest
 
 # The Messages API version the unwrapped body is in (what the platforms' versions pin).
 MESSAGES_VERSION = "2023-06-01"
+_API_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_BETAS = 64
 _BETA = re.compile(r"[A-Za-z0-9._-]{1,128}")
 MAX_MODEL_CHARS = 256
@@ -66,9 +67,14 @@ def unwrap(
     version = data.pop("anthropic_version", None)
     if version is None:
         raise InvalidRequest("anthropic_version: Field required", param="anthropic_version")
-    if version != platform.version:
+    # The platform's own version pins the Messages API's first; newer SDKs send the Messages
+    # API version they speak, which goes on as the header.
+    if version == platform.version:
+        version = MESSAGES_VERSION
+    elif not isinstance(version, str) or _API_VERSION.fullmatch(version) is None:
         raise InvalidRequest(
-            f"anthropic_version: {platform.name} takes '{platform.version}'",
+            f"anthropic_version: {platform.name} takes '{platform.version}' or a Messages API "
+            "version (YYYY-MM-DD)",
             param="anthropic_version",
         )
     betas = _betas(data.pop("anthropic_beta", None))
@@ -76,7 +82,7 @@ def unwrap(
         betas += [b for b in (p.strip() for p in beta_header.split(",")) if b and b not in betas]
     if stream is not None:
         data["stream"] = stream
-    headers = {"anthropic-version": MESSAGES_VERSION}
+    headers = {"anthropic-version": version}
     if betas:
         headers["anthropic-beta"] = ",".join(betas)
     return Unwrapped(dump_body(data, body), headers)
