@@ -9,6 +9,8 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.clients.agent_upstream import FILE_CONTENT, GEMINI_SIGNATURE, AgentUpstream
 from tests.clients.conftest import MASTER_KEY
 from tests.support.gateway import GatewayProcess
@@ -184,3 +186,71 @@ def test_old_python_sdk(old_sdk_python: Path, agent_gateway: GatewayProcess) -> 
     out = json.loads(result.stdout)
     assert out["version"].startswith("0.")
     assert (out["text"], out["streamed"], out["usage"]) == ("ok", "ok", 25)
+
+
+# Claude Code configured for Bedrock or Vertex, pointed at the gateway: it skips the cloud's
+# auth and sends ANTHROPIC_AUTH_TOKEN as `Authorization: Bearer` (the Switchboard key).
+CLOUD_MODES = {
+    "bedrock": {
+        "CLAUDE_CODE_USE_BEDROCK": "1",
+        "ANTHROPIC_BEDROCK_BASE_URL": "{url}",
+        "CLAUDE_CODE_SKIP_BEDROCK_AUTH": "1",
+        "AWS_REGION": "us-east-1",
+    },
+    "vertex": {
+        "CLAUDE_CODE_USE_VERTEX": "1",
+        "ANTHROPIC_VERTEX_BASE_URL": "{url}/vertex/v1",
+        "CLAUDE_CODE_SKIP_VERTEX_AUTH": "1",
+        "ANTHROPIC_VERTEX_PROJECT_ID": "switchboard-test",
+        "CLOUD_ML_REGION": "us-east5",
+    },
+}
+
+
+@pytest.mark.parametrize("mode", sorted(CLOUD_MODES))
+def test_claude_code_in_cloud_mode_writes_a_file(
+    node_modules: Path,
+    agent_gateway: GatewayProcess,
+    agent_upstream: AgentUpstream,
+    tmp_path: Path,
+    mode: str,
+) -> None:
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    target = work / "hello.txt"
+    assert agent_gateway.url.startswith("http://127.0.0.1:")  # never anywhere else
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "ANTHROPIC_AUTH_TOKEN": MASTER_KEY,
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "CLAUDE_CODE_MAX_RETRIES": "1",
+        **{k: v.format(url=agent_gateway.url) for k, v in CLOUD_MODES[mode].items()},
+    }
+    before = len(agent_upstream.received)
+    result = subprocess.run(
+        [
+            str(node_modules / ".bin" / "claude"),
+            *("-p", f"Create the file SBFILE:{target} with a greeting."),
+            *("--output-format", "json", "--allowedTools", "Write"),
+        ],
+        env=env,
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["subtype"] == "success"
+    assert report["result"] == "I created the file."
+    assert report["num_turns"] == 2
+    assert report["usage"]["output_tokens"] > 0
+    assert target.read_text() == FILE_CONTENT
+    final = agent_upstream.received[before:][-1]
+    assert [m["role"] for m in final["messages"]][-2:] == ["assistant", "tool"]
+    assert final["messages"][-1]["tool_call_id"] == "functions.Write:0"

@@ -9,6 +9,7 @@ import json
 import anthropic
 import httpx
 import pytest
+from anthropic.types import MessageParam
 
 from tests.support.eventstream_validator import validate_bedrock_stream
 from tests.support.gateway import GatewayProcess
@@ -21,7 +22,6 @@ from tests.support.mock_upstream import (
     openai_stream,
     openai_tool_call,
 )
-
 from tests.support.stream_validator import StreamGrammarError
 
 from .conftest import KEY
@@ -30,7 +30,7 @@ from .conftest import KEY
 BEDROCK_ID = "us.anthropic.claude-test-20250101-v1:0"
 RELAY_ID = "eu.anthropic.claude-relay-20250101-v1:0"
 BODY = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 64}
-MESSAGES = [{"role": "user", "content": "hi"}]
+MESSAGES: list[MessageParam] = [{"role": "user", "content": "hi"}]
 
 
 def _bytes(frame: str | bytes) -> bytes:
@@ -64,7 +64,8 @@ def test_invoke_translated(client: anthropic.AnthropicBedrock, upstream: Scripte
     assert (message.usage.input_tokens, message.usage.output_tokens) == (12, 4)
     sent = upstream.received[before:][-1]
     assert sent.path == "/v1/chat/completions"
-    assert isinstance(sent.json, dict) and sent.json["model"] == "upstream-gpt"
+    assert isinstance(sent.json, dict)
+    assert sent.json["model"] == "upstream-gpt"
 
 
 def test_stream_translated_through_the_sdk(
@@ -94,7 +95,8 @@ def test_tool_use_round_trip(
     first = client.messages.create(model=BEDROCK_ID, max_tokens=64, messages=MESSAGES, tools=tools)
     assert first.stop_reason == "tool_use"
     use = first.content[-1]
-    assert use.type == "tool_use" and use.input == {"path": "/tmp/x"}
+    assert use.type == "tool_use"
+    assert use.input == {"path": "/tmp/x"}
     upstream.enqueue(openai_completion("written"))
     before = len(upstream.received)
     second = client.messages.create(
@@ -103,14 +105,15 @@ def test_tool_use_round_trip(
         tools=tools,
         messages=[
             *MESSAGES,
-            {"role": "assistant", "content": [use.model_dump()]},
+            {"role": "assistant", "content": [use]},
             {
                 "role": "user",
                 "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "done"}],
             },
         ],
     )
-    assert second.content[0].type == "text" and second.content[0].text == "written"
+    assert second.content[0].type == "text"
+    assert second.content[0].text == "written"
     sent = upstream.received[before:][-1].json
     assert isinstance(sent, dict)
     assert sent["messages"][-1] == {"role": "tool", "tool_call_id": "call_7", "content": "done"}
@@ -192,9 +195,9 @@ def test_sdk_raises_the_stream_exception(
     first = openai_stream(["Hel"]).frames[0]
     failure = 'data: {"error": {"message": "upstream broke", "type": "server_error"}}\n\n'
     upstream.enqueue(SSEReply([first, failure], delay=0.2))
-    with pytest.raises(anthropic.APIError, match="upstream broke"):  # noqa: PT012
-        with client.messages.stream(model=BEDROCK_ID, max_tokens=64, messages=MESSAGES) as s:
-            "".join(s.text_stream)
+    stream = client.messages.stream(model=BEDROCK_ID, max_tokens=64, messages=MESSAGES)
+    with pytest.raises(anthropic.APIError, match="upstream broke"), stream as s:
+        "".join(s.text_stream)
 
 
 @pytest.mark.parametrize(

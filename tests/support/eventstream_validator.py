@@ -50,7 +50,7 @@ def validate_bedrock_stream(body: bytes, *, complete: bool = True) -> BedrockStr
             raise StreamGrammarError(i, "payload is {bytes}", f"got keys {sorted(payload)}")
         data = base64.b64decode(payload["bytes"], validate=True).decode()
         sse.append(SSEEvent(json.loads(data).get("type"), data))
-    if buffer._data:  # noqa: SLF001 - botocore keeps an unfinished message here
+    if buffer._data:  # botocore keeps an unfinished message here
         raise StreamGrammarError(len(sse), "whole messages", "the body ends inside a message")
     if complete:
         out.events = validate_anthropic_stream(sse)
