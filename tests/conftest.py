@@ -21,6 +21,7 @@ E2E_DIRS = frozenset(
         "console",
         "deploy",
         "e2e",
+        "embeddings",
         "google",
         "openai_surface",
         "platforms",

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import msgspec
 import yaml
 
-from switchboard.kinds import Endpoint, ProviderKind
+from switchboard.kinds import CHAT_ENDPOINTS, Endpoint, ProviderKind
 from switchboard.upstreams.proxy import Proxies
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -161,7 +161,7 @@ class Pricing(_Strict, frozen=True):
 class ModelConfig(_Strict, frozen=True):
     id: str
     channels: list[ChannelConfig]
-    endpoints: list[Endpoint] = msgspec.field(default_factory=lambda: list(Endpoint))
+    endpoints: list[Endpoint] = msgspec.field(default_factory=lambda: list(CHAT_ENDPOINTS))
     aliases: list[str] = []
     display_name: str | None = None
     created_at: str = "1970-01-01T00:00:00Z"  # RFC 3339; shown by GET /v1/models

@@ -22,6 +22,11 @@ Dialect = NewType("Dialect", str)
 class Endpoint(StrEnum):
     ANTHROPIC = "anthropic"
     OPENAI = "openai"
+    EMBEDDINGS = "embeddings"  # `POST /v1/embeddings`; never a default (config.py)
+
+
+# What a model is offered on when its config names no endpoints: the chat surfaces.
+CHAT_ENDPOINTS = (Endpoint.ANTHROPIC, Endpoint.OPENAI)
 
 
 class ProviderKind(StrEnum):

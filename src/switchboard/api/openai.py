@@ -9,6 +9,7 @@ import orjson
 from switchboard import ir
 from switchboard.api.bounds import Bounds, affinity
 from switchboard.api.disconnect import cancel_on_disconnect
+from switchboard.api.embeddings import EmbeddingsHandler
 from switchboard.api.exchange import Exchange
 from switchboard.api.report import served_headers
 from switchboard.api.streaming import serve_stream
@@ -30,6 +31,7 @@ from switchboard.service import Gateway, Inbound, Inlet
 from switchboard.tenancy.auth import Authenticator
 
 DIALECT = Dialect("openai")
+OFFERED = frozenset({Endpoint.OPENAI, Endpoint.EMBEDDINGS})  # what GET /v1/models lists
 # Its bodies go as they are to OpenAI-kind upstreams.
 INLET = Inlet(Endpoint.OPENAI, relays=frozenset({ProviderKind.OPENAI}))
 
@@ -99,8 +101,9 @@ class ChatCompletionsHandler:
 
 
 class ModelsHandler:
-    """The OpenAI model list: only models served on the `openai` endpoint. `list_models` is
-    also what the shared `GET /v1/models` calls for requests without Anthropic headers."""
+    """The OpenAI model list: only models served on the `openai` or `embeddings` endpoints.
+    `list_models` is also what the shared `GET /v1/models` calls for requests without Anthropic
+    headers."""
 
     def __init__(self, catalog: Catalog, auth: Authenticator) -> None:
         self._auth = auth
@@ -116,7 +119,7 @@ class ModelsHandler:
                         "owned_by": entry.channels[0].provider.name,
                     }
                     for entry in catalog.models()
-                    if Endpoint.OPENAI in entry.profile.endpoints
+                    if not OFFERED.isdisjoint(entry.profile.endpoints)
                 ],
             }
         )
@@ -132,6 +135,10 @@ def _chat(parts: Parts) -> ChatCompletionsHandler:
     return ChatCompletionsHandler(parts.gateway, parts.auth, parts.bounds)
 
 
+def _embeddings(parts: Parts) -> EmbeddingsHandler:
+    return EmbeddingsHandler(parts.gateway, parts.auth, parts.bounds)
+
+
 def _models(parts: Parts) -> Handler:
     return ModelsHandler(parts.gateway.catalog, parts.auth).list_models
 
@@ -145,6 +152,8 @@ SURFACE = Surface(
     routes=(
         Route("POST", "/v1/chat/completions", _chat, metered=True),
         Route("POST", "/chat/completions", _chat, metered=True),
+        Route("POST", "/v1/embeddings", _embeddings, metered=True),
+        Route("POST", "/embeddings", _embeddings, metered=True),
         Route("GET", "/v1/models", _models),
         Route("GET", "/models", _models, prefixes=("/openai",)),
     ),
