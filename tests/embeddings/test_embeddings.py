@@ -27,11 +27,11 @@ def _vector(text: Any, dimensions: int) -> list[float]:
     return [float(seed + i) / 8 for i in range(dimensions)]
 
 
-def embed(rec: Received) -> Reply | None:
+def embed(rec: Received) -> Reply:
     """OpenAI's reply: one embedding per input, in the format asked; a token per 4 bytes."""
     body = rec.json
     if rec.path != "/v1/embeddings" or not isinstance(body, dict):
-        return None
+        return JsonReply({"error": {"message": "not scripted", "type": "invalid"}}, status=404)
     inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
     if inputs and isinstance(inputs[0], int):
         inputs = [inputs]
