@@ -68,7 +68,8 @@ def _openai(parts: Parts) -> Built:
 
 
 def _gemini(parts: Parts) -> Built:
-    return Built(GeminiUpstream(parts.http, parts.signer))
+    upstream = GeminiUpstream(parts.http, parts.signer)
+    return Built(upstream, count_translated=upstream)
 
 
 def _vertex(parts: Parts) -> Built:
@@ -77,7 +78,9 @@ def _vertex(parts: Parts) -> Built:
 
 def _bedrock(parts: Parts) -> Built:
     upstream = BedrockUpstream(parts.http)  # botocore is imported at its first request
-    return Built(upstream, relay=upstream, relays_channel=BedrockUpstream.relays)
+    return Built(
+        upstream, relay=upstream, relays_channel=BedrockUpstream.relays, count_relayed=upstream
+    )
 
 
 def _scripted(parts: Parts) -> Built:

@@ -127,12 +127,18 @@ _BEDROCK_VERSION = re.compile(r"-v\d+(?::\d+)?$")
 _DATE = re.compile(r"-\d{8}$")
 
 
+def bedrock_foundation_model(model_id: str) -> str:
+    """A cross-region inference profile id without its geography (`us.anthropic.x` ->
+    `anthropic.x`): the foundation model's id."""
+    return _BEDROCK_GEO.sub("", model_id)
+
+
 def bedrock_model_names(model_id: str) -> tuple[str, ...]:
     """`us.anthropic.claude-sonnet-4-5-20250929-v1:0` -> itself, `anthropic.claude-sonnet-4-5-
     20250929-v1:0`, `claude-sonnet-4-5-20250929-v1:0`, `claude-sonnet-4-5-20250929`,
     `claude-sonnet-4-5`."""
     names = [model_id]
-    name = _BEDROCK_GEO.sub("", model_id)
+    name = bedrock_foundation_model(model_id)
     names.append(name)
     name = name.removeprefix("anthropic.")
     names.append(name)
