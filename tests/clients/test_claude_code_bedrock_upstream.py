@@ -6,9 +6,7 @@ agent: it calls `Write` for the file named in the prompt, then answers."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ import orjson
 import pytest
 
 from tests.clients.agent_upstream import FILE_CONTENT, FILE_MARK
+from tests.clients.claude_code import write_file
 from tests.clients.conftest import MASTER_KEY
 from tests.support.anthropic_wire import ToolUseBlock
 from tests.support.bedrock_upstream import ACCESS_KEY, REGION, SECRET_KEY, BedrockServer
@@ -100,41 +99,13 @@ def test_claude_code_through_a_bedrock_upstream(
     bedrock: BedrockServer,
     tmp_path: Path,
 ) -> None:
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    target = work / "hello.txt"
     assert bedrock_gateway.url.startswith("http://127.0.0.1:")
     env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(home),
         "ANTHROPIC_BASE_URL": bedrock_gateway.url + "/anthropic",
         "ANTHROPIC_AUTH_TOKEN": MASTER_KEY,
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "DISABLE_TELEMETRY": "1",
-        "DISABLE_AUTOUPDATER": "1",
-        "CLAUDE_CODE_MAX_RETRIES": "1",
     }
     before = len(bedrock.received)
-    result = subprocess.run(
-        [
-            str(node_modules / ".bin" / "claude"),
-            *("-p", f"Create the file SBFILE:{target} with a greeting."),
-            *("--output-format", "json", "--allowedTools", "Write"),
-        ],
-        env=env,
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    report = json.loads(result.stdout)
-    assert report["subtype"] == "success"
-    assert report["result"] == "I created the file."
-    assert report["num_turns"] == 2
-    assert report["usage"]["output_tokens"] > 0
+    target, _ = write_file(node_modules, tmp_path, env)
     assert target.read_text() == FILE_CONTENT
     assert bedrock.refused == 0  # every request carried a valid SigV4 signature
     calls = [r for r in bedrock.received[before:] if isinstance(r.json, dict)]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.clients.agent_upstream import FILE_CONTENT, GEMINI_SIGNATURE, AgentUpstream
+from tests.clients.claude_code import write_file
 from tests.clients.conftest import MASTER_KEY
 from tests.support.gateway import GatewayProcess
 
@@ -24,48 +25,15 @@ def test_claude_code_writes_a_file_through_the_gateway(
     agent_upstream: AgentUpstream,
     tmp_path: Path,
 ) -> None:
-    home = tmp_path / "home"
-    work = tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    target = work / "hello.txt"
     assert agent_gateway.url.startswith("http://127.0.0.1:")  # never anywhere else
     env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(home),
         "ANTHROPIC_BASE_URL": agent_gateway.url + "/anthropic",
         "ANTHROPIC_AUTH_TOKEN": MASTER_KEY,
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "DISABLE_TELEMETRY": "1",
-        "DISABLE_AUTOUPDATER": "1",
-        "CLAUDE_CODE_MAX_RETRIES": "1",
     }
     before = len(agent_upstream.received)
-    result = subprocess.run(
-        [
-            str(node_modules / ".bin" / "claude"),
-            "-p",
-            f"Create the file SBFILE:{target} with a greeting.",
-            "--output-format",
-            "json",
-            "--allowedTools",
-            "Write",
-        ],
-        env=env,
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    report = json.loads(result.stdout)
+    target, report = write_file(node_modules, tmp_path, env)
     assert report["type"] == "result"
-    assert report["subtype"] == "success"
     assert report["is_error"] is False
-    assert report["result"] == "I created the file."
-    assert report["num_turns"] == 2
-    assert report["usage"]["output_tokens"] > 0  # real usage reached Claude Code
     assert target.read_text() == FILE_CONTENT
 
     requests = agent_upstream.received[before:]
@@ -85,40 +53,11 @@ def test_claude_code_through_a_gemini_upstream(
     agent_upstream: AgentUpstream,
     tmp_path: Path,
 ) -> None:
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    target = work / "hello.txt"
-    assert gemini_agent_gateway.url.startswith("http://127.0.0.1:")  # never anywhere else
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(home),
-        "ANTHROPIC_BASE_URL": gemini_agent_gateway.url + "/anthropic",
-        "ANTHROPIC_AUTH_TOKEN": MASTER_KEY,
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "DISABLE_TELEMETRY": "1",
-        "DISABLE_AUTOUPDATER": "1",
-        "CLAUDE_CODE_MAX_RETRIES": "1",
-    }
+    url = gemini_agent_gateway.url
+    assert url.startswith("http://127.0.0.1:")  # never anywhere else
+    env = {"ANTHROPIC_BASE_URL": url + "/anthropic", "ANTHROPIC_AUTH_TOKEN": MASTER_KEY}
     before = len(agent_upstream.received)
-    result = subprocess.run(
-        [
-            str(node_modules / ".bin" / "claude"),
-            *("-p", f"Create the file SBFILE:{target} with a greeting."),
-            *("--output-format", "json", "--allowedTools", "Write"),
-        ],
-        env=env,
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    report = json.loads(result.stdout)
-    assert report["subtype"] == "success"
-    assert report["result"] == "I created the file."
-    assert report["num_turns"] == 2
+    target, _ = write_file(node_modules, tmp_path, env)
     assert target.read_text() == FILE_CONTENT
     final = agent_upstream.received[before:][-1]
     # Claude Code sent the sealed thinking block back; Gemini got its own signature, on its call.
@@ -215,41 +154,10 @@ def test_claude_code_in_cloud_mode_writes_a_file(
     tmp_path: Path,
     mode: str,
 ) -> None:
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    target = work / "hello.txt"
     assert agent_gateway.url.startswith("http://127.0.0.1:")  # never anywhere else
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(home),
-        "ANTHROPIC_AUTH_TOKEN": MASTER_KEY,
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "DISABLE_TELEMETRY": "1",
-        "DISABLE_AUTOUPDATER": "1",
-        "CLAUDE_CODE_MAX_RETRIES": "1",
-        **{k: v.format(url=agent_gateway.url) for k, v in CLOUD_MODES[mode].items()},
-    }
+    env = {k: v.format(url=agent_gateway.url) for k, v in CLOUD_MODES[mode].items()}
     before = len(agent_upstream.received)
-    result = subprocess.run(
-        [
-            str(node_modules / ".bin" / "claude"),
-            *("-p", f"Create the file SBFILE:{target} with a greeting."),
-            *("--output-format", "json", "--allowedTools", "Write"),
-        ],
-        env=env,
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    report = json.loads(result.stdout)
-    assert report["subtype"] == "success"
-    assert report["result"] == "I created the file."
-    assert report["num_turns"] == 2
-    assert report["usage"]["output_tokens"] > 0
+    target, _ = write_file(node_modules, tmp_path, {"ANTHROPIC_AUTH_TOKEN": MASTER_KEY, **env})
     assert target.read_text() == FILE_CONTENT
     final = agent_upstream.received[before:][-1]
     assert [m["role"] for m in final["messages"]][-2:] == ["assistant", "tool"]

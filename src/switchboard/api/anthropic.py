@@ -10,6 +10,7 @@ from switchboard import ir
 from switchboard.api.bounds import Bounds, affinity
 from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.exchange import Exchange
+from switchboard.api.identity import authenticate
 from switchboard.api.models import ModelsHandler
 from switchboard.api.report import served_headers
 from switchboard.api.streaming import SSE_FRAMING, Framing, serve_stream
@@ -33,14 +34,6 @@ ErrorEvent = Callable[[GatewayError, str], bytes]
 # Its bodies go as they are to Anthropic-kind upstreams.
 # Bedrock relays Claude models only (its factory's `relays_channel`); the rest are translated.
 INLET = Inlet(Endpoint.ANTHROPIC, relays=frozenset({ProviderKind.ANTHROPIC, ProviderKind.BEDROCK}))
-
-
-async def authenticate(ex: Exchange, auth: Authenticator) -> Principal:
-    h = ex.headers
-    principal = await auth.authenticate(h.get("x-api-key"), h.get("authorization"))
-    ex.record.key_name = principal.name
-    ex.record.key_id = principal.key_id
-    return principal
 
 
 async def read_inbound(

@@ -9,6 +9,7 @@ from switchboard import ir
 from switchboard.api.bounds import Bounds, affinity
 from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.exchange import Exchange
+from switchboard.api.identity import authenticate
 from switchboard.api.report import served_headers
 from switchboard.dialects.openai_embeddings import decode_head
 from switchboard.errors import InvalidRequest
@@ -31,10 +32,8 @@ class EmbeddingsHandler:
         self._bounds = bounds
 
     async def __call__(self, ex: Exchange) -> None:
-        principal = await self._auth.authenticate(None, ex.headers.get("authorization"))
+        principal = await authenticate(ex, self._auth, key_header=None)
         record = ex.record
-        record.key_name = principal.name
-        record.key_id = principal.key_id
         body = await self._bounds.body(ex)
         head = decode_head(body)
         inbound = Inbound(

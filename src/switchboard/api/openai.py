@@ -11,6 +11,7 @@ from switchboard.api.bounds import Bounds, affinity
 from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.embeddings import EmbeddingsHandler
 from switchboard.api.exchange import Exchange
+from switchboard.api.identity import authenticate
 from switchboard.api.report import served_headers
 from switchboard.api.streaming import serve_stream
 from switchboard.api.surface import Handler, Parts, Route, Surface
@@ -43,10 +44,8 @@ class ChatCompletionsHandler:
         self._bounds = bounds
 
     async def __call__(self, ex: Exchange) -> None:
-        principal = await self._auth.authenticate(None, ex.headers.get("authorization"))
+        principal = await authenticate(ex, self._auth, key_header=None)
         record = ex.record
-        record.key_name = principal.name
-        record.key_id = principal.key_id
         body = await self._bounds.body(ex)
         head = decode_head(body)
         self._bounds.check(head.messages, head.tools)

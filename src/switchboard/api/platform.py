@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from switchboard.api.anthropic import authenticate, messages_inbound
+from switchboard.api.anthropic import messages_inbound
 from switchboard.api.exchange import Exchange
+from switchboard.api.identity import authenticate
 from switchboard.api.surface import Parts
 from switchboard.catalog import Catalog
 from switchboard.dialects.anthropic.platforms import Platform, unwrap

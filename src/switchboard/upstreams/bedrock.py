@@ -197,14 +197,7 @@ class BedrockUpstream:
         resp = await self._post(
             channel, "count-tokens", orjson.dumps(body), stream=False, model=model
         )
-        raw = await self._http.read(channel.provider, resp)
-        try:
-            count = orjson.loads(raw)["inputTokens"]
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            raise UpstreamError.malformed(channel.provider.name, "no inputTokens") from None
-        if not isinstance(count, int):
-            raise UpstreamError.malformed(channel.provider.name, "inputTokens is not an integer")
-        return count
+        return await self._http.read_count(channel.provider, resp, "inputTokens")
 
     # Translated: Claude through InvokeModel, other models through Converse.
 

@@ -98,14 +98,7 @@ class GeminiCaller:
             stream=False,
             read_retry=retry_delay,
         )
-        raw = await self._http.read(provider, resp)
-        try:
-            count = orjson.loads(raw)["totalTokens"]
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            raise UpstreamError.malformed(provider.name, "countTokens reply has no count") from None
-        if not isinstance(count, int):
-            raise UpstreamError.malformed(provider.name, "countTokens count is not an integer")
-        return count
+        return await self._http.read_count(provider, resp, "totalTokens")
 
     async def stream(
         self, call: Call, base: str, headers: Mapping[str, str]

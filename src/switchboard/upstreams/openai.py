@@ -107,14 +107,7 @@ class OpenAIUpstream:
             upstream_error_message,
             stream=False,
         )
-        raw = await self._http.read(provider, resp)
-        try:
-            count = orjson.loads(raw)["count"]
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            raise UpstreamError.malformed(provider.name, "tokenize reply has no count") from None
-        if not isinstance(count, int):
-            raise UpstreamError.malformed(provider.name, "tokenize count is not an integer")
-        return count
+        return await self._http.read_count(provider, resp, "count")
 
     async def stream(self, call: Call) -> UpstreamStream[list[ir.Event]]:
         provider = call.channel.provider
