@@ -24,9 +24,9 @@ from switchboard.api.surface import Parts, Route, Surface
 from switchboard.api.surfaces import SURFACES
 from switchboard.app import App, create_app
 from switchboard.catalog import _builtin, embedded_default
-from switchboard.config import Config, parse_config
+from switchboard.config import Config, ConfigError, parse_config
 from switchboard.errors import GatewayError
-from switchboard.kinds import Dialect, Endpoint, ProviderKind
+from switchboard.kinds import EMBEDDING_KINDS, Dialect, Endpoint, ProviderKind
 from switchboard.service import Inbound, Inlet
 from switchboard.upstreams.registry import UPSTREAMS
 from tests.support.gateway import free_port
@@ -70,6 +70,28 @@ def test_the_builtin_catalogue_builds_with_every_provider(tmp_path: Path) -> Non
     app = create_app(config, KEY)
     kinds = {c.provider.kind for e in app.gateway.catalog.models() for c in e.channels}
     assert kinds == set(ProviderKind)
+
+
+def test_the_config_knows_which_kinds_embed(tmp_path: Path) -> None:
+    # Every registered factory is built, whatever the catalogue holds.
+    app = create_app(_config(tmp_path), KEY)
+    assert set(app.gateway._embeds) == EMBEDDING_KINDS
+
+
+def test_an_embeddings_model_on_a_kind_that_cannot_embed_is_refused(tmp_path: Path) -> None:
+    data = {
+        "master_key": KEY,
+        "providers": [{"name": "demo", "kind": "scripted"}],
+        "models": [
+            {
+                "id": "e",
+                "endpoints": ["embeddings"],
+                "channels": [{"provider": "demo", "model": "x"}],
+            }
+        ],
+    }
+    with pytest.raises(ConfigError, match=r"models\[0\]\.channels\[0\]\.provider"):
+        parse_config(data, "test", env={})
 
 
 def test_each_surface_route_resolves_to_its_envelope(tmp_path: Path) -> None:

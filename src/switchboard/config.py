@@ -14,7 +14,7 @@ from typing import Any, Literal
 import msgspec
 import yaml
 
-from switchboard.kinds import CHAT_ENDPOINTS, Endpoint, ProviderKind
+from switchboard.kinds import CHAT_ENDPOINTS, EMBEDDING_KINDS, Endpoint, ProviderKind
 from switchboard.upstreams.proxy import Proxies
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -479,6 +479,7 @@ def _check_references(config: Config, problems: Problems) -> None:
             _check_bedrock(p, f"providers[{i}]", problems)
         elif p.kind != ProviderKind.SCRIPTED and not re.match(r"^https?://", p.base_url):
             problems.add(f"providers[{i}].base_url", "must be an http:// or https:// URL")
+    kinds = {p.name: p.kind for p in config.providers}
     ids: set[str] = set()
     for i, m in enumerate(config.models):
         if m.id in ids:
@@ -492,6 +493,12 @@ def _check_references(config: Config, problems: Problems) -> None:
                     f"models[{i}].channels[{j}].provider",
                     f"no provider named '{ch.provider}' "
                     f"(known: {', '.join(sorted(seen)) or 'none'})",
+                )
+            elif Endpoint.EMBEDDINGS in m.endpoints and kinds[ch.provider] not in EMBEDDING_KINDS:
+                problems.add(
+                    f"models[{i}].channels[{j}].provider",
+                    f"an embeddings model needs a provider of kind "
+                    f"{' or '.join(sorted(EMBEDDING_KINDS))}, not {kinds[ch.provider]}",
                 )
     _check_numbers(config, problems)
     names: set[str] = set()

@@ -38,3 +38,8 @@ class ProviderKind(StrEnum):
     VERTEX = "vertex"
     SCRIPTED = "scripted"
     BEDROCK = "bedrock"
+
+
+# The provider kinds whose upstreams serve embeddings (their factories' `embeds`; a test keeps
+# the two equal), for the config check of `endpoints: [embeddings]` models.
+EMBEDDING_KINDS = frozenset({ProviderKind.OPENAI})

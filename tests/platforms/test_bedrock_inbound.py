@@ -5,6 +5,8 @@ and the Anthropic stream grammar."""
 from __future__ import annotations
 
 import json
+import time
+from typing import Any
 
 import anthropic
 import httpx
@@ -24,7 +26,7 @@ from tests.support.mock_upstream import (
 )
 from tests.support.stream_validator import StreamGrammarError
 
-from .conftest import KEY
+from .conftest import KEY, MASTER
 
 # What Claude Code sends on Bedrock: a cross-region inference profile id.
 BEDROCK_ID = "us.anthropic.claude-test-20250101-v1:0"
@@ -293,3 +295,22 @@ def test_sdk_sees_the_status(gateway: GatewayProcess) -> None:
     with pytest.raises(anthropic.AuthenticationError) as caught:
         bad.messages.create(model=BEDROCK_ID, max_tokens=8, messages=MESSAGES)
     assert caught.value.status_code == 401
+
+
+def test_metered_in_the_ledger(gateway: GatewayProcess, upstream: ScriptedUpstream) -> None:
+    upstream.enqueue(openai_completion("x", usage=(1000, 100)))
+    resp = _post(gateway, f"/model/{BEDROCK_ID}/invoke", {**BODY, "messages": MESSAGES})
+    assert resp.status_code == 200
+    rows: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not rows:
+        usage = httpx.get(
+            gateway.url + "/admin/usage?limit=100",
+            headers={"authorization": f"Bearer {MASTER}"},
+            timeout=10,
+        ).json()["data"]
+        rows = [r for r in usage if r["input_tokens"] == 1000]
+        time.sleep(0.05)
+    (row,) = rows
+    assert (row["model"], row["output_tokens"], row["status"]) == ("claude-test", 100, 200)
+    assert row["cost_usd"] == pytest.approx((1000 * 3.0 + 100 * 15.0) / 1e6)
