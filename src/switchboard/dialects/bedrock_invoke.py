@@ -12,12 +12,14 @@ import base64
 
 import orjson
 
-from switchboard.dialects.aws_eventstream import encode_message
+from switchboard.dialects.aws_eventstream import MessageEncoder, encode_message
 from switchboard.dialects.sse import SSEDecoder
 from switchboard.errors import GatewayError
 
 CONTENT_TYPE = b"application/vnd.amazon.eventstream"
-_CHUNK = {":event-type": "chunk", ":content-type": "application/json", ":message-type": "event"}
+_CHUNK = MessageEncoder(
+    {":event-type": "chunk", ":content-type": "application/json", ":message-type": "event"}
+)
 
 # The gateway's error types (errors.py) -> Bedrock's exception names.
 _TYPES = {
@@ -46,7 +48,7 @@ class ChunkFramer:
 
     def __call__(self, data: bytes) -> bytes:
         return b"".join(
-            encode_message(_CHUNK, b'{"bytes":"' + base64.b64encode(e.data) + b'"}')
+            _CHUNK(b'{"bytes":"' + base64.b64encode(e.data) + b'"}')
             for e in self._sse.feed(data)
             if e.data
         )
