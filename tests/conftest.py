@@ -17,12 +17,14 @@ TESTS = Path(__file__).parent
 E2E_DIRS = frozenset(
     {
         "bedrock",
+        "claude_code_wire",
         "clients",
         "console",
         "deploy",
         "e2e",
         "embeddings",
         "google",
+        "observability",
         "openai_surface",
         "platforms",
         "resilience",

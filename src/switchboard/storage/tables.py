@@ -14,6 +14,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 
 from switchboard.tenancy.limit_kinds import KEY_FIELDS
@@ -67,4 +68,20 @@ usage = Table(
     Index("ix_usage_key_at", "key_id", "at"),
     Index("ix_usage_at", "at"),
     Index("ux_usage_request_id", "request_id", unique=True),
+)
+
+# Captured requests (capture/, migration 0005_capture): what the client sent and received and
+# each upstream attempt, redacted, kept `capture.retention_days`.
+captures = Table(
+    "captures",
+    metadata,
+    Column("request_id", String(64), primary_key=True),  # the ledger row's
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("key_id", String(64), nullable=True),
+    Column("model", String(200), nullable=True),
+    Column("status", Integer, nullable=False),
+    Column("client_request", Text, nullable=False),  # JSON: headers, body
+    Column("upstream", Text, nullable=False),  # JSON: [{url, headers, request, status, response}]
+    Column("client_response", Text, nullable=False),
+    Index("ix_captures_at", "at"),
 )
