@@ -127,6 +127,7 @@ class App:
         }
         self.suffix_routes: list[tuple[str, str, SuffixHandler]] = []
         self.metered: set[str] = set()  # paths whose requests go in the usage ledger
+        self.metered_under: list[tuple[str, Callable[[str], bool]]] = []  # and suffix routes'
         # Whose envelope a failure is answered in: by the path's surface (a dict lookup), else
         # by its prefix, else the first surface's.
         self.surfaces: dict[Dialect, Surface] = {}
@@ -156,7 +157,11 @@ class App:
             for suffix in surface.suffix_routes:
                 retrieve = suffix.handler(parts)
                 for prefix in surface.prefixes:
-                    self.suffix_routes.append((suffix.method, prefix + suffix.path, retrieve))
+                    under = prefix + suffix.path
+                    self.suffix_routes.append((suffix.method, under, retrieve))
+                    self.prefixes.append((under, surface.dialect))
+                    if suffix.metered is not None:
+                        self.metered_under.append((under, suffix.metered))
         for (method, path), claimants in claimed.items():
             self.routes[(method, path)] = _dispatch(path, claimants)
         for path in {p for _, p in self.routes}:
@@ -212,8 +217,17 @@ class App:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
+    def _metered(self, path: str) -> bool:
+        if path in self.metered:
+            return True
+        return any(
+            path.startswith(under) and metered(path.removeprefix(under))
+            for under, metered in self.metered_under
+        )
+
     async def serve(self, ex: Exchange) -> None:
         path = ex.path.rstrip("/") or "/"
+        metered = self._metered(path)
         # HEAD is GET without the body (load balancers probe with it); the exchange drops it.
         method = "GET" if ex.head_only else ex.method
         handler = self.routes.get((method, path))
@@ -233,7 +247,7 @@ class App:
             captured = capturer.begin(ex.headers)
             ex.capture = captured[0]
         try:
-            if not self.ledger.accepting and path in self.metered:
+            if not self.ledger.accepting and metered:
                 # Neither the database nor the journal takes usage rows: serving would be
                 # serving unbilled.
                 raise Overloaded(
@@ -262,7 +276,7 @@ class App:
             if path not in UNLOGGED:
                 elapsed = ex.elapsed_ms()
                 self._access(ex, path, elapsed)
-                if path in self.metered:
+                if metered:
                     self._meter(ex, elapsed)
             if traced is not None:
                 self.tracing.finish(traced, ex.record, ex.status)
@@ -285,7 +299,10 @@ class App:
         # The envelope of the client's dialect, as the route (or its handler) declared it.
         errors = self.surfaces.get(ex.dialect, self.default)
         if ex.status == 0:
-            await ex.respond(exc.status, errors.error_body(exc, ex.request_id), exc.headers())
+            headers = exc.headers()
+            if errors.error_headers is not None:
+                headers = [*headers, *errors.error_headers(exc, ex.request_id)]
+            await ex.respond(exc.status, errors.error_body(exc, ex.request_id), headers)
         elif ex.streaming:
             await ex.chunk(errors.error_event(exc, ex.request_id))
             await ex.end_stream()

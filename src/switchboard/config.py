@@ -16,7 +16,7 @@ import msgspec
 import yaml
 
 from switchboard.capture import CaptureConfig
-from switchboard.kinds import Endpoint, ProviderKind
+from switchboard.kinds import CHAT_ENDPOINTS, EMBEDDING_KINDS, Endpoint, ProviderKind
 from switchboard.tracing import TelemetryConfig
 from switchboard.upstreams.proxy import Proxies
 
@@ -171,7 +171,7 @@ class Pricing(_Strict, frozen=True):
 class ModelConfig(_Strict, frozen=True):
     id: str
     channels: list[ChannelConfig]
-    endpoints: list[Endpoint] = msgspec.field(default_factory=lambda: list(Endpoint))
+    endpoints: list[Endpoint] = msgspec.field(default_factory=lambda: list(CHAT_ENDPOINTS))
     aliases: list[str] = []
     display_name: str | None = None
     created_at: str = "1970-01-01T00:00:00Z"  # RFC 3339; shown by GET /v1/models
@@ -540,6 +540,7 @@ def _check_references(config: Config, problems: Problems) -> None:
                 problems.add(
                     f"providers[{i}].betas[{j}]", "must be a flag name such as effort-2025-11-24"
                 )
+    kinds = {p.name: p.kind for p in config.providers}
     ids: set[str] = set()
     for i, m in enumerate(config.models):
         if m.id in ids:
@@ -553,6 +554,12 @@ def _check_references(config: Config, problems: Problems) -> None:
                     f"models[{i}].channels[{j}].provider",
                     f"no provider named '{ch.provider}' "
                     f"(known: {', '.join(sorted(seen)) or 'none'})",
+                )
+            elif Endpoint.EMBEDDINGS in m.endpoints and kinds[ch.provider] not in EMBEDDING_KINDS:
+                problems.add(
+                    f"models[{i}].channels[{j}].provider",
+                    f"an embeddings model needs a provider of kind "
+                    f"{' or '.join(sorted(EMBEDDING_KINDS))}, not {kinds[ch.provider]}",
                 )
     _check_numbers(config, problems)
     _check_routes(config, problems)

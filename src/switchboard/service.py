@@ -34,6 +34,7 @@ from switchboard.upstreams.base import (
     Call,
     CountsRelayed,
     CountsTranslated,
+    Embeds,
     EventStream,
     Forward,
     PassThrough,
@@ -159,6 +160,7 @@ class Gateway:
         self._relays_channel: dict[ProviderKind, Callable[[Channel], bool]] = {}
         self._count_relayed: dict[ProviderKind, CountsRelayed] = {}
         self._count_translated: dict[ProviderKind, CountsTranslated] = {}
+        self._embeds: dict[ProviderKind, Embeds] = {}
         for kind, factory in upstreams.items():
             built = factory(parts)
             self._translated[kind] = built.upstream
@@ -170,10 +172,20 @@ class Gateway:
                 self._count_relayed[kind] = built.count_relayed
             if built.count_translated is not None:
                 self._count_translated[kind] = built.count_translated
+            if built.embeds is not None:
+                self._embeds[kind] = built.embeds
         kinds = {c.provider.kind for entry in catalog.models() for c in entry.channels}
         unbuilt = kinds - self._translated.keys()
         if unbuilt:
             raise ValueError(f"no upstream factory for provider kinds {sorted(unbuilt)}")
+        for entry in catalog.models():
+            if Endpoint.EMBEDDINGS in entry.profile.endpoints:
+                for channel in entry.channels:
+                    if channel.provider.kind not in self._embeds:
+                        raise ValueError(
+                            f"model {entry.id}: its channel {channel.provider.name} is of kind "
+                            f"{channel.provider.kind}, which serves no embeddings"
+                        )
         self.calibration = Calibration()
 
     def resolve(self, name: str, endpoint: Endpoint) -> ModelEntry:
@@ -445,6 +457,27 @@ class Gateway:
             usage = done.response.usage
             return Completed(usage, response=done.response, dropped=done.dropped)
 
+        return await self._complete(inbound, entry, record, attempt)
+
+    async def embed(self, inbound: Inbound, record: RequestRecord) -> Completed:
+        """Embeddings: relayed to the model's channels (each of a kind that embeds, as checked
+        at start), admitted, failed over and charged as a completion is."""
+        entry = self.resolve(inbound.model, Endpoint.EMBEDDINGS)
+
+        async def attempt(channel: Channel) -> Completed:
+            embeds = self._embeds[channel.provider.kind]
+            relayed = await embeds.embed(self._forward(inbound, channel))
+            return Completed(relayed.usage, raw=relayed.body)
+
+        return await self._complete(inbound, entry, record, attempt)
+
+    async def _complete(
+        self,
+        inbound: Inbound,
+        entry: ModelEntry,
+        record: RequestRecord,
+        attempt: Callable[[Channel], Awaitable[Completed]],
+    ) -> Completed:
         ticket = await self._admit(inbound, entry, record)
         try:
             completed, _ = await self._attempts(entry, record, inbound.affinity, attempt)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("switchboard")
 
 JSON = b"application/json"
+SSE = b"text/event-stream; charset=utf-8"
 # Until the app has matched the path to a surface (and for what it cannot match).
 DEFAULT_DIALECT = Dialect("anthropic")
 # A request body buffered beyond this, while no handler reads it, pauses reading the socket.
@@ -301,12 +302,14 @@ class Exchange:
         self.conn.write(b"".join(head))
         self.conn.done(self)
 
-    async def start_stream(self, extra: list[tuple[bytes, bytes]]) -> None:
+    async def start_stream(
+        self, extra: list[tuple[bytes, bytes]], content_type: bytes = SSE
+    ) -> None:
         self.status = 200
         self.streaming = True
         if not self.chunked:
             self.keep_alive = False  # the body ends when the connection does
-        head = self._head(200, b"text/event-stream; charset=utf-8", extra)
+        head = self._head(200, content_type, extra)
         if self.chunked:
             head.append(b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n")
         else:

@@ -89,6 +89,12 @@ class PassThrough(Protocol):
     async def forward_stream(self, fwd: Forward) -> RelayStream: ...
 
 
+class Embeds(Protocol):
+    """Embeddings (`POST /v1/embeddings`), relayed to an upstream of the OpenAI dialect."""
+
+    async def embed(self, fwd: Forward) -> Relayed: ...
+
+
 class CountsRelayed(Protocol):
     """Exact input token counts of a body in the upstream's own format (Anthropic's
     count_tokens endpoint)."""

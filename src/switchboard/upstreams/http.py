@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
+import orjson
+
 from switchboard.capture import CURRENT
 from switchboard.config import ProviderConfig, Upstreams
 from switchboard.dialects.sse import EventTooLarge, SSEDecoder, SSEEvent
@@ -160,6 +162,19 @@ class HttpClient:
             resp.close()
             raise UpstreamError.malformed(provider.name, "a JSON reply to a streaming request")
         return resp
+
+    async def read_count(self, provider: ProviderConfig, resp: Reply, field: str) -> int:
+        """A token-count reply's integer `field` (`count`, `totalTokens`, `inputTokens`)."""
+        raw = await self.read(provider, resp)
+        try:
+            count = orjson.loads(raw)[field]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            raise UpstreamError.malformed(
+                provider.name, f"the count reply has no {field}"
+            ) from None
+        if type(count) is not int:
+            raise UpstreamError.malformed(provider.name, f"the count reply's {field} is no integer")
+        return count
 
     @staticmethod
     async def read(provider: ProviderConfig, resp: Reply) -> bytes:
