@@ -44,6 +44,7 @@ async def read_inbound(
     record = ex.record
     record.key_name = principal.name
     record.key_id = principal.key_id
+    record.team_id = principal.team_id
     body = await bounds.body(ex)
     head = decode_head(body)
     bounds.check(head.messages, head.tools)

@@ -45,6 +45,7 @@ class ChatCompletionsHandler:
         record = ex.record
         record.key_name = principal.name
         record.key_id = principal.key_id
+        record.team_id = principal.team_id
         body = await self._bounds.body(ex)
         head = decode_head(body)
         self._bounds.check(head.messages, head.tools)

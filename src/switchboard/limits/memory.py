@@ -1,5 +1,5 @@
 """The limits of one process, kept in dicts. Every method runs without awaiting, so under asyncio
-each is atomic."""
+each is atomic: a key's and its team's limits are both checked, then both counted, in one step."""
 
 from __future__ import annotations
 
@@ -86,7 +86,26 @@ class MemoryLimiter:
         self._keys: dict[str, _Key] = {}
         self._spent: dict[tuple[str, str], int] = {}
 
-    async def acquire(self, r: Reservation, now_ms: int, seed: int | None) -> Outcome:
+    async def acquire(
+        self, r: Reservation, now_ms: int, seed: int | None, team_seed: int | None = None
+    ) -> Outcome:
+        k, found = self._check(r, now_ms, seed)
+        if found.verdict != "ok":
+            return found
+        team = r.team
+        if team is not None:  # both are checked before either is counted
+            tk, in_team = self._check(team, now_ms, team_seed)
+            if in_team.verdict != "ok":
+                in_team.team = True
+                return in_team
+            self._count(tk, team, now_ms)
+        self._count(k, r, now_ms)
+        oldest = k.window[0].start if k.window else now_ms
+        return Outcome("ok", k.requests, k.token_sum, oldest, 0, found.spent_nusd, k.reserved)
+
+    def _check(self, r: Reservation, now_ms: int, seed: int | None) -> tuple[_Key, Outcome]:
+        """Whether `r` fits its owner's limits, counting nothing: "ok" (with the period's
+        spend), or the refusal."""
         k = self._keys.setdefault(r.key_id, _Key())
         while k.window and k.window[0].start <= now_ms - WINDOW_MS:
             gone = k.window.popleft()
@@ -105,8 +124,8 @@ class MemoryLimiter:
         count = k.requests
         oldest = k.window[0].start if k.window else now_ms
 
-        def refuse(verdict: Verdict, retry_ms: int = 0, spent: int = 0) -> Outcome:
-            return Outcome(verdict, count, k.token_sum, oldest, retry_ms, spent, k.reserved)
+        def refuse(verdict: Verdict, retry_ms: int = 0, spent: int = 0) -> tuple[_Key, Outcome]:
+            return k, Outcome(verdict, count, k.token_sum, oldest, retry_ms, spent, k.reserved)
 
         if r.max_concurrent and len(k.live) >= r.max_concurrent:
             return refuse("concurrency", 1000)
@@ -114,7 +133,7 @@ class MemoryLimiter:
             return refuse("rpm", oldest + WINDOW_MS - now_ms)
         if r.tpm and k.token_sum + r.tokens > r.tpm:
             return refuse("tpm", self._tokens_free_at(k, r, now_ms))
-        more = r.more  # most keys have none: the loops below are skipped, not run empty
+        more = r.more  # most keys have none: the loop below is skipped, not run empty
         if more:
             for kind, limit in more:
                 w = k.more.get(kind.field)
@@ -123,9 +142,9 @@ class MemoryLimiter:
                 w.expire(now_ms, kind.window_ms)
                 amount = r.tokens if kind.amount == "tokens" else 1
                 if w.total + amount > limit:
-                    o = refuse("limit", w.free_at(limit, amount, now_ms, kind.window_ms))
+                    _, o = refuse("limit", w.free_at(limit, amount, now_ms, kind.window_ms))
                     o.kind, o.used = kind.field, w.total
-                    return o
+                    return k, o
         spent = 0
         if r.budget_nusd:
             period = (r.key_id, r.period.id)
@@ -136,6 +155,11 @@ class MemoryLimiter:
             spent = self._spent[period]
             if spent + k.reserved + r.cost_nusd > r.budget_nusd:
                 return refuse("budget", spent=spent)
+        return refuse("ok", spent=spent)
+
+    @staticmethod
+    def _count(k: _Key, r: Reservation, now_ms: int) -> None:
+        """Count an admitted request against its owner's limits."""
         if r.rpm or r.tpm:
             bucket = k.window[-1] if k.window else None
             if bucket is None or now_ms - bucket.start >= BUCKET_MS:
@@ -146,15 +170,13 @@ class MemoryLimiter:
             k.requests += 1
             k.token_sum += r.tokens
             k.pending[r.request_id] = (bucket, r.tokens)
-        if more:
-            for kind, _ in more:
+        if r.more:
+            for kind, _ in r.more:
                 amount = r.tokens if kind.amount == "tokens" else 1
                 k.more[kind.field].add(r.request_id, amount, kind.settles, now_ms)
         if r.max_concurrent or r.budget_nusd:
             k.live[r.request_id] = (now_ms + LEASE_MS, r.cost_nusd)
             k.reserved += r.cost_nusd
-        oldest = k.window[0].start if k.window else now_ms
-        return Outcome("ok", k.requests, k.token_sum, oldest, 0, spent, k.reserved)
 
     @staticmethod
     def _tokens_free_at(k: _Key, r: Reservation, now_ms: int) -> int:
@@ -168,6 +190,10 @@ class MemoryLimiter:
         return WINDOW_MS
 
     async def settle(self, r: Reservation, tokens: int, cost_nusd: int) -> None:
+        for owner in r.subjects():
+            self._settle(owner, tokens, cost_nusd)
+
+    def _settle(self, r: Reservation, tokens: int, cost_nusd: int) -> None:
         k = self._keys.get(r.key_id)
         if k is None:
             return
@@ -197,7 +223,7 @@ class MemoryLimiter:
                     w.total += tokens - held[1]
 
     async def renew(self, held: Sequence[Reservation], now_ms: int) -> None:
-        for r in held:
+        for r in (owner for each in held for owner in each.subjects()):
             k = self._keys.get(r.key_id)
             lease = k.live.pop(r.request_id, None) if k is not None else None
             if k is not None and lease is not None:

@@ -22,13 +22,14 @@ from switchboard.tenancy.keys import NANO
 from switchboard.tenancy.recorder import RowsRefused
 from switchboard.tenancy.usage import TEXT_LIMITS, UsageRow
 
-GroupBy = Literal["day", "key", "model"]
-GROUPS: dict[str, GroupBy] = {"day": "day", "key": "key", "model": "model"}
+GroupBy = Literal["day", "key", "model", "team"]
+GROUPS: dict[str, GroupBy] = {"day": "day", "key": "key", "model": "model", "team": "team"}
 
 
 @dataclass(frozen=True, slots=True)
 class UsageFilter:
     key_id: str | None = None
+    team_id: str | None = None
     model: str | None = None
     since: datetime | None = None
     until: datetime | None = None
@@ -114,10 +115,10 @@ class Ledger:
                 raise RowsRefused(type(exc).__name__) from exc
             raise
 
-    async def spent_since(self, key_id: str, since: datetime | None) -> int:
-        query = select(func.coalesce(func.sum(usage.c.cost_nusd), 0)).where(
-            usage.c.key_id == key_id
-        )
+    async def spent_since(self, key_id: str, since: datetime | None, team: bool = False) -> int:
+        """What a key (with `team`: a team) was charged since `since`."""
+        owner = usage.c.team_id if team else usage.c.key_id
+        query = select(func.coalesce(func.sum(usage.c.cost_nusd), 0)).where(owner == key_id)
         if since is not None:
             query = query.where(usage.c.at >= since)
         try:
@@ -133,6 +134,8 @@ class Ledger:
     def _where(self, query: Select[Any], f: UsageFilter) -> Select[Any]:
         if f.key_id is not None:
             query = query.where(usage.c.key_id == f.key_id)
+        if f.team_id is not None:
+            query = query.where(usage.c.team_id == f.team_id)
         if f.model is not None:
             query = query.where(usage.c.model == f.model)
         if f.since is not None:
@@ -159,6 +162,8 @@ class Ledger:
         group: ColumnElement[Any]
         if group_by == "key":
             group = usage.c.key_id
+        elif group_by == "team":
+            group = usage.c.team_id  # NULL: keys in no team
         elif group_by == "model":
             group = usage.c.model
         elif self._engine.dialect.name == "sqlite":
@@ -183,7 +188,7 @@ class Ledger:
             found = (await conn.execute(query)).mappings().all()
         return [
             {
-                group_by: str(r["group"]),
+                group_by: str(r["group"]) if r["group"] is not None else None,
                 "requests": int(r["requests"]),
                 "input_tokens": int(r["input_tokens"] or 0),
                 "output_tokens": int(r["output_tokens"] or 0),

@@ -44,6 +44,7 @@ TEXT_LIMITS = {
     "upstream_model": 200,
     "error_type": 64,
     "dropped": 2048,
+    "team_id": 64,
 }
 NO_USAGE = ir.Usage()
 INT32 = 2**31 - 1
@@ -94,6 +95,7 @@ class UsageRow:
     retries: int = 0  # rounds of back-off after every channel had failed
     # The loss report: what translation dropped or changed (`; `-separated), None: nothing.
     dropped: str | None = None
+    team_id: str | None = None  # the key's team, charged with it (None: none)
 
     def __post_init__(self) -> None:
         # The usual row passes one check (inline: this runs once per request).
@@ -106,6 +108,7 @@ class UsageRow:
             and len(self.upstream_model) <= 200
             and (self.error_type is None or len(self.error_type) <= 64)
             and (self.dropped is None or len(self.dropped) <= 2048)
+            and (self.team_id is None or len(self.team_id) <= 64)
             and (
                 self.request_id
                 + self.key_id
@@ -115,6 +118,7 @@ class UsageRow:
                 + self.upstream_model
                 + (self.error_type or "")
                 + (self.dropped or "")
+                + (self.team_id or "")
             ).isprintable()
             and 0 <= self.input_tokens <= INT32
             and 0 <= self.output_tokens <= INT32
@@ -139,6 +143,8 @@ class UsageRow:
             self.error_type = bounded(self.error_type, 64)
         if self.dropped is not None:
             self.dropped = bounded(self.dropped, 2048)
+        if self.team_id is not None:
+            self.team_id = bounded(self.team_id, 64)
         self.input_tokens = _clamp(self.input_tokens, INT32)
         self.output_tokens = _clamp(self.output_tokens, INT32)
         self.cache_read_tokens = _clamp(self.cache_read_tokens, INT32)
@@ -192,4 +198,5 @@ def ledger_row(
         failovers=record.failovers,
         retries=record.retries,
         dropped="; ".join(dict.fromkeys(record.dropped)) if record.dropped else None,
+        team_id=record.team_id,
     )
