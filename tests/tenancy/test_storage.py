@@ -50,7 +50,6 @@ def test_head_revision_is_the_newest_migration() -> None:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-
     cfg = Config()
     location = resources.files("switchboard.storage").joinpath("migrations")
     cfg.set_main_option("script_location", str(location))
