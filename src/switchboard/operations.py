@@ -10,6 +10,8 @@ when asked, never fed.
     usage(filter, group_by)     the CLI's usage report; usage_rows(filter) its rows
     keys()                      every key with its spend in its budget period and last use
     keys_admin                  create / update / revoke / rotate (the CLI's KeyAdmin)
+    teams()                     every team with its keys and its spend in its budget period
+                                (keys_admin.teams: create / update / delete)
     channels(), reset_channel() channel keys' health, recent errors and latency
     models()                    the catalogue as clients see it
 """
@@ -24,6 +26,7 @@ from typing import Any, Literal
 from switchboard.api.inflight import InFlight
 from switchboard.catalog import Catalog
 from switchboard.errors import InvalidRequest, NotFound
+from switchboard.limits import budget_period
 from switchboard.routing import ChannelStatus, Router
 from switchboard.storage import GROUPS, Ledger, UsageFilter
 from switchboard.storage.activity import (
@@ -39,7 +42,7 @@ from switchboard.storage.activity import (
     Totals,
 )
 from switchboard.tenancy.admin import KeyAdmin, parse_time
-from switchboard.tenancy.keys import ApiKey
+from switchboard.tenancy.keys import NANO, ApiKey, Team
 
 Clock = Callable[[], datetime]
 WindowName = Literal["hour", "day", "30d"]
@@ -77,6 +80,14 @@ class KeyView:
     spent_usd: float  # in the key's budget period (day, month or in all)
     budget_usd: float | None
     last_used: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TeamView:
+    team: Team
+    keys: int
+    spent_usd: float  # in the team's budget period, by all its keys
+    budget_usd: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +251,20 @@ class Operations:
                     a.last_used if a is not None else None,
                 )
             )
+        return out
+
+    async def teams(self) -> list[TeamView]:
+        teams = self.keys_admin.teams
+        if teams is None:
+            return []
+        out = []
+        now = self._clock()
+        for team, keys in await teams.list():  # a query each: teams are few
+            lim = team.limits
+            since = budget_period(lim.budget_period, now).start
+            spent = await self._ledger.spent_since(team.id, since, team=True)
+            budget = lim.budget_nusd / NANO if lim.budget_nusd is not None else None
+            out.append(TeamView(team, keys, spent / NANO, budget))
         return out
 
     async def channels(self) -> list[ChannelView]:

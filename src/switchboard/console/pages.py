@@ -1,4 +1,4 @@
-"""The console's routes: sign-in, the six pages, their forms and the fragments the pages poll.
+"""The console's routes: sign-in, the seven pages, their forms and the fragments the pages poll.
 
 Handlers are thin: read the query or form, call `Operations` (the same functions the admin API
 calls), render a template. Every page needs a session; every form that changes something
@@ -14,7 +14,7 @@ from typing import Any
 
 from switchboard.api.exchange import Exchange
 from switchboard.console import web
-from switchboard.console.forms import key_fields
+from switchboard.console.forms import key_fields, team_fields
 from switchboard.console.render import Renderer
 from switchboard.console.session import (
     COOKIE,
@@ -26,7 +26,13 @@ from switchboard.console.session import (
     new_login_token,
     tokens_match,
 )
-from switchboard.errors import AuthenticationFailed, GatewayError, InvalidRequest, NotFound
+from switchboard.errors import (
+    AuthenticationFailed,
+    Conflict,
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+)
 from switchboard.operations import (
     WINDOWS,
     Operations,
@@ -63,6 +69,7 @@ class Console:
             "": self.overview,
             "inflight": self.inflight,
             "keys": self.keys,
+            "teams": self.teams,
             "usage": self.usage,
             "usage.csv": self.usage_csv,
             "requests": self.requests,
@@ -71,6 +78,7 @@ class Console:
         }
         self._forms: dict[str, Form] = {
             "keys": self.key_post,
+            "teams": self.team_post,
             "channels": self.channel_reset,
             "logout": self.logout,
         }
@@ -298,6 +306,51 @@ class Console:
             await self._secret(ex, session, key.public(), secret, "rotated")
         else:
             raise NotFound(f"no action {action}")
+
+    # -- teams ------------------------------------------------------------------------------
+
+    async def teams(
+        self,
+        ex: Exchange,
+        session: Session,
+        parts: list[str],
+        status: int = 200,
+        message: str = "",
+        form: dict[str, str] | None = None,
+    ) -> None:
+        sent = form or {}
+        v: dict[str, Any] = {name: sent.get(name) or None for name in FIELDS}
+        v["models"] = [m for m in (sent.get("models") or "").split(",") if m.strip()]
+        v["budget_period"] = sent.get("budget_period") or "month"
+        html = self._page(
+            "teams.html",
+            session,
+            "teams",
+            teams=await self._ops.teams(),
+            periods=PERIODS,
+            message=message,
+            v=v,
+        )
+        await web.page(ex, status, html)
+
+    async def team_post(
+        self, ex: Exchange, session: Session, parts: list[str], fields: dict[str, str]
+    ) -> None:
+        admin = self._ops.keys_admin.teams
+        if admin is None:
+            raise NotFound("teams: this gateway keeps no teams")
+        if len(parts) == 1:  # create
+            try:
+                await admin.create(team_fields(fields))
+            except (InvalidRequest, Conflict) as exc:
+                await self.teams(ex, session, parts, exc.status, exc.message, fields)
+                return
+        elif len(parts) == 3 and parts[2] == "delete":
+            # As `teams delete --force`: its keys leave the team (the page asks first).
+            await admin.delete(parts[1], force=True)
+        else:
+            raise NotFound(f"no action {'/'.join(parts[2:])}")
+        await web.redirect(ex, "/console/teams")
 
     async def _secret(
         self, ex: Exchange, session: Session, key: dict[str, object], secret: str, what: str
