@@ -4,6 +4,9 @@ model allow-list, the budget's period, the expiry). The CLI's options, the admin
 and their parsing, the JSON a key is shown as, the storage columns, and how the limiters reserve
 and settle each kind are all read from these descriptions.
 
+A team carries the same fields but the expiry (`TEAM_FIELDS`, `KeyField.team`): its CLI
+options, admin fields and columns on the teams table come from the same descriptions.
+
 Settings are not limit kinds: nothing counts them. The allow-list and the expiry are checked
 when a request is authorized; the period is a parameter of the budget (which counter it adds
 to). They share the description (field, option, column, parsing, display) with the kinds.
