@@ -7,42 +7,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-import pytest
+from switchboard.limits import Reservation, budget_period
 
-from switchboard.limits import Limiter, Reservation, budget_period
-from switchboard.limits.memory import MemoryLimiter
-from switchboard.limits.redis import RedisLimiter
-
-from .services import redis_prefix
+from .limiters import Factory, go, opened
 
 NOW = 1_700_000_000_000
 _ids = itertools.count()
-
-Factory = Callable[[], Limiter]
-
-
-@pytest.fixture(params=["memory", "redis"])
-def make_limiter(request: pytest.FixtureRequest) -> Iterator[Factory]:
-    """Calling it twice gives two views of the same limits (two instances on one Redis)."""
-    if request.param == "memory":
-        shared = MemoryLimiter()
-        yield lambda: shared
-        return
-    with redis_prefix() as (url, prefix):
-        yield lambda: RedisLimiter(url, prefix)
-
-
-@asynccontextmanager
-async def opened(factory: Factory) -> AsyncIterator[Limiter]:
-    limiter = factory()
-    try:
-        yield limiter
-    finally:
-        await limiter.close()
 
 
 def owner(name: str, *, rpm: int = 0, tpm: int = 0, conc: int = 0, budget: int = 0,
@@ -70,10 +42,6 @@ def req(key: Reservation, team: Reservation | None) -> Reservation:
                        budget=team.budget_nusd, tokens=key.tokens, cost=key.cost_nusd,
                        rid=rid)  # fmt: skip
     return r
-
-
-def go(work: Awaitable[None]) -> None:
-    asyncio.run(asyncio.wait_for(work, 30))  # type: ignore[arg-type]
 
 
 def test_a_team_limit_counts_all_its_keys_and_a_refusal_counts_nothing(
