@@ -251,11 +251,7 @@ class Console:
         form: dict[str, str] | None = None,
     ) -> None:
         views = await self._ops.keys()
-        sent = form or {}
-        # What the create form shows: what was sent when it was refused, else nothing.
-        v: dict[str, Any] = {name: sent.get(name) or None for name in FIELDS}
-        v["models"] = [m for m in (sent.get("models") or "").split(",") if m.strip()]
-        v["budget_period"] = sent.get("budget_period") or "month"
+        v = _sent(form)
         html = self._page(
             "keys.html",
             session,
@@ -318,10 +314,7 @@ class Console:
         message: str = "",
         form: dict[str, str] | None = None,
     ) -> None:
-        sent = form or {}
-        v: dict[str, Any] = {name: sent.get(name) or None for name in FIELDS}
-        v["models"] = [m for m in (sent.get("models") or "").split(",") if m.strip()]
-        v["budget_period"] = sent.get("budget_period") or "month"
+        v = _sent(form)
         html = self._page(
             "teams.html",
             session,
@@ -464,6 +457,15 @@ class Console:
     async def models(self, ex: Exchange, session: Session, parts: list[str]) -> None:
         html = self._page("models.html", session, "models", models=self._ops.models())
         await web.page(ex, 200, html)
+
+
+def _sent(form: dict[str, str] | None) -> dict[str, Any]:
+    """What a create form shows: what was sent when it was refused, else nothing."""
+    sent = form or {}
+    v: dict[str, Any] = {name: sent.get(name) or None for name in FIELDS}
+    v["models"] = [m for m in (sent.get("models") or "").split(",") if m.strip()]
+    v["budget_period"] = sent.get("budget_period") or "month"
+    return v
 
 
 def _cell(value: object) -> object:
