@@ -136,12 +136,10 @@ class KeyStore:
                 retry_after=1,
             ) from None
 
-    async def list(self, include_revoked: bool = True, team_id: str | None = None) -> list[ApiKey]:
+    async def list(self, include_revoked: bool = True) -> list[ApiKey]:
         query = _KEYS.order_by(api_keys.c.created_at, api_keys.c.id)
         if not include_revoked:
             query = query.where(api_keys.c.revoked_at.is_(None))
-        if team_id is not None:
-            query = query.where(api_keys.c.team_id == team_id)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [_key(r) for r in rows]
