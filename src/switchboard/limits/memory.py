@@ -89,24 +89,25 @@ class MemoryLimiter:
     async def acquire(
         self, r: Reservation, now_ms: int, seed: int | None, team_seed: int | None = None
     ) -> Outcome:
-        k, found = self._check(r, now_ms, seed)
-        if found.verdict != "ok":
-            return found
+        k = self._keys.setdefault(r.key_id, _Key())
+        spent = self._check(k, r, now_ms, seed)
+        if isinstance(spent, Outcome):
+            return spent
         team = r.team
         if team is not None:  # both are checked before either is counted
-            tk, in_team = self._check(team, now_ms, team_seed)
-            if in_team.verdict != "ok":
+            tk = self._keys.setdefault(team.key_id, _Key())
+            in_team = self._check(tk, team, now_ms, team_seed)
+            if isinstance(in_team, Outcome):
                 in_team.team = True
                 return in_team
             self._count(tk, team, now_ms)
         self._count(k, r, now_ms)
         oldest = k.window[0].start if k.window else now_ms
-        return Outcome("ok", k.requests, k.token_sum, oldest, 0, found.spent_nusd, k.reserved)
+        return Outcome("ok", k.requests, k.token_sum, oldest, 0, spent, k.reserved)
 
-    def _check(self, r: Reservation, now_ms: int, seed: int | None) -> tuple[_Key, Outcome]:
-        """Whether `r` fits its owner's limits, counting nothing: "ok" (with the period's
-        spend), or the refusal."""
-        k = self._keys.setdefault(r.key_id, _Key())
+    def _check(self, k: _Key, r: Reservation, now_ms: int, seed: int | None) -> Outcome | int:
+        """Whether `r` fits its owner's limits (`k`), counting nothing: the period's spend if
+        it does, else the refusal."""
         while k.window and k.window[0].start <= now_ms - WINDOW_MS:
             gone = k.window.popleft()
             gone.expired = True
@@ -124,8 +125,8 @@ class MemoryLimiter:
         count = k.requests
         oldest = k.window[0].start if k.window else now_ms
 
-        def refuse(verdict: Verdict, retry_ms: int = 0, spent: int = 0) -> tuple[_Key, Outcome]:
-            return k, Outcome(verdict, count, k.token_sum, oldest, retry_ms, spent, k.reserved)
+        def refuse(verdict: Verdict, retry_ms: int = 0, spent: int = 0) -> Outcome:
+            return Outcome(verdict, count, k.token_sum, oldest, retry_ms, spent, k.reserved)
 
         if r.max_concurrent and len(k.live) >= r.max_concurrent:
             return refuse("concurrency", 1000)
@@ -142,9 +143,9 @@ class MemoryLimiter:
                 w.expire(now_ms, kind.window_ms)
                 amount = r.tokens if kind.amount == "tokens" else 1
                 if w.total + amount > limit:
-                    _, o = refuse("limit", w.free_at(limit, amount, now_ms, kind.window_ms))
+                    o = refuse("limit", w.free_at(limit, amount, now_ms, kind.window_ms))
                     o.kind, o.used = kind.field, w.total
-                    return k, o
+                    return o
         spent = 0
         if r.budget_nusd:
             period = (r.key_id, r.period.id)
@@ -155,7 +156,7 @@ class MemoryLimiter:
             spent = self._spent[period]
             if spent + k.reserved + r.cost_nusd > r.budget_nusd:
                 return refuse("budget", spent=spent)
-        return refuse("ok", spent=spent)
+        return spent
 
     @staticmethod
     def _count(k: _Key, r: Reservation, now_ms: int) -> None:
@@ -190,8 +191,9 @@ class MemoryLimiter:
         return WINDOW_MS
 
     async def settle(self, r: Reservation, tokens: int, cost_nusd: int) -> None:
-        for owner in r.subjects():
-            self._settle(owner, tokens, cost_nusd)
+        self._settle(r, tokens, cost_nusd)
+        if r.team is not None:
+            self._settle(r.team, tokens, cost_nusd)
 
     def _settle(self, r: Reservation, tokens: int, cost_nusd: int) -> None:
         k = self._keys.get(r.key_id)

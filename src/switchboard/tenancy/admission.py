@@ -211,7 +211,9 @@ class Admission:
                 "may not use it (the operator can price it: models[].pricing in the config)",
                 param="model",
             )
-        if not _limited(lim) and (team is None or not _limited(team.limits)):
+        if not (lim.rate_limited or lim.budget_nusd) and (
+            team is None or not _limited(team.limits)
+        ):
             return Ticket(pricing)
         now = time.time()
         now_ms = int(now * 1000)
@@ -220,10 +222,12 @@ class Admission:
         tokens = input_estimate + max_tokens
         cost = worst_case_nusd(pricing, input_estimate, max_tokens)
         r = _reservation(key.id, lim, rid, tokens, cost, day)
+        holds = bool(r.max_concurrent or r.budget_nusd)  # a lease while it runs
         if team is not None:
             r.team = _reservation(team.id, team.limits, rid, tokens, cost, day)
-        for owner in r.subjects():
-            if owner.tpm and tokens > owner.tpm:
+            holds = holds or bool(r.team.max_concurrent or r.team.budget_nusd)
+        for owner in (r, r.team):
+            if owner is not None and owner.tpm and tokens > owner.tpm:
                 raise InvalidRequest(
                     f"max_tokens: this request reserves {tokens} tokens (about {input_estimate} "
                     f"of input plus up to {max_tokens} of output), more than "
@@ -246,8 +250,8 @@ class Admission:
             outcome = await self._limiter.acquire(r, now_ms, seed, team_seed)
         headers = ratelimit_headers(key, outcome, now_ms)
         if outcome.verdict == "ok":
-            if any(o.max_concurrent or o.budget_nusd for o in r.subjects()):
-                self._leases.hold(r)  # it holds a lease while it runs
+            if holds:
+                self._leases.hold(r)
             return Ticket(pricing, headers, self._limiter, r, self._leases)
         raise _refusal(key, r.team if outcome.team and r.team else r, outcome, headers)
 
@@ -291,16 +295,20 @@ def _counts_only(lim: Limits) -> Limits:
 
 def _authorize(key: ApiKey, requested: str, entry: ModelEntry) -> None:
     """The model must be allowed by the key and by its team: their lists intersect."""
-    for owner, team in ((key, False), (key.team, True)):
-        if owner is None or may_use(owner, entry):
-            continue
-        allowed = ", ".join(owner.limits.models or ())
-        resolved = "" if requested == entry.id else f", which is '{entry.id}'"
-        raise PermissionDenied(
-            f"model: {_who(key, team)} may not use model '{requested}'{resolved} "
-            f"(allowed: {allowed})",
-            param="model",
-        )
+    if not may_use(key, entry):
+        raise _denied(key, False, requested, entry)
+    if key.team is not None and not may_use(key.team, entry):
+        raise _denied(key, True, requested, entry)
+
+
+def _denied(key: ApiKey, team: bool, requested: str, entry: ModelEntry) -> PermissionDenied:
+    owner = key.team if team and key.team is not None else key
+    allowed = ", ".join(owner.limits.models or ())
+    resolved = "" if requested == entry.id else f", which is '{entry.id}'"
+    return PermissionDenied(
+        f"model: {_who(key, team)} may not use model '{requested}'{resolved} (allowed: {allowed})",
+        param="model",
+    )
 
 
 def _refusal(key: ApiKey, r: Reservation, o: Outcome, headers: Headers) -> Exception:
