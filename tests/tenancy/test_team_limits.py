@@ -5,42 +5,25 @@ against both. On Redis, admissions racing from two instances never overshoot a t
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 from collections import Counter
-from datetime import UTC, datetime
 
-from switchboard.limits import Reservation, budget_period
+from switchboard.limits import Reservation
 
 from .limiters import Factory, go, opened
+from .test_limits import NOW, res
 
-NOW = 1_700_000_000_000
 _ids = itertools.count()
 
 
-def owner(name: str, *, rpm: int = 0, tpm: int = 0, conc: int = 0, budget: int = 0,
-          tokens: int = 0, cost: int = 0, rid: str = "") -> Reservation:  # fmt: skip
-    return Reservation(
-        key_id=name,
-        request_id=rid,
-        rpm=rpm,
-        tpm=tpm,
-        max_concurrent=conc,
-        tokens=tokens,
-        budget_nusd=budget,
-        cost_nusd=cost,
-        period=budget_period("day", datetime.fromtimestamp(NOW / 1000, UTC)),
-    )
-
-
 def req(key: Reservation, team: Reservation | None) -> Reservation:
-    """One request of `key` in `team` (each a template of limits), with a fresh id."""
-    rid = f"r{next(_ids)}"
-    r = owner(key.key_id, rpm=key.rpm, tpm=key.tpm, conc=key.max_concurrent,
-              budget=key.budget_nusd, tokens=key.tokens, cost=key.cost_nusd, rid=rid)  # fmt: skip
+    """One request of `key` in `team` (each `res`, a template of limits), with a fresh id."""
+    r = copy.copy(key)
+    r.request_id = f"r{next(_ids)}"
     if team is not None:
-        r.team = owner(team.key_id, rpm=team.rpm, tpm=team.tpm, conc=team.max_concurrent,
-                       budget=team.budget_nusd, tokens=key.tokens, cost=key.cost_nusd,
-                       rid=rid)  # fmt: skip
+        r.team = copy.copy(team)
+        r.team.request_id, r.team.tokens, r.team.cost_nusd = r.request_id, r.tokens, r.cost_nusd
     return r
 
 
@@ -49,8 +32,8 @@ def test_a_team_limit_counts_all_its_keys_and_a_refusal_counts_nothing(
 ) -> None:
     async def work() -> None:
         async with opened(make_limiter) as lim:
-            team = owner("team_t", rpm=3)
-            a, b = owner("key_a", rpm=5), owner("key_b", rpm=5)
+            team = res("team_t", rpm=3)
+            a, b = res("key_a", rpm=5), res("key_b", rpm=5)
             verdicts = []
             for i in range(5):
                 o = await lim.acquire(req(a if i % 2 else b, team), NOW + i, None)
@@ -67,8 +50,8 @@ def test_a_team_limit_counts_all_its_keys_and_a_refusal_counts_nothing(
 def test_a_refusal_by_the_key_counts_nothing_against_the_team(make_limiter: Factory) -> None:
     async def work() -> None:
         async with opened(make_limiter) as lim:
-            team = owner("team_t", rpm=2)
-            a, b = owner("key_a", rpm=1), owner("key_b")
+            team = res("team_t", rpm=2)
+            a, b = res("key_a", rpm=1), res("key_b")
             assert (await lim.acquire(req(a, team), NOW, None)).verdict == "ok"
             for i in range(3):  # key_a is at its own limit: the team is not charged
                 o = await lim.acquire(req(a, team), NOW + 1 + i, None)
@@ -83,8 +66,8 @@ def test_a_refusal_by_the_key_counts_nothing_against_the_team(make_limiter: Fact
 def test_team_concurrency_and_tokens_settle_with_the_key(make_limiter: Factory) -> None:
     async def work() -> None:
         async with opened(make_limiter) as lim:
-            team = owner("team_t", conc=2, tpm=1000)
-            a, b = owner("key_a", tokens=400), owner("key_b", tokens=400)
+            team = res("team_t", conc=2, tpm=1000)
+            a, b = res("key_a", tokens=400), res("key_b", tokens=400)
             first, second = req(a, team), req(b, team)
             assert (await lim.acquire(first, NOW, None)).verdict == "ok"
             assert (await lim.acquire(second, NOW, None)).verdict == "ok"
@@ -103,8 +86,8 @@ def test_team_concurrency_and_tokens_settle_with_the_key(make_limiter: Factory) 
 def test_a_team_budget_is_seeded_then_spent_by_every_key(make_limiter: Factory) -> None:
     async def work() -> None:
         async with opened(make_limiter) as lim:
-            team = owner("team_t", budget=100)
-            a, b = owner("key_a", cost=30), owner("key_b", budget=1000, cost=30)
+            team = res("team_t", budget=100)
+            a, b = res("key_a", cost=30), res("key_b", budget=1000, cost=30)
             seed = await lim.acquire(req(a, team), NOW, None)
             assert (seed.verdict, seed.team) == ("seed", True)
             first = req(a, team)
@@ -128,8 +111,8 @@ def test_two_instances_never_overshoot_a_team(make_limiter: Factory) -> None:
 
     async def work() -> None:
         async with opened(make_limiter) as one, opened(make_limiter) as two:
-            team = owner("team_t", rpm=12, conc=30)
-            keys = [owner(f"key_{i}", rpm=4) for i in range(5)]
+            team = res("team_t", rpm=12, conc=30)
+            keys = [res(f"key_{i}", rpm=4) for i in range(5)]
             tries = [(i % 5, req(keys[i % 5], team)) for i in range(60)]
             found = await asyncio.gather(
                 *((one if n % 2 else two).acquire(r, NOW, None) for n, (_, r) in enumerate(tries))

@@ -19,6 +19,7 @@ from switchboard.tenancy.admin import KeyAdmin
 from switchboard.tenancy.keys import hash_secret
 from switchboard.tenancy.usage import UsageRow
 
+from .test_storage import _row as row
 from .test_storage import run
 
 
@@ -136,27 +137,7 @@ def test_teams_and_their_keys(database_url: str) -> None:
 
 
 def _row(key_id: str, team_id: str | None, at: datetime, cost: int) -> UsageRow:
-    return UsageRow(
-        at=at,
-        request_id=f"req_{key_id}_{team_id}_{cost}_{at.timestamp()}",
-        key_id=key_id,
-        model="demo",
-        provider="demo",
-        channel="demo/demo",
-        upstream_model="demo",
-        input_tokens=1,
-        output_tokens=1,
-        cache_read_tokens=0,
-        cache_write_tokens=0,
-        cost_nusd=cost,
-        latency_ms=1.0,
-        ttft_ms=None,
-        stream=False,
-        status=200,
-        error_type=None,
-        client_disconnected=False,
-        team_id=team_id,
-    )
+    return row(key_id, "demo", at, cost, team_id=team_id)
 
 
 def test_the_ledger_charges_and_reports_teams(database_url: str) -> None:
