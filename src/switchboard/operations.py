@@ -282,6 +282,14 @@ class Operations:
         """Key id -> name, for pages that show ledger rows (which hold ids)."""
         return {k.id: k.name for k in await self.keys_admin.list()}
 
+    async def names(self, group: str) -> dict[str, str]:
+        """Id -> name of a usage report's groups, where they are keys or teams."""
+        if group == "key":
+            return await self.key_names()
+        if group == "team" and self.keys_admin.teams is not None:
+            return {t.id: t.name for t, _ in await self.keys_admin.teams.list()}
+        return {}
+
     def reset_channel(self, channel: str, key: int) -> ChannelStatus:
         if not self._router.reset(channel, key):
             raise NotFound(f"channel: no channel '{channel[:200]}' with key {key}", param="channel")

@@ -392,6 +392,8 @@ def test_teams_made_in_the_console_are_the_clis_and_show_their_keys_and_spend(
     shown = table_row(console, "/console/teams", 'data-team-name="crew"', f"${cost:,.4f} of")
     assert f"${cost:,.4f} of $4.00 / day" in shown
     assert "90 rpm" in shown
+    usage = console.http.get("/console/usage", params={"group_by": "team"}).text
+    assert f'{team["id"]} <small class="muted">crew</small>' in usage
     # Deleting it (the page asks first) detaches the key, which keeps working.
     deleted = console.post(f"/console/teams/{team['id']}/delete", {})
     assert deleted.status_code == 303

@@ -365,7 +365,7 @@ class Console:
             for k in ("requests", "errors", "input_tokens", "output_tokens", "cost_usd")
         }
         ungrouped = {k: v for k, v in q.items() if k != "group_by" and v}
-        names = await self._ops.key_names() if group == "key" else {}
+        names = await self._ops.names(group)
         html = self._page(
             "usage.html",
             session,
