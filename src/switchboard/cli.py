@@ -1,4 +1,4 @@
-"""The `switchboard` command: serve, check, keys, usage, db."""
+"""The `switchboard` command: serve, check, keys, teams, usage, db."""
 
 from __future__ import annotations
 
@@ -133,9 +133,11 @@ def route(
 def _storage_commands() -> None:
     from switchboard.capture.cli import requests
     from switchboard.tenancy.cli import db, keys, usage
+    from switchboard.tenancy.team_cli import teams
 
     main.add_command(requests)
     main.add_command(keys)
+    main.add_command(teams)
     main.add_command(usage)
     main.add_command(db)
 

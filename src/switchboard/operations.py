@@ -10,6 +10,8 @@ when asked, never fed.
     usage(filter, group_by)     the CLI's usage report; usage_rows(filter) its rows
     keys()                      every key with its spend in its budget period and last use
     keys_admin                  create / update / revoke / rotate (the CLI's KeyAdmin)
+    teams()                     every team with its keys and its spend in its budget period
+                                (keys_admin.teams: create / update / delete)
     channels(), reset_channel() channel keys' health, recent errors and latency
     models()                    the catalogue as clients see it
 """
@@ -26,6 +28,7 @@ import orjson
 from switchboard.api.inflight import InFlight
 from switchboard.catalog import Catalog
 from switchboard.errors import InvalidRequest, NotFound
+from switchboard.limits import budget_period
 from switchboard.routing import ChannelStatus, Router
 from switchboard.storage import GROUPS, Ledger, UsageFilter
 from switchboard.storage.activity import (
@@ -42,7 +45,7 @@ from switchboard.storage.activity import (
 )
 from switchboard.storage.captures import CaptureStore
 from switchboard.tenancy.admin import KeyAdmin, parse_time
-from switchboard.tenancy.keys import ApiKey
+from switchboard.tenancy.keys import NANO, ApiKey, Team
 
 Clock = Callable[[], datetime]
 WindowName = Literal["hour", "day", "30d"]
@@ -80,6 +83,14 @@ class KeyView:
     spent_usd: float  # in the key's budget period (day, month or in all)
     budget_usd: float | None
     last_used: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TeamView:
+    team: Team
+    keys: int
+    spent_usd: float  # in the team's budget period, by all its keys
+    budget_usd: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +280,20 @@ class Operations:
             )
         return out
 
+    async def teams(self) -> list[TeamView]:
+        teams = self.keys_admin.teams
+        if teams is None:
+            return []
+        out = []
+        now = self._clock()
+        for team, keys in await teams.list():  # a query each: teams are few
+            lim = team.limits
+            since = budget_period(lim.budget_period, now).start
+            spent = await self._ledger.spent_since(team.id, since, team=True)
+            budget = lim.budget_nusd / NANO if lim.budget_nusd is not None else None
+            out.append(TeamView(team, keys, spent / NANO, budget))
+        return out
+
     async def channels(self) -> list[ChannelView]:
         latency = await self._activity.by_channel(self._clock(), 3600)
         return [
@@ -283,6 +308,14 @@ class Operations:
     async def key_names(self) -> dict[str, str]:
         """Key id -> name, for pages that show ledger rows (which hold ids)."""
         return {k.id: k.name for k in await self.keys_admin.list()}
+
+    async def names(self, group: str) -> dict[str, str]:
+        """Id -> name of a usage report's groups, where they are keys or teams."""
+        if group == "key":
+            return await self.key_names()
+        if group == "team" and self.keys_admin.teams is not None:
+            return {t.id: t.name for t, _ in await self.keys_admin.teams.list()}
+        return {}
 
     def reset_channel(self, channel: str, key: int) -> ChannelStatus:
         if not self._router.reset(channel, key):

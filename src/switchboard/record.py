@@ -23,6 +23,7 @@ class RequestRecord:
     # Who: set once the key is authenticated.
     key_id: str | None = None
     key_name: str | None = None
+    team_id: str | None = None  # the key's team, charged with it
     # Which model: the name the client sent, and the catalogue id it resolved to (set when a
     # channel served it).
     model: str | None = None

@@ -235,7 +235,7 @@ def test_admin_api(gw: tuple[Gateway, Path]) -> None:
     status, body = gateway.admin("GET", "/admin/usage?group_by=week")
     assert (status, body["error"]["message"]) == (
         400,
-        "group_by: must be one of day, key, model, session",
+        "group_by: must be one of day, key, model, session, team",
     )
 
 

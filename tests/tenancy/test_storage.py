@@ -50,8 +50,6 @@ def test_head_revision_is_the_newest_migration() -> None:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from switchboard.storage import HEAD_REVISION
-
     cfg = Config()
     location = resources.files("switchboard.storage").joinpath("migrations")
     cfg.set_main_option("script_location", str(location))
@@ -155,7 +153,9 @@ def test_bad_fields_are_named(fields: dict[str, object], message: str, tmp_path:
     run(f"sqlite:///{tmp_path}/k.db", work)
 
 
-def _row(key_id: str, model: str, at: datetime, cost: int, status: int = 200) -> UsageRow:
+def _row(
+    key_id: str, model: str, at: datetime, cost: int, status: int = 200, team_id: str | None = None
+) -> UsageRow:
     return UsageRow(
         at=at,
         request_id=f"req_{key_id}_{model}_{at.timestamp()}",
@@ -175,6 +175,7 @@ def _row(key_id: str, model: str, at: datetime, cost: int, status: int = 200) ->
         status=status,
         error_type=None if status == 200 else "rate_limit_error",
         client_disconnected=False,
+        team_id=team_id,
     )
 
 

@@ -17,4 +17,5 @@ async def authenticate(
     )
     ex.record.key_name = principal.name
     ex.record.key_id = principal.key_id
+    ex.record.team_id = principal.team_id
     return principal

@@ -45,6 +45,7 @@ TEXT_LIMITS = {
     "error_type": 64,
     "dropped": 2048,
     "session": 64,
+    "team_id": 64,
 }
 NO_USAGE = ir.Usage()
 INT32 = 2**31 - 1
@@ -100,6 +101,7 @@ class UsageRow:
     web_fetch_requests: int = 0
     # The client's session (Claude Code's), already validated (api/session.py); None: none.
     session: str | None = None
+    team_id: str | None = None  # the key's team, charged with it (None: none)
 
     def __post_init__(self) -> None:
         # The usual row passes one check (inline: this runs once per request).
@@ -113,6 +115,7 @@ class UsageRow:
             and (self.error_type is None or len(self.error_type) <= 64)
             and (self.dropped is None or len(self.dropped) <= 2048)
             and (self.session is None or len(self.session) <= 64)
+            and (self.team_id is None or len(self.team_id) <= 64)
             and (
                 self.request_id
                 + self.key_id
@@ -123,6 +126,7 @@ class UsageRow:
                 + (self.error_type or "")
                 + (self.dropped or "")
                 + (self.session or "")
+                + (self.team_id or "")
             ).isprintable()
             and 0 <= self.input_tokens <= INT32
             and 0 <= self.output_tokens <= INT32
@@ -151,6 +155,8 @@ class UsageRow:
             self.dropped = bounded(self.dropped, 2048)
         if self.session is not None:
             self.session = bounded(self.session, 64)
+        if self.team_id is not None:
+            self.team_id = bounded(self.team_id, 64)
         self.input_tokens = _clamp(self.input_tokens, INT32)
         self.output_tokens = _clamp(self.output_tokens, INT32)
         self.cache_read_tokens = _clamp(self.cache_read_tokens, INT32)
@@ -209,4 +215,5 @@ def ledger_row(
         web_search_requests=usage.web_search_requests,
         web_fetch_requests=usage.web_fetch_requests,
         session=record.session,
+        team_id=record.team_id,
     )
