@@ -24,6 +24,7 @@ E2E_DIRS = frozenset(
         "google",
         "openai_surface",
         "resilience",
+        "responses",
         "support_tests",
         "tenancy",
         "transport",

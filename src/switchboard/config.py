@@ -9,7 +9,7 @@ import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 import yaml
@@ -104,6 +104,9 @@ class ProviderConfig(_Strict, frozen=True):
     aws_secret_access_key: str | None = None
     aws_session_token: str | None = None
     aws_profile: str | None = None
+    # An OpenAI-kind upstream that also serves the Responses API at `{base_url}/responses`:
+    # requests to the gateway's `/v1/responses` are relayed there as they are (else translated).
+    responses_api: bool = False
 
     def keys(self) -> list[str | None]:
         """Every key to rotate through; [None] for a provider that needs none."""
@@ -243,6 +246,15 @@ class Upstreams(_Strict, frozen=True):
     ca_bundle: str | None = None
 
 
+class Responses(_Strict, frozen=True):
+    """The Responses API surface (docs/responses.md). `store`: responses are kept in the
+    database for `previous_response_id`, scoped to the key that made them, for
+    `retention_days`; off, a request naming a previous response is refused."""
+
+    store: bool = False
+    retention_days: Annotated[float, msgspec.Meta(gt=0, le=3650)] = 30.0
+
+
 def data_dir() -> Path:
     """Where Switchboard keeps its files when the config does not say: `$SWITCHBOARD_HOME`, else
     the user's data directory (`$XDG_DATA_HOME/switchboard`, `~/.local/share/switchboard`). One
@@ -275,6 +287,7 @@ class Config(_Strict, frozen=True):
     routing: Routing = Routing()
     documents: Documents = Documents()
     upstreams: Upstreams = Upstreams()
+    responses: Responses = Responses()
     providers: list[ProviderConfig] = []
     keys: list[KeyConfig] = []
     models: list[ModelConfig] = []
@@ -479,6 +492,8 @@ def _check_references(config: Config, problems: Problems) -> None:
             _check_bedrock(p, f"providers[{i}]", problems)
         elif p.kind != ProviderKind.SCRIPTED and not re.match(r"^https?://", p.base_url):
             problems.add(f"providers[{i}].base_url", "must be an http:// or https:// URL")
+        if p.responses_api and p.kind != ProviderKind.OPENAI:
+            problems.add(f"providers[{i}].responses_api", "only an openai provider serves it")
     ids: set[str] = set()
     for i, m in enumerate(config.models):
         if m.id in ids:

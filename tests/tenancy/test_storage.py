@@ -40,7 +40,7 @@ def test_migrations_apply_once_and_are_idempotent(database_url: str) -> None:
         await s.upgrade()  # a second start must not fail nor change anything
         return await s.revision()
 
-    assert run(database_url, work) == "0004"  # the newest revision
+    assert run(database_url, work) == "0005_responses"  # the newest revision
 
 
 def test_head_revision_is_the_newest_migration() -> None:

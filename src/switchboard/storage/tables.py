@@ -14,6 +14,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 
 from switchboard.tenancy.limit_kinds import KEY_FIELDS
@@ -67,4 +68,16 @@ usage = Table(
     Index("ix_usage_key_at", "key_id", "at"),
     Index("ix_usage_at", "at"),
     Index("ux_usage_request_id", "request_id", unique=True),
+)
+
+# Responses kept for `previous_response_id` (storage/responses.py; migration 0005_responses).
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("key_id", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("conversation", Text, nullable=False),  # its items, JSON
+    Index("ix_responses_expires_at", "expires_at"),
 )

@@ -63,7 +63,7 @@ def decode_request(body: bytes) -> ir.Request:
         raise InvalidRequest(
             "messages: at least one non-system message is required", param="messages"
         )
-    thinking = _thinking(w.reasoning_effort)
+    thinking = thinking_of(w.reasoning_effort)
     limit = w.max_completion_tokens if w.max_completion_tokens is not None else w.max_tokens
     if limit is None:
         limit = DEFAULT_MAX_TOKENS
@@ -97,16 +97,14 @@ def decode_request(body: bytes) -> ir.Request:
     )
 
 
-def _thinking(effort: str | None) -> ir.ThinkingConfig | None:
+def thinking_of(effort: str | None, param: str = "reasoning_effort") -> ir.ThinkingConfig | None:
     if effort is None:
         return None
     if effort == "none":
         return ir.ThinkingConfig("disabled")
     if effort not in EFFORT_BUDGET:
         known = ", ".join(["none", *EFFORT_BUDGET])
-        raise InvalidRequest(
-            f"reasoning_effort: '{effort}' is not one of {known}", param="reasoning_effort"
-        )
+        raise InvalidRequest(f"{param}: '{effort}' is not one of {known}", param=param)
     return ir.ThinkingConfig("enabled", EFFORT_BUDGET[effort])
 
 
@@ -177,7 +175,7 @@ def _decode_tool_choice(
     )
 
 
-def _data_url(url: str, where: str) -> tuple[str, str]:
+def data_url(url: str, where: str) -> tuple[str, str]:
     """`data:<media type>;base64,<data>` -> (media type, data)."""
     head, sep, data = url.partition(",")
     if not sep or not head.endswith(";base64"):
@@ -206,7 +204,7 @@ def _parts(
                 if part.image_url.detail not in (None, "auto"):
                     dropped.append("image_url.detail")
                 if url.startswith("data:"):
-                    media_type, data = _data_url(url, f"{at}.image_url.url")
+                    media_type, data = data_url(url, f"{at}.image_url.url")
                     out.append(ir.Image(media_type=media_type, data=data))
                 else:
                     out.append(ir.Image(url=url))
@@ -217,7 +215,7 @@ def _parts(
                         f"{at}.file: only inline file_data is supported (not file_id)",
                         param=f"{at}.file",
                     )
-                media_type, data = _data_url(f.file_data, f"{at}.file.file_data")
+                media_type, data = data_url(f.file_data, f"{at}.file.file_data")
                 title = f.filename.removesuffix(".pdf") if f.filename else None
                 out.append(ir.Document(media_type=media_type, data=data, title=title))
             case wire.AudioPart():
@@ -236,7 +234,7 @@ def _texts(content: str | list[wire.ContentPart], where: str) -> tuple[ir.Text, 
     return tuple(b for b in blocks if isinstance(b, ir.Text))
 
 
-def _arguments(raw: str | dict[str, Any], where: str, dropped: list[str]) -> dict[str, Any]:
+def tool_arguments(raw: str | dict[str, Any], where: str, dropped: list[str]) -> dict[str, Any]:
     if isinstance(raw, dict):
         return raw
     if not raw.strip():
@@ -310,6 +308,6 @@ def _assistant_blocks(m: wire.AssistantMessage, where: str, dropped: list[str]) 
         blocks.append(ir.Text(m.refusal))
     for j, call in enumerate(m.tool_calls or []):
         at = f"{where}.tool_calls.{j}.function.arguments"
-        args = _arguments(call.function.arguments, at, dropped)
+        args = tool_arguments(call.function.arguments, at, dropped)
         blocks.append(ir.ToolUse(call.id, call.function.name, args))
     return blocks
