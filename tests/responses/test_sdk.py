@@ -267,12 +267,9 @@ def test_previous_response_id_without_storage(
 def test_builtin_tools_refused_by_name(
     client: openai.OpenAI, upstream: ScriptedUpstream, tool: str
 ) -> None:
+    builtin: Any = {"type": tool}
     with pytest.raises(openai.BadRequestError) as caught:
-        client.responses.create(
-            model="gpt-test",
-            input="hi",
-            tools=[WEATHER, {"type": tool}],  # type: ignore[list-item]
-        )
+        client.responses.create(model="gpt-test", input="hi", tools=[WEATHER, builtin])
     error = caught.value.body
     assert isinstance(error, dict)
     assert error["param"] == "tools.1.type"
