@@ -155,17 +155,23 @@ def _format(text: wire.TextConfig | None) -> ir.ResponseFormat | None:
 
 def _tools(params: list[wire.Tool], dropped: list[str]) -> tuple[ir.Tool, ...]:
     tools: list[ir.Tool] = []
+    flat: list[tuple[str, wire.Tool]] = []
     for i, t in enumerate(params):
+        if t.type == "namespace":  # its functions are offered by name, with no prefix
+            flat += [(f"tools.{i}.tools.{j}", inner) for j, inner in enumerate(t.tools or ())]
+        else:
+            flat.append((f"tools.{i}", t))
+    for where, t in flat:
         if t.type != "function":
             # Built-in tools (web_search, file_search, code_interpreter, computer_use...) run
             # on OpenAI's side; this gateway has no emulation of them.
             raise InvalidRequest(
-                f"tools.{i}.type: the built-in tool '{t.type}' is not supported by this gateway; "
+                f"{where}.type: the built-in tool '{t.type}' is not supported by this gateway; "
                 "only function tools are",
-                param=f"tools.{i}.type",
+                param=f"{where}.type",
             )
         if not t.name:
-            raise InvalidRequest(f"tools.{i}.name: Field required", param=f"tools.{i}.name")
+            raise InvalidRequest(f"{where}.name: Field required", param=f"{where}.name")
         if t.strict:
             dropped.append("tools.strict")
         schema = t.parameters or {"type": "object", "properties": {}}

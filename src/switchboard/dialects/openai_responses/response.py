@@ -36,6 +36,7 @@ class Echo:
     tools: list[Json] = field(default_factory=list)
     top_p: float | None = None
     user: str | None = None
+    namespaces: dict[str, str] = field(default_factory=dict)  # function -> its namespace
 
     @classmethod
     def of(cls, w: wire.ResponsesRequest, *, id: str, created_at: int, store: bool) -> Echo:
@@ -81,9 +82,11 @@ class Echo:
                     "strict": t.strict,
                 }
                 for t in w.tools or ()
+                if t.type == "function"
             ],
             top_p=w.top_p,
             user=w.user,
+            namespaces=wire.namespaces(w.tools),
         )
 
 
@@ -178,8 +181,10 @@ def reasoning_item(id: str, text: str | None, signature: str = "") -> Json:
     return item
 
 
-def function_call_item(id: str, block: ir.ToolUse, arguments: str, status: str) -> Json:
-    return {
+def function_call_item(
+    id: str, block: ir.ToolUse, arguments: str, status: str, namespaces: dict[str, str]
+) -> Json:
+    item = {
         "id": id,
         "type": "function_call",
         "call_id": block.id,
@@ -187,9 +192,12 @@ def function_call_item(id: str, block: ir.ToolUse, arguments: str, status: str) 
         "arguments": arguments,
         "status": status,
     }
+    if block.name in namespaces:
+        item["namespace"] = namespaces[block.name]
+    return item
 
 
-def output_items(resp: ir.Response) -> tuple[list[Json], list[str]]:
+def output_items(resp: ir.Response, namespaces: dict[str, str]) -> tuple[list[Json], list[str]]:
     """The output items, and what they could not carry."""
     out: list[Json] = []
     dropped: list[str] = []
@@ -205,7 +213,7 @@ def output_items(resp: ir.Response) -> tuple[list[Json], list[str]]:
                 out.append(reasoning_item(item_id("rs"), block.thinking, block.signature))
             case ir.ToolUse():
                 args = orjson.dumps(block.input).decode()
-                out.append(function_call_item(item_id("fc"), block, args, "completed"))
+                out.append(function_call_item(item_id("fc"), block, args, "completed", namespaces))
             case ir.RedactedThinking():
                 dropped.append("redacted_thinking")
             case ir.Image() | ir.Document() | ir.ToolResult():
@@ -217,7 +225,7 @@ def output_items(resp: ir.Response) -> tuple[list[Json], list[str]]:
 
 def encode_response(resp: ir.Response, echo: Echo) -> tuple[Json, list[str]]:
     """The response object, and what it could not carry."""
-    output, dropped = output_items(resp)
+    output, dropped = output_items(resp, echo.namespaces)
     status, incomplete = status_of(resp.stop_reason)
     body = response_json(
         echo, status=status, output=output, usage=resp.usage, incomplete=incomplete

@@ -148,7 +148,9 @@ class StreamEncoder:
                 return added + part + first
             case ir.ToolUse():
                 opened = self._open = _Open(index, item_id("fc"), block)
-                item = function_call_item(opened.id, block, "", "in_progress")
+                item = function_call_item(
+                    opened.id, block, "", "in_progress", self._echo.namespaces
+                )
                 added = self._event(
                     "response.output_item.added", {"output_index": index, "item": item}
                 )
@@ -196,7 +198,9 @@ class StreamEncoder:
                 )
             case ir.ToolUse():
                 arguments = text or "{}"
-                item = function_call_item(opened.id, block, arguments, "completed")
+                item = function_call_item(
+                    opened.id, block, arguments, "completed", self._echo.namespaces
+                )
                 out = self._event(
                     "response.function_call_arguments.done",
                     {**at, "name": block.name, "arguments": arguments},

@@ -96,13 +96,26 @@ KNOWN_ITEMS = frozenset({"message", "function_call", "function_call_output", "re
 
 
 class Tool(msgspec.Struct):
-    """A function tool; any other `type` is a built-in tool, refused by name."""
+    """A function tool, or a `namespace` of them (Codex groups its sub-agent tools so); any
+    other `type` is a built-in tool, refused by name."""
 
     type: str
     name: str | None = None
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
+    tools: list[Tool] | None = None
+
+
+def namespaces(tools: list[Tool] | None) -> dict[str, str]:
+    """Function name -> the namespace it was declared in (its calls name it again)."""
+    return {
+        inner.name: t.name
+        for t in tools or ()
+        if t.type == "namespace" and t.name
+        for inner in t.tools or ()
+        if inner.name
+    }
 
 
 class NamedTool(msgspec.Struct):

@@ -1,0 +1,64 @@
+"""A loopback HTTP tap between a client and the gateway: forwards each request, passes the
+response back as it comes, and keeps every event-stream body, so the streams a client we do
+not control (Codex CLI) read can go through the grammar validator."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+
+_HOP = {"connection", "transfer-encoding", "keep-alive", "content-length"}
+
+
+class Tap:
+    def __init__(self, target_port: int) -> None:
+        self.streams: list[bytes] = []
+        tap = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", "0"))
+                body = self.rfile.read(length)
+                upstream = http.client.HTTPConnection("127.0.0.1", target_port, timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+                upstream.request("POST", self.path, body, headers)
+                resp = upstream.getresponse()
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in _HOP:
+                        self.send_header(k, v)
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+                kept = bytearray()
+                while chunk := resp.read1(65536):
+                    kept += chunk
+                    self.wfile.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+                upstream.close()
+                if resp.getheader("content-type", "").startswith("text/event-stream"):
+                    tap.streams.append(bytes(kept))
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Tap:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
