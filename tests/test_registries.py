@@ -68,7 +68,7 @@ def test_the_builtin_catalogue_builds_with_every_provider(tmp_path: Path) -> Non
 
 def test_each_surface_route_resolves_to_its_envelope(tmp_path: Path) -> None:
     app = create_app(_config(tmp_path), KEY)
-    assert [s.dialect for s in SURFACES] == ["anthropic", "openai"]
+    assert [s.dialect for s in SURFACES] == ["anthropic", "openai", "openai_responses"]
     shared = {("GET", "/v1/models")}
     for surface in SURFACES:
         assert app.surfaces[surface.dialect] is surface

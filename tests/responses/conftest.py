@@ -35,6 +35,13 @@ def gateway_config(upstream: ScriptedUpstream, *, store: bool) -> dict[str, Any]
                 "base_url": upstream.anthropic_base,
                 "api_key": "u-a",
             },
+            {
+                "name": "native",
+                "kind": "openai",
+                "base_url": upstream.openai_base,
+                "api_key": "u-n",
+                "responses_api": True,
+            },
         ],
         "models": [
             {"id": "gpt-test", "channels": [{"provider": "oai", "model": "upstream-gpt"}]},
@@ -44,6 +51,7 @@ def gateway_config(upstream: ScriptedUpstream, *, store: bool) -> dict[str, Any]
                 "capabilities": {"thinking": True},
                 "channels": [{"provider": "ant", "model": "upstream-claude"}],
             },
+            {"id": "gpt-native", "channels": [{"provider": "native", "model": "upstream-native"}]},
         ],
     }
 

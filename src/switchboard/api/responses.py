@@ -35,14 +35,15 @@ from switchboard.dialects.openai_responses.response import Echo, encode_response
 from switchboard.dialects.openai_responses.stream import StreamEncoder
 from switchboard.errors import GatewayError, InvalidRequest, NotFound
 from switchboard.ids import response_id
-from switchboard.kinds import Dialect, Endpoint
+from switchboard.kinds import RESPONSES, Endpoint, ProviderKind
 from switchboard.service import Gateway, Inbound, Inlet, Streaming
 from switchboard.storage.responses import ResponseStore
 from switchboard.tenancy.auth import Authenticator
 
-DIALECT = Dialect("openai_responses")
-# Models offered on the OpenAI endpoint are offered here too.
-INLET = Inlet(Endpoint.OPENAI)
+DIALECT = RESPONSES
+# Models offered on the OpenAI endpoint are offered here too; OpenAI providers that serve the
+# Responses API themselves (`responses_api: true`) get these bodies as they are.
+INLET = Inlet(Endpoint.OPENAI, relays=frozenset({ProviderKind.OPENAI}), dialect=RESPONSES)
 
 
 Save = Callable[[list[Item]], Awaitable[None]]
@@ -163,9 +164,11 @@ class ResponsesHandler:
 
 def _save_before_end(streaming: Streaming, save: Callable[[], Awaitable[None]]) -> None:
     """Runs `save` once every item of a translated stream was sent, before its last event
-    (the one that completes the response): a stream that fails before it saves nothing."""
+    (the one that completes the response): a stream that fails before it saves nothing, and
+    a relayed one is the upstream's."""
     first, rest = streaming.first, streaming.rest
-    assert isinstance(first, list)
+    if isinstance(first, bytes):
+        return  # relayed: the upstream's response, not stored here
     held: list[ir.Event] = []
     if first and isinstance(first[-1], ir.MessageStop):
         streaming.first, held = first[:-1], first[-1:]

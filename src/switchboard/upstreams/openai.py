@@ -46,7 +46,7 @@ def _profile(call: Call, signer: ThinkingSigner) -> UpstreamProfile:
     )
 
 
-def _headers(channel: Channel) -> dict[str, str]:
+def request_headers(channel: Channel) -> dict[str, str]:
     headers = {"content-type": "application/json", "accept": "application/json"}
     if channel.api_key:
         headers["authorization"] = f"Bearer {channel.api_key}"
@@ -78,7 +78,7 @@ class OpenAIUpstream:
             provider,
             self._url(provider),
             orjson.dumps(encoded.body),
-            _headers(call.channel),
+            request_headers(call.channel),
             upstream_error_message,
             stream=False,
         )
@@ -100,7 +100,7 @@ class OpenAIUpstream:
             provider,
             provider.tokenize_url,
             orjson.dumps(body),
-            _headers(call.channel),
+            request_headers(call.channel),
             upstream_error_message,
             stream=False,
         )
@@ -120,7 +120,7 @@ class OpenAIUpstream:
             provider,
             self._url(provider),
             orjson.dumps(encoded.body),
-            _headers(call.channel),
+            request_headers(call.channel),
             upstream_error_message,
             stream=True,
         )
@@ -149,7 +149,7 @@ class OpenAIUpstream:
             provider,
             self._url(provider),
             body,
-            _headers(fwd.channel),
+            request_headers(fwd.channel),
             upstream_error_message,
             stream=stream,
         )
