@@ -73,7 +73,7 @@ def test_a_new_database_is_migrated_and_a_current_one_needs_no_alembic(tmp_path:
         finally:
             await storage.close()
 
-    assert asyncio.run(main()) == "0004"
+    assert asyncio.run(main()) == "0005_responses"
     # A second process on the same database starts without importing Alembic.
     probe = (
         "import asyncio, sys\n"
