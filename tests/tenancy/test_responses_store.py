@@ -5,7 +5,6 @@ rows deleted as new ones are written."""
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from sqlalchemy import func, select
@@ -31,7 +30,7 @@ def test_kept_per_key_until_expired(database_url: str) -> None:
             brief = ResponseStore(storage.engine, retention_days=0.5 / 86400)  # half a second
             await brief.save("resp_short", "key-1", ITEMS)
             assert await brief.load("resp_short", "key-1") == ITEMS
-            time.sleep(0.6)
+            await asyncio.sleep(0.6)
             assert await brief.load("resp_short", "key-1") is None  # expired
             await store.save("resp_c", "key-1", ITEMS)  # writing deletes the expired row
             async with storage.engine.connect() as conn:
