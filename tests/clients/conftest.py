@@ -28,18 +28,18 @@ def _unavailable(why: str) -> None:
     pytest.skip(why)
 
 
-@pytest.fixture(scope="session")
-def node_modules() -> Path:
+def npm_install(packages: list[str], name: str) -> Path:
+    """The node_modules of `packages` installed (once, cached between runs) under CACHE/name."""
     npm = shutil.which("npm")
     if npm is None:
         _unavailable("npm is not installed")
     assert npm is not None
-    prefix = CACHE / "npm"
-    marker = prefix / ("installed-" + "-".join(p.replace("/", "_") for p in NPM_PACKAGES))
+    prefix = CACHE / name
+    marker = prefix / ("installed-" + "-".join(p.replace("/", "_") for p in packages))
     if not marker.exists():
         prefix.mkdir(parents=True, exist_ok=True)
         result = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix), *NPM_PACKAGES],
+            [npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix), *packages],
             capture_output=True,
             text=True,
             timeout=600,
@@ -49,6 +49,11 @@ def node_modules() -> Path:
             _unavailable(f"npm install failed: {result.stderr[-2000:]}")
         marker.touch()
     return prefix / "node_modules"
+
+
+@pytest.fixture(scope="session")
+def node_modules() -> Path:
+    return npm_install(NPM_PACKAGES, "npm")
 
 
 def sdk_python(requirement: str, name: str) -> Path:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.clients.conftest import CACHE, _unavailable
+from tests.clients.conftest import npm_install
 from tests.support.gateway import GatewayProcess
 from tests.support.mock_upstream import (
     Received,
@@ -44,25 +43,7 @@ COMMAND = "printf 'codex-%s-%s' marker 4242"
 
 @pytest.fixture(scope="session")
 def codex_bin() -> Path:
-    npm = shutil.which("npm")
-    if npm is None:
-        _unavailable("npm is not installed")
-    assert npm is not None
-    prefix = CACHE / "npm-codex"
-    marker = prefix / ("installed-" + CODEX.replace("/", "_"))
-    if not marker.exists():
-        prefix.mkdir(parents=True, exist_ok=True)
-        result = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix), CODEX],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if result.returncode != 0:
-            _unavailable(f"npm install failed: {result.stderr[-2000:]}")
-        marker.touch()
-    return prefix / "node_modules" / ".bin" / "codex"
+    return npm_install([CODEX], "npm-codex") / ".bin" / "codex"
 
 
 def _tool_output(body: dict[str, Any]) -> str | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import orjson
 
 from switchboard.catalog import Channel
-from switchboard.dialects.openai_chat.errors import upstream_error_message
 from switchboard.dialects.openai_responses.passthrough import (
     StreamError,
     StreamRelay,
@@ -16,11 +15,11 @@ from switchboard.dialects.openai_responses.passthrough import (
     rewrite_response,
 )
 from switchboard.dialects.sse import SSEEvent
-from switchboard.errors import InvalidRequest, UpstreamError
+from switchboard.errors import UpstreamError
 from switchboard.upstreams.base import Forward, Relayed
 from switchboard.upstreams.connection import Reply
 from switchboard.upstreams.http import HttpClient
-from switchboard.upstreams.openai import request_headers
+from switchboard.upstreams.openai import relay_post
 from switchboard.upstreams.stream import RelayingReader, UpstreamStream
 
 
@@ -33,22 +32,7 @@ class ResponsesRelay:
         self._http = http
 
     async def _post(self, fwd: Forward, *, stream: bool) -> Reply:
-        provider = fwd.channel.provider
-        try:
-            body = rewrite_request(fwd.body, fwd.channel.model)
-        except (orjson.JSONDecodeError, ValueError):
-            raise InvalidRequest(
-                "the request body is not a JSON object the gateway can forward "
-                "(numbers must be finite)"
-            ) from None
-        return await self._http.post(
-            provider,
-            provider.base_url.rstrip("/") + "/responses",
-            body,
-            request_headers(fwd.channel),
-            upstream_error_message,
-            stream=stream,
-        )
+        return await relay_post(self._http, fwd, "/responses", rewrite_request, stream)
 
     async def forward(self, fwd: Forward) -> Relayed:
         resp = await self._post(fwd, stream=False)

@@ -109,21 +109,38 @@ def thinking_of(effort: str | None, param: str = "reasoning_effort") -> ir.Think
 
 
 def _response_format(rf: wire.ResponseFormatParam | None) -> ir.ResponseFormat | None:
-    if rf is None or rf.type == "text":
+    if rf is None:
         return None
-    if rf.type == "json_object":
+    js = rf.json_schema
+    return structured_output(
+        rf.type,
+        js.schema if js is not None else None,
+        js.name if js is not None else None,
+        js.strict if js is not None else None,
+        "response_format",
+        "response_format.json_schema",
+    )
+
+
+def structured_output(
+    kind: str,
+    schema: dict[str, Any] | None,
+    name: str | None,
+    strict: bool | None,
+    at: str,
+    schema_at: str,
+) -> ir.ResponseFormat | None:
+    """A requested output format (`at`: where its type is, `schema_at`: its schema's parent)."""
+    if kind == "text":
+        return None
+    if kind == "json_object":
         return ir.ResponseFormat("json_object")
-    if rf.type == "json_schema":
-        js = rf.json_schema
-        if js is None or js.schema is None:
-            raise InvalidRequest(
-                "response_format.json_schema.schema: Field required",
-                param="response_format.json_schema.schema",
-            )
-        return ir.ResponseFormat("json_schema", js.schema, js.name, js.strict)
+    if kind == "json_schema":
+        if schema is None:
+            raise InvalidRequest(f"{schema_at}.schema: Field required", param=f"{schema_at}.schema")
+        return ir.ResponseFormat("json_schema", schema, name, strict)
     raise InvalidRequest(
-        f"response_format.type: '{rf.type}' is not one of text, json_object, json_schema",
-        param="response_format.type",
+        f"{at}.type: '{kind}' is not one of text, json_object, json_schema", param=f"{at}.type"
     )
 
 
@@ -142,25 +159,37 @@ def _decode_tools(params: list[wire.ToolParam], dropped: list[str]) -> tuple[ir.
     return tuple(tools)
 
 
+def default_tool_choice(parallel: bool | None, has_tools: bool) -> ir.ToolChoice | None:
+    """No tool_choice: the upstream's default, unless parallel calls were turned off."""
+    return (
+        ir.ToolChoice("auto", disable_parallel_tool_use=True)
+        if parallel is False and has_tools
+        else None
+    )
+
+
+def mode_tool_choice(choice: str, serial: bool) -> ir.ToolChoice:
+    """`auto`, `required` or `none` (the same in chat completions and the Responses API)."""
+    kinds: dict[str, Literal["auto", "any", "none"]] = {
+        "auto": "auto",
+        "required": "any",
+        "none": "none",
+    }
+    if choice not in kinds:
+        raise InvalidRequest(
+            f"tool_choice: '{choice}' is not one of none, auto, required", param="tool_choice"
+        )
+    return ir.ToolChoice(kinds[choice], disable_parallel_tool_use=serial)
+
+
 def _decode_tool_choice(
     choice: str | wire.ToolChoiceParam | None, parallel: bool | None, has_tools: bool
 ) -> ir.ToolChoice | None:
     serial = parallel is False
     if choice is None:
-        return (
-            ir.ToolChoice("auto", disable_parallel_tool_use=True) if serial and has_tools else None
-        )
+        return default_tool_choice(parallel, has_tools)
     if isinstance(choice, str):
-        kinds: dict[str, Literal["auto", "any", "none"]] = {
-            "auto": "auto",
-            "required": "any",
-            "none": "none",
-        }
-        if choice not in kinds:
-            raise InvalidRequest(
-                f"tool_choice: '{choice}' is not one of none, auto, required", param="tool_choice"
-            )
-        return ir.ToolChoice(kinds[choice], disable_parallel_tool_use=serial)
+        return mode_tool_choice(choice, serial)
     if choice.type == "function" and choice.function is not None:
         return ir.ToolChoice("tool", choice.function.name, serial)
     if choice.type == "allowed_tools" and choice.allowed_tools is not None:

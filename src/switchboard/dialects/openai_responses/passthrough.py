@@ -10,8 +10,11 @@ from typing import Any
 import orjson
 
 from switchboard import ir
+from switchboard.dialects.openai_chat.passthrough import StreamError
 from switchboard.dialects.sse import SSEEvent, frame
 from switchboard.dialects.validation import dump_body, load_body
+
+__all__ = ["StreamError", "StreamRelay", "rewrite_request", "rewrite_response", "usage_of"]
 
 # The events that carry the whole response object (its `model`, and at the end its usage).
 _WITH_RESPONSE = frozenset(
@@ -61,15 +64,6 @@ def rewrite_response(body: bytes, model: str) -> tuple[bytes, ir.Usage]:
         raise ValueError("the reply is not a JSON object")
     data["model"] = model
     return orjson.dumps(data), usage_of(data.get("usage"))
-
-
-class StreamError(Exception):
-    """The upstream sent an `error` event inside its 200 stream."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 class StreamRelay:

@@ -8,7 +8,7 @@ message; a message may leave out its `type`)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal, assert_never
+from typing import Any, assert_never
 
 import msgspec
 
@@ -16,6 +16,9 @@ from switchboard import ir
 from switchboard.dialects.openai_chat.request import (
     DEFAULT_MAX_TOKENS,
     data_url,
+    default_tool_choice,
+    mode_tool_choice,
+    structured_output,
     thinking_of,
     tool_arguments,
 )
@@ -138,19 +141,10 @@ def decode_request(
 
 
 def _format(text: wire.TextConfig | None) -> ir.ResponseFormat | None:
-    if text is None or text.format is None or text.format.type == "text":
+    if text is None or text.format is None:
         return None
     f = text.format
-    if f.type == "json_object":
-        return ir.ResponseFormat("json_object")
-    if f.type == "json_schema":
-        if f.schema is None:
-            raise InvalidRequest("text.format.schema: Field required", param="text.format.schema")
-        return ir.ResponseFormat("json_schema", f.schema, f.name, f.strict)
-    raise InvalidRequest(
-        f"text.format.type: '{f.type}' is not one of text, json_object, json_schema",
-        param="text.format.type",
-    )
+    return structured_output(f.type, f.schema, f.name, f.strict, "text.format", "text.format")
 
 
 def _tools(params: list[wire.Tool], dropped: list[str]) -> tuple[ir.Tool, ...]:
@@ -184,20 +178,9 @@ def _tool_choice(
 ) -> ir.ToolChoice | None:
     serial = parallel is False
     if choice is None:
-        return (
-            ir.ToolChoice("auto", disable_parallel_tool_use=True) if serial and has_tools else None
-        )
+        return default_tool_choice(parallel, has_tools)
     if isinstance(choice, str):
-        kinds: dict[str, Literal["auto", "any", "none"]] = {
-            "auto": "auto",
-            "required": "any",
-            "none": "none",
-        }
-        if choice not in kinds:
-            raise InvalidRequest(
-                f"tool_choice: '{choice}' is not one of none, auto, required", param="tool_choice"
-            )
-        return ir.ToolChoice(kinds[choice], disable_parallel_tool_use=serial)
+        return mode_tool_choice(choice, serial)
     if choice.type == "function" and choice.name:
         return ir.ToolChoice("tool", choice.name, serial)
     raise InvalidRequest(
