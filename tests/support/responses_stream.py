@@ -127,7 +127,8 @@ def validate_responses_stream(raw: Sequence[SSEEvent] | bytes | str) -> list[dic
         elif kind in _DONE_FIELD and p[_DONE_FIELD[kind]] != (text or _EMPTY.get(kind, "")):
             raise _fail(i, f"{kind} does not equal its deltas")
         seen.append(kind)
-    if open_item is not None:
+    if open_item is not None and kinds[-1] != "response.failed":
+        # Only a failure may leave an item unfinished.
         raise _fail(len(payloads) - 1, "the stream ended with an item open")
     final = payloads[-1]["response"]
     if final["id"] != rid or final["status"] != TERMINAL[kinds[-1]]:
