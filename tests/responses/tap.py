@@ -62,3 +62,37 @@ class Tap:
     ) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class Trap:
+    """A proxy that forwards nothing: it records the first line of each connection made to
+    it (`CONNECT host:443 ...`) and closes it. Set as a client's HTTPS_PROXY/HTTP_PROXY, it
+    shows every connection the client tried to make anywhere but loopback."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        trap = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def handle_one_request(self) -> None:
+                line = self.rfile.readline(4096).decode("latin-1").strip()
+                if line:
+                    trap.seen.append(line)
+                self.close_connection = True
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Trap:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()

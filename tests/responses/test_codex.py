@@ -3,9 +3,10 @@ scripted upstream of each dialect: `codex exec` asks for a shell command, the sc
 calls Codex's `exec_command` tool, Codex runs it and sends the output back, and the model
 answers with it.
 
-Codex is sealed from the network: its only provider is the gateway on loopback, its update
-check, analytics and web search are off in its config, and every other connection goes to a
-proxy on a dead loopback port (HTTPS_PROXY/HTTP_PROXY, with NO_PROXY for loopback only)."""
+Codex is sealed from the network: its only provider is the gateway on loopback; its update
+check, analytics, web search, plugins, apps and model discovery are off in its config; and
+every other connection would go to a loopback trap that forwards nothing (HTTPS_PROXY,
+HTTP_PROXY and ALL_PROXY, with NO_PROXY for loopback only), which must see none."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from tests.support.mock_upstream import (
 from tests.support.responses_stream import validate_responses_stream
 
 from .conftest import ALICE, gateway_config
-from .tap import Tap
+from .tap import Tap, Trap
 
 pytestmark = pytest.mark.e2e
 
@@ -104,6 +105,15 @@ web_search = "disabled"
 [analytics]
 enabled = false
 
+[features]
+plugins = false
+remote_plugin = false
+plugin_sharing = false
+apps = false
+api_key_model_discovery = false
+in_app_updates = false
+multi_agent = false
+
 [otel]
 exporter = "none"
 
@@ -132,19 +142,20 @@ def test_codex_exec_runs_a_shell_command(
     )
     work = tmp_path / "work"
     work.mkdir()
-    dead = "http://127.0.0.1:9"  # nothing listens there: any other connection fails
+    trap = Trap()
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),
         "CODEX_HOME": str(home),
         "SWITCHBOARD_API_KEY": ALICE,
-        "HTTPS_PROXY": dead,
-        "HTTP_PROXY": dead,
-        "ALL_PROXY": dead,
+        # Anything but loopback goes to the trap, which forwards nothing.
+        "HTTPS_PROXY": trap.url,
+        "HTTP_PROXY": trap.url,
+        "ALL_PROXY": trap.url,
         "NO_PROXY": "127.0.0.1,localhost",
     }
     prompt = f"Run `{COMMAND}` and tell me what it printed."
-    with tap:
+    with tap, trap:
         result = subprocess.run(
             [str(codex_bin), "exec", "--skip-git-repo-check", prompt],
             env=env,
@@ -155,6 +166,8 @@ def test_codex_exec_runs_a_shell_command(
             timeout=120,
             check=False,
         )
+    # Sealed: with its plugins, apps, model discovery and updates off, Codex tried nothing else.
+    assert trap.seen == []
     assert result.returncode == 0, result.stderr[-3000:] + codex_gateway.output()[-2000:]
     assert f"The command printed {MARKER}." in result.stdout
     received = codex_upstream.received
