@@ -30,12 +30,8 @@ _decode_request = msgspec.json.Decoder(wire.ResponsesRequest).decode
 _decode_head = msgspec.json.Decoder(wire.RequestHead).decode
 _decode_keys = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
 
+# What the typed body reads; any other field is listed in the loss report.
 _CARRIED = frozenset(wire.ResponsesRequest.__struct_fields__)
-# Accepted and answered for, but nothing upstream is told (the gateway keeps no prompt cache
-# of its own, and a translated request has no such knob).
-_IGNORED = frozenset(
-    {"include", "prompt_cache_key", "stream_options", "client_metadata", "store", "metadata"}
-)
 
 Item = dict[str, Any]
 
@@ -101,8 +97,7 @@ def decode_request(
     w: wire.ResponsesRequest, conversation: list[Item], stored: int, dropped: list[str]
 ) -> ir.Request:
     """`conversation`: the stored items (the first `stored`), then the request's own."""
-    dropped = [d for d in dropped]
-    dropped += [f for f in _IGNORED if f == "include" and w.include]
+    dropped = list(dropped)  # the caller's list stays as parsed
     system: list[ir.Text] = [ir.Text(w.instructions)] if w.instructions else []
     messages = _messages(_typed(conversation, stored), system, dropped)
     if not messages:
@@ -136,7 +131,7 @@ def decode_request(
         tool_choice=_tool_choice(w.tool_choice, w.parallel_tool_calls, bool(tools)),
         thinking=thinking,
         response_format=response_format,
-        dropped=tuple(dict.fromkeys(d for d in dropped if d not in _IGNORED)),
+        dropped=tuple(dict.fromkeys(dropped)),
     )
 
 
