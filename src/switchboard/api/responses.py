@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import orjson
+from sqlalchemy.exc import SQLAlchemyError
 
 from switchboard import ir
 from switchboard.api.bounds import Bounds, affinity
@@ -36,6 +37,7 @@ from switchboard.dialects.openai_responses.stream import StreamEncoder
 from switchboard.errors import GatewayError, InvalidRequest, NotFound
 from switchboard.ids import response_id
 from switchboard.kinds import RESPONSES, Endpoint, ProviderKind
+from switchboard.log import events as log
 from switchboard.service import Gateway, Inbound, Inlet, Streaming
 from switchboard.storage.responses import ResponseStore
 from switchboard.tenancy.auth import Authenticator
@@ -83,6 +85,8 @@ class ResponsesHandler:
         body = await self._bounds.body(ex)
         head = decode_head(body)
         self._bounds.check(head.input, head.tools)
+        record.model = head.model
+        record.stream = bool(head.stream)
         store = self._settings.store and head.store is not False
         history: list[Item] = []
         if head.previous_response_id is not None:
@@ -111,13 +115,16 @@ class ResponsesHandler:
             default_max_tokens=DEFAULT_MAX_TOKENS,
             affinity=affinity(ex, head.prompt_cache_key, head.user),
         )
-        record.model = head.model
-        record.stream = inbound.stream
 
         async def save(output: list[Item]) -> None:
             # Before the client reads the response's id: it may continue from it at once.
-            if store:
+            if not store:
+                return
+            try:
                 await self._store.save(echo.id, principal.key_id, conversation + output)
+            except SQLAlchemyError as exc:
+                # The reply is served (and charged) all the same; only its continuation is lost.
+                log.error("could not store response %s: %s", echo.id, type(exc).__name__)
 
         async with cancel_on_disconnect(ex):
             await self._serve(ex, inbound, req, save)
