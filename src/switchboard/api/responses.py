@@ -84,7 +84,7 @@ class ResponsesHandler:
         record.key_id = principal.key_id
         body = await self._bounds.body(ex)
         head = decode_head(body)
-        self._bounds.check(head.input, head.tools)
+        self._bounds.check(head.input, head.tools, "input")
         record.model = head.model
         record.stream = bool(head.stream)
         store = self._settings.store and head.store is not False
