@@ -129,10 +129,22 @@ def _git_version() -> str:
 
 
 def start_switchboard(
-    ctx: Context, workers: int = 1, *, src: Path | None = None, name: str = ""
+    ctx: Context,
+    workers: int = 1,
+    *,
+    src: Path | None = None,
+    name: str = "",
+    traces: float | None = None,
 ) -> Running:
-    """`src`: run Switchboard from this source tree instead of the installed one (A/B runs)."""
+    """`src`: run Switchboard from this source tree instead of the installed one (A/B runs).
+    `traces`: OpenTelemetry on, this share of requests sampled, exported to the upstream's
+    OTLP sink."""
     setup = switchboard_setup(ctx)
+    if traces is not None:
+        setup.config["telemetry"] = {
+            "otlp_endpoint": f"http://127.0.0.1:{ctx.upstream_port}/v1/traces",
+            "sample_ratio": traces,
+        }
     name = name or ("switchboard" if workers == 1 else f"switchboard-w{workers}")
     path = ctx.workdir / f"{name}.yaml"
     path.write_text(yaml.safe_dump(setup.config, sort_keys=False))
@@ -148,6 +160,8 @@ def start_switchboard(
     proc = Proc(name, cmd, cpus=cpus, log=ctx.workdir / f"{name}.log", cwd=ctx.workdir, env=env)
     wait_port(port, 30, proc.popen)
     label = "Switchboard" if workers == 1 else f"Switchboard, {workers} workers"
+    if traces is not None:
+        label += f", traces at {traces:.0%}"
     running = Running(
         name,
         label,
@@ -313,6 +327,7 @@ STARTERS: dict[str, Callable[[Context], Running]] = {
     "floor": start_floor,
     "switchboard": start_switchboard,
     "switchboard-w2": lambda ctx: start_switchboard(ctx, workers=2),
+    "switchboard-otel": lambda ctx: start_switchboard(ctx, name="switchboard-otel", traces=0.1),
     "litellm": start_litellm,
     "ccr": start_ccr,
     "ccr-nolog": lambda ctx: start_ccr(ctx, log=False),

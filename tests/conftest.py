@@ -17,11 +17,13 @@ TESTS = Path(__file__).parent
 E2E_DIRS = frozenset(
     {
         "bedrock",
+        "claude_code_wire",
         "clients",
         "console",
         "deploy",
         "e2e",
         "google",
+        "observability",
         "openai_surface",
         "resilience",
         "responses",

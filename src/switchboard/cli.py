@@ -75,8 +75,10 @@ def check(config_file: Path) -> None:
 
 
 def _storage_commands() -> None:
+    from switchboard.capture.cli import requests
     from switchboard.tenancy.cli import db, keys, usage
 
+    main.add_command(requests)
     main.add_command(keys)
     main.add_command(usage)
     main.add_command(db)

@@ -10,11 +10,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 import yaml
 
+from switchboard.capture import CaptureConfig
 from switchboard.kinds import Endpoint, ProviderKind
+from switchboard.tracing import TelemetryConfig
 from switchboard.upstreams.proxy import Proxies
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -104,6 +107,9 @@ class ProviderConfig(_Strict, frozen=True):
     aws_secret_access_key: str | None = None
     aws_session_token: str | None = None
     aws_profile: str | None = None
+    # Anthropic pass-through: the `anthropic-beta` flags this provider is sent (the others are
+    # left out and reported). Unset: the built-in list of a known vendor (betas.py), else all.
+    betas: list[str] | None = None
     # An OpenAI-kind upstream that also serves the Responses API at `{base_url}/responses`:
     # requests to the gateway's `/v1/responses` are relayed there as they are (else translated).
     responses_api: bool = False
@@ -291,6 +297,10 @@ class Config(_Strict, frozen=True):
     providers: list[ProviderConfig] = []
     keys: list[KeyConfig] = []
     models: list[ModelConfig] = []
+    # OpenTelemetry traces (tracing/): off unless `otlp_endpoint` is set.
+    telemetry: TelemetryConfig = TelemetryConfig()
+    # Request capture for debugging (capture/): off unless keys, models or a sample are chosen.
+    capture: CaptureConfig = CaptureConfig()
 
 
 def _path(loc: str) -> str:
@@ -492,6 +502,11 @@ def _check_references(config: Config, problems: Problems) -> None:
             _check_bedrock(p, f"providers[{i}]", problems)
         elif p.kind != ProviderKind.SCRIPTED and not re.match(r"^https?://", p.base_url):
             problems.add(f"providers[{i}].base_url", "must be an http:// or https:// URL")
+        for j, flag in enumerate(p.betas or []):
+            if not re.match(r"^[a-z0-9][a-z0-9._-]{0,99}$", flag):
+                problems.add(
+                    f"providers[{i}].betas[{j}]", "must be a flag name such as effort-2025-11-24"
+                )
         if p.responses_api and p.kind != ProviderKind.OPENAI:
             problems.add(f"providers[{i}].responses_api", "only an openai provider serves it")
     ids: set[str] = set()
@@ -509,6 +524,8 @@ def _check_references(config: Config, problems: Problems) -> None:
                     f"(known: {', '.join(sorted(seen)) or 'none'})",
                 )
     _check_numbers(config, problems)
+    _check_telemetry(config.telemetry, problems)
+    _check_capture(config.capture, problems)
     names: set[str] = set()
     for i, k in enumerate(config.keys):
         if not k.key:
@@ -577,3 +594,28 @@ def _check_numbers(config: Config, problems: Problems) -> None:
     for name in ("max_messages", "max_tools"):
         if getattr(s, name) < 0:
             problems.add(f"server.{name}", "must not be negative")
+
+
+def _check_telemetry(t: TelemetryConfig, problems: Problems) -> None:
+    if not 0 <= t.sample_ratio <= 1:
+        problems.add("telemetry.sample_ratio", "must be in [0, 1]")
+    if t.export_interval <= 0:
+        problems.add("telemetry.export_interval", "must be more than 0 seconds")
+    if t.enabled:
+        parts = urlsplit(t.otlp_endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problems.add("telemetry.otlp_endpoint", "must be an http:// or https:// URL")
+
+
+def _check_capture(c: CaptureConfig, problems: Problems) -> None:
+    if not 0 <= c.sample_ratio <= 1:
+        problems.add("capture.sample_ratio", "must be in [0, 1]")
+    if c.retention_days <= 0:
+        problems.add("capture.retention_days", "must be more than 0")
+    if c.max_bytes < 1:
+        problems.add("capture.max_bytes", "must be at least 1")
+    for i, pattern in enumerate(c.redact):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            problems.add(f"capture.redact[{i}]", f"not a regular expression: {exc}")

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import orjson
+
 from switchboard.api.inflight import InFlight
 from switchboard.catalog import Catalog
 from switchboard.errors import InvalidRequest, NotFound
@@ -38,6 +40,7 @@ from switchboard.storage.activity import (
     SortKey,
     Totals,
 )
+from switchboard.storage.captures import CaptureStore
 from switchboard.tenancy.admin import KeyAdmin, parse_time
 from switchboard.tenancy.keys import ApiKey
 
@@ -150,6 +153,15 @@ def whole_number(name: str, value: str | None, default: int, most: int) -> int:
     return int(value)
 
 
+@dataclass(frozen=True, slots=True)
+class Captured:
+    """A captured request (capture/), as the console shows it."""
+
+    client: dict[str, Any]  # headers, body
+    upstream: list[dict[str, Any]]  # each attempt: url, headers, request, status, response
+    response: str  # what the client received
+
+
 class Operations:
     def __init__(
         self,
@@ -160,8 +172,10 @@ class Operations:
         catalog: Catalog,
         in_flight: InFlight,
         clock: Clock = lambda: datetime.now(UTC),
+        captures: CaptureStore | None = None,
     ) -> None:
         self.keys_admin = keys_admin
+        self._captures = captures  # None: request capture is off
         self._ledger = ledger
         self._activity = activity
         self._router = router
@@ -209,6 +223,19 @@ class Operations:
         if found is None:
             raise NotFound(f"request_id: no ledger row for '{request_id[:64]}'", param="id")
         return found
+
+    async def capture(self, request_id: str) -> Captured | None:
+        """What was sent and received for a request, if it was captured."""
+        if self._captures is None:
+            return None
+        row = await self._captures.get(request_id[:64])
+        if row is None:
+            return None
+        return Captured(
+            client=orjson.loads(row["client_request"]),
+            upstream=orjson.loads(row["upstream"]),
+            response=row["client_response"],
+        )
 
     async def usage(self, f: UsageFilter, group_by: str) -> list[dict[str, Any]]:
         if group_by not in GROUPS:

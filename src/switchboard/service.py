@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import msgspec
 
-from switchboard import ir
+from switchboard import betas, ir
 from switchboard.catalog import Catalog, Channel, ModelEntry
 from switchboard.config import Documents, Routing
 from switchboard.counting import Calibration, estimate_tokens
@@ -27,6 +27,7 @@ from switchboard.routing import Router, Target
 from switchboard.signing import ThinkingSigner
 from switchboard.tenancy.admission import UNPRICED, Admission, Ticket, output_limit
 from switchboard.tenancy.auth import Principal
+from switchboard.tracing import NO_TRACING, Tracing
 from switchboard.upstreams.base import (
     Call,
     CountsRelayed,
@@ -133,8 +134,11 @@ class Gateway:
         documents: Documents | None = None,
         routing: Routing | None = None,
         upstreams: Mapping[ProviderKind, Factory] = UPSTREAMS,
+        *,
+        tracing: Tracing = NO_TRACING,
     ) -> None:
         self.catalog = catalog
+        self._tracing = tracing
         self._admission = admission
         self._routing = routing or Routing()
         self.router = Router(catalog, self._routing.health)
@@ -178,9 +182,14 @@ class Gateway:
         if self._admission is None or inbound.principal is None:
             return Ticket(entry.profile.pricing or UNPRICED)
         estimate = self._input_estimate(inbound, entry, record)
-        ticket = await self._admission.admit(
-            inbound.principal, inbound.model, entry, estimate, self._output_limit(inbound, entry)
-        )
+        with self._tracing.phase("switchboard.admission"):
+            ticket = await self._admission.admit(
+                inbound.principal,
+                inbound.model,
+                entry,
+                estimate,
+                self._output_limit(inbound, entry),
+            )
         record.headers = ticket.headers
         return ticket
 
@@ -333,7 +342,11 @@ class Gateway:
         return self.calibration.adjust(entry.id, estimate), False
 
     def _forward(self, inbound: Inbound, channel: Channel) -> Forward:
-        return Forward(inbound.body, inbound.model, channel, inbound.headers, inbound.usage_chunk)
+        # Only the beta flags this upstream takes (betas.py); the others go in the loss report.
+        headers, removed = betas.filtered(inbound.headers, channel.provider)
+        return Forward(
+            inbound.body, inbound.model, channel, headers, inbound.usage_chunk, tuple(removed)
+        )
 
     async def _attempts(
         self,
@@ -366,7 +379,8 @@ class Gateway:
                 previous = target
                 self.router.begin(target)
                 try:
-                    result = await attempt(target.channel)
+                    with self._tracing.attempt(target.channel, record):
+                        result = await attempt(target.channel)
                 except UpstreamError as exc:
                     if not exc.retryable:
                         raise
@@ -396,12 +410,14 @@ class Gateway:
     async def complete(self, inbound: Inbound, record: RequestRecord) -> Completed:
         """The whole reply; `record` gets what was served, used, cost and dropped."""
         entry = self.resolve(inbound.model, inbound.inlet.endpoint)
+        self._tracing.content("gen_ai.input.messages", inbound.body)
 
         async def attempt(channel: Channel) -> Completed:
             relays = self._relay(inbound, channel)
             if relays is not None:
-                relayed = await relays.forward(self._forward(inbound, channel))
-                return Completed(relayed.usage, raw=relayed.body)
+                forward = self._forward(inbound, channel)
+                relayed = await relays.forward(forward)
+                return Completed(relayed.usage, raw=relayed.body, dropped=forward.dropped)
             await self._fetch_documents(inbound)
             upstream = self._translated[channel.provider.kind]
             done = await upstream.complete(self._call(inbound, entry, channel, record))
@@ -417,23 +433,32 @@ class Gateway:
         usage = record.usage = completed.usage
         if completed.dropped:
             record.dropped += completed.dropped
-        record.cost_nusd = await ticket.settle(Served(usage))
+        with self._tracing.phase("switchboard.settlement"):
+            record.cost_nusd = await ticket.settle(Served(usage))
         self._learn(entry.id, record, usage)
+        if self._tracing.enabled:
+            output = completed.raw
+            if output is None and completed.response is not None:
+                output = msgspec.json.encode(completed.response.content)
+            self._tracing.content("gen_ai.output.messages", output or b"")
         return completed
 
     async def stream(self, inbound: Inbound, record: RequestRecord) -> Streaming:
         """The upstream stream, once it has produced its first item; `record` gets what was
         served and what the request's translation dropped so far."""
         entry = self.resolve(inbound.model, inbound.inlet.endpoint)
+        self._tracing.content("gen_ai.input.messages", inbound.body)
 
         async def attempt(channel: Channel) -> Streaming:
             # The first item is part of the attempt: a stream that fails before it can still
             # go to another channel, since the client has seen nothing yet.
             relays = self._relay(inbound, channel)
             if relays is not None:
-                relay = await relays.forward_stream(self._forward(inbound, channel))
+                forward = self._forward(inbound, channel)
+                relay = await relays.forward_stream(forward)
                 raw = aiter(relay)
-                return Streaming(record, await _first(relay, raw), relay, raw)
+                head = await _first(relay, raw)
+                return Streaming(record, head, relay, raw, dropped=forward.dropped)
             await self._fetch_documents(inbound)
             upstream = self._translated[channel.provider.kind]
             source = await upstream.stream(self._call(inbound, entry, channel, record))
@@ -467,7 +492,8 @@ class Gateway:
         if not isinstance(outcome, Failed) and record.model_id is not None:
             self._learn(record.model_id, record, streaming.usage)
         if streaming.ticket is not None:
-            record.cost_nusd = await streaming.ticket.settle(outcome)
+            with self._tracing.phase("switchboard.settlement"):
+                record.cost_nusd = await streaming.ticket.settle(outcome)
 
 
 async def _first(source: EventStream | RelayStream, iterator: AsyncIterator[T]) -> T:

@@ -21,6 +21,7 @@ from switchboard.record import RequestRecord
 
 if TYPE_CHECKING:
     from switchboard.api.http11 import Connection
+    from switchboard.capture import Capture
 
 logger = logging.getLogger("switchboard")
 
@@ -73,6 +74,7 @@ class Exchange:
         "body_deadline",
         "body_expired",
         "body_malformed",
+        "capture",
         "chunked",
         "client_gone",
         "conn",
@@ -141,6 +143,8 @@ class Exchange:
         self.body_expired = False
         # Inside cancel_on_disconnect: a disconnect cancels the task.
         self.watched = False
+        # What the client sent and received, when this request is being captured (capture/).
+        self.capture: Capture | None = None
 
     # -- the connection's side ------------------------------------------------------------
 
@@ -236,7 +240,10 @@ class Exchange:
             raise InvalidRequest(f"{self.body_malformed} (in the body)")
         body = self._body
         self._body = []
-        return body[0] if len(body) == 1 else b"".join(body)
+        whole = body[0] if len(body) == 1 else b"".join(body)
+        if self.capture is not None:
+            self.capture.client_request.add(whole)
+        return whole
 
     def _head(
         self, status: int, content_type: bytes, extra: list[tuple[bytes, bytes]]
@@ -288,6 +295,8 @@ class Exchange:
         head.append(b"content-length: %d\r\n\r\n" % len(body))
         if not self.head_only:
             head.append(body)
+        if self.capture is not None:
+            self.capture.client_response.add(body)
         self.finished = True
         self.conn.write(b"".join(head))
         self.conn.done(self)
@@ -308,6 +317,8 @@ class Exchange:
     async def chunk(self, data: bytes) -> None:
         if not data:
             return  # an empty chunk would end the stream
+        if self.capture is not None:
+            self.capture.client_response.add(data)
         conn = self.conn
         if conn.write_paused:
             await conn.drain()

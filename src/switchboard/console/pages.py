@@ -355,7 +355,10 @@ class Console:
         if len(parts) == 2 and parts[1] != "rows":
             entry = await self._ops.request(parts[1])
             names = await self._ops.key_names()
-            html = self._page("request.html", session, "requests", e=entry, names=names)
+            captured = await self._ops.capture(parts[1])
+            html = self._page(
+                "request.html", session, "requests", e=entry, names=names, captured=captured
+            )
             await web.page(ex, 200, html)
             return
         q = web.query(ex)

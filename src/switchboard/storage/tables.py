@@ -70,6 +70,22 @@ usage = Table(
     Index("ux_usage_request_id", "request_id", unique=True),
 )
 
+# Captured requests (capture/, migration 0005_capture): what the client sent and received and
+# each upstream attempt, redacted, kept `capture.retention_days`.
+captures = Table(
+    "captures",
+    metadata,
+    Column("request_id", String(64), primary_key=True),  # the ledger row's
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("key_id", String(64), nullable=True),
+    Column("model", String(200), nullable=True),
+    Column("status", Integer, nullable=False),
+    Column("client_request", Text, nullable=False),  # JSON: headers, body
+    Column("upstream", Text, nullable=False),  # JSON: [{url, headers, request, status, response}]
+    Column("client_response", Text, nullable=False),
+    Index("ix_captures_at", "at"),
+)
+
 # Responses kept for `previous_response_id` (storage/responses.py; migration 0005_responses).
 responses = Table(
     "responses",

@@ -65,6 +65,7 @@ class Forward:
     channel: Channel
     headers: Mapping[str, str]  # anthropic-version, anthropic-beta
     usage_chunk: bool = False  # OpenAI: the client asked for the stream's usage chunk
+    dropped: tuple[str, ...] = ()  # what the gateway left out (beta flags the upstream lacks)
 
 
 @dataclass(slots=True)

@@ -9,6 +9,8 @@ import msgspec
 
 from switchboard import ir
 from switchboard.dialects.anthropic import wire
+from switchboard.dialects.anthropic.attribution import NOTE as ATTRIBUTION_NOTE
+from switchboard.dialects.anthropic.attribution import is_attribution
 from switchboard.dialects.validation import MAX_COUNT, decode, encodable
 from switchboard.errors import InvalidRequest
 
@@ -45,10 +47,17 @@ def _to_ir(w: wire.MessagesRequest | wire.CountTokensRequest, body: bytes) -> ir
         system = (ir.Text(w.system),) if w.system else ()
     elif w.system:
         system = tuple(_text(b, dropped) for b in w.system if b.text)
-    messages = _messages(w.messages, dropped)
+    if any(is_attribution(t.text) for t in system):
+        system = tuple(t for t in system if not is_attribution(t.text))
+        dropped.add(ATTRIBUTION_NOTE)
+    loaded: set[str] = set()  # tools a tool_reference has loaded (tool search)
+    messages = _messages(w.messages, dropped, loaded)
     if not messages:
         raise InvalidRequest("messages: at least one message is required", param="messages")
-    tools = _tools(w.tools or [], dropped)
+    loaded.update(b.name for m in messages for b in m.content if isinstance(b, ir.ToolUse))
+    if w.tool_choice is not None and w.tool_choice.name:
+        loaded.add(w.tool_choice.name)
+    tools = _tools(w.tools or [], dropped, loaded)
     # What an encoder will write again for the upstream, free-form: checked once.
     encodable(
         [b.input for m in messages for b in m.content if isinstance(b, ir.ToolUse)]
@@ -137,7 +146,15 @@ def _document(block: wire.DocumentBlock, where: str, dropped: set[str]) -> ir.Do
     )
 
 
-def _tool_result(block: wire.ToolResultBlock, where: str, dropped: set[str]) -> ir.ToolResult:
+def loaded_text(name: str) -> str:
+    """What a `tool_reference` becomes for an upstream without tool search: the tool itself
+    is sent from this turn on (see `_tools`), and the model is told so."""
+    return f"Tool {name} loaded: it is now available to call."
+
+
+def _tool_result(
+    block: wire.ToolResultBlock, where: str, dropped: set[str], loaded: set[str]
+) -> ir.ToolResult:
     if block.cache_control is not None:
         dropped.add("cache_control")
     parts: list[ir.Text | ir.Image] = []
@@ -162,7 +179,9 @@ def _tool_result(block: wire.ToolResultBlock, where: str, dropped: set[str]) -> 
                 case wire.SearchResultBlock():
                     parts.append(ir.Text(_search_result_text(item)))
                 case wire.ToolReferenceBlock():
-                    dropped.add("tool_reference")
+                    if item.tool_name:
+                        loaded.add(item.tool_name)
+                        parts.append(ir.Text(loaded_text(item.tool_name)))
     return ir.ToolResult(block.tool_use_id, tuple(parts), bool(block.is_error))
 
 
@@ -172,7 +191,7 @@ def _search_result_text(block: wire.SearchResultBlock) -> str:
 
 
 def _blocks(
-    content: str | list[wire.ContentBlock], where: str, dropped: set[str]
+    content: str | list[wire.ContentBlock], where: str, dropped: set[str], loaded: set[str]
 ) -> list[ir.Block]:
     if isinstance(content, str):
         return [ir.Text(content)] if content else []
@@ -197,7 +216,7 @@ def _blocks(
                     dropped.add("cache_control")
                 out.append(ir.ToolUse(block.id, block.name, block.input))
             case wire.ToolResultBlock():
-                out.append(_tool_result(block, at, dropped))
+                out.append(_tool_result(block, at, dropped, loaded))
             case wire.ThinkingBlock():
                 out.append(ir.Thinking(block.thinking, block.signature))
             case wire.RedactedThinkingBlock():
@@ -207,11 +226,13 @@ def _blocks(
     return out
 
 
-def _messages(params: list[wire.MessageParam], dropped: set[str]) -> tuple[ir.Message, ...]:
+def _messages(
+    params: list[wire.MessageParam], dropped: set[str], loaded: set[str]
+) -> tuple[ir.Message, ...]:
     """Consecutive turns of the same role are merged, as the real API does."""
     merged: list[ir.Message] = []
     for i, m in enumerate(params):
-        blocks = _blocks(m.content, f"messages.{i}", dropped)
+        blocks = _blocks(m.content, f"messages.{i}", dropped, loaded)
         if m.role == "system":
             blocks = [b for b in blocks if isinstance(b, ir.Text)]
         if merged and merged[-1].role == m.role:
@@ -221,11 +242,21 @@ def _messages(params: list[wire.MessageParam], dropped: set[str]) -> tuple[ir.Me
     return tuple(m for m in merged if m.content or m.role == "assistant")
 
 
-def _tools(params: list[wire.ToolParam], dropped: set[str]) -> tuple[ir.Tool, ...]:
+def _tools(
+    params: list[wire.ToolParam], dropped: set[str], loaded: set[str]
+) -> tuple[ir.Tool, ...]:
+    """The tools an upstream without tool search is given: every tool not deferred, and each
+    deferred one (`defer_loading`) once the conversation has loaded it, as Anthropic's tool
+    search would show them to the model. Claude Code's catalogue of deferred tools stays out
+    of every prompt until it is used."""
     tools: list[ir.Tool] = []
+    held = 0
     for i, t in enumerate(params):
         if t.cache_control is not None:
             dropped.add("cache_control")
+        if t.defer_loading and t.name not in loaded:
+            held += 1
+            continue
         if t.type not in (None, "custom"):
             # Anthropic-defined tools (bash_20250124, web_search_...) have no schema we can send.
             dropped.add(f"tool {t.name} ({t.type})")
@@ -235,4 +266,6 @@ def _tools(params: list[wire.ToolParam], dropped: set[str]) -> tuple[ir.Tool, ..
                 f"tools.{i}.input_schema: Field required", param=f"tools.{i}.input_schema"
             )
         tools.append(ir.Tool(t.name, t.description, t.input_schema))
+    if held:
+        dropped.add("deferred tools not yet loaded (tool search): not sent")
     return tuple(tools)

@@ -166,6 +166,8 @@ class ToolParam(msgspec.Struct):
     description: str | None = None
     input_schema: dict[str, Any] | None = None
     cache_control: dict[str, Any] | None = None
+    # Tool search: a deferred tool is offered once a `tool_reference` has named it.
+    defer_loading: bool | None = None
 
 
 class ToolChoiceParam(msgspec.Struct):

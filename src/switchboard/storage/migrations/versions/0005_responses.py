@@ -2,7 +2,7 @@
 that made it (another key cannot read it) and when it expires.
 
 Revision ID: 0005_responses
-Revises: 0004
+Revises: 0005_capture
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_responses"
-down_revision = "0004"
+down_revision = "0005_capture"
 branch_labels = None
 depends_on = None
 
