@@ -29,6 +29,7 @@ E2E_DIRS = frozenset(
         "openai_surface",
         "platforms",
         "resilience",
+        "responses",
         "servertools",
         "support_tests",
         "tenancy",

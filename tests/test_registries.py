@@ -96,7 +96,13 @@ def test_an_embeddings_model_on_a_kind_that_cannot_embed_is_refused(tmp_path: Pa
 
 def test_each_surface_route_resolves_to_its_envelope(tmp_path: Path) -> None:
     app = create_app(_config(tmp_path), KEY)
-    assert [s.dialect for s in SURFACES] == ["anthropic", "openai", "bedrock", "vertex"]
+    assert [s.dialect for s in SURFACES] == [
+        "anthropic",
+        "openai",
+        "openai_responses",
+        "bedrock",
+        "vertex",
+    ]
     shared = {("GET", "/v1/models")}
     for surface in SURFACES:
         assert app.surfaces[surface.dialect] is surface

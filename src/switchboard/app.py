@@ -133,7 +133,10 @@ class App:
         self.surfaces: dict[Dialect, Surface] = {}
         self.dialects: dict[str, Dialect] = {}
         self.prefixes: list[tuple[str, Dialect]] = []
-        self._mount(surfaces, Parts(self.gateway, auth, Bounds.of(config.server)))
+        self._mount(
+            surfaces,
+            Parts(self.gateway, auth, Bounds.of(config.server), config, self.tenancy.storage),
+        )
 
     def _mount(self, surfaces: Sequence[Surface], parts: Parts) -> None:
         """Every surface's routes in the route table. A path two surfaces claim (the bare

@@ -9,7 +9,7 @@ import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import msgspec
@@ -114,6 +114,9 @@ class ProviderConfig(_Strict, frozen=True):
     # Anthropic pass-through: the `anthropic-beta` flags this provider is sent (the others are
     # left out and reported). Unset: the built-in list of a known vendor (betas.py), else all.
     betas: list[str] | None = None
+    # An OpenAI-kind upstream that also serves the Responses API at `{base_url}/responses`:
+    # requests to the gateway's `/v1/responses` are relayed there as they are (else translated).
+    responses_api: bool = False
 
     def keys(self) -> list[str | None]:
         """Every key to rotate through; [None] for a provider that needs none."""
@@ -290,6 +293,15 @@ class Upstreams(_Strict, frozen=True):
     ca_bundle: str | None = None
 
 
+class Responses(_Strict, frozen=True):
+    """The Responses API surface (docs/responses.md). `store`: responses are kept in the
+    database for `previous_response_id`, scoped to the key that made them, for
+    `retention_days`; off, a request naming a previous response is refused."""
+
+    store: bool = False
+    retention_days: Annotated[float, msgspec.Meta(gt=0, le=3650)] = 30.0
+
+
 def data_dir() -> Path:
     """Where Switchboard keeps its files when the config does not say: `$SWITCHBOARD_HOME`, else
     the user's data directory (`$XDG_DATA_HOME/switchboard`, `~/.local/share/switchboard`). One
@@ -323,6 +335,7 @@ class Config(_Strict, frozen=True):
     documents: Documents = Documents()
     search: Search | None = None
     upstreams: Upstreams = Upstreams()
+    responses: Responses = Responses()
     providers: list[ProviderConfig] = []
     keys: list[KeyConfig] = []
     models: list[ModelConfig] = []
@@ -540,6 +553,8 @@ def _check_references(config: Config, problems: Problems) -> None:
                 problems.add(
                     f"providers[{i}].betas[{j}]", "must be a flag name such as effort-2025-11-24"
                 )
+        if p.responses_api and p.kind != ProviderKind.OPENAI:
+            problems.add(f"providers[{i}].responses_api", "only an openai provider serves it")
     kinds = {p.name: p.kind for p in config.providers}
     ids: set[str] = set()
     for i, m in enumerate(config.models):

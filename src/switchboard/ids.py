@@ -33,3 +33,13 @@ def completion_id() -> str:
 
 def server_tool_use_id() -> str:
     return "srvtoolu_01" + _base62(22)
+
+
+def response_id() -> str:
+    """A Responses API id (`resp_...`)."""
+    return "resp_" + _base62(40)
+
+
+def item_id(prefix: str) -> str:
+    """A Responses output item's id: `msg_`, `fc_`, `rs_`..."""
+    return f"{prefix}_" + _base62(40)

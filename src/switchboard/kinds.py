@@ -17,6 +17,8 @@ from typing import NewType
 
 # Open: each registered surface brings its own.
 Dialect = NewType("Dialect", str)
+# The Responses API's: named here because an upstream kind relays it too (upstreams/registry.py).
+RESPONSES = Dialect("openai_responses")
 
 
 class Endpoint(StrEnum):

@@ -20,7 +20,7 @@ from switchboard.catalog import Catalog, Channel, ModelEntry
 from switchboard.config import Documents, Routing, Search
 from switchboard.counting import Calibration, estimate_tokens
 from switchboard.errors import GatewayError, InvalidRequest, NotFound, UpstreamError
-from switchboard.kinds import Endpoint, ProviderKind
+from switchboard.kinds import Dialect, Endpoint, ProviderKind
 from switchboard.log import events as log
 from switchboard.record import FAILED, Failed, RequestRecord, Served, Settlement
 from switchboard.routes import Routes, Scenario, base_name
@@ -42,7 +42,7 @@ from switchboard.upstreams.base import (
     Upstream,
 )
 from switchboard.upstreams.http import HttpClient
-from switchboard.upstreams.registry import UPSTREAMS, Factory, Parts
+from switchboard.upstreams.registry import UPSTREAMS, DialectRelay, Factory, Parts
 
 T = TypeVar("T")
 
@@ -55,6 +55,10 @@ class Inlet:
 
     endpoint: Endpoint
     relays: frozenset[ProviderKind] = frozenset()
+    # A surface whose format only some providers of a kind speak (the Responses API) names
+    # its dialect: those kinds relay it through their `Built.dialect_relays`, to the channels
+    # that speak it.
+    dialect: Dialect | None = None
 
 
 @dataclass(slots=True)
@@ -161,9 +165,12 @@ class Gateway:
         self._count_relayed: dict[ProviderKind, CountsRelayed] = {}
         self._count_translated: dict[ProviderKind, CountsTranslated] = {}
         self._embeds: dict[ProviderKind, Embeds] = {}
+        self._dialect_relays: dict[tuple[ProviderKind, Dialect], DialectRelay] = {}
         for kind, factory in upstreams.items():
             built = factory(parts)
             self._translated[kind] = built.upstream
+            for dialect, relay in built.dialect_relays.items():
+                self._dialect_relays[kind, dialect] = relay
             if built.relay is not None:
                 self._relays[kind] = built.relay
                 if built.relays_channel is not None:
@@ -250,18 +257,29 @@ class Gateway:
 
     def check_relays(self, inlet: Inlet) -> None:
         """Refuses (at start) a surface that declares pass-through to a kind that cannot relay."""
-        missing = inlet.relays - self._relays.keys()
+        if inlet.dialect is not None:
+            missing = {k for k in inlet.relays if (k, inlet.dialect) not in self._dialect_relays}
+        else:
+            missing = set(inlet.relays - self._relays.keys())
         if missing:
             raise ValueError(f"no upstream kind relays as-is for {sorted(missing)}")
 
-    def _passthrough(self, inbound: Inbound, channel: Channel) -> bool:
-        # A property of the pair (surface, provider kind), declared by the surface; a kind
-        # that relays only some models (Bedrock: Claude) says which channels.
+    def _relay(self, inbound: Inbound, channel: Channel) -> PassThrough | None:
+        """What relays the request as-is to this channel; None: it is translated. A property
+        of the pair (surface, provider kind), declared by the surface; a kind that relays only
+        some models (Bedrock: Claude) or a dialect only some providers speak says which."""
         kind = channel.provider.kind
-        if kind not in inbound.inlet.relays:
-            return False
+        inlet = inbound.inlet
+        if kind not in inlet.relays:
+            return None
+        if inlet.dialect is not None:
+            found = self._dialect_relays.get((kind, inlet.dialect))
+            return found.relay if found is not None and found.channels(channel) else None
         only = self._relays_channel.get(kind)
-        return only is None or only(channel)
+        return self._relays[kind] if only is None or only(channel) else None
+
+    def _passthrough(self, inbound: Inbound, channel: Channel) -> bool:
+        return self._relay(inbound, channel) is not None
 
     def _input_estimate(self, inbound: Inbound, entry: ModelEntry, record: RequestRecord) -> int:
         """Input tokens, estimated once per request: from the IR, calibrated per model, when
@@ -441,8 +459,8 @@ class Gateway:
         self._tracing.content("gen_ai.input.messages", inbound.body)
 
         async def attempt(channel: Channel) -> Completed:
-            if self._passthrough(inbound, channel):
-                relays = self._relays[channel.provider.kind]
+            relays = self._relay(inbound, channel)
+            if relays is not None:
                 forward = self._forward(inbound, channel)
                 relayed = await relays.forward(forward)
                 return Completed(relayed.usage, raw=relayed.body, dropped=forward.dropped)
@@ -506,8 +524,8 @@ class Gateway:
         async def attempt(channel: Channel) -> Streaming:
             # The first item is part of the attempt: a stream that fails before it can still
             # go to another channel, since the client has seen nothing yet.
-            if self._passthrough(inbound, channel):
-                relays = self._relays[channel.provider.kind]
+            relays = self._relay(inbound, channel)
+            if relays is not None:
                 forward = self._forward(inbound, channel)
                 relay = await relays.forward_stream(forward)
                 raw = aiter(relay)

@@ -33,9 +33,12 @@ class Bounds:
     async def body(self, ex: Exchange) -> bytes:
         return await ex.body(self.max_body_bytes, self.body_seconds)
 
-    def check(self, messages: msgspec.Raw, tools: msgspec.Raw) -> None:
+    def check(
+        self, messages: msgspec.Raw, tools: msgspec.Raw, messages_field: str = "messages"
+    ) -> None:
+        """`messages_field`: what the client's API calls its list of turns (`input`)."""
         for field, raw, limit in (
-            ("messages", messages, self.max_messages),
+            (messages_field, messages, self.max_messages),
             ("tools", tools, self.max_tools),
         ):
             count = _count(raw)

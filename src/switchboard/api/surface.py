@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 from switchboard.api.bounds import Bounds
 from switchboard.api.exchange import Exchange
+from switchboard.config import Config
 from switchboard.errors import GatewayError
 from switchboard.kinds import Dialect
 from switchboard.service import Gateway, Inlet
+from switchboard.storage import Storage
 from switchboard.tenancy.auth import Authenticator
 
 Handler = Callable[[Exchange], Awaitable[None]]
@@ -31,6 +33,8 @@ class Parts:
     gateway: Gateway
     auth: Authenticator
     bounds: Bounds
+    config: Config
+    storage: Storage  # for surfaces that keep state (stored responses)
 
 
 @dataclass(frozen=True, slots=True)

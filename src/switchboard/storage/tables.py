@@ -109,3 +109,15 @@ captures = Table(
     Column("client_response", Text, nullable=False),
     Index("ix_captures_at", "at"),
 )
+
+# Responses kept for `previous_response_id` (storage/responses.py; migration 0005_responses).
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("key_id", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("conversation", Text, nullable=False),  # its items, JSON
+    Index("ix_responses_expires_at", "expires_at"),
+)

@@ -3,6 +3,8 @@ OpenRouter, vLLM, SGLang, llama.cpp, Ollama..."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import orjson
 
 from switchboard import ir
@@ -50,12 +52,38 @@ def _profile(call: Call, signer: ThinkingSigner) -> UpstreamProfile:
     )
 
 
-def _headers(channel: Channel) -> dict[str, str]:
+def request_headers(channel: Channel) -> dict[str, str]:
     headers = {"content-type": "application/json", "accept": "application/json"}
     if channel.api_key:
         headers["authorization"] = f"Bearer {channel.api_key}"
     headers.update(channel.provider.headers)
     return headers
+
+
+async def relay_post(
+    http: HttpClient,
+    fwd: Forward,
+    path: str,
+    rewrite: Callable[[bytes, str], bytes],
+    stream: bool,
+) -> Reply:
+    """A client's body, with only `model` changed (`rewrite`), to `{base_url}{path}`."""
+    provider = fwd.channel.provider
+    try:
+        body = rewrite(fwd.body, fwd.channel.model)
+    except (orjson.JSONDecodeError, ValueError):
+        # The client's body, not the upstream's reply: a client mistake, never retried.
+        raise InvalidRequest(
+            "the request body is not a JSON object the gateway can forward (numbers must be finite)"
+        ) from None
+    return await http.post(
+        provider,
+        provider.base_url.rstrip("/") + path,
+        body,
+        request_headers(fwd.channel),
+        upstream_error_message,
+        stream=stream,
+    )
 
 
 class OpenAIUpstream:
@@ -82,7 +110,7 @@ class OpenAIUpstream:
             provider,
             self._url(provider),
             orjson.dumps(encoded.body),
-            _headers(call.channel),
+            request_headers(call.channel),
             upstream_error_message,
             stream=False,
         )
@@ -104,7 +132,7 @@ class OpenAIUpstream:
             provider,
             provider.tokenize_url,
             orjson.dumps(body),
-            _headers(call.channel),
+            request_headers(call.channel),
             upstream_error_message,
             stream=False,
         )
@@ -117,7 +145,7 @@ class OpenAIUpstream:
             provider,
             self._url(provider),
             orjson.dumps(encoded.body),
-            _headers(call.channel),
+            request_headers(call.channel),
             upstream_error_message,
             stream=True,
         )
@@ -133,23 +161,7 @@ class OpenAIUpstream:
     # Pass-through (OpenAI client): the client's body with only `model` changed.
 
     async def _forward(self, fwd: Forward, *, stream: bool, path: str = CHAT) -> Reply:
-        provider = fwd.channel.provider
-        try:
-            body = rewrite_request(fwd.body, fwd.channel.model)
-        except (orjson.JSONDecodeError, ValueError):
-            # The client's body, not the upstream's reply: a client mistake, never retried.
-            raise InvalidRequest(
-                "the request body is not a JSON object the gateway can forward "
-                "(numbers must be finite)"
-            ) from None
-        return await self._http.post(
-            provider,
-            self._url(provider, path),
-            body,
-            _headers(fwd.channel),
-            upstream_error_message,
-            stream=stream,
-        )
+        return await relay_post(self._http, fwd, path, rewrite_request, stream)
 
     async def forward(self, fwd: Forward) -> Relayed:
         return await self._relay(fwd, CHAT)

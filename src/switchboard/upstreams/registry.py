@@ -7,11 +7,11 @@ A new upstream kind: its module here, a member of `ProviderKind`, and one entry 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from switchboard.catalog import Channel
-from switchboard.kinds import ProviderKind
+from switchboard.kinds import RESPONSES, Dialect, ProviderKind
 from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.anthropic import AnthropicUpstream
 from switchboard.upstreams.base import (
@@ -25,6 +25,7 @@ from switchboard.upstreams.bedrock import BedrockUpstream
 from switchboard.upstreams.gemini import GeminiUpstream
 from switchboard.upstreams.http import HttpClient
 from switchboard.upstreams.openai import OpenAIUpstream
+from switchboard.upstreams.openai_responses import ResponsesRelay, speaks_responses
 from switchboard.upstreams.scripted import ScriptedUpstream
 from switchboard.upstreams.vertex import VertexUpstream
 
@@ -36,6 +37,15 @@ class Parts:
 
     http: HttpClient
     signer: ThinkingSigner
+
+
+@dataclass(frozen=True, slots=True)
+class DialectRelay:
+    """A relay for bodies of a client dialect other than the kind's own (OpenAI: the Responses
+    API), and which of the kind's channels speak it."""
+
+    relay: PassThrough
+    channels: Callable[[Channel], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +62,8 @@ class Built:
     count_relayed: CountsRelayed | None = None
     count_translated: CountsTranslated | None = None
     embeds: Embeds | None = None
+    # For surfaces whose Inlet names a dialect (Inlet.dialect).
+    dialect_relays: Mapping[Dialect, DialectRelay] = field(default_factory=dict)
 
 
 Factory = Callable[[Parts], Built]
@@ -64,7 +76,14 @@ def _anthropic(parts: Parts) -> Built:
 
 def _openai(parts: Parts) -> Built:
     upstream = OpenAIUpstream(parts.http, parts.signer)
-    return Built(upstream, relay=upstream, count_translated=upstream, embeds=upstream)
+    responses = DialectRelay(ResponsesRelay(parts.http), speaks_responses)
+    return Built(
+        upstream,
+        relay=upstream,
+        count_translated=upstream,
+        embeds=upstream,
+        dialect_relays={RESPONSES: responses},
+    )
 
 
 def _gemini(parts: Parts) -> Built:

@@ -82,7 +82,7 @@ def decode_request(body: bytes) -> ir.Request:
         raise InvalidRequest(
             "messages: at least one non-system message is required", param="messages"
         )
-    thinking = _thinking(w.reasoning_effort)
+    thinking = thinking_of(w.reasoning_effort)
     limit = w.max_completion_tokens if w.max_completion_tokens is not None else w.max_tokens
     if limit is None:
         limit = DEFAULT_MAX_TOKENS
@@ -116,35 +116,50 @@ def decode_request(body: bytes) -> ir.Request:
     )
 
 
-def _thinking(effort: str | None) -> ir.ThinkingConfig | None:
+def thinking_of(effort: str | None, param: str = "reasoning_effort") -> ir.ThinkingConfig | None:
     if effort is None:
         return None
     if effort == "none":
         return ir.ThinkingConfig("disabled")
     if effort not in EFFORT_BUDGET:
         known = ", ".join(["none", *EFFORT_BUDGET])
-        raise InvalidRequest(
-            f"reasoning_effort: '{effort}' is not one of {known}", param="reasoning_effort"
-        )
+        raise InvalidRequest(f"{param}: '{effort}' is not one of {known}", param=param)
     return ir.ThinkingConfig("enabled", EFFORT_BUDGET[effort])
 
 
 def _response_format(rf: wire.ResponseFormatParam | None) -> ir.ResponseFormat | None:
-    if rf is None or rf.type == "text":
+    if rf is None:
         return None
-    if rf.type == "json_object":
+    js = rf.json_schema
+    return structured_output(
+        rf.type,
+        js.schema if js is not None else None,
+        js.name if js is not None else None,
+        js.strict if js is not None else None,
+        "response_format",
+        "response_format.json_schema",
+    )
+
+
+def structured_output(
+    kind: str,
+    schema: dict[str, Any] | None,
+    name: str | None,
+    strict: bool | None,
+    at: str,
+    schema_at: str,
+) -> ir.ResponseFormat | None:
+    """A requested output format (`at`: where its type is, `schema_at`: its schema's parent)."""
+    if kind == "text":
+        return None
+    if kind == "json_object":
         return ir.ResponseFormat("json_object")
-    if rf.type == "json_schema":
-        js = rf.json_schema
-        if js is None or js.schema is None:
-            raise InvalidRequest(
-                "response_format.json_schema.schema: Field required",
-                param="response_format.json_schema.schema",
-            )
-        return ir.ResponseFormat("json_schema", js.schema, js.name, js.strict)
+    if kind == "json_schema":
+        if schema is None:
+            raise InvalidRequest(f"{schema_at}.schema: Field required", param=f"{schema_at}.schema")
+        return ir.ResponseFormat("json_schema", schema, name, strict)
     raise InvalidRequest(
-        f"response_format.type: '{rf.type}' is not one of text, json_object, json_schema",
-        param="response_format.type",
+        f"{at}.type: '{kind}' is not one of text, json_object, json_schema", param=f"{at}.type"
     )
 
 
@@ -163,25 +178,37 @@ def _decode_tools(params: list[wire.ToolParam], dropped: list[str]) -> tuple[ir.
     return tuple(tools)
 
 
+def default_tool_choice(parallel: bool | None, has_tools: bool) -> ir.ToolChoice | None:
+    """No tool_choice: the upstream's default, unless parallel calls were turned off."""
+    return (
+        ir.ToolChoice("auto", disable_parallel_tool_use=True)
+        if parallel is False and has_tools
+        else None
+    )
+
+
+def mode_tool_choice(choice: str, serial: bool) -> ir.ToolChoice:
+    """`auto`, `required` or `none` (the same in chat completions and the Responses API)."""
+    kinds: dict[str, Literal["auto", "any", "none"]] = {
+        "auto": "auto",
+        "required": "any",
+        "none": "none",
+    }
+    if choice not in kinds:
+        raise InvalidRequest(
+            f"tool_choice: '{choice}' is not one of none, auto, required", param="tool_choice"
+        )
+    return ir.ToolChoice(kinds[choice], disable_parallel_tool_use=serial)
+
+
 def _decode_tool_choice(
     choice: str | wire.ToolChoiceParam | None, parallel: bool | None, has_tools: bool
 ) -> ir.ToolChoice | None:
     serial = parallel is False
     if choice is None:
-        return (
-            ir.ToolChoice("auto", disable_parallel_tool_use=True) if serial and has_tools else None
-        )
+        return default_tool_choice(parallel, has_tools)
     if isinstance(choice, str):
-        kinds: dict[str, Literal["auto", "any", "none"]] = {
-            "auto": "auto",
-            "required": "any",
-            "none": "none",
-        }
-        if choice not in kinds:
-            raise InvalidRequest(
-                f"tool_choice: '{choice}' is not one of none, auto, required", param="tool_choice"
-            )
-        return ir.ToolChoice(kinds[choice], disable_parallel_tool_use=serial)
+        return mode_tool_choice(choice, serial)
     if choice.type == "function" and choice.function is not None:
         return ir.ToolChoice("tool", choice.function.name, serial)
     if choice.type == "allowed_tools" and choice.allowed_tools is not None:
@@ -196,7 +223,7 @@ def _decode_tool_choice(
     )
 
 
-def _data_url(url: str, where: str) -> tuple[str, str]:
+def data_url(url: str, where: str) -> tuple[str, str]:
     """`data:<media type>;base64,<data>` -> (media type, data)."""
     head, sep, data = url.partition(",")
     if not sep or not head.endswith(";base64"):
@@ -225,7 +252,7 @@ def _parts(
                 if part.image_url.detail not in (None, "auto"):
                     dropped.append("image_url.detail")
                 if url.startswith("data:"):
-                    media_type, data = _data_url(url, f"{at}.image_url.url")
+                    media_type, data = data_url(url, f"{at}.image_url.url")
                     out.append(ir.Image(media_type=media_type, data=data))
                 else:
                     out.append(ir.Image(url=url))
@@ -236,7 +263,7 @@ def _parts(
                         f"{at}.file: only inline file_data is supported (not file_id)",
                         param=f"{at}.file",
                     )
-                media_type, data = _data_url(f.file_data, f"{at}.file.file_data")
+                media_type, data = data_url(f.file_data, f"{at}.file.file_data")
                 title = f.filename.removesuffix(".pdf") if f.filename else None
                 out.append(ir.Document(media_type=media_type, data=data, title=title))
             case wire.AudioPart():
@@ -255,7 +282,7 @@ def _texts(content: str | list[wire.ContentPart], where: str) -> tuple[ir.Text, 
     return tuple(b for b in blocks if isinstance(b, ir.Text))
 
 
-def _arguments(raw: str | dict[str, Any], where: str, dropped: list[str]) -> dict[str, Any]:
+def tool_arguments(raw: str | dict[str, Any], where: str, dropped: list[str]) -> dict[str, Any]:
     if isinstance(raw, dict):
         return raw
     if not raw.strip():
@@ -329,6 +356,6 @@ def _assistant_blocks(m: wire.AssistantMessage, where: str, dropped: list[str]) 
         blocks.append(ir.Text(m.refusal))
     for j, call in enumerate(m.tool_calls or []):
         at = f"{where}.tool_calls.{j}.function.arguments"
-        args = _arguments(call.function.arguments, at, dropped)
+        args = tool_arguments(call.function.arguments, at, dropped)
         blocks.append(ir.ToolUse(call.id, call.function.name, args))
     return blocks

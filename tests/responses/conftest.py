@@ -1,0 +1,136 @@
+"""The real gateway with the Responses surface, over one scripted upstream that speaks both
+dialects: `gpt-test` is served by an OpenAI chat-completions provider, `claude-test` by an
+Anthropic one. Every stream a test reads through `client` is kept and, at the test's end, run
+through the Responses stream grammar validator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx2 as httpx  # the openai SDK's HTTP client
+import openai
+import pytest
+
+from tests.support.gateway import GatewayProcess
+from tests.support.mock_upstream import ScriptedUpstream
+from tests.support.responses_stream import validate_responses_stream
+
+MASTER_KEY = "sk-responses-master"
+ALICE = "sk-responses-alice"
+BOB = "sk-responses-bob"
+
+
+def gateway_config(upstream: ScriptedUpstream, *, store: bool) -> dict[str, Any]:
+    return {
+        "master_key": MASTER_KEY,
+        "routing": {"max_attempts": 1},
+        "responses": {"store": store, "retention_days": 1},
+        "keys": [{"name": "alice", "key": ALICE}, {"name": "bob", "key": BOB}],
+        "providers": [
+            {"name": "oai", "kind": "openai", "base_url": upstream.openai_base, "api_key": "u-o"},
+            {
+                "name": "ant",
+                "kind": "anthropic",
+                "base_url": upstream.anthropic_base,
+                "api_key": "u-a",
+            },
+            {
+                "name": "native",
+                "kind": "openai",
+                "base_url": upstream.openai_base,
+                "api_key": "u-n",
+                "responses_api": True,
+            },
+        ],
+        "models": [
+            {"id": "gpt-test", "channels": [{"provider": "oai", "model": "upstream-gpt"}]},
+            {
+                "id": "claude-test",
+                "max_output_tokens": 64000,
+                "capabilities": {"thinking": True},
+                "channels": [{"provider": "ant", "model": "upstream-claude"}],
+            },
+            {"id": "gpt-native", "channels": [{"provider": "native", "model": "upstream-native"}]},
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[ScriptedUpstream]:
+    with ScriptedUpstream() as up:
+        yield up
+
+
+@pytest.fixture(scope="session")
+def gateway(upstream: ScriptedUpstream) -> Iterator[GatewayProcess]:
+    with GatewayProcess(gateway_config(upstream, store=True)) as gw:
+        yield gw
+
+
+@pytest.fixture(autouse=True)
+def _fresh(upstream: ScriptedUpstream) -> None:
+    upstream.reset()
+
+
+class _Tee(httpx.SyncByteStream):
+    def __init__(self, inner: httpx.SyncByteStream, sink: bytearray) -> None:
+        self._inner = inner
+        self._sink = sink
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._inner:
+            self._sink.extend(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class Recorder(httpx.BaseTransport):
+    """An HTTP transport that keeps a copy of every event-stream body it reads."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.HTTPTransport()
+        self.streams: list[bytearray] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        if not response.headers.get("content-type", "").startswith("text/event-stream"):
+            return response
+        sink = bytearray()
+        self.streams.append(sink)
+        assert isinstance(response.stream, httpx.SyncByteStream)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_Tee(response.stream, sink),
+            extensions=response.extensions,
+            request=request,
+        )
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    rec = Recorder()
+    yield rec
+    for body in rec.streams:  # every stream the test read passes the grammar
+        validate_responses_stream(bytes(body))
+    rec.close()
+
+
+def make_client(gateway: GatewayProcess, key: str, recorder: Recorder) -> openai.OpenAI:
+    return openai.OpenAI(
+        base_url=gateway.url + "/v1",
+        api_key=key,
+        max_retries=0,
+        http_client=httpx.Client(transport=recorder),
+    )
+
+
+@pytest.fixture
+def client(gateway: GatewayProcess, recorder: Recorder) -> openai.OpenAI:
+    return make_client(gateway, ALICE, recorder)
