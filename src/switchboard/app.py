@@ -19,6 +19,8 @@ from switchboard.api.inflight import InFlight
 from switchboard.api.metrics import MetricsHandler
 from switchboard.api.surface import Handler, Parts, SuffixHandler, Surface
 from switchboard.api.surfaces import SURFACES
+from switchboard.batches.principals import Principals
+from switchboard.batches.runtime import Batches
 from switchboard.catalog import Catalog
 from switchboard.config import Config
 from switchboard.console import Console
@@ -39,6 +41,7 @@ from switchboard.redact import Redactor
 from switchboard.service import Gateway
 from switchboard.signing import ThinkingSigner
 from switchboard.storage.activity import Activity
+from switchboard.storage.batches import BatchStore
 from switchboard.tenancy.auth import Authenticator
 from switchboard.tenancy.runtime import Tenancy
 from switchboard.tenancy.usage import ledger_row
@@ -98,6 +101,15 @@ class App:
             self.in_flight,
         )
         self.admin_views = AdminViewsHandler(auth, ops)
+        # Batches run on the same pipeline, as their keys, by a worker in this process.
+        self.batches = Batches(
+            config.batches,
+            BatchStore(self.tenancy.storage.engine),
+            self.gateway,
+            Principals(config, self.tenancy.storage.keys),
+            self.ledger,
+            {s.batch_api.name: s.batch_api for s in surfaces if s.batch_api is not None},
+        )
         self.console = Console(auth, ops, master_key)
         self.routes: dict[tuple[str, str], Handler] = {
             ("GET", "/health"): Health(lambda: self.ledger.accepting),
@@ -112,7 +124,7 @@ class App:
         self.surfaces: dict[Dialect, Surface] = {}
         self.dialects: dict[str, Dialect] = {}
         self.prefixes: list[tuple[str, Dialect]] = []
-        self._mount(surfaces, Parts(self.gateway, auth, Bounds.of(config.server)))
+        self._mount(surfaces, Parts(self.gateway, auth, Bounds.of(config.server), self.batches))
 
     def _mount(self, surfaces: Sequence[Surface], parts: Parts) -> None:
         """Every surface's routes in the route table. A path two surfaces claim (the bare
@@ -166,6 +178,7 @@ class App:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 await self.http.start()
+                self.batches.start()
                 # What exists at start lives as long as the process: out of the cyclic
                 # collector's sight, a full collection scans only what requests allocate
                 # (with a 90 KB body, 11 ms per gen-2 pass before, under 1 ms after). And
@@ -182,6 +195,7 @@ class App:
                 if running:
                     await asyncio.wait(running, timeout=SHUTDOWN_WAIT)
                 self.in_flight.close()
+                await self.batches.stop()  # what it runs is put back for the next process
                 await self.http.close()
                 await self.tenancy.stop()  # flushes the usage ledger
                 await send({"type": "lifespan.shutdown.complete"})

@@ -29,3 +29,7 @@ def tool_use_id() -> str:
 
 def completion_id() -> str:
     return "chatcmpl-" + _base62(22)
+
+
+def batch_id() -> str:
+    return "msgbatch_01" + _base62(22)

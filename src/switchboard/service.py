@@ -27,6 +27,7 @@ from switchboard.routing import Router, Target
 from switchboard.signing import ThinkingSigner
 from switchboard.tenancy.admission import UNPRICED, Admission, Ticket, output_limit
 from switchboard.tenancy.auth import Principal
+from switchboard.tenancy.usage import discounted
 from switchboard.upstreams.base import (
     Call,
     CountsRelayed,
@@ -72,6 +73,7 @@ class Inbound:
     default_max_tokens: int | None = None
     # A session or user id: requests that share it stick to one channel and key.
     affinity: str | None = None
+    discount: float = 0.0  # the fraction of the price taken off (a batch's request)
     _request: ir.Request | None = None
 
     _documents_ready: bool = False
@@ -169,12 +171,17 @@ class Gateway:
 
     async def _admit(self, inbound: Inbound, entry: ModelEntry, record: RequestRecord) -> Ticket:
         if self._admission is None or inbound.principal is None:
-            return Ticket(entry.profile.pricing or UNPRICED)
-        estimate = self._input_estimate(inbound, entry, record)
-        ticket = await self._admission.admit(
-            inbound.principal, inbound.model, entry, estimate, self._output_limit(inbound, entry)
-        )
-        record.headers = ticket.headers
+            ticket = Ticket(entry.profile.pricing or UNPRICED)
+        else:
+            estimate = self._input_estimate(inbound, entry, record)
+            limit = self._output_limit(inbound, entry)
+            ticket = await self._admission.admit(
+                inbound.principal, inbound.model, entry, estimate, limit
+            )
+            record.headers = ticket.headers
+        if inbound.discount:
+            # Reserved at the full price (the worst case), settled at the discounted one.
+            ticket.pricing = discounted(ticket.pricing, inbound.discount)
         return ticket
 
     def _output_limit(self, inbound: Inbound, entry: ModelEntry) -> int:

@@ -40,7 +40,7 @@ def test_migrations_apply_once_and_are_idempotent(database_url: str) -> None:
         await s.upgrade()  # a second start must not fail nor change anything
         return await s.revision()
 
-    assert run(database_url, work) == "0004"  # the newest revision
+    assert run(database_url, work) == "0005_batches"  # the newest revision
 
 
 def test_head_revision_is_the_newest_migration() -> None:
@@ -73,7 +73,7 @@ def test_a_new_database_is_migrated_and_a_current_one_needs_no_alembic(tmp_path:
         finally:
             await storage.close()
 
-    assert asyncio.run(main()) == "0004"
+    assert asyncio.run(main()) == "0005_batches"
     # A second process on the same database starts without importing Alembic.
     probe = (
         "import asyncio, sys\n"

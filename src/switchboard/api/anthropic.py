@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import orjson
 
 from switchboard import ir
+from switchboard.api import message_batches
 from switchboard.api.bounds import Bounds, affinity
 from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.exchange import Exchange
@@ -14,6 +15,7 @@ from switchboard.api.models import ModelsHandler
 from switchboard.api.report import served_headers
 from switchboard.api.streaming import serve_stream
 from switchboard.api.surface import Route, SuffixRoute, Surface
+from switchboard.batches.dialect import BatchApi
 from switchboard.dialects.anthropic.errors import error_body, error_event
 from switchboard.dialects.anthropic.request import (
     decode_count_tokens,
@@ -25,8 +27,8 @@ from switchboard.dialects.anthropic.stream import StreamEncoder
 from switchboard.errors import GatewayError, InvalidRequest
 from switchboard.ids import message_id
 from switchboard.kinds import Dialect, Endpoint, ProviderKind
-from switchboard.service import Gateway, Inbound, Inlet
-from switchboard.tenancy.auth import Authenticator
+from switchboard.service import Completed, Gateway, Inbound, Inlet
+from switchboard.tenancy.auth import Authenticator, Principal
 
 FORWARDED = ("anthropic-version", "anthropic-beta")
 # Its bodies go as they are to Anthropic-kind upstreams.
@@ -119,6 +121,44 @@ class CountTokensHandler:
             )
 
 
+# -- its batch API (api/message_batches.py): each request of a batch is a Messages request.
+
+
+def _batch_check(body: bytes, bounds: Bounds) -> None:
+    head = decode_head(body)
+    bounds.check(head.messages, head.tools)
+    if head.output_limit is None:
+        raise InvalidRequest("max_tokens: Field required", param="max_tokens")
+    if head.stream:
+        raise InvalidRequest("stream: a batch's requests do not stream", param="stream")
+    decode_request(body)  # judged whole now: a batch is refused at once, not request by request
+
+
+def _batch_inbound(body: bytes, principal: Principal, discount: float) -> Inbound:
+    head = decode_head(body)
+    return Inbound(
+        inlet=INLET,
+        body=body,
+        model=head.model,
+        stream=False,
+        headers={},
+        decode=lambda: decode_request(body),
+        principal=principal,
+        max_tokens=head.output_limit,
+        discount=discount,
+    )
+
+
+def _batch_encode(done: Completed, inbound: Inbound) -> bytes:
+    if done.raw is not None:
+        return done.raw
+    assert done.response is not None
+    return encode_response(done.response, model=inbound.model, message_id=message_id())
+
+
+BATCH_API = BatchApi("anthropic", _batch_check, _batch_inbound, _batch_encode, error_body)
+
+
 def _claims(headers: Mapping[str, str]) -> bool:
     # Anthropic clients always send one of these; the shared `GET /v1/models` answers the
     # others in the OpenAI shape.
@@ -143,13 +183,16 @@ SURFACE = Surface(
             lambda p: CountTokensHandler(p.gateway, p.auth, p.bounds),
         ),
         Route("GET", "/v1/models", lambda p: ModelsHandler(p.gateway.catalog, p.auth).list),
+        *message_batches.ROUTES,
     ),
     suffix_routes=(
         SuffixRoute(
             "GET", "/v1/models/", lambda p: ModelsHandler(p.gateway.catalog, p.auth).retrieve
         ),
+        *message_batches.SUFFIX_ROUTES,
     ),
     error_body=error_body,
     error_event=error_event,
     claims=_claims,
+    batch_api=BATCH_API,
 )

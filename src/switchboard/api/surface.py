@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from switchboard.api.bounds import Bounds
 from switchboard.api.exchange import Exchange
+from switchboard.batches.dialect import BatchApi
+from switchboard.batches.runtime import Batches
 from switchboard.errors import GatewayError
 from switchboard.kinds import Dialect
 from switchboard.service import Gateway, Inlet
@@ -31,6 +33,7 @@ class Parts:
     gateway: Gateway
     auth: Authenticator
     bounds: Bounds
+    batches: Batches
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,3 +69,5 @@ class Surface:
     # On a path two surfaces share, whether a request is this surface's, from its headers
     # (None: the surface that takes the rest).
     claims: Callable[[Mapping[str, str]], bool] | None = None
+    # Its batch API (batches/), if it has one: what the batch worker runs its requests by.
+    batch_api: BatchApi | None = None

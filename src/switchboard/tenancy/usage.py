@@ -26,6 +26,17 @@ def cost_nusd(pricing: Pricing, usage: ir.Usage) -> int:
     return math.ceil(round(nano, 6))
 
 
+def discounted(pricing: Pricing, discount: float) -> Pricing:
+    """The prices with `discount` (a fraction) taken off: what batch requests are billed."""
+    keep = 1.0 - discount
+    return Pricing(
+        input=pricing.input * keep,
+        output=pricing.output * keep,
+        cache_read=pricing.cache_read * keep,
+        cache_write=pricing.cache_write * keep,
+    )
+
+
 def worst_case_nusd(pricing: Pricing, input_estimate: int, max_tokens: int) -> int:
     """What a request may cost at most: its whole input at the dearest input price, and every
     output token it is allowed."""
@@ -44,6 +55,7 @@ TEXT_LIMITS = {
     "upstream_model": 200,
     "error_type": 64,
     "dropped": 2048,
+    "batch_id": 64,
 }
 NO_USAGE = ir.Usage()
 INT32 = 2**31 - 1
@@ -94,6 +106,7 @@ class UsageRow:
     retries: int = 0  # rounds of back-off after every channel had failed
     # The loss report: what translation dropped or changed (`; `-separated), None: nothing.
     dropped: str | None = None
+    batch_id: str | None = None  # the batch it was a request of (ids are the gateway's own)
 
     def __post_init__(self) -> None:
         # The usual row passes one check (inline: this runs once per request).
@@ -192,4 +205,5 @@ def ledger_row(
         failovers=record.failovers,
         retries=record.retries,
         dropped="; ".join(dict.fromkeys(record.dropped)) if record.dropped else None,
+        batch_id=record.batch_id,
     )
