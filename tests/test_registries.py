@@ -82,7 +82,7 @@ def test_each_surface_route_resolves_to_its_envelope(tmp_path: Path) -> None:
         for suffix in surface.suffix_routes:
             for prefix in surface.prefixes:
                 assert (suffix.method, prefix + suffix.path) in {
-                    (m, p) for m, p, _ in app.suffix_routes
+                    (m, p) for m, p, _, _ in app.suffix_routes
                 }
 
 

@@ -117,7 +117,7 @@ class App:
             ("GET", "/admin/channels"): ChannelsHandler(self.gateway.router, auth),
             ("GET", "/"): self.console.home,
         }
-        self.suffix_routes: list[tuple[str, str, SuffixHandler]] = []
+        self.suffix_routes: list[tuple[str, str, SuffixHandler, Dialect]] = []
         self.metered: set[str] = set()  # paths whose requests go in the usage ledger
         # Whose envelope a failure is answered in: by the path's surface (a dict lookup), else
         # by its prefix, else the first surface's.
@@ -148,7 +148,8 @@ class App:
             for suffix in surface.suffix_routes:
                 retrieve = suffix.handler(parts)
                 for prefix in surface.prefixes:
-                    self.suffix_routes.append((suffix.method, prefix + suffix.path, retrieve))
+                    where = (suffix.method, prefix + suffix.path, retrieve, surface.dialect)
+                    self.suffix_routes.append(where)
         for (method, path), claimants in claimed.items():
             self.routes[(method, path)] = _dispatch(path, claimants)
         for path in {p for _, p in self.routes}:
@@ -247,8 +248,9 @@ class App:
                     self._meter(ex, elapsed)
 
     async def _suffix_route(self, ex: Exchange, method: str, path: str) -> None:
-        for allowed, prefix, handler in self.suffix_routes:
+        for allowed, prefix, handler, dialect in self.suffix_routes:
             if path.startswith(prefix) and len(path) > len(prefix) and method == allowed:
+                ex.dialect = dialect  # a bare path's failures too, in the surface's envelope
                 await handler(ex, path.removeprefix(prefix))
                 return
         if any(p == path for _, p in self.routes):

@@ -33,3 +33,7 @@ def completion_id() -> str:
 
 def batch_id() -> str:
     return "msgbatch_01" + _base62(22)
+
+
+def openai_batch_id() -> str:
+    return "batch_" + _base62(24)

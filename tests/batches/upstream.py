@@ -40,7 +40,7 @@ def respond(rec: Received) -> Reply:
 
 def markers(upstream: ScriptedUpstream) -> Counter[str]:
     """How many times each marker reached the upstream."""
-    return Counter(m for m in map(marker_of, upstream.received()) if m is not None)
+    return Counter(m for m in map(marker_of, upstream.received) if m is not None)
 
 
 def new_upstream() -> ScriptedUpstream:

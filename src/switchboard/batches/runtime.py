@@ -139,8 +139,11 @@ class Batches:
 
     async def tick(self) -> None:
         now = now_utc()
-        for ended in await self.store.sweep(now):
-            await self._ended(ended)
+        await self.store.sweep(now)
+        for api in self.apis.values():
+            if api.output_files is not None:
+                for ended in await self.store.unfiled(api.name):
+                    await self._file(ended)
         until = now + timedelta(seconds=self.config.lease_seconds)
         await self.store.renew(self.owner, list(self._running), until)
         free = self.config.concurrency - len(self._running)
@@ -158,26 +161,29 @@ class Batches:
             if free <= 0:
                 return
 
-    async def _ended(self, batch: BatchRow) -> None:
+    async def _file(self, batch: BatchRow) -> None:
+        """An ended batch's output files, for an API whose results are files (until they are
+        made, OpenAI's batch reads `finalizing`)."""
         api = self.apis.get(batch.api)
         if api is None or api.output_files is None:
             return
-        results = await self.store.results(batch.id)
-        made: dict[str, FileRow] = {}
-        for part, file_id, content in api.output_files(results):
-            row = FileRow(
-                file_id,
-                batch.key_id,
-                "batch_output",
-                f"{batch.id}_{part}.jsonl",
-                len(content),
-                now_utc(),
-                batch.id,
-                part,
+        made = [
+            (
+                FileRow(
+                    file_id,
+                    batch.key_id,
+                    "batch_output",
+                    f"{batch.id}_{part}.jsonl",
+                    len(content),
+                    now_utc(),
+                    batch.id,
+                    part,
+                ),
+                content,
             )
-            await self.store.add_file(row, content)
-            made[part] = row
-        await self.store.set_files(batch.id, made.get("output"), made.get("error"))
+            for part, file_id, content in api.output_files(await self.store.results(batch.id))
+        ]
+        await self.store.set_files(batch.id, made)
 
     async def _run(self, item: Claimed) -> None:
         try:

@@ -282,19 +282,7 @@ class BatchStore:
 
     async def add_file(self, row: FileRow, content: bytes | None) -> None:
         async with self._engine.begin() as conn:
-            await conn.execute(
-                insert(files).values(
-                    id=row.id,
-                    key_id=row.key_id,
-                    purpose=row.purpose,
-                    filename=row.filename,
-                    bytes=row.bytes,
-                    created_at=row.created_at,
-                    content=content,
-                    batch_id=row.batch_id,
-                    part=row.part,
-                )
-            )
+            await conn.execute(insert(files).values(**_file_values(row), content=content))
 
     async def file(self, file_id: str, key_id: str) -> FileRow | None:
         async with self._engine.connect() as conn:
@@ -332,31 +320,41 @@ class BatchStore:
             content: bytes | None = found.scalar_one_or_none()
             return content
 
-    async def set_files(self, batch_id: str, output: FileRow | None, error: FileRow | None) -> None:
-        """An ended OpenAI batch's output and error files (their content is made when read)."""
+    async def set_files(self, batch_id: str, made: Sequence[tuple[FileRow, bytes]]) -> bool:
+        """An ended batch's output and error files, stored with it in one transaction, unless
+        it has its files already (another process made them first: False)."""
+        ids = {row.part: row.id for row, _ in made}
         async with self._engine.begin() as conn:
-            for row in (output, error):
-                if row is not None:
-                    await conn.execute(
-                        insert(files).values(
-                            id=row.id,
-                            key_id=row.key_id,
-                            purpose=row.purpose,
-                            filename=row.filename,
-                            bytes=row.bytes,
-                            created_at=row.created_at,
-                            batch_id=batch_id,
-                            part=row.part,
-                        )
-                    )
-            await conn.execute(
+            done = await conn.execute(
                 update(batches)
-                .where(batches.c.id == batch_id)
-                .values(
-                    output_file_id=output.id if output else None,
-                    error_file_id=error.id if error else None,
+                .where(
+                    batches.c.id == batch_id,
+                    batches.c.output_file_id.is_(None),
+                    batches.c.error_file_id.is_(None),
+                )
+                .values(output_file_id=ids.get("output"), error_file_id=ids.get("error"))
+            )
+            if not done.rowcount:
+                return False
+            for row, content in made:
+                await conn.execute(insert(files).values(**_file_values(row), content=content))
+            return True
+
+    async def unfiled(self, api: str) -> list[BatchRow]:
+        """The ended batches of an API whose results are files, without their files yet."""
+        async with self._engine.connect() as conn:
+            rows = list(
+                await conn.execute(
+                    select(*_BATCH_COLUMNS).where(
+                        batches.c.api == api,
+                        batches.c.status == ENDED,
+                        batches.c.total > 0,
+                        batches.c.output_file_id.is_(None),
+                        batches.c.error_file_id.is_(None),
+                    )
                 )
             )
+            return [_batch(r._mapping, await self._counts(conn, r.id)) for r in rows]
 
     # -- the worker's side ----------------------------------------------------------------
 
@@ -454,10 +452,9 @@ class BatchStore:
             )
             return bool(done.rowcount)
 
-    async def sweep(self, now: datetime) -> list[BatchRow]:
+    async def sweep(self, now: datetime) -> None:
         """Cancels the unstarted requests of canceling batches, expires those of expired ones,
-        and ends each batch left with nothing to run. Returns the batches it ended."""
-        ended: list[BatchRow] = []
+        and ends each batch left with nothing to run."""
         async with self._engine.begin() as conn:
             open_ = list(
                 await conn.execute(
@@ -494,18 +491,24 @@ class BatchStore:
                 ).scalar_one()
                 if left:
                     continue
-                done = await conn.execute(
+                await conn.execute(
                     update(batches)
                     .where(batches.c.id == batch_id, batches.c.status != ENDED)
                     .values(status=ENDED, ended_at=now)
                 )
-                if done.rowcount:
-                    row = (
-                        await conn.execute(select(*_BATCH_COLUMNS).where(batches.c.id == batch_id))
-                    ).first()
-                    assert row is not None
-                    ended.append(_batch(row._mapping, await self._counts(conn, batch_id)))
-        return ended
+
+
+def _file_values(row: FileRow) -> dict[str, object]:
+    return {
+        "id": row.id,
+        "key_id": row.key_id,
+        "purpose": row.purpose,
+        "filename": row.filename,
+        "bytes": row.bytes,
+        "created_at": row.created_at,
+        "batch_id": row.batch_id,
+        "part": row.part,
+    }
 
 
 def _utc(value: datetime) -> datetime:

@@ -92,7 +92,9 @@ def batch_object(
 ) -> dict[str, Any]:
     expired = counts["expired"] > 0
     canceled = cancel_initiated_at is not None
-    if status == "ended":
+    if status == "ended" and output_file_id is None and error_file_id is None and total:
+        name = "finalizing"  # ended; its output files are being made
+    elif status == "ended":
         name = "expired" if expired else "cancelled" if canceled else "completed"
     else:
         name = "cancelling" if status == "canceling" else "in_progress"
