@@ -388,18 +388,19 @@ class BatchStore:
             batch_requests.c.outcome.is_(None),
             or_(batch_requests.c.lease_until.is_(None), batch_requests.c.lease_until < now),
         )
-        free = (
+        # Picked in a CTE, which runs once: as `id IN (SELECT ... LIMIT n)`, PostgreSQL may run
+        # the subquery again and lease more than n rows. The UPDATE checks the conditions again.
+        picked = (
             select(batch_requests.c.id)
             .where(claimable)
             .order_by(batch_requests.c.idx)
             .limit(limit)
             .with_for_update(skip_locked=True)
+            .cte("picked")
         )
-        # One statement: the rows it picks are leased before another claim can see them (the
-        # conditions are checked again by the UPDATE itself).
         claim = (
             update(batch_requests)
-            .where(batch_requests.c.id.in_(free.scalar_subquery()), claimable)
+            .where(batch_requests.c.id == picked.c.id, claimable)
             .values(lease_owner=owner, lease_until=until)
             .returning(
                 batch_requests.c.id,
