@@ -6,6 +6,7 @@ requests past it are errored with the budget error, never sent. On SQLite and Po
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -136,3 +137,26 @@ def test_two_processes_on_one_postgresql_run_each_request_once(
     seen = markers(upstream)
     assert {m: seen[m] for m in mine} == dict.fromkeys(mine, 1)
     assert "Traceback" not in log
+
+
+def test_what_has_not_run_when_a_batch_expires_is_expired(
+    tmp_path: Path, upstream: ScriptedUpstream
+) -> None:
+    # A batch that expires 2 s after it was made (the real API: 24 hours), running one slow
+    # request at a time.
+    config = gateway_config(
+        f"sqlite:///{tmp_path / 'switchboard.db'}", upstream, per_batch=1, expiry_hours=2 / 3600
+    )
+    with GatewayProcess(config) as gw:
+        c = anthropic.Anthropic(base_url=gw.url, api_key=MASTER, max_retries=0)
+        mine = [f"slowexpire{i}" for i in range(5)]
+        batch = c.messages.batches.create(requests=[ask(m) for m in mine])
+        done = ended(c, batch.id, timeout=20)
+        results = {r.custom_id: r.result.type for r in c.messages.batches.results(batch.id)}
+    counts = done.request_counts
+    assert counts.expired >= 1
+    assert counts.succeeded >= 1
+    assert counts.expired + counts.succeeded == len(mine)
+    seen = markers(upstream)
+    for marker, outcome in results.items():
+        assert seen[marker] == (1 if outcome == "succeeded" else 0), (marker, outcome)
