@@ -3,11 +3,15 @@ PostgreSQL (a fresh database per test, as tests/tenancy does)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import pytest
+from anthropic.types.messages import MessageBatch
+from anthropic.types.messages.batch_create_params import Request
 
 from tests.support.gateway import GatewayProcess
 from tests.support.mock_upstream import ScriptedUpstream
@@ -22,6 +26,28 @@ PRICING = {"input": 3.0, "output": 15.0}
 # Quick passes for tests (a documented knob): the worker looks every 50 ms, and a dead
 # process's leases lapse after 1 s.
 FAST = {"poll_seconds": 0.05, "lease_seconds": 1.0, "per_batch": 4}
+
+
+def batch_request(custom_id: str, marker: str, model: str = MODEL, max_tokens: int = 16) -> Request:
+    """A Message Batches request whose reply (and upstream request) carries `marker`."""
+    return {
+        "custom_id": custom_id,
+        "params": {
+            "model": model,
+            "max_tokens": max_tokens,
+            "messages": [{"role": "user", "content": f"say m:{marker}"}],
+        },
+    }
+
+
+def wait_ended(c: anthropic.Anthropic, batch_id: str, timeout: float = 20.0) -> MessageBatch:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        batch = c.messages.batches.retrieve(batch_id)
+        if batch.processing_status == "ended":
+            return batch
+        time.sleep(0.05)
+    raise AssertionError(f"batch {batch_id} did not end in {timeout} s")
 
 
 def gateway_config(database: str, upstream: ScriptedUpstream, **batches: Any) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import anthropic
 import httpx
@@ -17,33 +16,12 @@ from tests.support.gateway import GatewayProcess
 from tests.support.mock_upstream import ScriptedUpstream
 from tests.tenancy.services import postgres_database
 
-from .conftest import MASTER, MODEL, gateway_config
+from .conftest import MASTER, batch_request, gateway_config, wait_ended
 from .upstream import marker_of, markers
 
 pytestmark = pytest.mark.e2e
 
 PER_BATCH = 2
-
-
-def ask(marker: str, max_tokens: int = 16) -> Any:
-    return {
-        "custom_id": marker,
-        "params": {
-            "model": MODEL,
-            "max_tokens": max_tokens,
-            "messages": [{"role": "user", "content": f"say m:{marker}"}],
-        },
-    }
-
-
-def ended(c: anthropic.Anthropic, batch_id: str, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        batch = c.messages.batches.retrieve(batch_id)
-        if batch.processing_status == "ended":
-            return batch
-        time.sleep(0.05)
-    raise AssertionError(f"batch {batch_id} did not end in {timeout} s")
 
 
 def test_a_killed_gateway_resumes_and_runs_nothing_twice(
@@ -55,7 +33,7 @@ def test_a_killed_gateway_resumes_and_runs_nothing_twice(
     first = GatewayProcess(config).start()
     try:
         c = anthropic.Anthropic(base_url=first.url, api_key=MASTER, max_retries=0)
-        batch = c.messages.batches.create(requests=[ask(n) for n in sorted(mine)])
+        batch = c.messages.batches.create(requests=[batch_request(n, n) for n in sorted(mine)])
         # With PER_BATCH running at a time, a request is claimed only once an earlier one has
         # stored its result: when the 4th arrives, at least two are done.
         deadline = time.monotonic() + 15
@@ -72,7 +50,7 @@ def test_a_killed_gateway_resumes_and_runs_nothing_twice(
 
     with GatewayProcess(config) as second:
         c = anthropic.Anthropic(base_url=second.url, api_key=MASTER, max_retries=0)
-        done = ended(c, batch.id, timeout=20)
+        done = wait_ended(c, batch.id, timeout=20)
         assert done.request_counts.succeeded == len(mine)
         results = {r.custom_id: r.result for r in c.messages.batches.results(batch.id)}
     assert {k: r.type for k, r in results.items()} == dict.fromkeys(mine, "succeeded")
@@ -99,8 +77,10 @@ def test_the_budget_holds_for_batch_requests(database: str, upstream: ScriptedUp
         c = anthropic.Anthropic(base_url=gw.url, api_key=made.json()["key"], max_retries=0)
         tag = database[:6]
         mine = [f"budget{i}-{tag}" for i in range(8)]
-        batch = c.messages.batches.create(requests=[ask(m, max_tokens=10) for m in mine])
-        done = ended(c, batch.id, timeout=20)
+        batch = c.messages.batches.create(
+            requests=[batch_request(m, m, max_tokens=10) for m in mine]
+        )
+        done = wait_ended(c, batch.id, timeout=20)
         results = {r.custom_id: r.result for r in c.messages.batches.results(batch.id)}
     counts = done.request_counts
     assert counts.succeeded >= 1
@@ -128,8 +108,8 @@ def test_two_processes_on_one_postgresql_run_each_request_once(
         try:
             c = anthropic.Anthropic(base_url=gw.url, api_key=MASTER, max_retries=0)
             mine = [f"twoproc{i}" for i in range(24)]
-            batch = c.messages.batches.create(requests=[ask(m) for m in mine])
-            done = ended(c, batch.id, timeout=30)
+            batch = c.messages.batches.create(requests=[batch_request(m, m) for m in mine])
+            done = wait_ended(c, batch.id, timeout=30)
             log = gw.output()
         finally:
             gw.stop()
@@ -150,8 +130,8 @@ def test_what_has_not_run_when_a_batch_expires_is_expired(
     with GatewayProcess(config) as gw:
         c = anthropic.Anthropic(base_url=gw.url, api_key=MASTER, max_retries=0)
         mine = [f"slowexpire{i}" for i in range(5)]
-        batch = c.messages.batches.create(requests=[ask(m) for m in mine])
-        done = ended(c, batch.id, timeout=20)
+        batch = c.messages.batches.create(requests=[batch_request(m, m) for m in mine])
+        done = wait_ended(c, batch.id, timeout=20)
         results = {r.custom_id: r.result.type for r in c.messages.batches.results(batch.id)}
     counts = done.request_counts
     assert counts.expired >= 1

@@ -14,13 +14,12 @@ from typing import Any
 import anthropic
 import httpx
 import pytest
-from anthropic.types.messages.batch_create_params import Request
 
 from tests.support.envelope import assert_envelope
 from tests.support.gateway import GatewayProcess
 from tests.support.mock_upstream import ScriptedUpstream
 
-from .conftest import MASTER, MODEL, PRICING, gateway_config
+from .conftest import MASTER, MODEL, PRICING, batch_request, gateway_config, wait_ended
 from .upstream import SLOW_SECONDS, markers
 
 pytestmark = pytest.mark.e2e
@@ -51,36 +50,15 @@ def client(gw: GatewayProcess, key: str = MASTER, prefix: str = "") -> anthropic
     )
 
 
-def request(custom_id: str, marker: str, model: str = MODEL) -> Request:
-    return {
-        "custom_id": custom_id,
-        "params": {
-            "model": model,
-            "max_tokens": 16,
-            "messages": [{"role": "user", "content": f"say m:{marker}"}],
-        },
-    }
-
-
-def wait_ended(c: anthropic.Anthropic, batch_id: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        batch = c.messages.batches.retrieve(batch_id)
-        if batch.processing_status == "ended":
-            return batch
-        time.sleep(0.05)
-    raise AssertionError(f"batch {batch_id} did not end in {timeout} s")
-
-
 def test_create_retrieve_list_results_delete(
     gw: GatewayProcess, upstream: ScriptedUpstream
 ) -> None:
     c = client(gw, prefix="/anthropic")
     created = c.messages.batches.create(
         requests=[
-            request("first", "lc-a"),
-            request("second", "lc-b"),
-            request("unknown-model", "lc-c", model="no-such-model"),
+            batch_request("first", "lc-a"),
+            batch_request("second", "lc-b"),
+            batch_request("unknown-model", "lc-c", model="no-such-model"),
         ]
     )
     assert created.id.startswith("msgbatch_")
@@ -120,7 +98,7 @@ def test_create_retrieve_list_results_delete(
 
 def test_list_pages_newest_first(gw: GatewayProcess) -> None:
     c = client(gw)
-    ids = [c.messages.batches.create(requests=[request("r", f"pg-{i}")]).id for i in range(3)]
+    ids = [c.messages.batches.create(requests=[batch_request("r", f"pg-{i}")]).id for i in range(3)]
     page = c.messages.batches.list(limit=2)
     assert [b.id for b in page.data] == ids[::-1][:2]
     assert page.has_more is True
@@ -135,7 +113,7 @@ def test_cancel_a_batch_in_progress(gw: GatewayProcess, upstream: ScriptedUpstre
     c = client(gw)
     # Slow replies: the first `per_batch` run while the rest wait, and are canceled.
     created = c.messages.batches.create(
-        requests=[request(f"slow-{i}", f"slowcancel{i}") for i in range(10)]
+        requests=[batch_request(f"slow-{i}", f"slowcancel{i}") for i in range(10)]
     )
     with pytest.raises(anthropic.BadRequestError, match="still processing"):
         c.messages.batches.delete(created.id)
@@ -156,7 +134,7 @@ def test_cancel_a_batch_in_progress(gw: GatewayProcess, upstream: ScriptedUpstre
 def test_batches_are_their_keys(gw: GatewayProcess) -> None:
     mine = client(gw)
     theirs = client(gw, key=OTHER)
-    created = mine.messages.batches.create(requests=[request("r", "scoped")])
+    created = mine.messages.batches.create(requests=[batch_request("r", "scoped")])
     wait_ended(mine, created.id)
     with pytest.raises(anthropic.NotFoundError):
         theirs.messages.batches.retrieve(created.id)
@@ -173,18 +151,26 @@ def test_batches_are_their_keys(gw: GatewayProcess) -> None:
 @pytest.mark.parametrize(
     ("requests", "param"),
     [
-        ([request("same", "v1"), request("same", "v2")], "requests.1.custom_id"),
-        ([request("bad id!", "v3")], "requests.0.custom_id"),
-        ([request("a", "v4"), {"custom_id": "b", "params": {"model": MODEL}}], "requests.1.params"),
+        ([batch_request("same", "v1"), batch_request("same", "v2")], "requests.1.custom_id"),
+        ([batch_request("bad id!", "v3")], "requests.0.custom_id"),
+        (
+            [batch_request("a", "v4"), {"custom_id": "b", "params": {"model": MODEL}}],
+            "requests.1.params",
+        ),
         (
             [{"custom_id": "a", "params": {"model": MODEL, "max_tokens": 5, "messages": 3}}],
             "requests.0.params.messages",
         ),
         (
-            [{**request("s", "v5"), "params": {**request("s", "v5")["params"], "stream": True}}],
+            [
+                {
+                    **batch_request("s", "v5"),
+                    "params": {**batch_request("s", "v5")["params"], "stream": True},
+                }
+            ],
             "requests.0.params.stream",
         ),
-        ([request(f"r{i}", f"v6-{i}") for i in range(MAX_REQUESTS + 1)], "requests"),
+        ([batch_request(f"r{i}", f"v6-{i}") for i in range(MAX_REQUESTS + 1)], "requests"),
         ([], "requests"),
         ([{"custom_id": "x"}], "requests.0.params"),
     ],
@@ -205,7 +191,7 @@ def test_a_bad_batch_is_a_400_naming_the_field(
 def test_ledger_rows_are_marked_and_discounted(gw: GatewayProcess, db: Path) -> None:
     c = client(gw)
     created = c.messages.batches.create(
-        requests=[request("a", "ledger-a"), request("b", "ledger-b")]
+        requests=[batch_request("a", "ledger-a"), batch_request("b", "ledger-b")]
     )
     wait_ended(c, created.id)
     # The upstream reports 10 input and 2 output tokens for each.

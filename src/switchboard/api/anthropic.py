@@ -11,6 +11,7 @@ from switchboard.api import message_batches
 from switchboard.api.bounds import Bounds, affinity
 from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.exchange import Exchange
+from switchboard.api.message_batches import check_request
 from switchboard.api.models import ModelsHandler
 from switchboard.api.report import served_headers
 from switchboard.api.streaming import serve_stream
@@ -126,12 +127,9 @@ class CountTokensHandler:
 
 def _batch_check(body: bytes, bounds: Bounds) -> None:
     head = decode_head(body)
-    bounds.check(head.messages, head.tools)
     if head.output_limit is None:
         raise InvalidRequest("max_tokens: Field required", param="max_tokens")
-    if head.stream:
-        raise InvalidRequest("stream: a batch's requests do not stream", param="stream")
-    decode_request(body)  # judged whole now: a batch is refused at once, not request by request
+    check_request(head.messages, head.tools, head.stream, lambda: decode_request(body), bounds)
 
 
 def _batch_inbound(body: bytes, principal: Principal, discount: float) -> Inbound:

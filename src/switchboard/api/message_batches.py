@@ -5,8 +5,11 @@ dialects/anthropic/batches.py."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs
 
+import msgspec
 import orjson
 
 from switchboard.api.bounds import Bounds
@@ -44,16 +47,39 @@ def checked(api: BatchApi, items: list[tuple[str, bytes]], where: str, bounds: B
             ) from None
 
 
+def check_request(
+    messages: msgspec.Raw,
+    tools: msgspec.Raw,
+    stream: bool | None,
+    judge: Callable[[], object],
+    bounds: Bounds,
+) -> None:
+    """One request of a batch, judged as its endpoint would judge it (`judge`: its full
+    decode), within the bounds on one request. A batch is refused at once, not request by
+    request."""
+    bounds.check(messages, tools)
+    if stream:
+        raise InvalidRequest("stream: a batch's requests do not stream", param="stream")
+    judge()
+
+
+def state(row: BatchRow) -> dict[str, Any]:
+    """What both APIs' batch objects are made of (dialects/*/batches.py)."""
+    return {
+        "batch_id": row.id,
+        "status": row.status,
+        "counts": row.counts,
+        "total": row.total,
+        "created_at": row.created_at,
+        "expires_at": row.expires_at,
+        "ended_at": row.ended_at,
+        "cancel_initiated_at": row.cancel_initiated_at,
+    }
+
+
 def describe(row: BatchRow) -> dict[str, object]:
     return message_batch(
-        batch_id=row.id,
-        status=row.status,
-        counts=row.counts,
-        total=row.total,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        ended_at=row.ended_at,
-        cancel_initiated_at=row.cancel_initiated_at,
+        **state(row),
         # Relative: both SDKs join it to the base URL they were given (with its prefix),
         # whatever host or proxy the client reached the gateway by.
         results_url=f"{BASE}/{row.id}/results",

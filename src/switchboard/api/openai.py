@@ -11,6 +11,7 @@ from switchboard.api import openai_batches
 from switchboard.api.bounds import Bounds, affinity
 from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.exchange import Exchange
+from switchboard.api.message_batches import check_request
 from switchboard.api.report import served_headers
 from switchboard.api.streaming import serve_stream
 from switchboard.api.surface import Handler, Parts, Route, Surface
@@ -26,7 +27,7 @@ from switchboard.dialects.openai_chat.request import (
 )
 from switchboard.dialects.openai_chat.response import encode_response
 from switchboard.dialects.openai_chat.stream import StreamEncoder
-from switchboard.errors import GatewayError, InvalidRequest
+from switchboard.errors import GatewayError
 from switchboard.ids import completion_id
 from switchboard.kinds import Dialect, Endpoint, ProviderKind
 from switchboard.service import Completed, Gateway, Inbound, Inlet
@@ -137,10 +138,7 @@ class ModelsHandler:
 
 def _batch_check(body: bytes, bounds: Bounds) -> None:
     head = decode_head(body)
-    bounds.check(head.messages, head.tools)
-    if head.stream:
-        raise InvalidRequest("stream: a batch's requests do not stream", param="stream")
-    decode_request(body)  # judged whole now: a batch is refused at once, not request by request
+    check_request(head.messages, head.tools, head.stream, lambda: decode_request(body), bounds)
 
 
 def _batch_inbound(body: bytes, principal: Principal, discount: float) -> Inbound:

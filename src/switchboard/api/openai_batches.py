@@ -14,7 +14,7 @@ import orjson
 
 from switchboard.api.bounds import Bounds
 from switchboard.api.exchange import Exchange
-from switchboard.api.message_batches import checked
+from switchboard.api.message_batches import checked, state
 from switchboard.api.multipart import form_fields
 from switchboard.api.surface import Parts, Route, SuffixRoute
 from switchboard.batches.runtime import Batches
@@ -48,14 +48,7 @@ _decode_create = msgspec.json.Decoder(_CreateBatch).decode
 
 def describe(row: BatchRow) -> dict[str, object]:
     return batch_object(
-        batch_id=row.id,
-        status=row.status,
-        counts=row.counts,
-        total=row.total,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        ended_at=row.ended_at,
-        cancel_initiated_at=row.cancel_initiated_at,
+        **state(row),
         input_file_id=row.input_file_id,
         output_file_id=row.output_file_id,
         error_file_id=row.error_file_id,
