@@ -26,6 +26,7 @@ pytestmark = pytest.mark.e2e
 
 OTHER = "sk-batches-other"
 MAX_REQUESTS = 20
+MAX_BYTES = 64 * 1024
 DISCOUNT = 0.5
 
 
@@ -37,7 +38,11 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def gw(upstream: ScriptedUpstream, db: Path) -> Iterator[GatewayProcess]:
     config = gateway_config(
-        f"sqlite:///{db}", upstream, max_requests=MAX_REQUESTS, discount=DISCOUNT
+        f"sqlite:///{db}",
+        upstream,
+        max_requests=MAX_REQUESTS,
+        max_bytes=MAX_BYTES,
+        discount=DISCOUNT,
     )
     config["keys"] = [{"name": "other", "key": OTHER}]
     with GatewayProcess(config) as gateway:
@@ -186,6 +191,17 @@ def test_a_bad_batch_is_a_400_naming_the_field(
     assert_envelope(reply, 400, "invalid_request_error")
     message = reply.json()["error"]["message"]
     assert message.startswith(param), message
+
+
+def test_a_batch_over_max_bytes_is_a_413(gw: GatewayProcess) -> None:
+    big = batch_request("big", "big")
+    big["params"]["messages"] = [{"role": "user", "content": "x" * MAX_BYTES}]
+    reply = httpx.post(
+        gw.url + "/v1/messages/batches",
+        json={"requests": [big]},
+        headers={"x-api-key": MASTER, "anthropic-version": "2023-06-01"},
+    )
+    assert_envelope(reply, 413, "request_too_large", f"{MAX_BYTES}-byte limit")
 
 
 def test_ledger_rows_are_marked_and_discounted(gw: GatewayProcess, db: Path) -> None:
