@@ -119,6 +119,7 @@ class UsageRow:
             and len(self.upstream_model) <= 200
             and (self.error_type is None or len(self.error_type) <= 64)
             and (self.dropped is None or len(self.dropped) <= 2048)
+            and (self.batch_id is None or len(self.batch_id) <= 64)
             and (
                 self.request_id
                 + self.key_id
@@ -128,6 +129,7 @@ class UsageRow:
                 + self.upstream_model
                 + (self.error_type or "")
                 + (self.dropped or "")
+                + (self.batch_id or "")
             ).isprintable()
             and 0 <= self.input_tokens <= INT32
             and 0 <= self.output_tokens <= INT32
@@ -152,6 +154,8 @@ class UsageRow:
             self.error_type = bounded(self.error_type, 64)
         if self.dropped is not None:
             self.dropped = bounded(self.dropped, 2048)
+        if self.batch_id is not None:
+            self.batch_id = bounded(self.batch_id, 64)
         self.input_tokens = _clamp(self.input_tokens, INT32)
         self.output_tokens = _clamp(self.output_tokens, INT32)
         self.cache_read_tokens = _clamp(self.cache_read_tokens, INT32)
