@@ -140,3 +140,25 @@ def test_what_has_not_run_when_a_batch_expires_is_expired(
     seen = markers(upstream)
     for marker, outcome in results.items():
         assert seen[marker] == (1 if outcome == "succeeded" else 0), (marker, outcome)
+
+
+def test_requests_the_keys_rate_limit_refuses_wait_and_run(
+    tmp_path: Path, upstream: ScriptedUpstream
+) -> None:
+    """A key allowed one request at a time, a batch running four at once: the three the limit
+    refuses are put back and run later, none errored, each sent once."""
+    config = gateway_config(f"sqlite:///{tmp_path / 'switchboard.db'}", upstream, per_batch=4)
+    with GatewayProcess(config) as gw:
+        made = httpx.post(
+            gw.url + "/admin/keys",
+            headers={"authorization": f"Bearer {MASTER}"},
+            json={"name": "one-at-a-time", "max_concurrent": 1},
+        )
+        assert made.status_code == 201, made.text
+        c = anthropic.Anthropic(base_url=gw.url, api_key=made.json()["key"], max_retries=0)
+        mine = [f"limited{i}" for i in range(6)]
+        batch = c.messages.batches.create(requests=[batch_request(m, m) for m in mine])
+        done = wait_ended(c, batch.id, timeout=30)
+    assert done.request_counts.succeeded == len(mine)
+    seen = markers(upstream)
+    assert {m: seen[m] for m in mine} == dict.fromkeys(mine, 1)
