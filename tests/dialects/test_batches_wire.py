@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 import pytest
@@ -49,7 +50,7 @@ def test_params_are_kept_as_sent() -> None:
 
 
 def test_counts_are_processing_until_the_batch_ends() -> None:
-    common = {
+    common: dict[str, Any] = {
         "batch_id": "msgbatch_1",
         "counts": COUNTS,
         "total": 4,
