@@ -1,11 +1,10 @@
 """A gateway with batches on, against the marker-echoing upstream (upstream.py), on SQLite or
-PostgreSQL (a fresh database per test, as tests/tenancy does)."""
+PostgreSQL (`database_url`: a fresh database per test, tests/tenancy's fixture)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -13,9 +12,8 @@ import pytest
 from anthropic.types.messages import MessageBatch
 from anthropic.types.messages.batch_create_params import Request
 
-from tests.support.gateway import GatewayProcess
 from tests.support.mock_upstream import ScriptedUpstream
-from tests.tenancy.services import postgres_database
+from tests.tenancy.conftest import database_url  # noqa: F401 - each test on both databases
 
 from .upstream import new_upstream
 
@@ -80,22 +78,3 @@ def gateway_config(database: str, upstream: ScriptedUpstream, **batches: Any) ->
 def upstream() -> Iterator[ScriptedUpstream]:
     with new_upstream() as up:
         yield up
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'switchboard.db'}"
-        return
-    with postgres_database() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def gateway(
-    upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[GatewayProcess]:
-    """One gateway on SQLite shared by a module's SDK tests."""
-    db = tmp_path_factory.mktemp("batches") / "switchboard.db"
-    with GatewayProcess(gateway_config(f"sqlite:///{db}", upstream)) as gw:
-        yield gw

@@ -24,12 +24,21 @@ pytestmark = pytest.mark.e2e
 PER_BATCH = 2
 
 
+def key_client(gw: GatewayProcess, **key: object) -> anthropic.Anthropic:
+    """A client with a new database key of these settings (made through the admin API)."""
+    made = httpx.post(
+        gw.url + "/admin/keys", headers={"authorization": f"Bearer {MASTER}"}, json=key
+    )
+    assert made.status_code == 201, made.text
+    return anthropic.Anthropic(base_url=gw.url, api_key=made.json()["key"], max_retries=0)
+
+
 def test_a_killed_gateway_resumes_and_runs_nothing_twice(
-    database: str, upstream: ScriptedUpstream
+    database_url: str, upstream: ScriptedUpstream
 ) -> None:
-    config = gateway_config(database, upstream, per_batch=PER_BATCH)
+    config = gateway_config(database_url, upstream, per_batch=PER_BATCH)
     names = [f"slowrestart{i}" for i in range(6)]
-    mine = {f"{n}-{database[:6]}" for n in names}
+    mine = {f"{n}-{database_url[:6]}" for n in names}
     first = GatewayProcess(config).start()
     try:
         c = anthropic.Anthropic(base_url=first.url, api_key=MASTER, max_retries=0)
@@ -60,22 +69,16 @@ def test_a_killed_gateway_resumes_and_runs_nothing_twice(
     assert all(seen[m] in (1, 2) for m in mine)  # once, or again if it was cut by the kill
 
 
-def test_the_budget_holds_for_batch_requests(database: str, upstream: ScriptedUpstream) -> None:
+def test_the_budget_holds_for_batch_requests(database_url: str, upstream: ScriptedUpstream) -> None:
     # One at a time, so each request is admitted against what the ones before it spent. Dear
     # enough that a few exhaust the budget: each reserves its worst case (its estimate and
     # max_tokens at the full price) and is charged half of what it used.
-    config = gateway_config(database, upstream, per_batch=1)
+    config = gateway_config(database_url, upstream, per_batch=1)
     for model in config["models"]:
         model["pricing"] = {"input": 3000.0, "output": 15000.0}
     with GatewayProcess(config) as gw:
-        made = httpx.post(
-            gw.url + "/admin/keys",
-            headers={"authorization": f"Bearer {MASTER}"},
-            json={"name": "thrifty", "budget_usd": 0.35, "budget_period": "total"},
-        )
-        assert made.status_code == 201, made.text
-        c = anthropic.Anthropic(base_url=gw.url, api_key=made.json()["key"], max_retries=0)
-        tag = database[:6]
+        c = key_client(gw, name="thrifty", budget_usd=0.35, budget_period="total")
+        tag = database_url[:6]
         mine = [f"budget{i}-{tag}" for i in range(8)]
         batch = c.messages.batches.create(
             requests=[batch_request(m, m, max_tokens=10) for m in mine]
@@ -149,13 +152,7 @@ def test_requests_the_keys_rate_limit_refuses_wait_and_run(
     refuses are put back and run later, none errored, each sent once."""
     config = gateway_config(f"sqlite:///{tmp_path / 'switchboard.db'}", upstream, per_batch=4)
     with GatewayProcess(config) as gw:
-        made = httpx.post(
-            gw.url + "/admin/keys",
-            headers={"authorization": f"Bearer {MASTER}"},
-            json={"name": "one-at-a-time", "max_concurrent": 1},
-        )
-        assert made.status_code == 201, made.text
-        c = anthropic.Anthropic(base_url=gw.url, api_key=made.json()["key"], max_retries=0)
+        c = key_client(gw, name="one-at-a-time", max_concurrent=1)
         mine = [f"limited{i}" for i in range(6)]
         batch = c.messages.batches.create(requests=[batch_request(m, m) for m in mine])
         done = wait_ended(c, batch.id, timeout=30)
