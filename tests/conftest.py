@@ -16,6 +16,7 @@ import pytest
 TESTS = Path(__file__).parent
 E2E_DIRS = frozenset(
     {
+        "batches",
         "bedrock",
         "claude_code",
         "claude_code_wire",

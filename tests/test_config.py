@@ -207,3 +207,22 @@ def test_the_collector_credential_is_a_secret_the_redactor_masks() -> None:
     )
     masked = Redactor.of(config, "sk-master-key-000000").text("sent otlp-token-12345 upstream")
     assert "otlp-token-12345" not in masked
+
+
+def test_batches_settings_are_checked(tmp_path: Path) -> None:
+    from switchboard.config import ConfigError, load_config
+
+    good = tmp_path / "good.yaml"
+    good.write_text(
+        "batches: {discount: 0.25, per_batch: 2, poll_seconds: 0.05, lease_seconds: 1}\n"
+    )
+    loaded = load_config(good).batches
+    assert (loaded.discount, loaded.per_batch, loaded.expiry_hours) == (0.25, 2, 24.0)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("batches: {discount: 1.5, per_upstream: 0, lease_seconds: 0.1}\n")
+    with pytest.raises(ConfigError) as refused:
+        load_config(bad)
+    text = str(refused.value)
+    assert "batches.discount" in text
+    assert "batches.per_upstream" in text
+    assert "batches.lease_seconds" in text

@@ -116,7 +116,7 @@ def test_each_surface_route_resolves_to_its_envelope(tmp_path: Path) -> None:
         for suffix in surface.suffix_routes:
             for prefix in surface.prefixes:
                 assert (suffix.method, prefix + suffix.path) in {
-                    (m, p) for m, p, _ in app.suffix_routes
+                    (m, p) for m, p, _, _ in app.suffix_routes
                 }
                 # What a suffix route does not match still answers in its surface's envelope.
                 assert app._by_prefix(prefix + suffix.path + "x") == surface.dialect

@@ -19,6 +19,8 @@ from switchboard.api.inflight import InFlight
 from switchboard.api.metrics import MetricsHandler
 from switchboard.api.surface import Handler, Parts, SuffixHandler, Surface
 from switchboard.api.surfaces import SURFACES
+from switchboard.batches.principals import Principals
+from switchboard.batches.runtime import Batches
 from switchboard.capture.recorder import Capturer
 from switchboard.catalog import Catalog
 from switchboard.config import Config
@@ -41,6 +43,7 @@ from switchboard.routes import Routes
 from switchboard.service import Gateway
 from switchboard.signing import ThinkingSigner
 from switchboard.storage.activity import Activity
+from switchboard.storage.batches import BatchStore
 from switchboard.storage.captures import CaptureStore
 from switchboard.tenancy.auth import Authenticator
 from switchboard.tenancy.runtime import Tenancy
@@ -118,6 +121,15 @@ class App:
             captures=captures,
         )
         self.admin_views = AdminViewsHandler(auth, ops)
+        # Batches run on the same pipeline, as their keys, by a worker in this process.
+        self.batches = Batches(
+            config.batches,
+            BatchStore(self.tenancy.storage.engine),
+            self.gateway,
+            Principals(config, self.tenancy.storage.keys),
+            self.ledger,
+            {s.batch_api.name: s.batch_api for s in surfaces if s.batch_api is not None},
+        )
         self.console = Console(auth, ops, master_key)
         self.routes: dict[tuple[str, str], Handler] = {
             ("GET", "/health"): Health(lambda: self.ledger.accepting),
@@ -125,7 +137,7 @@ class App:
             ("GET", "/admin/channels"): ChannelsHandler(self.gateway.router, auth),
             ("GET", "/"): self.console.home,
         }
-        self.suffix_routes: list[tuple[str, str, SuffixHandler]] = []
+        self.suffix_routes: list[tuple[str, str, SuffixHandler, Dialect]] = []
         self.metered: set[str] = set()  # paths whose requests go in the usage ledger
         self.metered_under: list[tuple[str, Callable[[str], bool]]] = []  # and suffix routes'
         # Whose envelope a failure is answered in: by the path's surface (a dict lookup), else
@@ -135,7 +147,14 @@ class App:
         self.prefixes: list[tuple[str, Dialect]] = []
         self._mount(
             surfaces,
-            Parts(self.gateway, auth, Bounds.of(config.server), config, self.tenancy.storage),
+            Parts(
+                self.gateway,
+                auth,
+                Bounds.of(config.server),
+                config,
+                self.tenancy.storage,
+                self.batches,
+            ),
         )
 
     def _mount(self, surfaces: Sequence[Surface], parts: Parts) -> None:
@@ -161,7 +180,7 @@ class App:
                 retrieve = suffix.handler(parts)
                 for prefix in surface.prefixes:
                     under = prefix + suffix.path
-                    self.suffix_routes.append((suffix.method, under, retrieve))
+                    self.suffix_routes.append((suffix.method, under, retrieve, surface.dialect))
                     self.prefixes.append((under, surface.dialect))
                     if suffix.metered is not None:
                         self.metered_under.append((under, suffix.metered))
@@ -196,6 +215,7 @@ class App:
                 await self.http.start()
                 if self.capturer is not None:
                     self.capturer.start()
+                self.batches.start()
                 # What exists at start lives as long as the process: out of the cyclic
                 # collector's sight, a full collection scans only what requests allocate
                 # (with a 90 KB body, 11 ms per gen-2 pass before, under 1 ms after). And
@@ -212,6 +232,7 @@ class App:
                 if running:
                     await asyncio.wait(running, timeout=SHUTDOWN_WAIT)
                 self.in_flight.close()
+                await self.batches.stop()  # what it runs is put back for the next process
                 await self.http.close()
                 if self.capturer is not None:
                     await self.capturer.stop()
@@ -287,8 +308,9 @@ class App:
                 capturer.end(*captured, ex.record, ex.request_id, ex.status)
 
     async def _suffix_route(self, ex: Exchange, method: str, path: str) -> None:
-        for allowed, prefix, handler in self.suffix_routes:
+        for allowed, prefix, handler, dialect in self.suffix_routes:
             if path.startswith(prefix) and len(path) > len(prefix) and method == allowed:
+                ex.dialect = dialect  # a bare path's failures too, in the surface's envelope
                 await handler(ex, path.removeprefix(prefix))
                 return
         if any(p == path for _, p in self.routes):

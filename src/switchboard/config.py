@@ -302,6 +302,26 @@ class Responses(_Strict, frozen=True):
     retention_days: Annotated[float, msgspec.Meta(gt=0, le=3650)] = 30.0
 
 
+class Batches(_Strict, frozen=True):
+    """The Message Batches and OpenAI Batch APIs (docs/batches.md). Batch requests are billed
+    at `discount` off their model's price. Each gateway process runs at most `concurrency`
+    batch requests at once, `per_batch` of one batch and `per_upstream` on one provider. A
+    worker holds a request for `lease_seconds` (renewed while it runs), so a request of a
+    process that died is taken up by another after that long. `poll_seconds`: how often a
+    worker looks for work (tests set it low). A batch expires `expiry_hours` after it was
+    created: what has not run by then is `expired`."""
+
+    discount: float = 0.5
+    max_requests: int = 100_000
+    max_bytes: int = 256 * 1024 * 1024  # a create body, and an uploaded input file
+    concurrency: int = 16
+    per_batch: int = 4
+    per_upstream: int = 8
+    lease_seconds: float = 60.0
+    poll_seconds: float = 1.0
+    expiry_hours: float = 24.0
+
+
 def data_dir() -> Path:
     """Where Switchboard keeps its files when the config does not say: `$SWITCHBOARD_HOME`, else
     the user's data directory (`$XDG_DATA_HOME/switchboard`, `~/.local/share/switchboard`). One
@@ -336,6 +356,7 @@ class Config(_Strict, frozen=True):
     search: Search | None = None
     upstreams: Upstreams = Upstreams()
     responses: Responses = Responses()
+    batches: Batches = Batches()
     providers: list[ProviderConfig] = []
     keys: list[KeyConfig] = []
     models: list[ModelConfig] = []
@@ -682,6 +703,7 @@ def _check_numbers(config: Config, problems: Problems) -> None:
         for j, ch in enumerate(m.channels):
             if ch.weight < 1:
                 problems.add(f"models[{i}].channels[{j}].weight", "must be >= 1")
+    _check_batches(config.batches, problems)
     r, s = config.routing, config.server
     if r.max_attempts < 1:
         problems.add("routing.max_attempts", "must be at least 1")
@@ -717,3 +739,16 @@ def _check_capture(c: CaptureConfig, problems: Problems) -> None:
             re.compile(pattern)
         except re.error as exc:
             problems.add(f"capture.redact[{i}]", f"not a regular expression: {exc}")
+
+
+def _check_batches(b: Batches, problems: Problems) -> None:
+    if not 0 <= b.discount < 1:
+        problems.add("batches.discount", "must be in [0, 1) (the fraction taken off the price)")
+    for name in ("max_requests", "max_bytes", "concurrency", "per_batch", "per_upstream"):
+        if getattr(b, name) < 1:
+            problems.add(f"batches.{name}", "must be at least 1")
+    for name in ("lease_seconds", "poll_seconds", "expiry_hours"):
+        if not getattr(b, name) > 0:
+            problems.add(f"batches.{name}", "must be positive")
+    if b.lease_seconds < 3 * b.poll_seconds:
+        problems.add("batches.lease_seconds", "must be at least 3 times poll_seconds")

@@ -43,3 +43,11 @@ def response_id() -> str:
 def item_id(prefix: str) -> str:
     """A Responses output item's id: `msg_`, `fc_`, `rs_`..."""
     return f"{prefix}_" + _base62(40)
+
+
+def batch_id() -> str:
+    return "msgbatch_01" + _base62(22)
+
+
+def openai_batch_id() -> str:
+    return "batch_" + _base62(24)

@@ -48,6 +48,7 @@ class RequestRecord:
     error_type: str | None = None
     error: str | None = None  # the message, for the log only
     client_disconnected: bool = False
+    batch_id: str | None = None  # a batch's request, run by its worker (billed at a discount)
     # The pipeline's own: the uncalibrated input estimate (to calibrate against real usage)
     # and the key's rate-limit state (response headers).
     estimate: int = 0

@@ -29,6 +29,7 @@ from switchboard.servertools import ServerTools
 from switchboard.signing import ThinkingSigner
 from switchboard.tenancy.admission import UNPRICED, Admission, Ticket, output_limit
 from switchboard.tenancy.auth import Principal
+from switchboard.tenancy.usage import discounted
 from switchboard.tracing import NO_TRACING, Tracing
 from switchboard.upstreams.base import (
     Call,
@@ -84,6 +85,7 @@ class Inbound:
     # for thinking, and its tools' types and names (read only if a route tests them).
     thinking: bool = False
     tools: Callable[[], frozenset[str]] = frozenset
+    discount: float = 0.0  # the fraction of the price taken off (a batch's request)
     _request: ir.Request | None = None
 
     _documents_ready: bool = False
@@ -237,6 +239,9 @@ class Gateway:
                 )
             record.headers = ticket.headers
         ticket.search_nusd = self._server_tools.search_nusd
+        if inbound.discount:
+            # Reserved at the full price (the worst case), settled at the discounted one.
+            ticket.pricing = discounted(ticket.pricing, inbound.discount)
         return ticket
 
     def _output_limit(self, inbound: Inbound, entry: ModelEntry) -> int:

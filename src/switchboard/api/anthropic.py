@@ -7,15 +7,18 @@ from collections.abc import Callable, Mapping
 import orjson
 
 from switchboard import ir
+from switchboard.api import message_batches
 from switchboard.api.bounds import Bounds, affinity
 from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.exchange import Exchange
 from switchboard.api.identity import authenticate
+from switchboard.api.message_batches import check_request
 from switchboard.api.models import ModelsHandler
 from switchboard.api.report import served_headers
 from switchboard.api.session import session_of
 from switchboard.api.streaming import SSE_FRAMING, Framing, serve_stream
 from switchboard.api.surface import Route, SuffixRoute, Surface
+from switchboard.batches.dialect import BatchApi
 from switchboard.dialects.anthropic.errors import error_body, error_event
 from switchboard.dialects.anthropic.request import (
     decode_count_tokens,
@@ -29,7 +32,7 @@ from switchboard.dialects.anthropic.stream import StreamEncoder
 from switchboard.errors import GatewayError, InvalidRequest
 from switchboard.ids import message_id
 from switchboard.kinds import Dialect, Endpoint, ProviderKind
-from switchboard.service import Gateway, Inbound, Inlet
+from switchboard.service import Completed, Gateway, Inbound, Inlet
 from switchboard.tenancy.auth import Authenticator, Principal
 
 FORWARDED = ("anthropic-version", "anthropic-beta")
@@ -153,6 +156,41 @@ class CountTokensHandler:
             await count_tokens(ex, self._gateway, inbound)
 
 
+# -- its batch API (api/message_batches.py): each request of a batch is a Messages request.
+
+
+def _batch_check(body: bytes, bounds: Bounds) -> None:
+    head = decode_head(body)
+    if head.output_limit is None:
+        raise InvalidRequest("max_tokens: Field required", param="max_tokens")
+    check_request(head.messages, head.tools, head.stream, lambda: decode_request(body), bounds)
+
+
+def _batch_inbound(body: bytes, principal: Principal, discount: float) -> Inbound:
+    head = decode_head(body)
+    return Inbound(
+        inlet=INLET,
+        body=body,
+        model=head.model,
+        stream=False,
+        headers={},
+        decode=lambda: decode_request(body),
+        principal=principal,
+        max_tokens=head.output_limit,
+        discount=discount,
+    )
+
+
+def _batch_encode(done: Completed, inbound: Inbound) -> bytes:
+    if done.raw is not None:
+        return done.raw
+    assert done.response is not None
+    return encode_response(done.response, model=inbound.model, message_id=message_id())
+
+
+BATCH_API = BatchApi("anthropic", _batch_check, _batch_inbound, _batch_encode, error_body)
+
+
 def _claims(headers: Mapping[str, str]) -> bool:
     # Anthropic clients always send one of these; the shared `GET /v1/models` answers the
     # others in the OpenAI shape.
@@ -177,11 +215,14 @@ SURFACE = Surface(
             lambda p: CountTokensHandler(p.gateway, p.auth, p.bounds),
         ),
         Route("GET", "/v1/models", lambda p: ModelsHandler(p.gateway, p.auth).list),
+        *message_batches.ROUTES,
     ),
     suffix_routes=(
         SuffixRoute("GET", "/v1/models/", lambda p: ModelsHandler(p.gateway, p.auth).retrieve),
+        *message_batches.SUFFIX_ROUTES,
     ),
     error_body=error_body,
     error_event=error_event,
     claims=_claims,
+    batch_api=BATCH_API,
 )

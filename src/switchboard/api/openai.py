@@ -7,16 +7,20 @@ import time
 import orjson
 
 from switchboard import ir
+from switchboard.api import openai_batches
 from switchboard.api.bounds import Bounds, affinity
 from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.embeddings import EmbeddingsHandler
 from switchboard.api.exchange import Exchange
 from switchboard.api.identity import authenticate
+from switchboard.api.message_batches import check_request
 from switchboard.api.report import served_headers
 from switchboard.api.session import session_of
 from switchboard.api.streaming import serve_stream
 from switchboard.api.surface import Handler, Parts, Route, Surface
+from switchboard.batches.dialect import BatchApi
 from switchboard.catalog import Catalog
+from switchboard.dialects.openai_chat.batches import file_id, output_lines
 from switchboard.dialects.openai_chat.errors import error_body, error_event
 from switchboard.dialects.openai_chat.request import (
     DEFAULT_MAX_TOKENS,
@@ -31,8 +35,9 @@ from switchboard.dialects.openai_chat.stream import StreamEncoder
 from switchboard.errors import GatewayError
 from switchboard.ids import completion_id
 from switchboard.kinds import Dialect, Endpoint, ProviderKind
-from switchboard.service import Gateway, Inbound, Inlet
-from switchboard.tenancy.auth import Authenticator
+from switchboard.service import Completed, Gateway, Inbound, Inlet
+from switchboard.storage.batches import StoredResult
+from switchboard.tenancy.auth import Authenticator, Principal
 
 DIALECT = Dialect("openai")
 OFFERED = frozenset({Endpoint.OPENAI, Endpoint.EMBEDDINGS})  # what GET /v1/models lists
@@ -136,6 +141,59 @@ class ModelsHandler:
         await ex.respond(200, self._body)
 
 
+# -- its batch API (api/openai_batches.py): each request of a batch is a chat completion.
+
+
+def _batch_check(body: bytes, bounds: Bounds) -> None:
+    head = decode_head(body)
+    check_request(head.messages, head.tools, head.stream, lambda: decode_request(body), bounds)
+
+
+def _batch_inbound(body: bytes, principal: Principal, discount: float) -> Inbound:
+    head = decode_head(body)
+    return Inbound(
+        inlet=INLET,
+        body=body,
+        model=head.model,
+        stream=False,
+        headers={},
+        decode=lambda: decode_request(body),
+        principal=principal,
+        max_tokens=head.output_limit,
+        default_max_tokens=DEFAULT_MAX_TOKENS,
+        discount=discount,
+    )
+
+
+def _batch_encode(done: Completed, inbound: Inbound) -> bytes:
+    if done.raw is not None:
+        return done.raw
+    assert done.response is not None
+    payload, _ = encode_response(
+        done.response, model=inbound.model, completion_id=completion_id(), created=int(time.time())
+    )
+    return payload
+
+
+def _output_files(results: list[StoredResult]) -> list[tuple[str, str, bytes]]:
+    made = [
+        (
+            part,
+            file_id(),
+            output_lines(
+                ((r.custom_id, r.outcome, r.status, r.request_id, r.result) for r in results), part
+            ),
+        )
+        for part in ("output", "error")
+    ]
+    return [(part, fid, content) for part, fid, content in made if content]
+
+
+BATCH_API = BatchApi(
+    "openai", _batch_check, _batch_inbound, _batch_encode, error_body, _output_files
+)
+
+
 def _chat(parts: Parts) -> ChatCompletionsHandler:
     return ChatCompletionsHandler(parts.gateway, parts.auth, parts.bounds)
 
@@ -161,7 +219,10 @@ SURFACE = Surface(
         Route("POST", "/embeddings", _embeddings, metered=True),
         Route("GET", "/v1/models", _models),
         Route("GET", "/models", _models, prefixes=("/openai",)),
+        *openai_batches.ROUTES,
     ),
+    suffix_routes=openai_batches.SUFFIX_ROUTES,
     error_body=error_body,
     error_event=error_event,
+    batch_api=BATCH_API,
 )

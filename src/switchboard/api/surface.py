@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from switchboard.api.bounds import Bounds
 from switchboard.api.exchange import Exchange
+from switchboard.batches.dialect import BatchApi
+from switchboard.batches.runtime import Batches
 from switchboard.config import Config
 from switchboard.errors import GatewayError
 from switchboard.kinds import Dialect
@@ -35,6 +37,7 @@ class Parts:
     bounds: Bounds
     config: Config
     storage: Storage  # for surfaces that keep state (stored responses)
+    batches: Batches
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +78,5 @@ class Surface:
     # On a path two surfaces share, whether a request is this surface's, from its headers
     # (None: the surface that takes the rest).
     claims: Callable[[Mapping[str, str]], bool] | None = None
+    # Its batch API (batches/), if it has one: what the batch worker runs its requests by.
+    batch_api: BatchApi | None = None

@@ -87,6 +87,7 @@ usage = Table(
     Column("web_fetch_requests", Integer, nullable=False, server_default="0"),
     Column("session", String(64), nullable=True),  # the client's session (migration 0005)
     Column("team_id", String(64), nullable=True),  # the key's team then (migration 0005_teams)
+    Column("batch_id", String(64), nullable=True),  # a batch's request (migration 0005_batches)
     Index("ix_usage_key_at", "key_id", "at"),
     Index("ix_usage_at", "at"),
     Index("ux_usage_request_id", "request_id", unique=True),
@@ -120,4 +121,64 @@ responses = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("conversation", Text, nullable=False),  # its items, JSON
     Index("ix_responses_expires_at", "expires_at"),
+)
+
+# Batches (migration 0005_batches; batches/ and storage/batches.py). A batch's requests are rows
+# of their own: a worker claims some with a lease, and a request's stored outcome is final.
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("key_id", String(64), nullable=False),  # only this key sees it
+    Column("api", String(16), nullable=False),  # whose API made it: anthropic, openai
+    Column("status", String(16), nullable=False),  # in_progress, canceling, ended
+    Column("total", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("cancel_initiated_at", DateTime(timezone=True), nullable=True),
+    # The OpenAI Batch API's: its input file, endpoint and metadata, and its output files.
+    Column("input_file_id", String(64), nullable=True),
+    Column("endpoint", String(64), nullable=True),
+    Column("metadata", Text, nullable=True),
+    Column("output_file_id", String(64), nullable=True),
+    Column("error_file_id", String(64), nullable=True),
+    Index("ix_batches_key_created", "key_id", "created_at"),
+    Index("ix_batches_status", "status"),
+)
+
+batch_requests = Table(
+    "batch_requests",
+    metadata,
+    Column("id", _RowId, primary_key=True, autoincrement=True),
+    Column("batch_id", String(64), nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("custom_id", String(64), nullable=False),
+    Column("params", LargeBinary, nullable=False),  # the request body, as the client sent it
+    # NULL until the request has an outcome: succeeded, errored, canceled, expired.
+    Column("outcome", String(16), nullable=True),
+    Column("status", Integer, nullable=True),  # the HTTP status it would have had
+    Column("request_id", String(64), nullable=True),
+    Column("result", LargeBinary, nullable=True),  # the reply or error body, in the API's shape
+    # Who runs it and until when (renewed while it runs); a lease with no owner is a request
+    # put back until then (the key's rate limit said to wait).
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Index("ux_batch_requests_batch_idx", "batch_id", "idx", unique=True),
+    Index("ix_batch_requests_batch_outcome", "batch_id", "outcome"),
+)
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("key_id", String(64), nullable=False),
+    Column("purpose", String(32), nullable=False),  # batch, batch_output
+    Column("filename", String(255), nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("content", LargeBinary, nullable=True),  # NULL: a batch's output, made when read
+    Column("batch_id", String(64), nullable=True),
+    Column("part", String(8), nullable=True),  # output, error
+    Index("ix_files_key_created", "key_id", "created_at"),
 )

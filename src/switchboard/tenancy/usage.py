@@ -26,6 +26,17 @@ def cost_nusd(pricing: Pricing, usage: ir.Usage) -> int:
     return math.ceil(round(nano, 6))
 
 
+def discounted(pricing: Pricing, discount: float) -> Pricing:
+    """The prices with `discount` (a fraction) taken off: what batch requests are billed."""
+    keep = 1.0 - discount
+    return Pricing(
+        input=pricing.input * keep,
+        output=pricing.output * keep,
+        cache_read=pricing.cache_read * keep,
+        cache_write=pricing.cache_write * keep,
+    )
+
+
 def worst_case_nusd(pricing: Pricing, input_estimate: int, max_tokens: int) -> int:
     """What a request may cost at most: its whole input at the dearest input price, and every
     output token it is allowed."""
@@ -46,6 +57,7 @@ TEXT_LIMITS = {
     "dropped": 2048,
     "session": 64,
     "team_id": 64,
+    "batch_id": 64,
 }
 NO_USAGE = ir.Usage()
 INT32 = 2**31 - 1
@@ -102,6 +114,7 @@ class UsageRow:
     # The client's session (Claude Code's), already validated (api/session.py); None: none.
     session: str | None = None
     team_id: str | None = None  # the key's team, charged with it (None: none)
+    batch_id: str | None = None  # the batch it was a request of (ids are the gateway's own)
 
     def __post_init__(self) -> None:
         # The usual row passes one check (inline: this runs once per request).
@@ -116,6 +129,7 @@ class UsageRow:
             and (self.dropped is None or len(self.dropped) <= 2048)
             and (self.session is None or len(self.session) <= 64)
             and (self.team_id is None or len(self.team_id) <= 64)
+            and (self.batch_id is None or len(self.batch_id) <= 64)
             and (
                 self.request_id
                 + self.key_id
@@ -127,6 +141,7 @@ class UsageRow:
                 + (self.dropped or "")
                 + (self.session or "")
                 + (self.team_id or "")
+                + (self.batch_id or "")
             ).isprintable()
             and 0 <= self.input_tokens <= INT32
             and 0 <= self.output_tokens <= INT32
@@ -157,6 +172,8 @@ class UsageRow:
             self.session = bounded(self.session, 64)
         if self.team_id is not None:
             self.team_id = bounded(self.team_id, 64)
+        if self.batch_id is not None:
+            self.batch_id = bounded(self.batch_id, 64)
         self.input_tokens = _clamp(self.input_tokens, INT32)
         self.output_tokens = _clamp(self.output_tokens, INT32)
         self.cache_read_tokens = _clamp(self.cache_read_tokens, INT32)
@@ -216,4 +233,5 @@ def ledger_row(
         web_fetch_requests=usage.web_fetch_requests,
         session=record.session,
         team_id=record.team_id,
+        batch_id=record.batch_id,
     )

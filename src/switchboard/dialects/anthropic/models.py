@@ -17,11 +17,12 @@ def _supported(flag: bool) -> dict[str, bool]:
     return _YES if flag else _NO
 
 
-# What the gateway itself cannot offer whatever the model: the Batch API, citations, context
-# management, effort levels, server tools and structured outputs are not translated (a
-# pass-through upstream may still honour them; the gateway does not promise it).
+# What the gateway offers or not whatever the model: the Message Batches API runs every model
+# (docs/batches.md); citations, context management, effort levels, server tools and structured
+# outputs are not translated (a pass-through upstream may still honour them; the gateway does
+# not promise it).
 _NOT_OFFERED: dict[str, Any] = {
-    "batch": _NO,
+    "batch": _YES,
     "citations": _NO,
     "code_execution": _NO,
     "context_management": {
