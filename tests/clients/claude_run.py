@@ -23,21 +23,22 @@ class ClaudeRun:
 
 def run_claude(
     claude: Path,
-    base_url: str,
+    base_url: str | None,
     prompt: str,
     tmp_path: Path,
     *args: str,
     env: dict[str, str] | None = None,
     stream_json: bool = False,
 ) -> ClaudeRun:
-    assert base_url.startswith("http://127.0.0.1:")  # never anywhere else
+    """`base_url`: ANTHROPIC_BASE_URL (None: `env` names the gateway another way, as the
+    Bedrock and Vertex modes' variables do). Every *_BASE_URL must be on loopback."""
     home, work = tmp_path / "home", tmp_path / "work"
     home.mkdir(exist_ok=True)
     work.mkdir(exist_ok=True)
     environment = {
         "PATH": os.environ["PATH"],
         "HOME": str(home),
-        "ANTHROPIC_BASE_URL": base_url,
+        **({"ANTHROPIC_BASE_URL": base_url} if base_url is not None else {}),
         "ANTHROPIC_AUTH_TOKEN": MASTER_KEY,
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         "DISABLE_TELEMETRY": "1",
@@ -45,6 +46,10 @@ def run_claude(
         "CLAUDE_CODE_MAX_RETRIES": "1",
         **(env or {}),
     }
+    urls = [v for k, v in environment.items() if k.endswith("_BASE_URL")]
+    assert urls, "no gateway URL for Claude Code"
+    for url in urls:
+        assert url.startswith("http://127.0.0.1:"), url  # never anywhere else
     output = (
         ["--output-format", "stream-json", "--verbose"]
         if stream_json
@@ -64,3 +69,16 @@ def run_claude(
         return ClaudeRun(json.loads(result.stdout), [], home)
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     return ClaudeRun(next(x for x in lines if x.get("type") == "result"), lines, home)
+
+
+def write_file(claude: Path, tmp_path: Path, env: dict[str, str]) -> tuple[Path, dict[str, Any]]:
+    """Ask Claude Code (`env` naming the gateway) to create a file; the file's path and Claude
+    Code's report, after asserting it succeeded in two turns (the agent upstreams' script)."""
+    target = tmp_path / "work" / "hello.txt"
+    prompt = f"Create the file SBFILE:{target} with a greeting."
+    report = run_claude(claude, None, prompt, tmp_path, "--allowedTools", "Write", env=env).report
+    assert report["subtype"] == "success"
+    assert report["result"] == "I created the file."
+    assert report["num_turns"] == 2
+    assert report["usage"]["output_tokens"] > 0  # real usage reached Claude Code
+    return target, report

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from tests.clients.agent_upstream import FILE_CONTENT, FILE_MARK
-from tests.clients.claude_code import write_file
+from tests.clients.claude_run import write_file
 from tests.clients.conftest import MASTER_KEY
 from tests.support.anthropic_wire import ToolUseBlock
 from tests.support.bedrock_upstream import ACCESS_KEY, REGION, SECRET_KEY, BedrockServer
@@ -105,7 +105,7 @@ def test_claude_code_through_a_bedrock_upstream(
         "ANTHROPIC_AUTH_TOKEN": MASTER_KEY,
     }
     before = len(bedrock.received)
-    target, _ = write_file(node_modules, tmp_path, env)
+    target, _ = write_file(node_modules / ".bin" / "claude", tmp_path, env)
     assert target.read_text() == FILE_CONTENT
     assert bedrock.refused == 0  # every request carried a valid SigV4 signature
     calls = [r for r in bedrock.received[before:] if isinstance(r.json, dict)]

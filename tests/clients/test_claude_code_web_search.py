@@ -5,11 +5,10 @@ model until it answers; Claude Code gives the main loop the result."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from tests.clients.claude_run import run_claude
 from tests.clients.conftest import MASTER_KEY
-from tests.clients.headless import run_claude
 from tests.servertools.scripted import (  # noqa: F401 - fixtures
     engine_fixture,
     upstream_fixture,
@@ -35,20 +34,14 @@ def test_claude_code_web_search_answered_through_the_emulation(
             }
         ],
     }
-    home = tmp_path / "home"
-    home.mkdir()
     with GatewayProcess(config) as gw:
-        result = run_claude(
-            node_modules,
-            gw.url,
+        report = run_claude(
+            node_modules / ".bin" / "claude",
+            gw.url + "/anthropic",
             "SBSEARCH: look up the switchboard gateway on the web.",
-            cwd=tmp_path,
-            home=home,
-            allowed_tools="WebSearch",
-            timeout=120,
-        )
-    assert result.returncode == 0, result.stdout + result.stderr
-    report = json.loads(result.stdout)
+            tmp_path,
+            *("--allowedTools", "WebSearch"),
+        ).report
     assert report["subtype"] == "success", report
     # The main loop's answer names the page the emulated search found.
     assert report["result"] == "Answer from https://docs.example.org/gateway", report

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.clients.agent_upstream import FILE_CONTENT, GEMINI_SIGNATURE, AgentUpstream
-from tests.clients.claude_code import write_file
-from tests.clients.claude_run import run_claude
+from tests.clients.claude_run import run_claude, write_file
 from tests.clients.conftest import MASTER_KEY
 from tests.support.gateway import GatewayProcess
 
@@ -168,7 +167,9 @@ def test_claude_code_in_cloud_mode_writes_a_file(
     assert agent_gateway.url.startswith("http://127.0.0.1:")  # never anywhere else
     env = {k: v.format(url=agent_gateway.url) for k, v in CLOUD_MODES[mode].items()}
     before = len(agent_upstream.received)
-    target, _ = write_file(node_modules, tmp_path, {"ANTHROPIC_AUTH_TOKEN": MASTER_KEY, **env})
+    target, _ = write_file(
+        node_modules / ".bin" / "claude", tmp_path, {"ANTHROPIC_AUTH_TOKEN": MASTER_KEY, **env}
+    )
     assert target.read_text() == FILE_CONTENT
     final = agent_upstream.received[before:][-1]
     assert [m["role"] for m in final["messages"]][-2:] == ["assistant", "tool"]
