@@ -4,6 +4,7 @@ production settings, and is pinned to the gateway core."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import subprocess
 from collections.abc import Callable
@@ -67,11 +68,11 @@ class SwitchboardSetup:
     key_options: list[str]
 
 
-def switchboard_setup(ctx: Context) -> SwitchboardSetup:
+def switchboard_setup(ctx: Context, db: str = "switchboard.db") -> SwitchboardSetup:
     up = ctx.upstream_port
     config = {
         "master_key": "sk-bench",
-        "database": f"sqlite:///{ctx.workdir / 'switchboard.db'}",
+        "database": f"sqlite:///{ctx.workdir / db}",
         "providers": [
             {"name": "up", "kind": "openai", "base_url": f"http://127.0.0.1:{up}/v1"},
             {"name": "upa", "kind": "anthropic", "base_url": f"http://127.0.0.1:{up}"},
@@ -98,11 +99,21 @@ def switchboard_setup(ctx: Context) -> SwitchboardSetup:
 PRICING = {"input": 3.0, "output": 15.0, "cache_read": 0.3}
 
 
-def create_key(ctx: Context, setup: SwitchboardSetup, config: Path) -> str:
-    """A database key with the setup's limits (`switchboard keys create`); its secret."""
+def create_key(
+    ctx: Context, setup: SwitchboardSetup, config: Path, env: dict[str, str] | None = None
+) -> str:
+    """A database key with the setup's limits (`switchboard keys create`); its secret. `env`:
+    the gateway's own environment, so the CLI of the same revision migrates the database."""
     cmd = [str(ctx.venv_python), "-m", "switchboard", "keys", "create", "--config", str(config)]
     cmd += ["--name", "bench", *setup.key_options, "--json"]
-    out = subprocess.run(cmd, check=True, timeout=60, cwd=ctx.workdir, capture_output=True)
+    out = subprocess.run(
+        cmd,
+        check=True,
+        timeout=60,
+        cwd=ctx.workdir,
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+    )
     key: str = orjson.loads(out.stdout)["key"]
     return key
 
@@ -131,12 +142,16 @@ def _git_version() -> str:
 def start_switchboard(
     ctx: Context, workers: int = 1, *, src: Path | None = None, name: str = ""
 ) -> Running:
-    """`src`: run Switchboard from this source tree instead of the installed one (A/B runs)."""
-    setup = switchboard_setup(ctx)
+    """`src`: run Switchboard from this source tree instead of the installed one (A/B runs).
+    Such a run gets a database of its own, made by its own CLI: a shared one would carry the
+    newer revision's migrations, which an older revision refuses to start on (uvicorn's exit 3:
+    Alembic cannot find the database's revision)."""
     name = name or ("switchboard" if workers == 1 else f"switchboard-w{workers}")
+    setup = switchboard_setup(ctx, f"{name}.db" if src is not None else "switchboard.db")
     path = ctx.workdir / f"{name}.yaml"
     path.write_text(yaml.safe_dump(setup.config, sort_keys=False))
-    api_key = create_key(ctx, setup, path)
+    env = {"PYTHONPATH": str(src)} if src is not None else None
+    api_key = create_key(ctx, setup, path, env)
     port = free_port()
     cmd = [str(ctx.venv_python), "-m", "switchboard", "serve", "--config", str(path)]
     cmd += ["--host", "127.0.0.1", "--port", str(port)]
@@ -144,7 +159,6 @@ def start_switchboard(
     if workers > 1:
         cmd += ["--workers", str(workers)]
         cpus = f"{GATEWAY_CPUS},{RIG_CPUS}"
-    env = {"PYTHONPATH": str(src)} if src is not None else None
     proc = Proc(name, cmd, cpus=cpus, log=ctx.workdir / f"{name}.log", cwd=ctx.workdir, env=env)
     wait_port(port, 30, proc.popen)
     label = "Switchboard" if workers == 1 else f"Switchboard, {workers} workers"
