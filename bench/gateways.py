@@ -140,9 +140,16 @@ def _git_version() -> str:
 
 
 def start_switchboard(
-    ctx: Context, workers: int = 1, *, src: Path | None = None, name: str = ""
+    ctx: Context,
+    workers: int = 1,
+    *,
+    src: Path | None = None,
+    name: str = "",
+    prefix: list[str] | None = None,
+    start_timeout: float = 30,
 ) -> Running:
     """`src`: run Switchboard from this source tree instead of the installed one (A/B runs).
+    `prefix`: a command it runs under (`bench/run instr`: Valgrind).
     Such a run gets a database of its own, made by its own CLI: a shared one would carry the
     newer revision's migrations, which an older revision refuses to start on (uvicorn's exit 3:
     Alembic cannot find the database's revision)."""
@@ -153,14 +160,14 @@ def start_switchboard(
     env = {"PYTHONPATH": str(src)} if src is not None else None
     api_key = create_key(ctx, setup, path, env)
     port = free_port()
-    cmd = [str(ctx.venv_python), "-m", "switchboard", "serve", "--config", str(path)]
-    cmd += ["--host", "127.0.0.1", "--port", str(port)]
+    cmd = [*(prefix or []), str(ctx.venv_python), "-m", "switchboard", "serve"]
+    cmd += ["--config", str(path), "--host", "127.0.0.1", "--port", str(port)]
     cpus = GATEWAY_CPUS
     if workers > 1:
         cmd += ["--workers", str(workers)]
         cpus = f"{GATEWAY_CPUS},{RIG_CPUS}"
     proc = Proc(name, cmd, cpus=cpus, log=ctx.workdir / f"{name}.log", cwd=ctx.workdir, env=env)
-    wait_port(port, 30, proc.popen)
+    wait_port(port, start_timeout, proc.popen)
     label = "Switchboard" if workers == 1 else f"Switchboard, {workers} workers"
     running = Running(
         name,
