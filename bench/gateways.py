@@ -17,6 +17,7 @@ import yaml
 
 from bench import install
 from bench.procs import Proc, free_port, wait_port
+from bench.replies import UPSTREAM_MODEL
 
 REPO = install.REPO
 GATEWAY_CPUS = "0"
@@ -35,6 +36,9 @@ class Running:
     model: str = "bench-model"
     passthrough_model: str | None = None  # a model served by an Anthropic-kind upstream
     tools: bool = True  # translates tool calls (the floor does not: text only)
+    # The provider lanes: lane name -> (the model served through it, the upstream route a
+    # direct request takes for the same reply).
+    lanes: dict[str, tuple[str, str]] = field(default_factory=dict)
     cpus: str = GATEWAY_CPUS
     version: str = ""
     notes: list[str] = field(default_factory=list)
@@ -43,6 +47,9 @@ class Running:
     def target(self, *, passthrough: bool = False) -> dict[str, Any]:
         model = self.passthrough_model if passthrough else self.model
         return {"port": self.port, "headers": self.headers, "model": model}
+
+    def lane_target(self, lane: str) -> dict[str, Any]:
+        return {"port": self.port, "headers": self.headers, "model": self.lanes[lane][0]}
 
 
 @dataclass(slots=True)
@@ -68,9 +75,54 @@ class SwitchboardSetup:
     key_options: list[str]
 
 
-def switchboard_setup(ctx: Context, db: str = "switchboard.db") -> SwitchboardSetup:
+# The provider lanes (`--scenarios providers`): a Gemini API provider and Bedrock's InvokeModel
+# for Claude, both at the scripted upstream (loopback; the AWS key is a dummy the upstream does
+# not check). Lane -> (model, the upstream route of the same reply, for the direct baseline).
+LANES = {
+    "gemini": ("bench-gemini", f"/v1beta/models/{UPSTREAM_MODEL}:generateContent"),
+    "bedrock": ("bench-bedrock", f"/model/anthropic.{UPSTREAM_MODEL}/invoke"),
+}
+
+
+def _lane_config(up: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    providers: list[dict[str, Any]] = [
+        {
+            "name": "upg",
+            "kind": "gemini",
+            "base_url": f"http://127.0.0.1:{up}/v1beta",
+            "api_key": "bench-gemini-key",
+        },
+        {
+            "name": "upb",
+            "kind": "bedrock",
+            "base_url": f"http://127.0.0.1:{up}",
+            "region": "us-east-1",
+            "aws_access_key_id": "AKIDBENCHBENCHBENCH",
+            "aws_secret_access_key": "bench-secret",
+        },
+    ]
+    models: list[dict[str, Any]] = [
+        {
+            "id": LANES["gemini"][0],
+            "channels": [{"provider": "upg", "model": UPSTREAM_MODEL}],
+            "pricing": PRICING,
+        },
+        {
+            "id": LANES["bedrock"][0],
+            "channels": [{"provider": "upb", "model": f"anthropic.{UPSTREAM_MODEL}"}],
+            "pricing": PRICING,
+        },
+    ]
+    return providers, models
+
+
+def switchboard_setup(
+    ctx: Context, db: str = "switchboard.db", *, lanes: bool = True
+) -> SwitchboardSetup:
+    """`lanes`: with the Gemini and Bedrock providers (left out for `ab` and `instr`, whose
+    older revisions may not know those kinds)."""
     up = ctx.upstream_port
-    config = {
+    config: dict[str, Any] = {
         "master_key": "sk-bench",
         "database": f"sqlite:///{ctx.workdir / db}",
         "providers": [
@@ -90,6 +142,10 @@ def switchboard_setup(ctx: Context, db: str = "switchboard.db") -> SwitchboardSe
             },
         ],
     }
+    if lanes:
+        more_providers, more_models = _lane_config(up)
+        config["providers"] += more_providers
+        config["models"] += more_models
     # Limits that never bind, within what a key may hold (a 32-bit column: issue 12's bounds).
     limits = ["--rpm", "100000000", "--tpm", "2000000000", "--max-concurrent", "1000000"]
     limits += ["--budget-usd", "1000000000", "--budget-period", "total"]
@@ -154,7 +210,10 @@ def start_switchboard(
     newer revision's migrations, which an older revision refuses to start on (uvicorn's exit 3:
     Alembic cannot find the database's revision)."""
     name = name or ("switchboard" if workers == 1 else f"switchboard-w{workers}")
-    setup = switchboard_setup(ctx, f"{name}.db" if src is not None else "switchboard.db")
+    if src is None:
+        setup = switchboard_setup(ctx)
+    else:
+        setup = switchboard_setup(ctx, f"{name}.db", lanes=False)
     path = ctx.workdir / f"{name}.yaml"
     path.write_text(yaml.safe_dump(setup.config, sort_keys=False))
     env = {"PYTHONPATH": str(src)} if src is not None else None
@@ -176,6 +235,7 @@ def start_switchboard(
         port,
         {"x-api-key": api_key},
         passthrough_model="bench-passthrough",
+        lanes=dict(LANES) if src is None else {},
         cpus=cpus,
         version=_git_version(),
     )
