@@ -19,15 +19,14 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 
-from bench import install
-from bench.ab import WORKTREE, export
-from bench.gateways import Context, start_switchboard, start_upstream
+from bench.ab import WORKTREE, export, rig
+from bench.gateways import Context, start_switchboard
 from bench.loadgen import Target, connect, exchange
-from bench.procs import wait_port
 
 
 def counters(pid: int) -> int:
@@ -93,6 +92,19 @@ def measure(ctx: Context, src: Path, name: str, args: argparse.Namespace) -> dic
     }
 
 
+Measure = Callable[[Context, Path, str, argparse.Namespace], dict[str, float]]
+
+
+def each_revision(kind: str, args: argparse.Namespace, measure: Measure) -> None:
+    """`measure` for each of `--revs`, one after the other; the summary as JSON."""
+    summary: dict[str, dict[str, float]] = {}
+    with rig(kind) as (ctx, _):
+        for i, rev in enumerate(args.revs.split(",")):
+            summary[rev] = measure(ctx, export(rev, ctx.cache), f"{kind}-{i}", args)
+            print(f"{rev}: {summary[rev]}", file=sys.stderr, flush=True)
+    print(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--revs", default=f"HEAD,{WORKTREE}", help="comma-separated git revisions")
@@ -101,22 +113,7 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--idle", type=float, default=5.0, help="seconds of idle counting")
-    args = p.parse_args()
-    cache = install.cache_dir()
-    python = Path(sys.executable)
-    workdir = cache / "runs" / f"instr-{int(time.time())}"
-    workdir.mkdir(parents=True)
-    upstream, port = start_upstream(python, workdir)
-    summary: dict[str, dict[str, float]] = {}
-    try:
-        wait_port(port, 20, upstream.popen)
-        ctx = Context(python, cache, workdir, port)
-        for i, rev in enumerate(args.revs.split(",")):
-            summary[rev] = measure(ctx, export(rev, cache), f"instr-{i}", args)
-            print(f"{rev}: {summary[rev]}", file=sys.stderr, flush=True)
-    finally:
-        upstream.stop()
-    print(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
+    each_revision("instr", p.parse_args(), measure)
 
 
 if __name__ == "__main__":

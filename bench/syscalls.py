@@ -12,18 +12,14 @@ import asyncio
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-import orjson
-
-from bench import install
-from bench.ab import WORKTREE, export
-from bench.gateways import Context, start_switchboard, start_upstream
-from bench.instr import send
+from bench.ab import WORKTREE
+from bench.gateways import Context, start_switchboard
+from bench.instr import each_revision, send
 from bench.loadgen import Target
-from bench.procs import TICK, wait_port
+from bench.procs import TICK
 
 _ROW = re.compile(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$")
 
@@ -83,22 +79,7 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=2000)
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--concurrency", type=int, default=32)
-    args = p.parse_args()
-    cache = install.cache_dir()
-    python = Path(sys.executable)
-    workdir = cache / "runs" / f"syscalls-{int(time.time())}"
-    workdir.mkdir(parents=True)
-    upstream, port = start_upstream(python, workdir)
-    summary: dict[str, dict[str, float]] = {}
-    try:
-        wait_port(port, 20, upstream.popen)
-        ctx = Context(python, cache, workdir, port)
-        for i, rev in enumerate(args.revs.split(",")):
-            summary[rev] = measure(ctx, export(rev, cache), f"syscalls-{i}", args)
-            print(f"{rev}: {summary[rev]}", file=sys.stderr, flush=True)
-    finally:
-        upstream.stop()
-    print(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
+    each_revision("syscalls", p.parse_args(), measure)
 
 
 if __name__ == "__main__":
