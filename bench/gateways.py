@@ -203,17 +203,24 @@ def start_switchboard(
     name: str = "",
     prefix: list[str] | None = None,
     start_timeout: float = 30,
+    traces: float | None = None,
 ) -> Running:
     """`src`: run Switchboard from this source tree instead of the installed one (A/B runs).
-    `prefix`: a command it runs under (`bench/run instr`: Valgrind).
     Such a run gets a database of its own, made by its own CLI: a shared one would carry the
     newer revision's migrations, which an older revision refuses to start on (uvicorn's exit 3:
-    Alembic cannot find the database's revision)."""
+    Alembic cannot find the database's revision). `prefix`: a command it runs under
+    (`bench/run instr`: Valgrind). `traces`: OpenTelemetry on, this share of requests sampled,
+    exported to the upstream's OTLP sink."""
     name = name or ("switchboard" if workers == 1 else f"switchboard-w{workers}")
     if src is None:
         setup = switchboard_setup(ctx)
     else:
         setup = switchboard_setup(ctx, f"{name}.db", lanes=False)
+    if traces is not None:
+        setup.config["telemetry"] = {
+            "otlp_endpoint": f"http://127.0.0.1:{ctx.upstream_port}/v1/traces",
+            "sample_ratio": traces,
+        }
     path = ctx.workdir / f"{name}.yaml"
     path.write_text(yaml.safe_dump(setup.config, sort_keys=False))
     env = {"PYTHONPATH": str(src)} if src is not None else None
@@ -228,6 +235,8 @@ def start_switchboard(
     proc = Proc(name, cmd, cpus=cpus, log=ctx.workdir / f"{name}.log", cwd=ctx.workdir, env=env)
     wait_port(port, start_timeout, proc.popen)
     label = "Switchboard" if workers == 1 else f"Switchboard, {workers} workers"
+    if traces is not None:
+        label += f", traces at {traces:.0%}"
     running = Running(
         name,
         label,
@@ -235,7 +244,7 @@ def start_switchboard(
         port,
         {"x-api-key": api_key},
         passthrough_model="bench-passthrough",
-        lanes=dict(LANES) if src is None else {},
+        lanes=dict(LANES) if src is None and name == "switchboard" else {},  # measured once
         cpus=cpus,
         version=_git_version(),
     )
@@ -394,6 +403,7 @@ STARTERS: dict[str, Callable[[Context], Running]] = {
     "floor": start_floor,
     "switchboard": start_switchboard,
     "switchboard-w2": lambda ctx: start_switchboard(ctx, workers=2),
+    "switchboard-otel": lambda ctx: start_switchboard(ctx, name="switchboard-otel", traces=0.1),
     "litellm": start_litellm,
     "ccr": start_ccr,
     "ccr-nolog": lambda ctx: start_ccr(ctx, log=False),

@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-ORDER = ("switchboard", "floor", "litellm", "ccr", "ccr-nolog", "switchboard-w2")
+ORDER = (
+    "switchboard",
+    "floor",
+    "litellm",
+    "ccr",
+    "ccr-nolog",
+    "switchboard-w2",
+    "switchboard-otel",
+)
 MiB = 1024 * 1024
 
 

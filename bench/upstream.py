@@ -50,6 +50,11 @@ class Replies:
         self.not_found = replies.error_response(404, "no such route")
 
 
+OTLP_ACCEPTED = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n"
+)
+
+
 def _script(body: bytes) -> str:
     at = body.rfind(b"[[bench:")
     if at < 0:
@@ -119,8 +124,12 @@ class UpstreamProtocol(asyncio.Protocol):
         t = self._transport
         if t is None:
             return
-        Stats.requests += 1
         path = url.split(b"?", 1)[0]
+        if path == b"/v1/traces":
+            # The OTLP collector of the switchboard-otel lane: takes the spans, keeps nothing.
+            t.write(OTLP_ACCEPTED)
+            return
+        Stats.requests += 1
         table = self._replies
         stream: bool | None = None  # None: the body says (OpenAI, Anthropic); else the route
         if path.endswith(b"/chat/completions"):

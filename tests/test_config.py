@@ -179,3 +179,31 @@ def test_a_bedrock_provider_needs_a_region_and_whole_keys() -> None:
     )
     assert ok.providers[0].aws_secret_access_key == "secret"
     assert ok.providers[0].base_url == ""
+
+
+def test_telemetry_is_off_by_default_and_its_fields_are_checked() -> None:
+    assert not parse_config({}, "t.yaml").telemetry.enabled
+    on = parse_config({"telemetry": {"otlp_endpoint": "http://127.0.0.1:4318/v1/traces"}}, "t")
+    assert on.telemetry.enabled
+    assert on.telemetry.sample_ratio == 1.0
+    bad = {"telemetry": {"otlp_endpoint": "collector:4318", "sample_ratio": 1.5}}
+    with pytest.raises(ConfigError) as err:
+        parse_config(bad, "t.yaml")
+    assert "telemetry.sample_ratio: must be in [0, 1]" in str(err.value)
+    assert "telemetry.otlp_endpoint: must be an http:// or https:// URL" in str(err.value)
+
+
+def test_the_collector_credential_is_a_secret_the_redactor_masks() -> None:
+    from switchboard.redact import Redactor
+
+    config = parse_config(
+        {
+            "telemetry": {
+                "otlp_endpoint": "https://collector.example/v1/traces",
+                "headers": {"authorization": "Bearer otlp-token-12345"},
+            }
+        },
+        "t.yaml",
+    )
+    masked = Redactor.of(config, "sk-master-key-000000").text("sent otlp-token-12345 upstream")
+    assert "otlp-token-12345" not in masked

@@ -15,11 +15,13 @@ from switchboard.errors import InvalidRequest
 from switchboard.storage.tables import api_keys
 from switchboard.tenancy import cli
 from switchboard.tenancy.admin import FIELDS, parse_limits
-from switchboard.tenancy.keys import ApiKey, Limits
+from switchboard.tenancy.keys import ApiKey, Limits, Team
 from switchboard.tenancy.limit_kinds import (
     BUDGET,
+    EXPIRES_AT,
     KEY_FIELDS,
     KINDS,
+    TEAM_FIELDS,
     KeyField,
     LimitKind,
 )
@@ -120,3 +122,28 @@ def test_a_kind_without_an_attribute_must_be_a_window_kind() -> None:
             attr="",
             shape="lease",
         )
+
+
+@pytest.mark.parametrize("f", TEAM_FIELDS, ids=lambda f: f.field)
+def test_a_team_carries_the_same_fields_through_the_same_descriptions(f: KeyField) -> None:
+    from switchboard.storage.tables import teams
+    from switchboard.tenancy import team_cli
+    from switchboard.tenancy.admin import TEAM_GIVEN
+
+    assert f in KEY_FIELDS
+    assert f.field in TEAM_GIVEN
+    assert type(teams.c[f.column].type) is type(f.column_type)
+    for command in (team_cli.create, team_cli.update):
+        option = _options(command)[f.field]
+        assert isinstance(option, click.Option)
+        assert option.opts == [f.option]
+    given, shown = GIVEN[f.field]
+    limits = parse_limits({f.field: given}, Limits(), TEAM_FIELDS, TEAM_GIVEN)
+    assert Team("team_1", "t", limits, datetime.now(UTC)).public()[f.field] == shown
+
+
+def test_a_team_has_every_limit_kind_and_no_expiry() -> None:
+    assert set(KINDS) <= set(TEAM_FIELDS)
+    assert EXPIRES_AT not in TEAM_FIELDS
+    with pytest.raises(InvalidRequest, match="expires_at: unknown field"):
+        parse_limits({"expires_at": "1d"}, Limits(), TEAM_FIELDS, ("name", "rpm"))

@@ -18,6 +18,7 @@ AT = datetime(2026, 1, 2, tzinfo=UTC)
 
 def served_record() -> RequestRecord:
     record = RequestRecord(key_id="k1", key_name="ci", model="claude-x", stream=False)
+    record.session = "6a0f1e2d-3c4b-4a59-8e7d-1f2a3b4c5d6e"
     # A provider name and an upstream model that both hold a slash: kept apart, never parsed.
     record.serve("test/model", "my/provider", "Qwen/Qwen3-8B", "my/provider/Qwen/Qwen3-8B")
     record.usage = ir.Usage(input_tokens=10, output_tokens=4, cache_read_tokens=2)
@@ -36,6 +37,7 @@ def test_the_ledger_row_is_a_function_of_the_record() -> None:
     assert (row.input_tokens, row.output_tokens, row.cache_read_tokens) == (10, 4, 2)
     assert (row.cost_nusd, row.failovers, row.retries) == (123, 1, 0)
     assert row.dropped == "top_k; seed"
+    assert row.session == "6a0f1e2d-3c4b-4a59-8e7d-1f2a3b4c5d6e"
     assert row.error_type is None
 
 
@@ -45,10 +47,11 @@ def test_no_key_no_row_and_an_unserved_unknown_model_is_not_stored() -> None:
     record.failed("not_found_error", "model: ...")
     row = ledger_row(record, AT, "r", 404, 1.0, lambda name: False)
     assert row is not None
-    assert (row.model, row.channel, row.error_type, row.dropped) == (
+    assert (row.model, row.channel, row.error_type, row.dropped, row.session) == (
         UNKNOWN_MODEL,
         "",
         "not_found_error",
+        None,
         None,
     )
 
@@ -75,6 +78,7 @@ def test_the_access_line_is_a_function_of_the_record() -> None:
         "key_id": "k1",
         "model": "claude-x",
         "stream": False,
+        "session": "6a0f1e2d-3c4b-4a59-8e7d-1f2a3b4c5d6e",
         "model_id": "test/model",
         "channel": "my/provider/Qwen/Qwen3-8B",
         "failovers": 1,

@@ -24,9 +24,9 @@ from switchboard.api.surface import Parts, Route, Surface
 from switchboard.api.surfaces import SURFACES
 from switchboard.app import App, create_app
 from switchboard.catalog import _builtin, embedded_default
-from switchboard.config import Config, parse_config
+from switchboard.config import Config, ConfigError, parse_config
 from switchboard.errors import GatewayError
-from switchboard.kinds import Dialect, Endpoint, ProviderKind
+from switchboard.kinds import EMBEDDING_KINDS, Dialect, Endpoint, ProviderKind
 from switchboard.service import Inbound, Inlet
 from switchboard.upstreams.registry import UPSTREAMS
 from tests.support.gateway import free_port
@@ -35,7 +35,13 @@ from tests.support.gemini_wire import service_account
 KEY = "sk-master-registries"
 
 # Which provider kinds each surface relays as-is: the only pairs that pass through.
-PASSTHROUGH = {("anthropic", ProviderKind.ANTHROPIC), ("openai", ProviderKind.OPENAI)}
+# (The Bedrock and Vertex surfaces speak the Anthropic dialect in their platforms' framing.)
+PASSTHROUGH = {
+    ("anthropic", ProviderKind.ANTHROPIC),
+    ("openai", ProviderKind.OPENAI),
+    ("bedrock", ProviderKind.ANTHROPIC),
+    ("vertex", ProviderKind.ANTHROPIC),
+}
 
 
 def _config(tmp_path: Path) -> Config:
@@ -66,9 +72,31 @@ def test_the_builtin_catalogue_builds_with_every_provider(tmp_path: Path) -> Non
     assert kinds == set(ProviderKind)
 
 
+def test_the_config_knows_which_kinds_embed(tmp_path: Path) -> None:
+    # Every registered factory is built, whatever the catalogue holds.
+    app = create_app(_config(tmp_path), KEY)
+    assert set(app.gateway._embeds) == EMBEDDING_KINDS
+
+
+def test_an_embeddings_model_on_a_kind_that_cannot_embed_is_refused(tmp_path: Path) -> None:
+    data = {
+        "master_key": KEY,
+        "providers": [{"name": "demo", "kind": "scripted"}],
+        "models": [
+            {
+                "id": "e",
+                "endpoints": ["embeddings"],
+                "channels": [{"provider": "demo", "model": "x"}],
+            }
+        ],
+    }
+    with pytest.raises(ConfigError, match=r"models\[0\]\.channels\[0\]\.provider"):
+        parse_config(data, "test", env={})
+
+
 def test_each_surface_route_resolves_to_its_envelope(tmp_path: Path) -> None:
     app = create_app(_config(tmp_path), KEY)
-    assert [s.dialect for s in SURFACES] == ["anthropic", "openai"]
+    assert [s.dialect for s in SURFACES] == ["anthropic", "openai", "bedrock", "vertex"]
     shared = {("GET", "/v1/models")}
     for surface in SURFACES:
         assert app.surfaces[surface.dialect] is surface
@@ -84,6 +112,8 @@ def test_each_surface_route_resolves_to_its_envelope(tmp_path: Path) -> None:
                 assert (suffix.method, prefix + suffix.path) in {
                     (m, p) for m, p, _ in app.suffix_routes
                 }
+                # What a suffix route does not match still answers in its surface's envelope.
+                assert app._by_prefix(prefix + suffix.path + "x") == surface.dialect
 
 
 def test_paths_under_a_surface_prefix_answer_in_its_envelope(tmp_path: Path) -> None:
@@ -91,6 +121,20 @@ def test_paths_under_a_surface_prefix_answer_in_its_envelope(tmp_path: Path) -> 
     assert app._by_prefix("/openai/v1/nope") == "openai"
     assert app._by_prefix("/anthropic/v1/nope") == "anthropic"
     assert app._by_prefix("/nope") == "anthropic"  # the first surface's
+    assert app._by_prefix("/model/m/nope") == "bedrock"
+    assert app._by_prefix("/v1/projects/p/nope") == "vertex"
+    assert app._by_prefix("/v1/nope") == "anthropic"  # not Vertex's: only /v1/projects/ is
+
+
+def test_metered_suffix_routes(tmp_path: Path) -> None:
+    app = create_app(_config(tmp_path), KEY)
+    assert app._metered("/model/us.anthropic.claude-x-v1:0/invoke")
+    assert app._metered("/bedrock/model/claude-x/invoke-with-response-stream")
+    models = "/v1/projects/p/locations/l/publishers/anthropic/models/"
+    assert app._metered(models + "claude-x@1:streamRawPredict")
+    assert not app._metered(models + "count-tokens:rawPredict")
+    assert not app._metered("/v1/messages/count_tokens")
+    assert app._metered("/v1/embeddings")
 
 
 def _inbound(inlet: Inlet) -> Inbound:
@@ -129,7 +173,8 @@ def test_bedrock_relays_claude_to_anthropic_clients_only(
     app = create_app(replace(config, providers=[provider], models=models), KEY)
     channel = app.gateway.catalog.models()[0].channels[0]
     relayed = app.gateway._passthrough(_inbound(surface.inlet), channel)
-    assert relayed == (surface.name == "anthropic" and "anthropic." in model)
+    anthropic_dialect = surface.name in {"anthropic", "bedrock", "vertex"}
+    assert relayed == (anthropic_dialect and "anthropic." in model)
 
 
 def test_a_surface_relaying_a_kind_that_cannot_relay_is_refused_at_start(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from switchboard.api.inflight import InFlight
 from switchboard.api.metrics import MetricsHandler
 from switchboard.api.surface import Handler, Parts, SuffixHandler, Surface
 from switchboard.api.surfaces import SURFACES
+from switchboard.capture.recorder import Capturer
 from switchboard.catalog import Catalog
 from switchboard.config import Config
 from switchboard.console import Console
@@ -36,12 +37,15 @@ from switchboard.log import events as log
 from switchboard.metrics import Metrics
 from switchboard.operations import Operations
 from switchboard.redact import Redactor
+from switchboard.routes import Routes
 from switchboard.service import Gateway
 from switchboard.signing import ThinkingSigner
 from switchboard.storage.activity import Activity
+from switchboard.storage.captures import CaptureStore
 from switchboard.tenancy.auth import Authenticator
 from switchboard.tenancy.runtime import Tenancy
 from switchboard.tenancy.usage import ledger_row
+from switchboard.tracing import start_tracing
 from switchboard.upstreams.http import HttpClient
 from switchboard.upstreams.registry import UPSTREAMS, Factory
 
@@ -71,7 +75,14 @@ class App:
         # Upstream text reaching a client or a log passes it; built once, from this config.
         self.redactor = Redactor.of(config, master_key)
         use_redactor(self.redactor.text)
-        self.http = HttpClient(self.redactor, config.upstreams)
+        self.tracing = start_tracing(config.telemetry, self.redactor.text)
+        trace_context = self.tracing.upstream_headers if self.tracing.enabled else None
+        self.http = HttpClient(
+            self.redactor,
+            config.upstreams,
+            trace_context=trace_context,
+            capturing=config.capture.enabled,
+        )
         signer = ThinkingSigner.from_master_key(master_key)
         self.tenancy = Tenancy(config)
         self.gateway = Gateway(
@@ -82,7 +93,15 @@ class App:
             config.documents,
             config.routing,
             upstreams,
+            config.search,
+            routes=Routes.of(config.routes),
+            tracing=self.tracing,
         )
+        self.capturer = None
+        captures = None
+        if config.capture.enabled:
+            captures = CaptureStore(self.tenancy.storage.engine)
+            self.capturer = Capturer(config.capture, self.redactor.text, captures)
         self.in_flight = InFlight()
         self.ledger = self.tenancy.ledger
         self.metrics = Metrics(self.gateway.router, self.in_flight.counts, self.ledger)
@@ -96,6 +115,7 @@ class App:
             self.gateway.router,
             self.gateway.catalog,
             self.in_flight,
+            captures=captures,
         )
         self.admin_views = AdminViewsHandler(auth, ops)
         self.console = Console(auth, ops, master_key)
@@ -107,6 +127,7 @@ class App:
         }
         self.suffix_routes: list[tuple[str, str, SuffixHandler]] = []
         self.metered: set[str] = set()  # paths whose requests go in the usage ledger
+        self.metered_under: list[tuple[str, Callable[[str], bool]]] = []  # and suffix routes'
         # Whose envelope a failure is answered in: by the path's surface (a dict lookup), else
         # by its prefix, else the first surface's.
         self.surfaces: dict[Dialect, Surface] = {}
@@ -136,7 +157,11 @@ class App:
             for suffix in surface.suffix_routes:
                 retrieve = suffix.handler(parts)
                 for prefix in surface.prefixes:
-                    self.suffix_routes.append((suffix.method, prefix + suffix.path, retrieve))
+                    under = prefix + suffix.path
+                    self.suffix_routes.append((suffix.method, under, retrieve))
+                    self.prefixes.append((under, surface.dialect))
+                    if suffix.metered is not None:
+                        self.metered_under.append((under, suffix.metered))
         for (method, path), claimants in claimed.items():
             self.routes[(method, path)] = _dispatch(path, claimants)
         for path in {p for _, p in self.routes}:
@@ -166,6 +191,8 @@ class App:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 await self.http.start()
+                if self.capturer is not None:
+                    self.capturer.start()
                 # What exists at start lives as long as the process: out of the cyclic
                 # collector's sight, a full collection scans only what requests allocate
                 # (with a 90 KB body, 11 ms per gen-2 pass before, under 1 ms after). And
@@ -183,12 +210,24 @@ class App:
                     await asyncio.wait(running, timeout=SHUTDOWN_WAIT)
                 self.in_flight.close()
                 await self.http.close()
+                if self.capturer is not None:
+                    await self.capturer.stop()
                 await self.tenancy.stop()  # flushes the usage ledger
+                await self.tracing.close()  # exports the last spans
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
+    def _metered(self, path: str) -> bool:
+        if path in self.metered:
+            return True
+        return any(
+            path.startswith(under) and metered(path.removeprefix(under))
+            for under, metered in self.metered_under
+        )
+
     async def serve(self, ex: Exchange) -> None:
         path = ex.path.rstrip("/") or "/"
+        metered = self._metered(path)
         # HEAD is GET without the body (load balancers probe with it); the exchange drops it.
         method = "GET" if ex.head_only else ex.method
         handler = self.routes.get((method, path))
@@ -199,8 +238,16 @@ class App:
         elif handler is None and (path == "/console" or path.startswith("/console/")):
             handler = self.console
         self.in_flight.add(ex)
+        traced = None
+        if self.tracing.enabled and path in self.metered:
+            traced = self.tracing.request(ex.headers, path)
+        captured = None
+        capturer = self.capturer
+        if capturer is not None and path in self.metered:
+            captured = capturer.begin(ex.headers)
+            ex.capture = captured[0]
         try:
-            if not self.ledger.accepting and path in self.metered:
+            if not self.ledger.accepting and metered:
                 # Neither the database nor the journal takes usage rows: serving would be
                 # serving unbilled.
                 raise Overloaded(
@@ -229,8 +276,12 @@ class App:
             if path not in UNLOGGED:
                 elapsed = ex.elapsed_ms()
                 self._access(ex, path, elapsed)
-                if path in self.metered:
+                if metered:
                     self._meter(ex, elapsed)
+            if traced is not None:
+                self.tracing.finish(traced, ex.record, ex.status)
+            if captured is not None and capturer is not None:
+                capturer.end(*captured, ex.record, ex.request_id, ex.status)
 
     async def _suffix_route(self, ex: Exchange, method: str, path: str) -> None:
         for allowed, prefix, handler in self.suffix_routes:
@@ -248,7 +299,10 @@ class App:
         # The envelope of the client's dialect, as the route (or its handler) declared it.
         errors = self.surfaces.get(ex.dialect, self.default)
         if ex.status == 0:
-            await ex.respond(exc.status, errors.error_body(exc, ex.request_id), exc.headers())
+            headers = exc.headers()
+            if errors.error_headers is not None:
+                headers = [*headers, *errors.error_headers(exc, ex.request_id)]
+            await ex.respond(exc.status, errors.error_body(exc, ex.request_id), headers)
         elif ex.streaming:
             await ex.chunk(errors.error_event(exc, ex.request_id))
             await ex.end_stream()

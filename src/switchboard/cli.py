@@ -1,12 +1,14 @@
-"""The `switchboard` command: serve, check, keys, usage, db."""
+"""The `switchboard` command: serve, check, keys, teams, usage, db."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from switchboard.config import load_for_cli
+from switchboard.kinds import Endpoint
 
 
 @click.group()
@@ -70,14 +72,72 @@ def check(config_file: Path) -> None:
             )
     click.echo(
         f"{config_file}: ok ({len(config.providers)} providers, {len(config.models)} models, "
-        f"{len(config.keys)} keys)"
+        f"{len(config.keys)} keys, {len(config.routes)} routes)"
     )
+    from switchboard.routes import Routes
+
+    for line in Routes.of(config.routes).table():
+        click.echo(line)
+
+
+@main.command()
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="YAML config file.")
+@click.option("--model", required=True, help="The model name the client sends.")
+@click.option("--thinking", is_flag=True, help="The request asks for thinking.")
+@click.option("--tool", "tools", multiple=True, help="A tool type or name it carries (repeatable).")
+@click.option("--input-tokens", type=click.IntRange(min=0), default=0, help="Its input tokens.")
+@click.option(
+    "--endpoint",
+    type=click.Choice([e.value for e in Endpoint]),
+    default=Endpoint.ANTHROPIC.value,
+    show_default=True,
+    help="The surface it comes in by.",
+)
+def route(
+    config_file: Path | None,
+    model: str,
+    thinking: bool,
+    tools: tuple[str, ...],
+    input_tokens: int,
+    endpoint: str,
+) -> None:
+    """Explain which route a sample request takes and which model serves it (without --config:
+    the embedded default, with the providers of the environment). Exits 1 if none would."""
+    from switchboard.catalog import Catalog
+    from switchboard.routes import Routes, Scenario, base_name
+
+    config = load_for_cli(config_file)
+    routes = Routes.of(config.routes)
+    scenario = Scenario(
+        model=base_name(model),
+        endpoint=Endpoint(endpoint),
+        thinking=thinking,
+        input_tokens=input_tokens,
+        tools=frozenset(tools),
+    )
+    choice = routes.choose(scenario)
+    if choice.rule is None:
+        click.echo(f"no route matches; '{scenario.model}' is looked up in the catalogue as it is")
+    else:
+        rule = choice.rule
+        click.echo(f"routes[{rule.index}] matches ({rule.describe()}) -> {rule.to}")
+    entry = Catalog(config).resolve(choice.target)
+    if entry is None or scenario.endpoint not in entry.profile.endpoints:
+        why = "no model has that name" if entry is None else f"it is not offered on {endpoint}"
+        click.echo(f"'{choice.target}': {why}, so the client gets 404")
+        sys.exit(1)
+    channels = ", ".join(c.name for c in entry.channels)
+    click.echo(f"served by model {entry.id} (channels: {channels}); replies name '{model}'")
 
 
 def _storage_commands() -> None:
+    from switchboard.capture.cli import requests
     from switchboard.tenancy.cli import db, keys, usage
+    from switchboard.tenancy.team_cli import teams
 
+    main.add_command(requests)
     main.add_command(keys)
+    main.add_command(teams)
     main.add_command(usage)
     main.add_command(db)
 

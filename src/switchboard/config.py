@@ -10,11 +10,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 import yaml
 
-from switchboard.kinds import Endpoint, ProviderKind
+from switchboard.capture import CaptureConfig
+from switchboard.kinds import CHAT_ENDPOINTS, EMBEDDING_KINDS, Endpoint, ProviderKind
+from switchboard.tracing import TelemetryConfig
 from switchboard.upstreams.proxy import Proxies
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -85,6 +88,10 @@ class ProviderConfig(_Strict, frozen=True):
     # An exact token counter for count_tokens: a vLLM or SGLang `/tokenize` URL (chat form).
     tokenize_url: str | None = None
     timeouts: Timeouts = Timeouts()
+    # Whether a translated request's user id (Anthropic `metadata.user_id`) goes to an
+    # OpenAI-dialect upstream as its `user` field. Off: Claude Code's carries a device id,
+    # which another vendor has no need of.
+    forward_user: bool = False
     # A non-streaming reply larger than this (once decompressed) is an upstream failure, not
     # something to buffer.
     max_reply_bytes: int = 64 * 1024 * 1024
@@ -104,6 +111,9 @@ class ProviderConfig(_Strict, frozen=True):
     aws_secret_access_key: str | None = None
     aws_session_token: str | None = None
     aws_profile: str | None = None
+    # Anthropic pass-through: the `anthropic-beta` flags this provider is sent (the others are
+    # left out and reported). Unset: the built-in list of a known vendor (betas.py), else all.
+    betas: list[str] | None = None
 
     def keys(self) -> list[str | None]:
         """Every key to rotate through; [None] for a provider that needs none."""
@@ -161,7 +171,7 @@ class Pricing(_Strict, frozen=True):
 class ModelConfig(_Strict, frozen=True):
     id: str
     channels: list[ChannelConfig]
-    endpoints: list[Endpoint] = msgspec.field(default_factory=lambda: list(Endpoint))
+    endpoints: list[Endpoint] = msgspec.field(default_factory=lambda: list(CHAT_ENDPOINTS))
     aliases: list[str] = []
     display_name: str | None = None
     created_at: str = "1970-01-01T00:00:00Z"  # RFC 3339; shown by GET /v1/models
@@ -171,6 +181,26 @@ class ModelConfig(_Strict, frozen=True):
     reasoning: Reasoning = Reasoning()
     # None: not priced (keys with a budget are refused on it); `{}` prices it at zero.
     pricing: Pricing | None = None
+    # Another name the model answers to and is listed under by `GET /v1/models`: Claude Code's
+    # `/model` picker keeps only ids containing `claude` or `anthropic` (docs/claude-code.md).
+    discovery_name: str | None = None
+
+
+class RouteMatch(_Strict, frozen=True):
+    """What a route tests; every condition given must hold (none given: every request)."""
+
+    model: str | None = None  # the name the client sent: exact, or a glob (`claude-*haiku*`)
+    thinking: bool | None = None  # the request asks for thinking (or reasoning effort)
+    input_tokens_over: int | None = None  # the request's input token estimate is above this
+    has_tool: str | None = None  # a tool of this type (`web_search_20250305`) or name
+    endpoint: Endpoint | None = None  # the surface it came in by: anthropic or openai
+
+
+class RouteConfig(_Strict, frozen=True):
+    """Send the requests that `match` to the catalogue model `to` (routes.py)."""
+
+    to: str
+    match: RouteMatch = RouteMatch()
 
 
 class KeyConfig(_Strict, frozen=True):
@@ -230,6 +260,23 @@ class Documents(_Strict, frozen=True):
     allow_private_addresses: bool = False
 
 
+class Search(_Strict, frozen=True):
+    """The search engine behind the `web_search` server tool on models that have none
+    (servertools/). `backend`: searxng (its JSON API at `url`), brave or tavily (an `api_key`;
+    `url` defaults to the vendor's). Off unless configured: a `web_search` tool on a translated
+    request is then refused. `price_per_1000`: USD per 1,000 searches, charged to the key
+    like tokens (Anthropic charges $10). `max_uses`: the most server tool calls (searches and
+    fetches) one request may make, whatever its tools' own `max_uses` say."""
+
+    backend: Literal["searxng", "brave", "tavily"]
+    url: str | None = None
+    api_key: str | None = None
+    max_results: int = 5
+    timeout: float = 10.0
+    price_per_1000: float = 10.0
+    max_uses: int = 10
+
+
 class Upstreams(_Strict, frozen=True):
     """How the gateway connects to upstreams. At most `max_connections_per_origin` connections
     to one scheme://host:port (more requests wait for one, within their first-byte timeout).
@@ -274,10 +321,17 @@ class Config(_Strict, frozen=True):
     server: ServerConfig = ServerConfig()
     routing: Routing = Routing()
     documents: Documents = Documents()
+    search: Search | None = None
     upstreams: Upstreams = Upstreams()
     providers: list[ProviderConfig] = []
     keys: list[KeyConfig] = []
     models: list[ModelConfig] = []
+    # Evaluated in order before the catalogue lookup: the first that matches names the model.
+    routes: list[RouteConfig] = []
+    # OpenTelemetry traces (tracing/): off unless `otlp_endpoint` is set.
+    telemetry: TelemetryConfig = TelemetryConfig()
+    # Request capture for debugging (capture/): off unless keys, models or a sample are chosen.
+    capture: CaptureConfig = CaptureConfig()
 
 
 def _path(loc: str) -> str:
@@ -339,6 +393,7 @@ _ITEMS: dict[str, type[msgspec.Struct]] = {
     "providers": ProviderConfig,
     "models": ModelConfig,
     "keys": KeyConfig,
+    "routes": RouteConfig,
 }
 
 
@@ -447,6 +502,7 @@ def _split_validation(message: str) -> tuple[str, str]:
 
 _ALLOWED = {
     "kind": tuple(ProviderKind),
+    "backend": ("searxng", "brave", "tavily"),
     "endpoints": tuple(Endpoint),
     "max_tokens_field": ("max_tokens", "max_completion_tokens"),
     "control": (
@@ -479,6 +535,12 @@ def _check_references(config: Config, problems: Problems) -> None:
             _check_bedrock(p, f"providers[{i}]", problems)
         elif p.kind != ProviderKind.SCRIPTED and not re.match(r"^https?://", p.base_url):
             problems.add(f"providers[{i}].base_url", "must be an http:// or https:// URL")
+        for j, flag in enumerate(p.betas or []):
+            if not re.match(r"^[a-z0-9][a-z0-9._-]{0,99}$", flag):
+                problems.add(
+                    f"providers[{i}].betas[{j}]", "must be a flag name such as effort-2025-11-24"
+                )
+    kinds = {p.name: p.kind for p in config.providers}
     ids: set[str] = set()
     for i, m in enumerate(config.models):
         if m.id in ids:
@@ -493,7 +555,16 @@ def _check_references(config: Config, problems: Problems) -> None:
                     f"no provider named '{ch.provider}' "
                     f"(known: {', '.join(sorted(seen)) or 'none'})",
                 )
+            elif Endpoint.EMBEDDINGS in m.endpoints and kinds[ch.provider] not in EMBEDDING_KINDS:
+                problems.add(
+                    f"models[{i}].channels[{j}].provider",
+                    f"an embeddings model needs a provider of kind "
+                    f"{' or '.join(sorted(EMBEDDING_KINDS))}, not {kinds[ch.provider]}",
+                )
     _check_numbers(config, problems)
+    _check_routes(config, problems)
+    _check_telemetry(config.telemetry, problems)
+    _check_capture(config.capture, problems)
     names: set[str] = set()
     for i, k in enumerate(config.keys):
         if not k.key:
@@ -501,6 +572,32 @@ def _check_references(config: Config, problems: Problems) -> None:
         if k.name in names:
             problems.add(f"keys[{i}].name", f"duplicate key name '{k.name}'")
         names.add(k.name)
+
+
+def _check_routes(config: Config, problems: Problems) -> None:
+    """A route must lead to a model the catalogue names exactly (a glob alias is no target),
+    and a discovery name must be one name for one model."""
+    known: dict[str, str] = {}
+    for i, m in enumerate(config.models):
+        names = (m.id, *(a for a in m.aliases if not is_glob(a)))
+        for name in names:
+            known.setdefault(name, m.id)
+        if m.discovery_name is not None:
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}", m.discovery_name):
+                problems.add(f"models[{i}].discovery_name", "letters, digits and ._:/@- only")
+            elif known.setdefault(m.discovery_name, m.id) != m.id:
+                problems.add(
+                    f"models[{i}].discovery_name",
+                    f"'{m.discovery_name}' already names model '{known[m.discovery_name]}'",
+                )
+    for i, r in enumerate(config.routes):
+        if r.to not in known:
+            problems.add(
+                f"routes[{i}].to",
+                f"no model named '{r.to}' (a model id, exact alias or discovery_name)",
+            )
+        if r.match.input_tokens_over is not None and r.match.input_tokens_over < 0:
+            problems.add(f"routes[{i}].match.input_tokens_over", "must not be negative")
 
 
 def _check_vertex(i: int, p: ProviderConfig, problems: Problems) -> None:
@@ -529,6 +626,22 @@ def _check_bedrock(p: ProviderConfig, where: str, problems: Problems) -> None:
         problems.add(f"{where}.api_key", "bedrock signs with AWS credentials, not an API key")
 
 
+def _check_search(search: Search, problems: Problems) -> None:
+    if search.url is not None and not re.match(r"^https?://", search.url):
+        problems.add("search.url", "must be an http:// or https:// URL")
+    if search.backend == "searxng" and search.url is None:
+        problems.add("search.url", "searxng needs the URL of its instance")
+    if search.backend != "searxng" and not search.api_key:
+        problems.add("search.api_key", f"{search.backend} needs an API key")
+    for name in ("max_results", "max_uses"):
+        if not 1 <= getattr(search, name) <= 100:
+            problems.add(f"search.{name}", "must be from 1 to 100")
+    if search.timeout <= 0:
+        problems.add("search.timeout", "must be more than 0")
+    if search.price_per_1000 < 0:
+        problems.add("search.price_per_1000", "must not be negative")
+
+
 def _check_ca_bundle(path: str | None, problems: Problems) -> None:
     if path is None:
         return
@@ -548,6 +661,8 @@ def _check_numbers(config: Config, problems: Problems) -> None:
     if config.upstreams.max_connections_per_origin < 1:
         problems.add("upstreams.max_connections_per_origin", "must be at least 1")
     _check_ca_bundle(config.upstreams.ca_bundle, problems)
+    if config.search is not None:
+        _check_search(config.search, problems)
     for i, m in enumerate(config.models):
         for j, ch in enumerate(m.channels):
             if ch.weight < 1:
@@ -562,3 +677,28 @@ def _check_numbers(config: Config, problems: Problems) -> None:
     for name in ("max_messages", "max_tools"):
         if getattr(s, name) < 0:
             problems.add(f"server.{name}", "must not be negative")
+
+
+def _check_telemetry(t: TelemetryConfig, problems: Problems) -> None:
+    if not 0 <= t.sample_ratio <= 1:
+        problems.add("telemetry.sample_ratio", "must be in [0, 1]")
+    if t.export_interval <= 0:
+        problems.add("telemetry.export_interval", "must be more than 0 seconds")
+    if t.enabled:
+        parts = urlsplit(t.otlp_endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problems.add("telemetry.otlp_endpoint", "must be an http:// or https:// URL")
+
+
+def _check_capture(c: CaptureConfig, problems: Problems) -> None:
+    if not 0 <= c.sample_ratio <= 1:
+        problems.add("capture.sample_ratio", "must be in [0, 1]")
+    if c.retention_days <= 0:
+        problems.add("capture.retention_days", "must be more than 0")
+    if c.max_bytes < 1:
+        problems.add("capture.max_bytes", "must be at least 1")
+    for i, pattern in enumerate(c.redact):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            problems.add(f"capture.redact[{i}]", f"not a regular expression: {exc}")

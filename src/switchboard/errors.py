@@ -7,6 +7,7 @@
     ├── PermissionDenied              403 permission_error
     ├── NotFound                      404 not_found_error (unknown model, unknown route)
     ├── RequestTimeout                408 timeout_error (the client sent its body too slowly)
+    ├── Conflict                      409 invalid_request_error (an admin change that clashes)
     ├── RequestTooLarge               413 request_too_large
     ├── HeadersTooLarge               431 invalid_request_error (request line and headers)
     ├── RateLimited                   429 rate_limit_error (carries retry-after)
@@ -89,6 +90,12 @@ class RequestTimeout(GatewayError):
     def headers(self) -> list[tuple[bytes, bytes]]:
         # The rest of the body may still be on its way: this connection cannot be reused.
         return [(b"connection", b"close")]
+
+
+class Conflict(GatewayError):
+    # The admin API's: a team name already taken, a team that still has keys.
+    status = 409
+    error_type = "invalid_request_error"
 
 
 class RequestTooLarge(GatewayError):

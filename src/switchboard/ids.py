@@ -29,3 +29,7 @@ def tool_use_id() -> str:
 
 def completion_id() -> str:
     return "chatcmpl-" + _base62(22)
+
+
+def server_tool_use_id() -> str:
+    return "srvtoolu_01" + _base62(22)

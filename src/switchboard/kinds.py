@@ -22,6 +22,11 @@ Dialect = NewType("Dialect", str)
 class Endpoint(StrEnum):
     ANTHROPIC = "anthropic"
     OPENAI = "openai"
+    EMBEDDINGS = "embeddings"  # `POST /v1/embeddings`; never a default (config.py)
+
+
+# What a model is offered on when its config names no endpoints: the chat surfaces.
+CHAT_ENDPOINTS = (Endpoint.ANTHROPIC, Endpoint.OPENAI)
 
 
 class ProviderKind(StrEnum):
@@ -33,3 +38,8 @@ class ProviderKind(StrEnum):
     VERTEX = "vertex"
     SCRIPTED = "scripted"
     BEDROCK = "bedrock"
+
+
+# The provider kinds whose upstreams serve embeddings (their factories' `embeds`; a test keeps
+# the two equal), for the config check of `endpoints: [embeddings]` models.
+EMBEDDING_KINDS = frozenset({ProviderKind.OPENAI})

@@ -68,6 +68,8 @@ def access_fields(
         line["model"] = record.model
     if record.stream is not None:
         line["stream"] = record.stream
+    if record.session is not None:  # validated where it was read (api/session.py)
+        line["session"] = record.session
     if record.model_id is not None:
         line["model_id"] = record.model_id
         line["channel"] = record.channel
@@ -87,6 +89,10 @@ def access_fields(
             line["cache_read_tokens"] = usage.cache_read_tokens
         if usage.cache_write_tokens:
             line["cache_write_tokens"] = usage.cache_write_tokens
+        if usage.web_search_requests:
+            line["web_search_requests"] = usage.web_search_requests
+        if usage.web_fetch_requests:
+            line["web_fetch_requests"] = usage.web_fetch_requests
         line["cost_nusd"] = record.cost_nusd
     if record.error_type is not None:
         line["error_type"] = record.error_type

@@ -10,6 +10,8 @@ when asked, never fed.
     usage(filter, group_by)     the CLI's usage report; usage_rows(filter) its rows
     keys()                      every key with its spend in its budget period and last use
     keys_admin                  create / update / revoke / rotate (the CLI's KeyAdmin)
+    teams()                     every team with its keys and its spend in its budget period
+                                (keys_admin.teams: create / update / delete)
     channels(), reset_channel() channel keys' health, recent errors and latency
     models()                    the catalogue as clients see it
 """
@@ -21,9 +23,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import orjson
+
 from switchboard.api.inflight import InFlight
 from switchboard.catalog import Catalog
 from switchboard.errors import InvalidRequest, NotFound
+from switchboard.limits import budget_period
 from switchboard.routing import ChannelStatus, Router
 from switchboard.storage import GROUPS, Ledger, UsageFilter
 from switchboard.storage.activity import (
@@ -38,8 +43,9 @@ from switchboard.storage.activity import (
     SortKey,
     Totals,
 )
+from switchboard.storage.captures import CaptureStore
 from switchboard.tenancy.admin import KeyAdmin, parse_time
-from switchboard.tenancy.keys import ApiKey
+from switchboard.tenancy.keys import NANO, ApiKey, Team
 
 Clock = Callable[[], datetime]
 WindowName = Literal["hour", "day", "30d"]
@@ -77,6 +83,14 @@ class KeyView:
     spent_usd: float  # in the key's budget period (day, month or in all)
     budget_usd: float | None
     last_used: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TeamView:
+    team: Team
+    keys: int
+    spent_usd: float  # in the team's budget period, by all its keys
+    budget_usd: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +164,15 @@ def whole_number(name: str, value: str | None, default: int, most: int) -> int:
     return int(value)
 
 
+@dataclass(frozen=True, slots=True)
+class Captured:
+    """A captured request (capture/), as the console shows it."""
+
+    client: dict[str, Any]  # headers, body
+    upstream: list[dict[str, Any]]  # each attempt: url, headers, request, status, response
+    response: str  # what the client received
+
+
 class Operations:
     def __init__(
         self,
@@ -160,8 +183,10 @@ class Operations:
         catalog: Catalog,
         in_flight: InFlight,
         clock: Clock = lambda: datetime.now(UTC),
+        captures: CaptureStore | None = None,
     ) -> None:
         self.keys_admin = keys_admin
+        self._captures = captures  # None: request capture is off
         self._ledger = ledger
         self._activity = activity
         self._router = router
@@ -210,6 +235,19 @@ class Operations:
             raise NotFound(f"request_id: no ledger row for '{request_id[:64]}'", param="id")
         return found
 
+    async def capture(self, request_id: str) -> Captured | None:
+        """What was sent and received for a request, if it was captured."""
+        if self._captures is None:
+            return None
+        row = await self._captures.get(request_id[:64])
+        if row is None:
+            return None
+        return Captured(
+            client=orjson.loads(row["client_request"]),
+            upstream=orjson.loads(row["upstream"]),
+            response=row["client_response"],
+        )
+
     async def usage(self, f: UsageFilter, group_by: str) -> list[dict[str, Any]]:
         if group_by not in GROUPS:
             raise InvalidRequest(f"group_by: must be one of {', '.join(GROUPS)}", param="group_by")
@@ -242,6 +280,20 @@ class Operations:
             )
         return out
 
+    async def teams(self) -> list[TeamView]:
+        teams = self.keys_admin.teams
+        if teams is None:
+            return []
+        out = []
+        now = self._clock()
+        for team, keys in await teams.list():  # a query each: teams are few
+            lim = team.limits
+            since = budget_period(lim.budget_period, now).start
+            spent = await self._ledger.spent_since(team.id, since, team=True)
+            budget = lim.budget_nusd / NANO if lim.budget_nusd is not None else None
+            out.append(TeamView(team, keys, spent / NANO, budget))
+        return out
+
     async def channels(self) -> list[ChannelView]:
         latency = await self._activity.by_channel(self._clock(), 3600)
         return [
@@ -256,6 +308,14 @@ class Operations:
     async def key_names(self) -> dict[str, str]:
         """Key id -> name, for pages that show ledger rows (which hold ids)."""
         return {k.id: k.name for k in await self.keys_admin.list()}
+
+    async def names(self, group: str) -> dict[str, str]:
+        """Id -> name of a usage report's groups, where they are keys or teams."""
+        if group == "key":
+            return await self.key_names()
+        if group == "team" and self.keys_admin.teams is not None:
+            return {t.id: t.name for t, _ in await self.keys_admin.teams.list()}
+        return {}
 
     def reset_channel(self, channel: str, key: int) -> ChannelStatus:
         if not self._router.reset(channel, key):

@@ -23,10 +23,14 @@ class RequestRecord:
     # Who: set once the key is authenticated.
     key_id: str | None = None
     key_name: str | None = None
+    team_id: str | None = None  # the key's team, charged with it
     # Which model: the name the client sent, and the catalogue id it resolved to (set when a
     # channel served it).
     model: str | None = None
     stream: bool | None = None
+    # The client's session (Claude Code's session id, validated: api/session.py), for cost by
+    # session.
+    session: str | None = None
     model_id: str | None = None
     # Which channel served it: the provider and the upstream's own model name, and the
     # channel's name as the operator sees it (`provider/model`), kept apart, never parsed.

@@ -16,7 +16,7 @@ on error text and log lines that may carry outside text, never on a successful r
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 import orjson
@@ -57,9 +57,11 @@ def configured_secrets(config: Config, master_key: str) -> list[str]:
     for provider in config.providers:
         found += [provider.api_key or "", *provider.api_keys]
         found += [provider.aws_secret_access_key or "", provider.aws_session_token or ""]
-        found += [v for k, v in provider.headers.items() if _CREDENTIAL_HEADER.search(k)]
+        found += _credentials(provider.headers)
     found += [c.api_key or "" for m in config.models for c in m.channels]
     found += [k.key for k in config.keys]
+    found += _credentials(config.telemetry.headers)
+    found.append(config.search.api_key or "" if config.search else "")
     for url in (config.database, config.redis or ""):
         try:
             password = urlsplit(url).password
@@ -73,6 +75,21 @@ def configured_secrets(config: Config, master_key: str) -> list[str]:
             # As written in JSON too: a relayed body or a log line carries the escaped form.
             variants += [secret, orjson.dumps(secret).decode()[1:-1], secret.replace("/", "\\/")]
     return sorted(set(variants), key=len, reverse=True)  # longest first: no partial masks
+
+
+def masked(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers as they may be stored: credentials masked, each value bounded."""
+    return {k: MASK if _CREDENTIAL_HEADER.search(k) else v[:1000] for k, v in headers.items()}
+
+
+def _credentials(headers: dict[str, str]) -> list[str]:
+    """The values of credential headers, whole and without their scheme (`Bearer X`: X too,
+    since what echoes a credential back usually quotes the token alone)."""
+    found = []
+    for name, value in headers.items():
+        if _CREDENTIAL_HEADER.search(name):
+            found += [value, value.split()[-1] if value.split() else ""]
+    return found
 
 
 class Redactor:

@@ -15,22 +15,26 @@ from typing import TypeVar
 
 import msgspec
 
-from switchboard import ir
+from switchboard import betas, ir
 from switchboard.catalog import Catalog, Channel, ModelEntry
-from switchboard.config import Documents, Routing
+from switchboard.config import Documents, Routing, Search
 from switchboard.counting import Calibration, estimate_tokens
 from switchboard.errors import GatewayError, InvalidRequest, NotFound, UpstreamError
 from switchboard.kinds import Endpoint, ProviderKind
 from switchboard.log import events as log
 from switchboard.record import FAILED, Failed, RequestRecord, Served, Settlement
+from switchboard.routes import Routes, Scenario, base_name
 from switchboard.routing import Router, Target
+from switchboard.servertools import ServerTools
 from switchboard.signing import ThinkingSigner
 from switchboard.tenancy.admission import UNPRICED, Admission, Ticket, output_limit
 from switchboard.tenancy.auth import Principal
+from switchboard.tracing import NO_TRACING, Tracing
 from switchboard.upstreams.base import (
     Call,
     CountsRelayed,
     CountsTranslated,
+    Embeds,
     EventStream,
     Forward,
     PassThrough,
@@ -72,6 +76,10 @@ class Inbound:
     default_max_tokens: int | None = None
     # A session or user id: requests that share it stick to one channel and key.
     affinity: str | None = None
+    # What routing by scenario tests besides the name (routes.py): whether the request asks
+    # for thinking, and its tools' types and names (read only if a route tests them).
+    thinking: bool = False
+    tools: Callable[[], frozenset[str]] = frozenset
     _request: ir.Request | None = None
 
     _documents_ready: bool = False
@@ -129,12 +137,20 @@ class Gateway:
         documents: Documents | None = None,
         routing: Routing | None = None,
         upstreams: Mapping[ProviderKind, Factory] = UPSTREAMS,
+        search: Search | None = None,
+        *,
+        routes: Routes | None = None,
+        tracing: Tracing = NO_TRACING,
     ) -> None:
         self.catalog = catalog
+        self.routes = routes or Routes()
+        self._tracing = tracing
         self._admission = admission
         self._routing = routing or Routing()
         self.router = Router(catalog, self._routing.health)
         self._documents = documents or Documents()
+        # Web search and fetch for upstreams that have no server tools (servertools/).
+        self._server_tools = ServerTools(search, self._documents)
         # One upstream per registered kind (upstreams/registry.py), and what each can do
         # besides translating: relay same-format traffic, count tokens exactly.
         parts = Parts(http, signer)
@@ -144,6 +160,7 @@ class Gateway:
         self._relays_channel: dict[ProviderKind, Callable[[Channel], bool]] = {}
         self._count_relayed: dict[ProviderKind, CountsRelayed] = {}
         self._count_translated: dict[ProviderKind, CountsTranslated] = {}
+        self._embeds: dict[ProviderKind, Embeds] = {}
         for kind, factory in upstreams.items():
             built = factory(parts)
             self._translated[kind] = built.upstream
@@ -155,10 +172,20 @@ class Gateway:
                 self._count_relayed[kind] = built.count_relayed
             if built.count_translated is not None:
                 self._count_translated[kind] = built.count_translated
+            if built.embeds is not None:
+                self._embeds[kind] = built.embeds
         kinds = {c.provider.kind for entry in catalog.models() for c in entry.channels}
         unbuilt = kinds - self._translated.keys()
         if unbuilt:
             raise ValueError(f"no upstream factory for provider kinds {sorted(unbuilt)}")
+        for entry in catalog.models():
+            if Endpoint.EMBEDDINGS in entry.profile.endpoints:
+                for channel in entry.channels:
+                    if channel.provider.kind not in self._embeds:
+                        raise ValueError(
+                            f"model {entry.id}: its channel {channel.provider.name} is of kind "
+                            f"{channel.provider.kind}, which serves no embeddings"
+                        )
         self.calibration = Calibration()
 
     def resolve(self, name: str, endpoint: Endpoint) -> ModelEntry:
@@ -167,14 +194,42 @@ class Gateway:
             raise NotFound(f"model: {name}", param="model")
         return entry
 
+    def scenario(self, inbound: Inbound) -> Scenario:
+        """What the routes test of a request; its tools are read only if a route tests them."""
+        return Scenario(
+            model=base_name(inbound.model),
+            endpoint=inbound.inlet.endpoint,
+            thinking=inbound.thinking,
+            input_tokens=inbound.input_estimate(),
+            tools=inbound.tools() if self.routes.needs_tools else frozenset(),
+        )
+
+    def route(self, inbound: Inbound) -> ModelEntry:
+        """The catalogue model that serves a request: the first route that matches it, else the
+        name it sent (without Claude Code's `[1m]` marker). The key's allow-list is checked
+        against this entry (admission), so a route never takes a key where it may not go."""
+        choice = self.routes.choose(self.scenario(inbound))
+        return self.resolve(choice.target, inbound.inlet.endpoint)
+
     async def _admit(self, inbound: Inbound, entry: ModelEntry, record: RequestRecord) -> Ticket:
         if self._admission is None or inbound.principal is None:
-            return Ticket(entry.profile.pricing or UNPRICED)
-        estimate = self._input_estimate(inbound, entry, record)
-        ticket = await self._admission.admit(
-            inbound.principal, inbound.model, entry, estimate, self._output_limit(inbound, entry)
-        )
-        record.headers = ticket.headers
+            ticket = Ticket(entry.profile.pricing or UNPRICED)
+        else:
+            estimate = self._input_estimate(inbound, entry, record)
+            searches = 0
+            if not self._passthrough(inbound, entry.channels[0]):
+                searches = self._server_tools.worst_case_nusd(inbound.request())
+            with self._tracing.phase("switchboard.admission"):
+                ticket = await self._admission.admit(
+                    inbound.principal,
+                    inbound.model,
+                    entry,
+                    estimate,
+                    self._output_limit(inbound, entry),
+                    searches,
+                )
+            record.headers = ticket.headers
+        ticket.search_nusd = self._server_tools.search_nusd
         return ticket
 
     def _output_limit(self, inbound: Inbound, entry: ModelEntry) -> int:
@@ -285,7 +340,7 @@ class Gateway:
         """The input token count and whether it is exact: the upstream's own count where it
         can give one (Anthropic pass-through, a configured tokenize endpoint), else the
         calibrated estimate."""
-        entry = self.resolve(inbound.model, inbound.inlet.endpoint)
+        entry = self.route(inbound)
         ticket = None
         if self._admission is not None and inbound.principal is not None:
             ticket = await self._admission.admit_count(inbound.principal, inbound.model, entry)
@@ -315,7 +370,11 @@ class Gateway:
         return self.calibration.adjust(entry.id, estimate), False
 
     def _forward(self, inbound: Inbound, channel: Channel) -> Forward:
-        return Forward(inbound.body, inbound.model, channel, inbound.headers, inbound.usage_chunk)
+        # Only the beta flags this upstream takes (betas.py); the others go in the loss report.
+        headers, removed = betas.filtered(inbound.headers, channel.provider)
+        return Forward(
+            inbound.body, inbound.model, channel, headers, inbound.usage_chunk, tuple(removed)
+        )
 
     async def _attempts(
         self,
@@ -348,7 +407,8 @@ class Gateway:
                 previous = target
                 self.router.begin(target)
                 try:
-                    result = await attempt(target.channel)
+                    with self._tracing.attempt(target.channel, record):
+                        result = await attempt(target.channel)
                 except UpstreamError as exc:
                     if not exc.retryable:
                         raise
@@ -377,19 +437,47 @@ class Gateway:
 
     async def complete(self, inbound: Inbound, record: RequestRecord) -> Completed:
         """The whole reply; `record` gets what was served, used, cost and dropped."""
-        entry = self.resolve(inbound.model, inbound.inlet.endpoint)
+        entry = self.route(inbound)
+        self._tracing.content("gen_ai.input.messages", inbound.body)
 
         async def attempt(channel: Channel) -> Completed:
             if self._passthrough(inbound, channel):
                 relays = self._relays[channel.provider.kind]
-                relayed = await relays.forward(self._forward(inbound, channel))
-                return Completed(relayed.usage, raw=relayed.body)
+                forward = self._forward(inbound, channel)
+                relayed = await relays.forward(forward)
+                return Completed(relayed.usage, raw=relayed.body, dropped=forward.dropped)
             await self._fetch_documents(inbound)
             upstream = self._translated[channel.provider.kind]
-            done = await upstream.complete(self._call(inbound, entry, channel, record))
+            call = self._call(inbound, entry, channel, record)
+            loop = self._server_tools.prepare(call)
+            if loop is None:
+                done = await upstream.complete(call)
+            else:
+                done = await loop.complete(upstream.complete)
             usage = done.response.usage
             return Completed(usage, response=done.response, dropped=done.dropped)
 
+        return await self._complete(inbound, entry, record, attempt)
+
+    async def embed(self, inbound: Inbound, record: RequestRecord) -> Completed:
+        """Embeddings: relayed to the model's channels (each of a kind that embeds, as checked
+        at start), admitted, failed over and charged as a completion is."""
+        entry = self.resolve(inbound.model, Endpoint.EMBEDDINGS)
+
+        async def attempt(channel: Channel) -> Completed:
+            embeds = self._embeds[channel.provider.kind]
+            relayed = await embeds.embed(self._forward(inbound, channel))
+            return Completed(relayed.usage, raw=relayed.body)
+
+        return await self._complete(inbound, entry, record, attempt)
+
+    async def _complete(
+        self,
+        inbound: Inbound,
+        entry: ModelEntry,
+        record: RequestRecord,
+        attempt: Callable[[Channel], Awaitable[Completed]],
+    ) -> Completed:
         ticket = await self._admit(inbound, entry, record)
         try:
             completed, _ = await self._attempts(entry, record, inbound.affinity, attempt)
@@ -399,26 +487,39 @@ class Gateway:
         usage = record.usage = completed.usage
         if completed.dropped:
             record.dropped += completed.dropped
-        record.cost_nusd = await ticket.settle(Served(usage))
+        with self._tracing.phase("switchboard.settlement"):
+            record.cost_nusd = await ticket.settle(Served(usage))
         self._learn(entry.id, record, usage)
+        if self._tracing.enabled:
+            output = completed.raw
+            if output is None and completed.response is not None:
+                output = msgspec.json.encode(completed.response.content)
+            self._tracing.content("gen_ai.output.messages", output or b"")
         return completed
 
     async def stream(self, inbound: Inbound, record: RequestRecord) -> Streaming:
         """The upstream stream, once it has produced its first item; `record` gets what was
         served and what the request's translation dropped so far."""
-        entry = self.resolve(inbound.model, inbound.inlet.endpoint)
+        entry = self.route(inbound)
+        self._tracing.content("gen_ai.input.messages", inbound.body)
 
         async def attempt(channel: Channel) -> Streaming:
             # The first item is part of the attempt: a stream that fails before it can still
             # go to another channel, since the client has seen nothing yet.
             if self._passthrough(inbound, channel):
                 relays = self._relays[channel.provider.kind]
-                relay = await relays.forward_stream(self._forward(inbound, channel))
+                forward = self._forward(inbound, channel)
+                relay = await relays.forward_stream(forward)
                 raw = aiter(relay)
-                return Streaming(record, await _first(relay, raw), relay, raw)
+                head = await _first(relay, raw)
+                return Streaming(record, head, relay, raw, dropped=forward.dropped)
             await self._fetch_documents(inbound)
             upstream = self._translated[channel.provider.kind]
-            source = await upstream.stream(self._call(inbound, entry, channel, record))
+            call = self._call(inbound, entry, channel, record)
+            loop = self._server_tools.prepare(call)
+            source: EventStream = await upstream.stream(call if loop is None else loop.call)
+            if loop is not None:
+                source = loop.stream(source, upstream.stream)
             batches = aiter(source)
             first = await _first(source, batches)
             return Streaming(
@@ -449,7 +550,8 @@ class Gateway:
         if not isinstance(outcome, Failed) and record.model_id is not None:
             self._learn(record.model_id, record, streaming.usage)
         if streaming.ticket is not None:
-            record.cost_nusd = await streaming.ticket.settle(outcome)
+            with self._tracing.phase("switchboard.settlement"):
+                record.cost_nusd = await streaming.ticket.settle(outcome)
 
 
 async def _first(source: EventStream | RelayStream, iterator: AsyncIterator[T]) -> T:

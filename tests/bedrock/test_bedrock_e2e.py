@@ -24,7 +24,7 @@ from tests.support.bedrock_wire import (
     exception,
 )
 from tests.support.gateway import GatewayProcess
-from tests.support.mock_upstream import HangReply, SSEReply
+from tests.support.mock_upstream import HangReply, JsonReply, SSEReply
 from tests.support.stream_validator import accumulate_message, validate_anthropic_stream
 
 from .conftest import CLIENT_KEY
@@ -432,3 +432,30 @@ def test_a_message_over_the_size_cap_fails_the_stream(
         assert resp.status_code == 502
     assert b"over the 2048-byte limit" in raw
     assert b"x" * 5000 not in raw
+
+
+def test_count_tokens_through_bedrock_count_tokens(
+    claude_client: anthropic.Anthropic, primary: BedrockServer
+) -> None:
+    primary.enqueue(JsonReply({"inputTokens": 42}))
+    raw = claude_client.messages.with_raw_response.count_tokens(
+        model="test/claude",
+        system="Be brief.",
+        messages=[{"role": "user", "content": "hi"}],
+        extra_headers={"anthropic-beta": "context-1m-2025-08-07"},
+    )
+    assert raw.parse().input_tokens == 42
+    assert raw.headers["switchboard-token-count"] == "exact"
+    sent = primary.received[-1]
+    # CountTokens names the foundation model (no `us.` inference-profile prefix), signed.
+    assert sent.path == "/model/anthropic.claude-sonnet-4-5-20250929-v1:0/count-tokens"
+    assert primary.refused == 0
+    assert isinstance(sent.json, dict)
+    invoke = json.loads(sent.json["input"]["invokeModel"]["body"])
+    assert invoke == {
+        "system": "Be brief.",
+        "messages": [{"role": "user", "content": "hi"}],
+        "anthropic_version": "bedrock-2023-05-31",
+        "anthropic_beta": ["context-1m-2025-08-07"],
+        "max_tokens": 1,
+    }

@@ -1,8 +1,10 @@
 """A scripted upstream (OpenAI-compatible, and the Gemini API under /v1beta) that behaves like a
 model driving an agent: asked with a `Write` tool, it calls it for the file named in the prompt
-(`SBFILE:<path>`); given the tool's result, it answers in text. Other requests (titles,
-summaries) get a short text. It records every request. A responder of the suite's
-ScriptedUpstream (a real HTTP server on 127.0.0.1)."""
+(`SBFILE:<path>`); asked with an `Agent` tool to delegate (`SBAGENT:<path>`), it starts a
+subagent whose prompt names the file; asked to think (`SBTHINK`), it reasons before answering
+(`reasoning_content`, as DeepSeek and Kimi stream it); given a tool's result, it answers in text.
+Other requests (titles, summaries) get a short text. It records every request. A responder of
+the suite's ScriptedUpstream (a real HTTP server on 127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,12 @@ import orjson
 from tests.support.mock_upstream import JsonReply, Received, Reply, ScriptedUpstream, SSEReply
 
 FILE_MARK = re.compile(r"SBFILE:(\S+)")
+AGENT_MARK = re.compile(r"SBAGENT:(\S+)")
+THINK_MARK = "SBTHINK"
 FILE_CONTENT = "hello from switchboard\n"
+REASONING = "The user asked me to think first; I have."
+THOUGHT_ANSWER = "I thought it through."
+SUBAGENT_ANSWER = "The subagent created the file."
 
 
 def _texts(message: dict[str, Any]) -> str:
@@ -27,26 +34,57 @@ def _texts(message: dict[str, Any]) -> str:
     return ""
 
 
+def _call(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    arguments = orjson.dumps(args).decode()
+    return {
+        "id": f"functions.{name}:0",
+        "type": "function",
+        "function": {"name": name, "arguments": arguments},
+    }
+
+
+def _marked(messages: list[dict[str, Any]], mark: re.Pattern[str]) -> str | None:
+    """What the last user message carrying `mark` names."""
+    target = None
+    for m in messages:
+        if m.get("role") == "user":
+            found = mark.search(_texts(m))
+            target = found.group(1) if found else target
+    return target
+
+
 def decide(body: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     """(text, tool calls) for one request."""
     messages = body.get("messages", [])
     tools = {t["function"]["name"] for t in body.get("tools", []) if "function" in t}
-    if messages and messages[-1].get("role") == "tool":
+    # Claude Code may end a turn with system notes (a subagent's list of agent types): the
+    # conversation's last word is its last non-system message.
+    spoken = [m for m in messages if m.get("role") != "system"]
+    if spoken and spoken[-1].get("role") == "tool":
+        if str(spoken[-1].get("tool_call_id", "")).startswith("functions.Agent"):
+            return SUBAGENT_ANSWER, []
         return "I created the file.", []
-    target = None
-    for m in messages:
-        if m.get("role") == "user":
-            found = FILE_MARK.search(_texts(m))
-            target = found.group(1) if found else target
+    target = _marked(messages, FILE_MARK)
     if target and "Write" in tools:
-        args = orjson.dumps({"file_path": target, "content": FILE_CONTENT}).decode()
-        call = {
-            "id": "functions.Write:0",
-            "type": "function",
-            "function": {"name": "Write", "arguments": args},
+        return "I'll write the file.", [
+            _call("Write", {"file_path": target, "content": FILE_CONTENT})
+        ]
+    delegated = _marked(messages, AGENT_MARK)
+    if delegated and "Agent" in tools:
+        task = {
+            "description": "Write the greeting file",
+            "prompt": f"Create the file SBFILE:{delegated} with a greeting.",
+            "subagent_type": "general-purpose",
+            "run_in_background": False,
         }
-        return "I'll write the file.", [call]
+        return "I'll ask a subagent.", [_call("Agent", task)]
     return "ok", []
+
+
+def thinks(body: dict[str, Any]) -> bool:
+    """Whether this request asks the agent to reason first (its last user turn says SBTHINK)."""
+    users = [m for m in body.get("messages", []) if m.get("role") == "user"]
+    return bool(users) and THINK_MARK in _texts(users[-1])
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
@@ -110,10 +148,15 @@ def agent_reply(request: Received) -> Reply:
     if request.path.startswith("/v1beta/models/"):
         return gemini_reply(request, body)
     text, calls = decide(body)
+    reasoning = REASONING if thinks(body) and not calls else None
+    if reasoning:
+        text = THOUGHT_ANSWER
     usage = {"prompt_tokens": 1200, "completion_tokens": 25, "total_tokens": 1225}
     finish = "tool_calls" if calls else "stop"
     if not body.get("stream"):
         message: dict[str, Any] = {"role": "assistant", "content": text}
+        if reasoning:
+            message["reasoning_content"] = reasoning
         if calls:
             message["tool_calls"] = calls
         return JsonReply(
@@ -126,14 +169,17 @@ def agent_reply(request: Received) -> Reply:
                 "usage": usage,
             }
         )
-    frames: list[str | bytes] = [_chunk({"role": "assistant", "content": text})]
+    frames: list[str | bytes] = []
+    if reasoning:
+        frames.append(_chunk({"role": "assistant", "reasoning_content": reasoning}))
+    frames.append(_chunk({"role": "assistant", "content": text}))
     for i, call in enumerate(calls):
         args = call["function"]["arguments"]
         head = {
             "index": i,
             "id": call["id"],
             "type": "function",
-            "function": {"name": "Write", "arguments": ""},
+            "function": {"name": call["function"]["name"], "arguments": ""},
         }
         frames.append(_chunk({"tool_calls": [head]}))
         half = len(args) // 2

@@ -16,7 +16,11 @@ from tests.clients.agent_upstream import AgentUpstream
 from tests.support.gateway import GatewayProcess
 
 CACHE = Path(os.environ.get("SWITCHBOARD_TEST_CACHE", Path.home() / ".cache" / "switchboard-tests"))
-NPM_PACKAGES = ["@anthropic-ai/claude-code@2.1.330", "@anthropic-ai/sdk@1.12.0"]
+# The version whose requests issue 15 measured, and the newest on npm when it was added
+# (`npm view @anthropic-ai/claude-code version`). The first is installed with the TypeScript SDK
+# (node_modules/.bin/claude), each other one into a prefix of its own.
+CLAUDE_CODE_VERSIONS = ("2.1.330", "2.1.332")
+NPM_PACKAGES = [f"@anthropic-ai/claude-code@{CLAUDE_CODE_VERSIONS[0]}", "@anthropic-ai/sdk@1.12.0"]
 OLD_SDK = "anthropic==0.121.0"
 MASTER_KEY = "sk-clients-master-key"
 
@@ -28,18 +32,17 @@ def _unavailable(why: str) -> None:
     pytest.skip(why)
 
 
-@pytest.fixture(scope="session")
-def node_modules() -> Path:
+def npm_install(prefix: Path, packages: list[str]) -> Path:
+    """`packages` installed under `prefix` (cached between runs); its node_modules."""
     npm = shutil.which("npm")
     if npm is None:
         _unavailable("npm is not installed")
     assert npm is not None
-    prefix = CACHE / "npm"
-    marker = prefix / ("installed-" + "-".join(p.replace("/", "_") for p in NPM_PACKAGES))
+    marker = prefix / ("installed-" + "-".join(p.replace("/", "_") for p in packages))
     if not marker.exists():
         prefix.mkdir(parents=True, exist_ok=True)
         result = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix), *NPM_PACKAGES],
+            [npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix), *packages],
             capture_output=True,
             text=True,
             timeout=600,
@@ -49,6 +52,32 @@ def node_modules() -> Path:
             _unavailable(f"npm install failed: {result.stderr[-2000:]}")
         marker.touch()
     return prefix / "node_modules"
+
+
+@pytest.fixture(scope="session")
+def node_modules() -> Path:
+    return npm_install(CACHE / "npm", NPM_PACKAGES)
+
+
+def claude_code(version: str) -> Path:
+    """The `claude` executable of one Claude Code version."""
+    if version == CLAUDE_CODE_VERSIONS[0]:
+        return npm_install(CACHE / "npm", NPM_PACKAGES) / ".bin" / "claude"
+    prefix = CACHE / f"claude-code-{version}"
+    return npm_install(prefix, [f"@anthropic-ai/claude-code@{version}"]) / ".bin" / "claude"
+
+
+@pytest.fixture(scope="session")
+def claude() -> Path:
+    """Claude Code 2.1.330, for the tests that need one version."""
+    return claude_code(CLAUDE_CODE_VERSIONS[0])
+
+
+@pytest.fixture(scope="session", params=CLAUDE_CODE_VERSIONS)
+def any_claude(request: pytest.FixtureRequest) -> Path:
+    """Each tested Claude Code version in turn."""
+    version: str = request.param
+    return claude_code(version)
 
 
 def sdk_python(requirement: str, name: str) -> Path:

@@ -9,7 +9,11 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.clients.agent_upstream import FILE_CONTENT, GEMINI_SIGNATURE, AgentUpstream
+from tests.clients.claude_code import write_file
+from tests.clients.claude_run import run_claude
 from tests.clients.conftest import MASTER_KEY
 from tests.support.gateway import GatewayProcess
 
@@ -17,53 +21,23 @@ MODEL = "moonshotai/kimi-k2-instruct"
 
 
 def test_claude_code_writes_a_file_through_the_gateway(
-    node_modules: Path,
+    any_claude: Path,
     agent_gateway: GatewayProcess,
     agent_upstream: AgentUpstream,
     tmp_path: Path,
 ) -> None:
-    home = tmp_path / "home"
-    work = tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    target = work / "hello.txt"
-    assert agent_gateway.url.startswith("http://127.0.0.1:")  # never anywhere else
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(home),
-        "ANTHROPIC_BASE_URL": agent_gateway.url + "/anthropic",
-        "ANTHROPIC_AUTH_TOKEN": MASTER_KEY,
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "DISABLE_TELEMETRY": "1",
-        "DISABLE_AUTOUPDATER": "1",
-        "CLAUDE_CODE_MAX_RETRIES": "1",
-    }
+    target = tmp_path / "work" / "hello.txt"
     before = len(agent_upstream.received)
-    result = subprocess.run(
-        [
-            str(node_modules / ".bin" / "claude"),
-            "-p",
-            f"Create the file SBFILE:{target} with a greeting.",
-            "--output-format",
-            "json",
-            "--allowedTools",
-            "Write",
-        ],
-        env=env,
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    run = run_claude(
+        any_claude,
+        agent_gateway.url + "/anthropic",
+        f"Create the file SBFILE:{target} with a greeting.",
+        tmp_path,
+        *("--allowedTools", "Write"),
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    report = json.loads(result.stdout)
+    report = run.report
     assert report["type"] == "result"
-    assert report["subtype"] == "success"
     assert report["is_error"] is False
-    assert report["result"] == "I created the file."
-    assert report["num_turns"] == 2
-    assert report["usage"]["output_tokens"] > 0  # real usage reached Claude Code
     assert target.read_text() == FILE_CONTENT
 
     requests = agent_upstream.received[before:]
@@ -78,42 +52,20 @@ def test_claude_code_writes_a_file_through_the_gateway(
 
 
 def test_claude_code_through_a_gemini_upstream(
-    node_modules: Path,
+    claude: Path,
     gemini_agent_gateway: GatewayProcess,
     agent_upstream: AgentUpstream,
     tmp_path: Path,
 ) -> None:
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    target = work / "hello.txt"
-    assert gemini_agent_gateway.url.startswith("http://127.0.0.1:")  # never anywhere else
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(home),
-        "ANTHROPIC_BASE_URL": gemini_agent_gateway.url + "/anthropic",
-        "ANTHROPIC_AUTH_TOKEN": MASTER_KEY,
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "DISABLE_TELEMETRY": "1",
-        "DISABLE_AUTOUPDATER": "1",
-        "CLAUDE_CODE_MAX_RETRIES": "1",
-    }
+    target = tmp_path / "work" / "hello.txt"
     before = len(agent_upstream.received)
-    result = subprocess.run(
-        [
-            str(node_modules / ".bin" / "claude"),
-            *("-p", f"Create the file SBFILE:{target} with a greeting."),
-            *("--output-format", "json", "--allowedTools", "Write"),
-        ],
-        env=env,
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    report = json.loads(result.stdout)
+    report = run_claude(
+        claude,
+        gemini_agent_gateway.url + "/anthropic",
+        f"Create the file SBFILE:{target} with a greeting.",
+        tmp_path,
+        *("--allowedTools", "Write"),
+    ).report
     assert report["subtype"] == "success"
     assert report["result"] == "I created the file."
     assert report["num_turns"] == 2
@@ -184,3 +136,40 @@ def test_old_python_sdk(old_sdk_python: Path, agent_gateway: GatewayProcess) -> 
     out = json.loads(result.stdout)
     assert out["version"].startswith("0.")
     assert (out["text"], out["streamed"], out["usage"]) == ("ok", "ok", 25)
+
+
+# Claude Code configured for Bedrock or Vertex, pointed at the gateway: it skips the cloud's
+# auth and sends ANTHROPIC_AUTH_TOKEN as `Authorization: Bearer` (the Switchboard key).
+CLOUD_MODES = {
+    "bedrock": {
+        "CLAUDE_CODE_USE_BEDROCK": "1",
+        "ANTHROPIC_BEDROCK_BASE_URL": "{url}",
+        "CLAUDE_CODE_SKIP_BEDROCK_AUTH": "1",
+        "AWS_REGION": "us-east-1",
+    },
+    "vertex": {
+        "CLAUDE_CODE_USE_VERTEX": "1",
+        "ANTHROPIC_VERTEX_BASE_URL": "{url}/vertex/v1",
+        "CLAUDE_CODE_SKIP_VERTEX_AUTH": "1",
+        "ANTHROPIC_VERTEX_PROJECT_ID": "switchboard-test",
+        "CLOUD_ML_REGION": "us-east5",
+    },
+}
+
+
+@pytest.mark.parametrize("mode", sorted(CLOUD_MODES))
+def test_claude_code_in_cloud_mode_writes_a_file(
+    node_modules: Path,
+    agent_gateway: GatewayProcess,
+    agent_upstream: AgentUpstream,
+    tmp_path: Path,
+    mode: str,
+) -> None:
+    assert agent_gateway.url.startswith("http://127.0.0.1:")  # never anywhere else
+    env = {k: v.format(url=agent_gateway.url) for k, v in CLOUD_MODES[mode].items()}
+    before = len(agent_upstream.received)
+    target, _ = write_file(node_modules, tmp_path, {"ANTHROPIC_AUTH_TOKEN": MASTER_KEY, **env})
+    assert target.read_text() == FILE_CONTENT
+    final = agent_upstream.received[before:][-1]
+    assert [m["role"] for m in final["messages"]][-2:] == ["assistant", "tool"]
+    assert final["messages"][-1]["tool_call_id"] == "functions.Write:0"

@@ -34,7 +34,12 @@ ENV = {p["env"]: "dummy-key-not-used" for p in BUILTIN["providers"]}
 
 
 def catalogue_ids() -> list[str]:
-    return [DEMO_MODEL] + [m["id"] for m in BUILTIN["models"]]
+    """What the Anthropic model list shows: the models on the anthropic endpoint (the default;
+    not the embeddings models)."""
+    chat = ["anthropic", "openai"]
+    return [DEMO_MODEL] + [
+        m["id"] for m in BUILTIN["models"] if "anthropic" in m.get("endpoints", chat)
+    ]
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 PAGES = ["/console", "/console/keys", "/console/usage", "/console/requests"]
-PAGES += ["/console/channels", "/console/models"]
+PAGES += ["/console/teams", "/console/channels", "/console/models"]
 
 
 @pytest.fixture(scope="module")

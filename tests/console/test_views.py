@@ -184,6 +184,20 @@ def test_keys_created_in_the_console_and_the_cli_are_the_same_keys(
     assert "state-revoked" in row.group(0)
 
 
+def table_row(console: ConsoleClient, path: str, marker: str, waited: str) -> str:
+    """The page's table row marked `marker`, once the ledger has reached it: it holds `waited`
+    (with "": it no longer says the key was never used)."""
+    deadline = time.monotonic() + 10
+    while True:
+        found = re.search(marker + r".*?</tr>", console.http.get(path).text, re.S)
+        assert found is not None
+        shown = found.group(0)
+        ready = waited in shown if waited else "never" not in shown
+        if ready or time.monotonic() > deadline:
+            return shown
+        time.sleep(0.1)
+
+
 def test_budget_used_and_last_used_on_the_keys_page(
     gateway: GatewayProcess, console: ConsoleClient
 ) -> None:
@@ -192,16 +206,7 @@ def test_budget_used_and_last_used_on_the_keys_page(
     assert secret is not None
     reply = ask(gateway, secret.group(1))
     cost = (reply.usage.input_tokens * 3.0 + reply.usage.output_tokens * 15.0) / 1e6
-    deadline = time.monotonic() + 10
-    shown = ""
-    while time.monotonic() < deadline:
-        page = console.http.get("/console/keys").text
-        row = re.search(r'data-key-name="spender".*?</tr>', page, re.S)
-        assert row is not None
-        shown = row.group(0)
-        if "never" not in shown:
-            break
-        time.sleep(0.1)
+    shown = table_row(console, "/console/keys", 'data-key-name="spender"', "")
     assert f"${cost:,.4f} of $5.00 / month" in shown
 
 
@@ -353,3 +358,44 @@ def newest_served(gateway: GatewayProcess) -> str:
     rows = api(gateway, "/admin/requests", limit="1", model="switchboard/demo")
     request_id: str = rows["entries"][0]["request_id"]
     return request_id
+
+
+def test_teams_made_in_the_console_are_the_clis_and_show_their_keys_and_spend(
+    gateway: GatewayProcess, console: ConsoleClient
+) -> None:
+    made = console.post(
+        "/console/teams",
+        {"name": "crew", "rpm": "90", "budget_usd": "4", "budget_period": "day", "models": ""},
+    )
+    assert made.status_code == 303, made.text
+    team = cli(gateway, "teams", "show", "crew", "--json")
+    assert (team["rpm"], team["budget_usd"], team["budget_period"], team["keys"]) == (
+        90,
+        4,
+        "day",
+        0,
+    )
+    again = console.post("/console/teams", {"name": "crew"})
+    assert again.status_code == 409
+    assert "already a team named" in again.text
+    # A key made in the console joins it; the keys page shows the team.
+    created = console.post("/console/keys", {"name": "crewmate", "team": "crew"})
+    assert created.status_code == 201, created.text
+    secret = re.search(r'<code id="secret">(sk-sb-[^<]+)</code>', created.text)
+    assert secret is not None
+    keys = console.http.get("/console/keys").text
+    row = re.search(r'data-key-name="crewmate".*?</tr>', keys, re.S)
+    assert row is not None
+    assert '<td class="team">crew</td>' in row.group(0)
+    reply = ask(gateway, secret.group(1))
+    cost = (reply.usage.input_tokens * 3.0 + reply.usage.output_tokens * 15.0) / 1e6
+    shown = table_row(console, "/console/teams", 'data-team-name="crew"', f"${cost:,.4f} of")
+    assert f"${cost:,.4f} of $4.00 / day" in shown
+    assert "90 rpm" in shown
+    usage = console.http.get("/console/usage", params={"group_by": "team"}).text
+    assert f'{team["id"]} <small class="muted">crew</small>' in usage
+    # Deleting it (the page asks first) detaches the key, which keeps working.
+    deleted = console.post(f"/console/teams/{team['id']}/delete", {})
+    assert deleted.status_code == 303
+    assert cli(gateway, "teams", "list", "--json") == []
+    assert ask(gateway, secret.group(1)).content

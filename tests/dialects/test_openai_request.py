@@ -42,8 +42,20 @@ def test_basic_fields() -> None:
     assert out["messages"][1] == {"role": "user", "content": "hi"}
     assert out["max_tokens"] == 100
     assert out["stop"] == ["X", "Y"]
-    assert (out["temperature"], out["top_p"], out["user"]) == (0.3, 0.8, "user-7")
+    assert (out["temperature"], out["top_p"]) == (0.3, 0.8)
     assert "stream" not in out
+
+
+def test_user_id_goes_upstream_only_when_the_provider_asks() -> None:
+    # Claude Code's metadata.user_id carries its device id: not another vendor's business.
+    claude_code = '{"device_id":"d1","account_uuid":"","session_id":"s1"}'
+    kept = encode(metadata={"user_id": claude_code})
+    assert "user" not in kept.body
+    assert "metadata.user_id (not forwarded: provider forward_user)" in kept.dropped
+    forwarding = UpstreamProfile(model_id="cat/model", upstream_model="up", forward_user=True)
+    sent = encode(forwarding, metadata={"user_id": "user-7"})
+    assert sent.body["user"] == "user-7"
+    assert not any("user_id" in d for d in sent.dropped)
 
 
 def test_stream_always_asks_for_usage() -> None:

@@ -441,3 +441,22 @@ def test_a_blocked_prompt_is_a_refusal(gateway: GatewayProcess, upstream: Script
     assert resp.json()["stop_reason"] == "refusal"
     assert resp.json()["content"] == []
     assert "prompt blocked: PROHIBITED_CONTENT" in resp.headers["switchboard-dropped"]
+
+
+def test_count_tokens_through_gemini_count_tokens(
+    client: anthropic.Anthropic, upstream: ScriptedUpstream
+) -> None:
+    upstream.enqueue(JsonReply({"totalTokens": 17}))
+    raw = client.messages.with_raw_response.count_tokens(
+        model=FLASH, system="Be brief.", messages=HELLO
+    )
+    assert raw.parse().input_tokens == 17
+    assert raw.headers["switchboard-token-count"] == "exact"
+    sent = upstream.received[-1]
+    assert sent.path == f"/v1beta/models/{FLASH}:countTokens"
+    assert sent.headers["x-goog-api-key"] == GEMINI_KEY
+    assert isinstance(sent.json, dict)
+    request = sent.json["generateContentRequest"]
+    assert request["model"] == f"models/{FLASH}"
+    assert request["systemInstruction"]["parts"] == [{"text": "Be brief."}]
+    assert request["contents"][0]["role"] == "user"

@@ -21,7 +21,7 @@ from .bedrock_wire import (
     converse_message,
     converse_stream,
 )
-from .mock_upstream import ScriptedUpstream
+from .mock_upstream import Responder, ScriptedUpstream
 from .replies import Received, Reply, SSEReply
 
 ACCESS_KEY = "AKIDSWITCHBOARDTEST"
@@ -37,8 +37,13 @@ class ResetReply:
 
 
 class BedrockServer(ScriptedUpstream):
-    def __init__(self, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        access_key: str = ACCESS_KEY,
+        secret_key: str = SECRET_KEY,
+        responder: Responder | None = None,
+    ) -> None:
+        super().__init__(responder)
         self._credentials = Credentials(access_key, secret_key)
         self.refused = 0
 
@@ -89,7 +94,7 @@ class BedrockServer(ScriptedUpstream):
             with self._cond:
                 self._received.append(Received(request.method, request.path, "", {}, body, None))
             return await self._send(request, self._received[-1], reply)
-        if not self.pending:
+        if not self.pending and self._responder is None:
             self.enqueue(_default(request.path))
         return await super()._handle(request)
 

@@ -5,6 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from switchboard.limits.memory import MemoryLimiter
+from switchboard.limits.redis import RedisLimiter
+
+from .limiters import Factory
 from .services import postgres_database, redis_prefix
 
 
@@ -28,3 +32,15 @@ def postgres_url() -> Iterator[str]:
 def redis() -> Iterator[tuple[str, str]]:
     with redis_prefix() as found:
         yield found
+
+
+@pytest.fixture(params=["memory", "redis"])
+def make_limiter(request: pytest.FixtureRequest) -> Iterator[Factory]:
+    """Each limiter backend: calling it twice gives two views of the same limits (two
+    instances on one Redis)."""
+    if request.param == "memory":
+        shared = MemoryLimiter()
+        yield lambda: shared
+        return
+    with redis_prefix() as (url, prefix):
+        yield lambda: RedisLimiter(url, prefix)

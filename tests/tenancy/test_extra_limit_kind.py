@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -17,17 +15,15 @@ from sqlalchemy import Integer
 from switchboard.catalog import Catalog, ModelEntry
 from switchboard.config import parse_config
 from switchboard.errors import RateLimited
-from switchboard.limits import Limiter, Reservation, budget_period
+from switchboard.limits import Reservation, budget_period
 from switchboard.limits.leases import Leases
-from switchboard.limits.memory import MemoryLimiter
-from switchboard.limits.redis import RedisLimiter
 from switchboard.record import FAILED
 from switchboard.tenancy.admission import Admission
 from switchboard.tenancy.auth import Principal
 from switchboard.tenancy.keys import ApiKey, Limits
 from switchboard.tenancy.limit_kinds import LimitKind
 
-from .services import redis_prefix
+from .limiters import Factory, opened
 
 RPD = LimitKind(
     field="rpd",
@@ -56,7 +52,6 @@ TPH = LimitKind(
 
 NOW = 1_700_000_000_000
 _ids = itertools.count()
-Factory = Callable[[], Limiter]
 
 ENTRY = Catalog(
     parse_config(
@@ -68,26 +63,6 @@ ENTRY = Catalog(
         env={},
     )
 ).resolve("m")
-
-
-@pytest.fixture(params=["memory", "redis"])
-def make_limiter(request: pytest.FixtureRequest) -> Iterator[Factory]:
-    """Calling it twice gives two views of the same limits (two instances on one Redis)."""
-    if request.param == "memory":
-        shared = MemoryLimiter()
-        yield lambda: shared
-        return
-    with redis_prefix() as (url, prefix):
-        yield lambda: RedisLimiter(url, prefix)
-
-
-@asynccontextmanager
-async def opened(factory: Factory) -> AsyncIterator[Limiter]:
-    limiter = factory()
-    try:
-        yield limiter
-    finally:
-        await limiter.close()
 
 
 def principal(limits: Limits) -> Principal:

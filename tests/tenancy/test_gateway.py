@@ -233,7 +233,10 @@ def test_admin_api(gw: tuple[Gateway, Path]) -> None:
     status, body = gateway.admin("GET", "/admin/keys", key="sk-sb-nonsense")
     assert (status, body["error"]["type"]) == (401, "authentication_error")
     status, body = gateway.admin("GET", "/admin/usage?group_by=week")
-    assert (status, body["error"]["message"]) == (400, "group_by: must be one of day, key, model")
+    assert (status, body["error"]["message"]) == (
+        400,
+        "group_by: must be one of day, key, model, session, team",
+    )
 
 
 def test_the_ledger_has_every_request_after_a_graceful_stop(tmp_path: Path) -> None:

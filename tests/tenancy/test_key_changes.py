@@ -1,7 +1,8 @@
 """A key changed anywhere (the CLI, which writes to the database directly, or another instance's
 admin API) is refused or changed on every gateway within a second, on each kind of deployment:
 SQLite (header counters polled), PostgreSQL (LISTEN/NOTIFY) and Redis (pub/sub). The gateways
-cache keys for 60 s here, so only the change feed can make it that fast."""
+cache keys for 60 s here, so only the change feed can make it that fast. A change to a team
+reaches its keys the same way."""
 
 from __future__ import annotations
 
@@ -96,6 +97,29 @@ def test_changes_reach_the_other_instance_within_a_second(
             status, _ = second.admin("PATCH", f"/admin/keys/{other['id']}", {"models": ["other"]})
             assert status == 200
             waited = within_promise(lambda: ask(client, first, other["key"]).status_code == 403)
+            assert waited < PROMISE
+
+            # A team's change is a change of each of its keys: through the admin API, then the
+            # CLI, it applies on the instance that has the team's key cached.
+            status, team = second.admin("POST", "/admin/teams", {"name": "t"})
+            assert status == 201
+            status, member = second.admin("POST", "/admin/keys", {"name": "c", "team": "t"})
+            assert status == 201
+            within_promise(lambda: ask(client, first, member["key"]).status_code == 200)
+            cached(client, first, member["key"])
+            status, _ = second.admin("PATCH", f"/admin/teams/{team['id']}", {"models": ["other"]})
+            assert status == 200
+            waited = within_promise(lambda: ask(client, first, member["key"]).status_code == 403)
+            assert waited < PROMISE
+            assert_envelope(
+                ask(client, first, member["key"]),
+                403,
+                "permission_error",
+                "model: team 't' (of key 'c') may not use model 'demo' (allowed: other)",
+            )
+            done = cli(config, "teams", "update", "t", "--clear", "models")
+            assert done.returncode == 0, done.stderr
+            waited = within_promise(lambda: ask(client, first, member["key"]).status_code == 200)
             assert waited < PROMISE
     finally:
         first.stop()

@@ -6,45 +6,21 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import pytest
 
 from switchboard.errors import Overloaded
-from switchboard.limits import LEASE_MS, Limiter, Reservation, budget_period
+from switchboard.limits import LEASE_MS, Reservation, budget_period
 from switchboard.limits import leases as leases_module
 from switchboard.limits.leases import Leases
 from switchboard.limits.memory import MemoryLimiter
 from switchboard.limits.redis import RedisLimiter
 
-from .services import redis_prefix
+from .limiters import Factory, go, opened
 
 NOW = 1_700_000_000_000
 _ids = itertools.count()
-
-Factory = Callable[[], Limiter]
-
-
-@pytest.fixture(params=["memory", "redis"])
-def make_limiter(request: pytest.FixtureRequest) -> Iterator[Factory]:
-    """Calling it twice gives two views of the same limits (two instances on one Redis)."""
-    if request.param == "memory":
-        shared = MemoryLimiter()
-        yield lambda: shared
-        return
-    with redis_prefix() as (url, prefix):
-        yield lambda: RedisLimiter(url, prefix)
-
-
-@asynccontextmanager
-async def opened(factory: Factory) -> AsyncIterator[Limiter]:
-    limiter = factory()
-    try:
-        yield limiter
-    finally:
-        await limiter.close()
 
 
 def res(key: str = "k", *, rpm: int = 0, tpm: int = 0, conc: int = 0, tokens: int = 0,
@@ -60,10 +36,6 @@ def res(key: str = "k", *, rpm: int = 0, tpm: int = 0, conc: int = 0, tokens: in
         cost_nusd=cost,
         period=budget_period("day", datetime.fromtimestamp(NOW / 1000, UTC)),
     )
-
-
-def go(work: Awaitable[None]) -> None:
-    asyncio.run(asyncio.wait_for(work, 30))  # type: ignore[arg-type]
 
 
 def test_requests_per_minute_is_a_sliding_window(make_limiter: Factory) -> None:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from switchboard.errors import InvalidRequest, NotFound
-from switchboard.storage import Storage, UsageFilter
+from switchboard.storage import HEAD_REVISION, Storage, UsageFilter
 from switchboard.storage.tables import api_keys
 from switchboard.tenancy.admin import KeyAdmin
 from switchboard.tenancy.keys import KeyCache, hash_secret
@@ -40,7 +40,7 @@ def test_migrations_apply_once_and_are_idempotent(database_url: str) -> None:
         await s.upgrade()  # a second start must not fail nor change anything
         return await s.revision()
 
-    assert run(database_url, work) == "0004"  # the newest revision
+    assert run(database_url, work) == HEAD_REVISION  # the newest revision
 
 
 def test_head_revision_is_the_newest_migration() -> None:
@@ -49,8 +49,6 @@ def test_head_revision_is_the_newest_migration() -> None:
 
     from alembic.config import Config
     from alembic.script import ScriptDirectory
-
-    from switchboard.storage import HEAD_REVISION
 
     cfg = Config()
     location = resources.files("switchboard.storage").joinpath("migrations")
@@ -73,7 +71,7 @@ def test_a_new_database_is_migrated_and_a_current_one_needs_no_alembic(tmp_path:
         finally:
             await storage.close()
 
-    assert asyncio.run(main()) == "0004"
+    assert asyncio.run(main()) == HEAD_REVISION
     # A second process on the same database starts without importing Alembic.
     probe = (
         "import asyncio, sys\n"
@@ -155,7 +153,9 @@ def test_bad_fields_are_named(fields: dict[str, object], message: str, tmp_path:
     run(f"sqlite:///{tmp_path}/k.db", work)
 
 
-def _row(key_id: str, model: str, at: datetime, cost: int, status: int = 200) -> UsageRow:
+def _row(
+    key_id: str, model: str, at: datetime, cost: int, status: int = 200, team_id: str | None = None
+) -> UsageRow:
     return UsageRow(
         at=at,
         request_id=f"req_{key_id}_{model}_{at.timestamp()}",
@@ -175,6 +175,7 @@ def _row(key_id: str, model: str, at: datetime, cost: int, status: int = 200) ->
         status=status,
         error_type=None if status == 200 else "rate_limit_error",
         client_disconnected=False,
+        team_id=team_id,
     )
 
 

@@ -1,6 +1,7 @@
 """Two gateway processes share one PostgreSQL and one Redis, behind no load balancer but the
 test's own round robin. Under concurrent load, one key's requests-per-minute limit and another
-key's budget hold exactly across both, and every request has its row in the ledger."""
+key's budget hold exactly across both, and every request has its row in the ledger; so do a
+team's requests per minute, requests in flight and budget, its keys used through both."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import Any
 
 import anthropic
 import pytest
+
+from tests.support.mock_upstream import HangReply, ScriptedUpstream
 
 from .gateway import MASTER, PRICING, Gateway, cli_json, write_config
 
@@ -102,3 +105,121 @@ def test_rpm_and_budget_hold_across_two_instances(
     finally:
         for gateway in gateways:
             gateway.stop()
+
+
+async def asked(c: anthropic.AsyncAnthropic, model: str) -> tuple[int, str]:
+    """(HTTP status, error message or "") of one request, as the SDK saw it."""
+    try:
+        await c.messages.create(model=model, max_tokens=4, messages=ASK)  # type: ignore[arg-type]
+    except anthropic.APIStatusError as err:
+        body: Any = err.body
+        return err.status_code, str(body["error"]["message"])
+    return 200, ""
+
+
+def test_a_team_holds_across_two_instances(
+    tmp_path: Path, postgres_url: str, redis: tuple[str, str]
+) -> None:
+    """Three teams, two keys each, every key used through both instances at once: the team's
+    requests per minute, requests in flight and budget hold exactly, each refusal says it is the
+    team's limit, and the ledger charges every row to its team."""
+    redis_url, prefix = redis
+    # A slow upstream: requests of the concurrency team are all in flight together.
+    with ScriptedUpstream(lambda _: HangReply(2.0)) as upstream:
+        config = write_config(
+            tmp_path / "c.yaml",
+            postgres_url,
+            redis=redis_url,
+            redis_prefix=prefix,
+            providers=[
+                {"name": "demo", "kind": "scripted"},
+                {"name": "slow", "kind": "anthropic", "base_url": upstream.anthropic_base},
+            ],
+            models=[
+                {"id": "demo", "channels": [{"provider": "demo", "model": "demo"}],
+                 "pricing": PRICING},
+                {"id": "slow", "channels": [{"provider": "slow", "model": "slow"}]},
+            ],
+        )  # fmt: skip
+        gateways = [Gateway(config, tmp_path / f"gw{i}.log") for i in range(2)]
+        try:
+            with anthropic.Anthropic(api_key=MASTER, base_url=gateways[0].url) as c:
+                probe = c.messages.create(model="demo", max_tokens=4, messages=ASK)  # type: ignore[arg-type]
+            each = cost_of(probe.usage)
+            budget_usd = 7.5 * each / 1e9  # room for 7 requests, not 8
+            teams: dict[str, dict[str, Any]] = {
+                "rpm": {"rpm": 10},
+                "budget": {"budget_usd": budget_usd},
+                "conc": {"max_concurrent": 3},
+            }
+            team_ids, keys = {}, {}
+            for name, limits in teams.items():  # through the admin API: the CLI is slower
+                status, team = gateways[0].admin("POST", "/admin/teams", {"name": name, **limits})
+                assert status == 201
+                team_ids[name] = team["id"]
+                for n in range(2):
+                    status, made = gateways[1].admin(
+                        "POST", "/admin/keys", {"name": f"{name}{n}", "team": name}
+                    )
+                    assert (status, made["team"]) == (201, team_ids[name])
+                    keys[f"{name}{n}"] = made["key"]
+            plan = {"rpm": ("demo", 15), "budget": ("demo", 15), "conc": ("slow", 6)}
+
+            async def load() -> list[tuple[str, int, str]]:
+                # One SDK client per key and instance (a client is slow to make, not to use).
+                clients = {
+                    (key, g): anthropic.AsyncAnthropic(
+                        api_key=secret, base_url=gateway.url, max_retries=0, timeout=30
+                    )
+                    for key, secret in keys.items()
+                    for g, gateway in enumerate(gateways)
+                }
+                jobs = []
+                for team, (model, per_key) in plan.items():
+                    for i in range(per_key):
+                        for n in range(2):  # each key through both instances, interleaved
+                            c = clients[(f"{team}{n}", (i + n) % 2)]
+                            jobs.append((team, asked(c, model)))
+                try:
+                    results = await asyncio.gather(*(job for _, job in jobs))
+                finally:
+                    for c in clients.values():
+                        await c.close()
+                return [(t, *r) for (t, _), r in zip(jobs, results, strict=True)]
+
+            started = time.monotonic()
+            results = asyncio.run(asyncio.wait_for(load(), 60))
+            assert time.monotonic() - started < 60  # inside one window: the limits are exact
+
+            def statuses(team: str) -> Counter[int]:
+                return Counter(status for t, status, _ in results if t == team)
+
+            assert statuses("rpm") == {200: 10, 429: 20}
+            assert statuses("budget") == {200: 7, 402: 23}
+            assert statuses("conc") == {200: 3, 429: 9}
+            for team, status, message in results:
+                if status != 200:
+                    assert message.startswith(
+                        (f"rate limit: team '{team}'", f"budget: team '{team}'")
+                    )
+            refused = next(m for t, s, m in results if t == "conc" and s == 429)
+            assert "already has 3 requests in flight" in refused
+
+            rows: list[dict[str, Any]] = []
+            deadline = time.monotonic() + 15
+            while len(rows) < 2 * sum(n for _, n in plan.values()) and time.monotonic() < deadline:
+                status, body = gateways[1].admin("GET", "/admin/usage?limit=1000")
+                rows = [r for r in body["data"] if r["key_id"] != "master"]
+                time.sleep(0.2)
+            assert Counter(r["team_id"] for r in rows) == {
+                team_ids["rpm"]: 30,
+                team_ids["budget"]: 30,
+                team_ids["conc"]: 12,
+            }
+            status, body = gateways[0].admin("GET", "/admin/usage?group_by=team")
+            spent = {r["team"]: r["cost_usd"] for r in body["data"]}
+            assert spent[team_ids["budget"]] == pytest.approx(7 * each / 1e9)
+            assert spent[team_ids["budget"]] <= budget_usd
+        finally:
+            for gateway in gateways:
+                gateway.stop()

@@ -6,7 +6,13 @@ GET    /admin/keys/{id}         show
 PATCH  /admin/keys/{id}         change name or limits (null clears a limit)
 DELETE /admin/keys/{id}         revoke
 POST   /admin/keys/{id}/rotate  new secret, same id and limits
-GET    /admin/usage             ?key=&model=&since=&until=&group_by=day|key|model&limit=
+POST   /admin/teams             create a team (name and limits)
+GET    /admin/teams             list, each with its number of keys
+GET    /admin/teams/{id}        show (by id or name)
+PATCH  /admin/teams/{id}        change name or limits (null clears a limit)
+DELETE /admin/teams/{id}        delete; 409 while it has keys, unless ?force=true (detaches them)
+GET    /admin/usage             ?key=&team=&model=&since=&until=&limit=
+                                &group_by=day|key|model|session|team
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ async def _object(ex: Exchange) -> dict[str, Any]:
 def usage_filter(params: dict[str, str]) -> UsageFilter:
     return UsageFilter(
         key_id=params.get("key") or None,
+        team_id=params.get("team") or None,
         model=params.get("model") or None,
         since=parse_time("since", params["since"]) if params.get("since") else None,
         until=parse_time("until", params["until"]) if params.get("until") else None,
@@ -78,8 +85,33 @@ class AdminHandler:
             case ("POST", ["keys", key_id, "rotate"]):
                 key, secret = await self._keys.rotate(key_id)
                 await ex.respond(200, _json({**key.public(), "key": secret}))
+            case (_, ["teams", *rest]):
+                await self._team(ex, rest)
             case ("GET", ["usage"]):
                 await ex.respond(200, _json({"data": await self._usage(ex)}))
+            case _:
+                raise NotFound(f"no route for {ex.method} {ex.path}")
+
+    async def _team(self, ex: Exchange, rest: list[str]) -> None:
+        teams = self._keys.teams
+        if teams is None:
+            raise NotFound("teams: this gateway keeps no teams")
+        match (ex.method, rest):
+            case ("POST", []):
+                team = await teams.create(await _object(ex))
+                await ex.respond(201, _json(team.public(0)))
+            case ("GET", []):
+                found = await teams.list()
+                await ex.respond(200, _json({"data": [t.public(n) for t, n in found]}))
+            case ("GET", [team_id]):
+                await ex.respond(200, _json(await teams.show(team_id)))
+            case ("PATCH", [team_id]):
+                await ex.respond(200, _json(await teams.update(team_id, await _object(ex))))
+            case ("DELETE", [team_id]):
+                force = dict(parse_qsl(ex.query)).get("force", "false")
+                if force not in ("true", "false"):
+                    raise InvalidRequest("force: must be true or false", param="force")
+                await ex.respond(200, _json(await teams.delete(team_id, force == "true")))
             case _:
                 raise NotFound(f"no route for {ex.method} {ex.path}")
 

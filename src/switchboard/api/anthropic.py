@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import orjson
 
@@ -10,15 +10,19 @@ from switchboard import ir
 from switchboard.api.bounds import Bounds, affinity
 from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.exchange import Exchange
+from switchboard.api.identity import authenticate
 from switchboard.api.models import ModelsHandler
 from switchboard.api.report import served_headers
-from switchboard.api.streaming import serve_stream
+from switchboard.api.session import session_of
+from switchboard.api.streaming import SSE_FRAMING, Framing, serve_stream
 from switchboard.api.surface import Route, SuffixRoute, Surface
 from switchboard.dialects.anthropic.errors import error_body, error_event
 from switchboard.dialects.anthropic.request import (
     decode_count_tokens,
     decode_head,
     decode_request,
+    head_thinking,
+    tool_keys,
 )
 from switchboard.dialects.anthropic.response import encode_response
 from switchboard.dialects.anthropic.stream import StreamEncoder
@@ -26,9 +30,10 @@ from switchboard.errors import GatewayError, InvalidRequest
 from switchboard.ids import message_id
 from switchboard.kinds import Dialect, Endpoint, ProviderKind
 from switchboard.service import Gateway, Inbound, Inlet
-from switchboard.tenancy.auth import Authenticator
+from switchboard.tenancy.auth import Authenticator, Principal
 
 FORWARDED = ("anthropic-version", "anthropic-beta")
+ErrorEvent = Callable[[GatewayError, str], bytes]
 # Its bodies go as they are to Anthropic-kind upstreams.
 # Bedrock relays Claude models only (its factory's `relays_channel`); the rest are translated.
 INLET = Inlet(Endpoint.ANTHROPIC, relays=frozenset({ProviderKind.ANTHROPIC, ProviderKind.BEDROCK}))
@@ -39,12 +44,23 @@ async def read_inbound(
 ) -> Inbound:
     """Authenticate, read the body within bounds, decode what routing needs (the rest is
     decoded only if the request is translated)."""
-    h = ex.headers
-    principal = await auth.authenticate(h.get("x-api-key"), h.get("authorization"))
-    record = ex.record
-    record.key_name = principal.name
-    record.key_id = principal.key_id
+    principal = await authenticate(ex, auth)
     body = await bounds.body(ex)
+    h = ex.headers
+    headers = {k: h[k] for k in FORWARDED if k in h}
+    return messages_inbound(ex, bounds, principal, body, headers, count_tokens=count_tokens)
+
+
+def messages_inbound(
+    ex: Exchange,
+    bounds: Bounds,
+    principal: Principal,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    count_tokens: bool = False,
+) -> Inbound:
+    """A Messages API body (and its version and beta headers) as the pipeline takes it."""
     head = decode_head(body)
     bounds.check(head.messages, head.tools)
     if head.output_limit is None and not count_tokens:
@@ -52,19 +68,23 @@ async def read_inbound(
         # it would otherwise reach the upstream with no bound the gateway chose to reserve.
         raise InvalidRequest("max_tokens: Field required", param="max_tokens")
     decode = decode_count_tokens if count_tokens else decode_request
+    user_id = head.metadata.user_id if head.metadata else None
     inbound = Inbound(
         inlet=INLET,
         body=body,
         model=head.model,
         stream=bool(head.stream) and not count_tokens,
-        headers={k: h[k] for k in FORWARDED if k in h},
+        headers=headers,
         decode=lambda: decode(body),
         principal=principal,
         max_tokens=head.output_limit,
-        affinity=affinity(ex, head.metadata.user_id if head.metadata else None),
+        affinity=affinity(ex, user_id),
+        thinking=head_thinking(head),
+        tools=lambda: tool_keys(head.tools),
     )
-    record.model = head.model
-    record.stream = inbound.stream
+    ex.record.model = head.model
+    ex.record.session = session_of(ex.headers, user_id)
+    ex.record.stream = inbound.stream
     return inbound
 
 
@@ -77,28 +97,46 @@ class MessagesHandler:
     async def __call__(self, ex: Exchange) -> None:
         inbound = await read_inbound(ex, self._auth, self._bounds)
         async with cancel_on_disconnect(ex):
-            await self._serve(ex, inbound)
+            await serve_messages(ex, self._gateway, inbound)
 
-    async def _serve(self, ex: Exchange, inbound: Inbound) -> None:
-        if inbound.stream:
-            streaming = await self._gateway.stream(inbound, ex.record)
-            encoder = StreamEncoder(model=inbound.model, message_id=message_id())
 
-            def encode(batch: list[ir.Event]) -> bytes:
-                return b"".join([encoder.encode(e) for e in batch])
+async def serve_messages(
+    ex: Exchange,
+    gateway: Gateway,
+    inbound: Inbound,
+    framing: Framing = SSE_FRAMING,
+    error_frame: ErrorEvent = error_event,
+) -> None:
+    """Answer a Messages request: a message, or its event stream (in `framing`, with
+    `error_frame` for a failure after the first byte)."""
+    if inbound.stream:
+        streaming = await gateway.stream(inbound, ex.record)
+        encoder = StreamEncoder(model=inbound.model, message_id=message_id())
 
-            def error_frame(exc: GatewayError) -> bytes:
-                return error_event(exc, ex.request_id)
+        def encode(batch: list[ir.Event]) -> bytes:
+            return b"".join([encoder.encode(e) for e in batch])
 
-            await serve_stream(ex, self._gateway, streaming, encode, error_frame)
-            return
-        done = await self._gateway.complete(inbound, ex.record)
-        if done.raw is not None:
-            payload = done.raw
-        else:
-            assert done.response is not None
-            payload = encode_response(done.response, model=inbound.model, message_id=message_id())
-        await ex.respond(200, payload, served_headers(ex.record))
+        def failed(exc: GatewayError) -> bytes:
+            return error_frame(exc, ex.request_id)
+
+        await serve_stream(ex, gateway, streaming, encode, failed, framing)
+        return
+    done = await gateway.complete(inbound, ex.record)
+    if done.raw is not None:
+        payload = done.raw
+    else:
+        assert done.response is not None
+        payload = encode_response(done.response, model=inbound.model, message_id=message_id())
+    await ex.respond(200, payload, served_headers(ex.record))
+
+
+async def count_tokens(ex: Exchange, gateway: Gateway, inbound: Inbound) -> None:
+    """Answer a token count: `{"input_tokens"}`, and whether it is exact in a header."""
+    count, exact = await gateway.count_tokens(inbound)
+    kind = b"exact" if exact else b"estimate"
+    await ex.respond(
+        200, orjson.dumps({"input_tokens": count}), [(b"switchboard-token-count", kind)]
+    )
 
 
 class CountTokensHandler:
@@ -112,11 +150,7 @@ class CountTokensHandler:
     async def __call__(self, ex: Exchange) -> None:
         inbound = await read_inbound(ex, self._auth, self._bounds, count_tokens=True)
         async with cancel_on_disconnect(ex):
-            count, exact = await self._gateway.count_tokens(inbound)
-            kind = b"exact" if exact else b"estimate"
-            await ex.respond(
-                200, orjson.dumps({"input_tokens": count}), [(b"switchboard-token-count", kind)]
-            )
+            await count_tokens(ex, self._gateway, inbound)
 
 
 def _claims(headers: Mapping[str, str]) -> bool:
@@ -142,12 +176,10 @@ SURFACE = Surface(
             "/v1/messages/count_tokens",
             lambda p: CountTokensHandler(p.gateway, p.auth, p.bounds),
         ),
-        Route("GET", "/v1/models", lambda p: ModelsHandler(p.gateway.catalog, p.auth).list),
+        Route("GET", "/v1/models", lambda p: ModelsHandler(p.gateway, p.auth).list),
     ),
     suffix_routes=(
-        SuffixRoute(
-            "GET", "/v1/models/", lambda p: ModelsHandler(p.gateway.catalog, p.auth).retrieve
-        ),
+        SuffixRoute("GET", "/v1/models/", lambda p: ModelsHandler(p.gateway, p.auth).retrieve),
     ),
     error_body=error_body,
     error_event=error_event,

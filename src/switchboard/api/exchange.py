@@ -21,10 +21,12 @@ from switchboard.record import RequestRecord
 
 if TYPE_CHECKING:
     from switchboard.api.http11 import Connection
+    from switchboard.capture import Capture
 
 logger = logging.getLogger("switchboard")
 
 JSON = b"application/json"
+SSE = b"text/event-stream; charset=utf-8"
 # Until the app has matched the path to a surface (and for what it cannot match).
 DEFAULT_DIALECT = Dialect("anthropic")
 # A request body buffered beyond this, while no handler reads it, pauses reading the socket.
@@ -73,6 +75,7 @@ class Exchange:
         "body_deadline",
         "body_expired",
         "body_malformed",
+        "capture",
         "chunked",
         "client_gone",
         "conn",
@@ -141,6 +144,8 @@ class Exchange:
         self.body_expired = False
         # Inside cancel_on_disconnect: a disconnect cancels the task.
         self.watched = False
+        # What the client sent and received, when this request is being captured (capture/).
+        self.capture: Capture | None = None
 
     # -- the connection's side ------------------------------------------------------------
 
@@ -236,7 +241,10 @@ class Exchange:
             raise InvalidRequest(f"{self.body_malformed} (in the body)")
         body = self._body
         self._body = []
-        return body[0] if len(body) == 1 else b"".join(body)
+        whole = body[0] if len(body) == 1 else b"".join(body)
+        if self.capture is not None:
+            self.capture.client_request.add(whole)
+        return whole
 
     def _head(
         self, status: int, content_type: bytes, extra: list[tuple[bytes, bytes]]
@@ -288,16 +296,20 @@ class Exchange:
         head.append(b"content-length: %d\r\n\r\n" % len(body))
         if not self.head_only:
             head.append(body)
+        if self.capture is not None:
+            self.capture.client_response.add(body)
         self.finished = True
         self.conn.write(b"".join(head))
         self.conn.done(self)
 
-    async def start_stream(self, extra: list[tuple[bytes, bytes]]) -> None:
+    async def start_stream(
+        self, extra: list[tuple[bytes, bytes]], content_type: bytes = SSE
+    ) -> None:
         self.status = 200
         self.streaming = True
         if not self.chunked:
             self.keep_alive = False  # the body ends when the connection does
-        head = self._head(200, b"text/event-stream; charset=utf-8", extra)
+        head = self._head(200, content_type, extra)
         if self.chunked:
             head.append(b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n")
         else:
@@ -308,6 +320,8 @@ class Exchange:
     async def chunk(self, data: bytes) -> None:
         if not data:
             return  # an empty chunk would end the stream
+        if self.capture is not None:
+            self.capture.client_response.add(data)
         conn = self.conn
         if conn.write_paused:
             await conn.drain()

@@ -7,19 +7,20 @@ from urllib.parse import parse_qs, unquote
 import orjson
 
 from switchboard.api.exchange import Exchange
-from switchboard.catalog import Catalog
 from switchboard.dialects.anthropic.models import model_info, page
+from switchboard.discovery import Published
 from switchboard.errors import InvalidRequest, NotFound
 from switchboard.kinds import Endpoint
+from switchboard.service import Gateway
 from switchboard.tenancy.auth import Authenticator
 
 
 class ModelsHandler:
-    def __init__(self, catalog: Catalog, auth: Authenticator) -> None:
-        self._profiles = [
-            e.profile for e in catalog.models() if Endpoint.ANTHROPIC in e.profile.endpoints
-        ]
-        self._catalog = catalog
+    def __init__(self, gateway: Gateway, auth: Authenticator) -> None:
+        # The catalogue's models, and the names published for discovery (discovery.py).
+        self._published = Published(gateway.catalog, gateway.routes, Endpoint.ANTHROPIC)
+        self._profiles = self._published.profiles()
+        self._catalog = gateway.catalog
         self._auth = auth
 
     async def _authenticate(self, ex: Exchange) -> None:
@@ -44,7 +45,10 @@ class ModelsHandler:
     async def retrieve(self, ex: Exchange, model_id: str) -> None:
         await self._authenticate(ex)
         name = unquote(model_id)
-        entry = self._catalog.resolve(name)
-        if entry is None or Endpoint.ANTHROPIC not in entry.profile.endpoints:
-            raise NotFound(f"model: {name}", param="model")
-        await ex.respond(200, orjson.dumps(model_info(entry.profile)))
+        profile = self._published.find(name)
+        if profile is None:
+            entry = self._catalog.resolve(name)
+            if entry is None or Endpoint.ANTHROPIC not in entry.profile.endpoints:
+                raise NotFound(f"model: {name}", param="model")
+            profile = entry.profile
+        await ex.respond(200, orjson.dumps(model_info(profile)))

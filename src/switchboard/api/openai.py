@@ -9,8 +9,11 @@ import orjson
 from switchboard import ir
 from switchboard.api.bounds import Bounds, affinity
 from switchboard.api.disconnect import cancel_on_disconnect
+from switchboard.api.embeddings import EmbeddingsHandler
 from switchboard.api.exchange import Exchange
+from switchboard.api.identity import authenticate
 from switchboard.api.report import served_headers
+from switchboard.api.session import session_of
 from switchboard.api.streaming import serve_stream
 from switchboard.api.surface import Handler, Parts, Route, Surface
 from switchboard.catalog import Catalog
@@ -19,6 +22,8 @@ from switchboard.dialects.openai_chat.request import (
     DEFAULT_MAX_TOKENS,
     decode_head,
     decode_request,
+    head_thinking,
+    tool_keys,
     wants_usage,
 )
 from switchboard.dialects.openai_chat.response import encode_response
@@ -30,6 +35,7 @@ from switchboard.service import Gateway, Inbound, Inlet
 from switchboard.tenancy.auth import Authenticator
 
 DIALECT = Dialect("openai")
+OFFERED = frozenset({Endpoint.OPENAI, Endpoint.EMBEDDINGS})  # what GET /v1/models lists
 # Its bodies go as they are to OpenAI-kind upstreams.
 INLET = Inlet(Endpoint.OPENAI, relays=frozenset({ProviderKind.OPENAI}))
 
@@ -41,10 +47,8 @@ class ChatCompletionsHandler:
         self._bounds = bounds
 
     async def __call__(self, ex: Exchange) -> None:
-        principal = await self._auth.authenticate(None, ex.headers.get("authorization"))
+        principal = await authenticate(ex, self._auth, key_header=None)
         record = ex.record
-        record.key_name = principal.name
-        record.key_id = principal.key_id
         body = await self._bounds.body(ex)
         head = decode_head(body)
         self._bounds.check(head.messages, head.tools)
@@ -61,8 +65,11 @@ class ChatCompletionsHandler:
             max_tokens=head.output_limit,
             default_max_tokens=DEFAULT_MAX_TOKENS,
             affinity=affinity(ex, head.prompt_cache_key, head.user),
+            thinking=head_thinking(head),
+            tools=lambda: tool_keys(head.tools),
         )
         record.model = head.model
+        record.session = session_of(ex.headers, None)
         record.stream = inbound.stream
         async with cancel_on_disconnect(ex):
             await self._serve(ex, inbound)
@@ -99,8 +106,9 @@ class ChatCompletionsHandler:
 
 
 class ModelsHandler:
-    """The OpenAI model list: only models served on the `openai` endpoint. `list_models` is
-    also what the shared `GET /v1/models` calls for requests without Anthropic headers."""
+    """The OpenAI model list: only models served on the `openai` or `embeddings` endpoints.
+    `list_models` is also what the shared `GET /v1/models` calls for requests without Anthropic
+    headers."""
 
     def __init__(self, catalog: Catalog, auth: Authenticator) -> None:
         self._auth = auth
@@ -116,7 +124,7 @@ class ModelsHandler:
                         "owned_by": entry.channels[0].provider.name,
                     }
                     for entry in catalog.models()
-                    if Endpoint.OPENAI in entry.profile.endpoints
+                    if not OFFERED.isdisjoint(entry.profile.endpoints)
                 ],
             }
         )
@@ -132,6 +140,10 @@ def _chat(parts: Parts) -> ChatCompletionsHandler:
     return ChatCompletionsHandler(parts.gateway, parts.auth, parts.bounds)
 
 
+def _embeddings(parts: Parts) -> EmbeddingsHandler:
+    return EmbeddingsHandler(parts.gateway, parts.auth, parts.bounds)
+
+
 def _models(parts: Parts) -> Handler:
     return ModelsHandler(parts.gateway.catalog, parts.auth).list_models
 
@@ -145,6 +157,8 @@ SURFACE = Surface(
     routes=(
         Route("POST", "/v1/chat/completions", _chat, metered=True),
         Route("POST", "/chat/completions", _chat, metered=True),
+        Route("POST", "/v1/embeddings", _embeddings, metered=True),
+        Route("POST", "/embeddings", _embeddings, metered=True),
         Route("GET", "/v1/models", _models),
         Route("GET", "/models", _models, prefixes=("/openai",)),
     ),

@@ -4,16 +4,20 @@ a client that goes cancels the relay, and the upstream stream is closed at once.
 
 What translation drops once the head is sent goes into the stream as an SSE comment before
 its end (`message_stop`, `[DONE]`): every SSE client skips comments, and the request's
-record gets it too (hence the log line and the ledger)."""
+record gets it too (hence the log line and the ledger).
+
+A surface whose clients do not read SSE (Bedrock's event-stream framing) passes a `Framing`:
+the dialect's SSE bytes, encoded or relayed, are rewrapped just before they are sent."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from switchboard import ir
-from switchboard.api.exchange import Exchange
+from switchboard.api.exchange import SSE, Exchange
 from switchboard.api.report import dropped_comment, served_headers
 from switchboard.errors import GatewayError, release
 from switchboard.log import events as log
@@ -24,20 +28,41 @@ Encode = Callable[[list[ir.Event]], bytes]
 ErrorFrame = Callable[[GatewayError], bytes]
 
 
+@dataclass(frozen=True, slots=True)
+class Framing:
+    """How a stream goes on the wire when not as SSE: its content type, and what rewraps the
+    SSE bytes (stateful: one per stream; it may hold an event cut between chunks)."""
+
+    content_type: bytes
+    wrap: Callable[[bytes], bytes]
+
+
+def _unwrapped(data: bytes) -> bytes:
+    return data
+
+
+SSE_FRAMING = Framing(SSE, _unwrapped)
+
+
 async def relay(
-    ex: Exchange, streaming: Streaming, encode: Encode, error_frame: ErrorFrame
+    ex: Exchange,
+    streaming: Streaming,
+    encode: Encode,
+    error_frame: ErrorFrame,
+    framing: Framing = SSE_FRAMING,
 ) -> Settlement:
     """Send the stream; how it ended, for settlement. A client that goes raises
     `CancelledError` (with `streaming.delivered` chunks sent)."""
     record = streaming.record
+    wrap = framing.wrap
     notes = streaming.notes
     shown = len(notes)  # noticed before the head: in its `switchboard-dropped` header
     if shown:
         record.dropped += notes
     try:
-        await ex.start_stream(served_headers(record))
+        await ex.start_stream(served_headers(record), framing.content_type)
         item = streaming.first
-        await ex.chunk(item if isinstance(item, bytes) else encode(item))
+        await ex.chunk(wrap(item if isinstance(item, bytes) else encode(item)))
         streaming.delivered = 1
         record.ttft_ms = ex.elapsed_ms()
         async for item in streaming.rest:
@@ -51,6 +76,7 @@ async def relay(
                 data = encode(item[:-1]) + dropped_comment(late) + encode(item[-1:])
             else:
                 data = encode(item)
+            data = wrap(data)
             if data:
                 await ex.chunk(data)
                 streaming.delivered += 1
@@ -78,13 +104,18 @@ async def relay(
 
 
 async def serve_stream(
-    ex: Exchange, gateway: Gateway, streaming: Streaming, encode: Encode, error_frame: ErrorFrame
+    ex: Exchange,
+    gateway: Gateway,
+    streaming: Streaming,
+    encode: Encode,
+    error_frame: ErrorFrame,
+    framing: Framing = SSE_FRAMING,
 ) -> None:
     """Relay, then settle: a stream the client cut pays for what was generated, one that failed
     pays nothing."""
     record = streaming.record
     try:
-        outcome = await relay(ex, streaming, encode, error_frame)
+        outcome = await relay(ex, streaming, encode, error_frame, framing)
     except asyncio.CancelledError:
         # The client went (or shutdown's grace ran out): what was generated was delivered, in
         # part, and is charged. The cancellation is delivered once, so these awaits run.

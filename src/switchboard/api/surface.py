@@ -44,11 +44,14 @@ class Route:
 
 @dataclass(frozen=True, slots=True)
 class SuffixRoute:
-    """`GET {prefix}{path}{rest}`: the handler gets the rest of the path."""
+    """`{method} {prefix}{path}{rest}`: the handler gets the rest of the path. Paths under
+    one are answered in its surface's envelope."""
 
     method: str
     path: str
     handler: Callable[[Parts], SuffixHandler]
+    # Whether a request to this rest of the path goes in the usage ledger (None: none does).
+    metered: Callable[[str], bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,8 @@ class Surface:
     routes: tuple[Route, ...]
     error_body: Callable[[GatewayError, str], bytes]  # (error, request id) -> response body
     error_event: Callable[[GatewayError, str], bytes]  # the same, as a stream's last event
+    # Headers the envelope adds to an error response (Bedrock's x-amzn-errortype).
+    error_headers: Callable[[GatewayError, str], list[tuple[bytes, bytes]]] | None = None
     suffix_routes: tuple[SuffixRoute, ...] = ()
     # On a path two surfaces share, whether a request is this surface's, from its headers
     # (None: the surface that takes the rest).

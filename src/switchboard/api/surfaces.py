@@ -3,7 +3,7 @@ create_app builds its routes from these, in this order (the first is the default
 
 from __future__ import annotations
 
-from switchboard.api import anthropic, openai
+from switchboard.api import anthropic, bedrock, openai, vertex
 from switchboard.api.surface import Surface
 
-SURFACES: tuple[Surface, ...] = (anthropic.SURFACE, openai.SURFACE)
+SURFACES: tuple[Surface, ...] = (anthropic.SURFACE, openai.SURFACE, bedrock.SURFACE, vertex.SURFACE)

@@ -19,6 +19,8 @@ from switchboard.config import (
     ModelConfig,
     Pricing,
     ProviderConfig,
+    RouteConfig,
+    RouteMatch,
     is_glob,
     parse_config,
 )
@@ -84,6 +86,8 @@ class Catalog:
             self._models.append(entry)
             self._exact[m.id] = entry
         for entry in self._models:
+            if entry.profile.discovery_name is not None:
+                self._exact.setdefault(entry.profile.discovery_name, entry)
             for alias in entry.profile.aliases:
                 if is_glob(alias):
                     self._globs.append((alias, entry))
@@ -161,4 +165,25 @@ def embedded_default(env: dict[str, str] | None = None) -> Config:
         master_key=config.master_key,
         providers=[*config.providers, demo_provider],
         models=[demo_model, *config.models],
+        routes=claude_code_routes(data["claude_code"], {m.id for m in config.models}),
     )
+
+
+# Claude Code's model families, as it names them (`claude-opus-4-6`, `claude-3-5-haiku-...`),
+# and which family a name of none of them (a new family) is taken as.
+_FAMILIES = (("opus", "claude-*opus*"), ("haiku", "claude-*haiku*"), ("sonnet", "claude-*sonnet*"))
+_OTHER_CLAUDE = ("sonnet", "claude-*")
+
+
+def claude_code_routes(preferences: dict[str, list[str]], available: set[str]) -> list[RouteConfig]:
+    """The embedded default's routes: each Claude Code family to its first preferred model that
+    a configured provider serves, else the demo model, so Claude Code answers out of the box
+    rather than 404 (with the Anthropic provider configured, a Claude name goes to Claude)."""
+
+    def target(family: str) -> str:
+        return next((m for m in preferences[family] if m in available), DEMO_MODEL)
+
+    return [
+        RouteConfig(to=target(family), match=RouteMatch(model=pattern))
+        for family, pattern in (*_FAMILIES, _OTHER_CLAUDE)
+    ]

@@ -1,5 +1,5 @@
-"""The key form's fields -> the fields KeyAdmin takes (the same ones `switchboard keys create`
-and `POST /admin/keys` give it), every error naming its field."""
+"""The key and team forms' fields -> the fields KeyAdmin and TeamAdmin take (the same ones
+`switchboard keys create` and `POST /admin/keys` give them), every error naming its field."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from switchboard.errors import InvalidRequest
-from switchboard.tenancy.admin import FIELDS
+from switchboard.tenancy.admin import FIELDS, TEAM_GIVEN
 
 COUNTS = ("rpm", "tpm", "max_concurrent")
 
@@ -30,10 +30,12 @@ def _usd(text: str) -> float:
     return value
 
 
-def key_fields(form: dict[str, str], *, creating: bool) -> dict[str, Any]:
+def key_fields(
+    form: dict[str, str], *, creating: bool, names: tuple[str, ...] = FIELDS
+) -> dict[str, Any]:
     """Creating, an empty field is left out (no limit); editing, an empty field clears it."""
     fields: dict[str, Any] = {}
-    for name in FIELDS:
+    for name in names:
         text = form.get(name, "").strip()
         if name == "name":
             if text or creating:
@@ -47,6 +49,11 @@ def key_fields(form: dict[str, str], *, creating: bool) -> dict[str, Any]:
             fields[name] = _count(name, text)
         elif name == "budget_usd":
             fields[name] = _usd(text)
-        else:  # models, budget_period, expires_at: KeyAdmin reads the text
+        else:  # team, models, budget_period, expires_at: KeyAdmin reads the text
             fields[name] = text
     return fields
+
+
+def team_fields(form: dict[str, str]) -> dict[str, Any]:
+    """The team form's fields, as `switchboard teams create` gives them."""
+    return key_fields(form, creating=True, names=TEAM_GIVEN)

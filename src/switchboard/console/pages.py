@@ -1,4 +1,4 @@
-"""The console's routes: sign-in, the six pages, their forms and the fragments the pages poll.
+"""The console's routes: sign-in, the seven pages, their forms and the fragments the pages poll.
 
 Handlers are thin: read the query or form, call `Operations` (the same functions the admin API
 calls), render a template. Every page needs a session; every form that changes something
@@ -14,7 +14,7 @@ from typing import Any
 
 from switchboard.api.exchange import Exchange
 from switchboard.console import web
-from switchboard.console.forms import key_fields
+from switchboard.console.forms import key_fields, team_fields
 from switchboard.console.render import Renderer
 from switchboard.console.session import (
     COOKIE,
@@ -26,7 +26,13 @@ from switchboard.console.session import (
     new_login_token,
     tokens_match,
 )
-from switchboard.errors import AuthenticationFailed, GatewayError, InvalidRequest, NotFound
+from switchboard.errors import (
+    AuthenticationFailed,
+    Conflict,
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+)
 from switchboard.operations import (
     WINDOWS,
     Operations,
@@ -63,6 +69,7 @@ class Console:
             "": self.overview,
             "inflight": self.inflight,
             "keys": self.keys,
+            "teams": self.teams,
             "usage": self.usage,
             "usage.csv": self.usage_csv,
             "requests": self.requests,
@@ -71,6 +78,7 @@ class Console:
         }
         self._forms: dict[str, Form] = {
             "keys": self.key_post,
+            "teams": self.team_post,
             "channels": self.channel_reset,
             "logout": self.logout,
         }
@@ -243,11 +251,7 @@ class Console:
         form: dict[str, str] | None = None,
     ) -> None:
         views = await self._ops.keys()
-        sent = form or {}
-        # What the create form shows: what was sent when it was refused, else nothing.
-        v: dict[str, Any] = {name: sent.get(name) or None for name in FIELDS}
-        v["models"] = [m for m in (sent.get("models") or "").split(",") if m.strip()]
-        v["budget_period"] = sent.get("budget_period") or "month"
+        v = _sent(form)
         html = self._page(
             "keys.html",
             session,
@@ -299,6 +303,48 @@ class Console:
         else:
             raise NotFound(f"no action {action}")
 
+    # -- teams ------------------------------------------------------------------------------
+
+    async def teams(
+        self,
+        ex: Exchange,
+        session: Session,
+        parts: list[str],
+        status: int = 200,
+        message: str = "",
+        form: dict[str, str] | None = None,
+    ) -> None:
+        v = _sent(form)
+        html = self._page(
+            "teams.html",
+            session,
+            "teams",
+            teams=await self._ops.teams(),
+            periods=PERIODS,
+            message=message,
+            v=v,
+        )
+        await web.page(ex, status, html)
+
+    async def team_post(
+        self, ex: Exchange, session: Session, parts: list[str], fields: dict[str, str]
+    ) -> None:
+        admin = self._ops.keys_admin.teams
+        if admin is None:
+            raise NotFound("teams: this gateway keeps no teams")
+        if len(parts) == 1:  # create
+            try:
+                await admin.create(team_fields(fields))
+            except (InvalidRequest, Conflict) as exc:
+                await self.teams(ex, session, parts, exc.status, exc.message, fields)
+                return
+        elif len(parts) == 3 and parts[2] == "delete":
+            # As `teams delete --force`: its keys leave the team (the page asks first).
+            await admin.delete(parts[1], force=True)
+        else:
+            raise NotFound(f"no action {'/'.join(parts[2:])}")
+        await web.redirect(ex, "/console/teams")
+
     async def _secret(
         self, ex: Exchange, session: Session, key: dict[str, object], secret: str, what: str
     ) -> None:
@@ -319,7 +365,7 @@ class Console:
             for k in ("requests", "errors", "input_tokens", "output_tokens", "cost_usd")
         }
         ungrouped = {k: v for k, v in q.items() if k != "group_by" and v}
-        names = await self._ops.key_names() if group == "key" else {}
+        names = await self._ops.names(group)
         html = self._page(
             "usage.html",
             session,
@@ -355,7 +401,10 @@ class Console:
         if len(parts) == 2 and parts[1] != "rows":
             entry = await self._ops.request(parts[1])
             names = await self._ops.key_names()
-            html = self._page("request.html", session, "requests", e=entry, names=names)
+            captured = await self._ops.capture(parts[1])
+            html = self._page(
+                "request.html", session, "requests", e=entry, names=names, captured=captured
+            )
             await web.page(ex, 200, html)
             return
         q = web.query(ex)
@@ -411,6 +460,15 @@ class Console:
     async def models(self, ex: Exchange, session: Session, parts: list[str]) -> None:
         html = self._page("models.html", session, "models", models=self._ops.models())
         await web.page(ex, 200, html)
+
+
+def _sent(form: dict[str, str] | None) -> dict[str, Any]:
+    """What a create form shows: what was sent when it was refused, else nothing."""
+    sent = form or {}
+    v: dict[str, Any] = {name: sent.get(name) or None for name in FIELDS}
+    v["models"] = [m for m in (sent.get("models") or "").split(",") if m.strip()]
+    v["budget_period"] = sent.get("budget_period") or "month"
+    return v
 
 
 def _cell(value: object) -> object:

@@ -70,6 +70,17 @@ def decode(decoder: Callable[[bytes], T], body: bytes) -> T:
         raise too_deep(body) from None
 
 
+def loose_items(decoder: Callable[[bytes], list[T]], raw: msgspec.Raw) -> list[T]:
+    """The items of a raw JSON array, read leniently for routing: none when it is not an array
+    the decoder takes (the full decode names what is wrong with it)."""
+    if not bytes(raw).startswith(b"["):
+        return []
+    try:
+        return decoder(raw)
+    except msgspec.DecodeError:
+        return []
+
+
 def too_deep(body: bytes, where: str = "") -> InvalidRequest:
     """The refusal of a body (or a JSON string at `where`) nested past MAX_DEPTH."""
     path = _deep_path(body)

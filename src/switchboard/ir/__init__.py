@@ -6,11 +6,17 @@ from switchboard.ir.content import (
     Image,
     Message,
     RedactedThinking,
+    ResponseBlock,
     Role,
+    SearchHit,
+    ServerBlock,
+    ServerToolUse,
     Text,
     Thinking,
     ToolResult,
     ToolUse,
+    WebFetchResult,
+    WebSearchResult,
 )
 from switchboard.ir.events import (
     BlockStart,
@@ -24,7 +30,14 @@ from switchboard.ir.events import (
     TextDelta,
     ThinkingDelta,
 )
-from switchboard.ir.request import Request, ResponseFormat, ThinkingConfig, Tool, ToolChoice
+from switchboard.ir.request import (
+    Request,
+    ResponseFormat,
+    ServerTool,
+    ThinkingConfig,
+    Tool,
+    ToolChoice,
+)
 from switchboard.ir.response import Response, StopReason, Usage
 
 __all__ = [
@@ -42,8 +55,13 @@ __all__ = [
     "RedactedThinking",
     "Request",
     "Response",
+    "ResponseBlock",
     "ResponseFormat",
     "Role",
+    "SearchHit",
+    "ServerBlock",
+    "ServerTool",
+    "ServerToolUse",
     "SignatureDelta",
     "StopReason",
     "Text",
@@ -56,4 +74,6 @@ __all__ = [
     "ToolResult",
     "ToolUse",
     "Usage",
+    "WebFetchResult",
+    "WebSearchResult",
 ]

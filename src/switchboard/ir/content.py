@@ -53,6 +53,69 @@ class RedactedThinking(msgspec.Struct, frozen=True, tag="redacted_thinking"):
 
 Block = Text | Image | Document | ToolUse | ToolResult | Thinking | RedactedThinking
 
+
+# Server tools the gateway runs itself (servertools/): a reply's call and result blocks, as a
+# client of Anthropic's API sees them. They are never sent upstream as such: the model called an
+# ordinary function tool, and reads each result as the text `model_text()` gives.
+
+
+class ServerToolUse(msgspec.Struct, frozen=True, tag="server_tool_use"):
+    id: str  # srvtoolu_...
+    name: str  # web_search, web_fetch
+    input: dict[str, Any]
+
+
+class SearchHit(msgspec.Struct, frozen=True):
+    url: str
+    title: str
+    snippet: str = ""  # what the model reads of the page (the client gets it opaque)
+    page_age: str | None = None
+
+
+class WebSearchResult(msgspec.Struct, frozen=True, tag="web_search_tool_result"):
+    """Hits, or `error_code` (Anthropic's: unavailable, max_uses_exceeded, invalid_tool_input,
+    too_many_requests, query_too_long)."""
+
+    tool_use_id: str
+    hits: tuple[SearchHit, ...] = ()
+    error_code: str | None = None
+
+    def model_text(self) -> str:
+        if self.error_code is not None:
+            return f"Web search failed: {self.error_code}"
+        if not self.hits:
+            return "No results."
+        return "\n\n".join(
+            f"[{i}] {h.title}\nURL: {h.url}" + (f"\n{h.snippet}" if h.snippet else "")
+            for i, h in enumerate(self.hits, 1)
+        )
+
+
+class WebFetchResult(msgspec.Struct, frozen=True, tag="web_fetch_tool_result"):
+    """A fetched document as text (or a PDF as base64 `data`), or `error_code` (Anthropic's:
+    invalid_tool_input, url_too_long, url_not_allowed, url_not_accessible, too_many_requests,
+    unsupported_content_type, max_uses_exceeded, unavailable)."""
+
+    tool_use_id: str
+    url: str = ""
+    text: str | None = None
+    data: str | None = None
+    media_type: str = "text/plain"
+    retrieved_at: str = ""
+    error_code: str | None = None
+
+    def model_text(self) -> str:
+        if self.error_code is not None:
+            return f"Fetching {self.url} failed: {self.error_code}"
+        if self.text is None:
+            return f"Fetched {self.url}: a {self.media_type} document the model cannot read as text"
+        return f"Fetched {self.url}:\n{self.text}"
+
+
+ServerBlock = ServerToolUse | WebSearchResult | WebFetchResult
+# What a reply may hold: a server tool loop's calls and results besides the model's blocks.
+ResponseBlock = Block | ServerBlock
+
 Role = Literal["user", "assistant", "system"]
 
 

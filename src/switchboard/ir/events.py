@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import msgspec
 
-from switchboard.ir.content import Text, Thinking, ToolUse
+from switchboard.ir.content import ServerBlock, Text, Thinking, ToolUse
 from switchboard.ir.response import StopReason, Usage
 
 
@@ -16,7 +16,8 @@ class MessageStart(msgspec.Struct, frozen=True):
 
 class BlockStart(msgspec.Struct, frozen=True):
     index: int
-    block: Text | ToolUse | Thinking
+    # A server tool's call starts with empty input (deltas follow); its results come whole.
+    block: Text | ToolUse | Thinking | ServerBlock
 
 
 class TextDelta(msgspec.Struct, frozen=True):

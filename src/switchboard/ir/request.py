@@ -20,6 +20,18 @@ class Tool(msgspec.Struct, frozen=True):
     input_schema: dict[str, Any]
 
 
+class ServerTool(msgspec.Struct, frozen=True):
+    """An Anthropic server tool (`web_search_20250305`, `web_fetch_20250910`...) the gateway
+    runs itself for upstreams that have none (servertools/). `index`: its place in `tools`."""
+
+    name: Literal["web_search", "web_fetch"]
+    type: str
+    index: int
+    max_uses: int | None = None
+    allowed_domains: tuple[str, ...] = ()
+    blocked_domains: tuple[str, ...] = ()
+
+
 class ToolChoice(msgspec.Struct, frozen=True):
     type: Literal["auto", "any", "tool", "none"]
     name: str | None = None
@@ -55,6 +67,7 @@ class Request(msgspec.Struct, frozen=True):
     tool_choice: ToolChoice | None = None
     thinking: ThinkingConfig | None = None
     response_format: ResponseFormat | None = None
+    server_tools: tuple[ServerTool, ...] = ()
     # What the inbound decoder accepted but no upstream can be given (cache_control, citations,
     # server tools...). Carried so the loss report names it.
     dropped: tuple[str, ...] = ()

@@ -3,6 +3,10 @@ requests in flight, spend per budget period, and any other window kind described
 tenancy/limit_kinds.py (`Reservation.more`). A request reserves its worst case when it
 starts (input estimate + max_tokens, and what that may cost) and settles with what it used.
 
+A key in a team reserves the team's limits too (`Reservation.team`, counted for all the team's
+keys): both are checked before either is counted, and settled together, in one step (one Lua
+script on Redis), so a request refused by one leaves the other untouched.
+
 Backends: `memory.MemoryLimiter` (one process) and `redis.RedisLimiter` (every instance sharing
 one Redis; each acquire and settle is one Lua script, so there is no read-modify-write race)."""
 
@@ -28,7 +32,7 @@ RENEW_SECONDS = 30.0
 # "limit": a kind of `Reservation.more` refused (Outcome.kind names it).
 Verdict = Literal["ok", "rpm", "tpm", "concurrency", "budget", "seed", "limit"]
 
-# (key id, start of the period or None for all time) -> nano-USD spent, from the ledger.
+# (key or team id, start of the period or None for all time) -> nano-USD spent, from the ledger.
 SpendSource = Callable[[str, datetime | None], Awaitable[int]]
 
 
@@ -76,6 +80,13 @@ class Reservation:
     # Window kinds beyond the built-in ones (tenancy/limit_kinds.py), with their limits: the
     # key's `Limits.more` as it is, so building a reservation does not iterate them.
     more: tuple[tuple[LimitKind, int], ...] = ()
+    # The key's team's limits, reserved and settled with the key's, atomically: the same
+    # request (`request_id`, `tokens`, `cost_nusd`), its `key_id` the team's id.
+    team: Reservation | None = None
+
+    def subjects(self) -> tuple[Reservation, ...]:
+        """The key's reservation, then its team's if it has one."""
+        return (self,) if self.team is None else (self, self.team)
 
 
 @dataclass(slots=True)  # not frozen: one per request, and frozen inits are slow
@@ -92,11 +103,17 @@ class Outcome:
     reserved_nusd: int = 0
     kind: str = ""  # with verdict "limit": the refused kind's field
     used: int = 0  # with verdict "limit": what the window of that kind holds
+    # The verdict is the team's (a refusal, or "seed": the team's period needs its spend);
+    # the counts are then the team's too.
+    team: bool = False
 
 
 class Limiter(Protocol):
-    async def acquire(self, r: Reservation, now_ms: int, seed: int | None) -> Outcome:
-        """`seed` is the period's spend from the ledger, given only after a "seed" verdict."""
+    async def acquire(
+        self, r: Reservation, now_ms: int, seed: int | None, team_seed: int | None = None
+    ) -> Outcome:
+        """`seed` is the period's spend from the ledger, given only after a "seed" verdict
+        (`team_seed`: the team's, after a "seed" verdict with `team`)."""
         ...
 
     async def settle(self, r: Reservation, tokens: int, cost_nusd: int) -> None: ...

@@ -1,5 +1,5 @@
 """The limits of one process, kept in dicts. Every method runs without awaiting, so under asyncio
-each is atomic."""
+each is atomic: a key's and its team's limits are both checked, then both counted, in one step."""
 
 from __future__ import annotations
 
@@ -86,8 +86,28 @@ class MemoryLimiter:
         self._keys: dict[str, _Key] = {}
         self._spent: dict[tuple[str, str], int] = {}
 
-    async def acquire(self, r: Reservation, now_ms: int, seed: int | None) -> Outcome:
+    async def acquire(
+        self, r: Reservation, now_ms: int, seed: int | None, team_seed: int | None = None
+    ) -> Outcome:
         k = self._keys.setdefault(r.key_id, _Key())
+        spent = self._check(k, r, now_ms, seed)
+        if isinstance(spent, Outcome):
+            return spent
+        team = r.team
+        if team is not None:  # both are checked before either is counted
+            tk = self._keys.setdefault(team.key_id, _Key())
+            in_team = self._check(tk, team, now_ms, team_seed)
+            if isinstance(in_team, Outcome):
+                in_team.team = True
+                return in_team
+            self._count(tk, team, now_ms)
+        self._count(k, r, now_ms)
+        oldest = k.window[0].start if k.window else now_ms
+        return Outcome("ok", k.requests, k.token_sum, oldest, 0, spent, k.reserved)
+
+    def _check(self, k: _Key, r: Reservation, now_ms: int, seed: int | None) -> Outcome | int:
+        """Whether `r` fits its owner's limits (`k`), counting nothing: the period's spend if
+        it does, else the refusal."""
         while k.window and k.window[0].start <= now_ms - WINDOW_MS:
             gone = k.window.popleft()
             gone.expired = True
@@ -114,7 +134,7 @@ class MemoryLimiter:
             return refuse("rpm", oldest + WINDOW_MS - now_ms)
         if r.tpm and k.token_sum + r.tokens > r.tpm:
             return refuse("tpm", self._tokens_free_at(k, r, now_ms))
-        more = r.more  # most keys have none: the loops below are skipped, not run empty
+        more = r.more  # most keys have none: the loop below is skipped, not run empty
         if more:
             for kind, limit in more:
                 w = k.more.get(kind.field)
@@ -136,6 +156,11 @@ class MemoryLimiter:
             spent = self._spent[period]
             if spent + k.reserved + r.cost_nusd > r.budget_nusd:
                 return refuse("budget", spent=spent)
+        return spent
+
+    @staticmethod
+    def _count(k: _Key, r: Reservation, now_ms: int) -> None:
+        """Count an admitted request against its owner's limits."""
         if r.rpm or r.tpm:
             bucket = k.window[-1] if k.window else None
             if bucket is None or now_ms - bucket.start >= BUCKET_MS:
@@ -146,15 +171,13 @@ class MemoryLimiter:
             k.requests += 1
             k.token_sum += r.tokens
             k.pending[r.request_id] = (bucket, r.tokens)
-        if more:
-            for kind, _ in more:
+        if r.more:
+            for kind, _ in r.more:
                 amount = r.tokens if kind.amount == "tokens" else 1
                 k.more[kind.field].add(r.request_id, amount, kind.settles, now_ms)
         if r.max_concurrent or r.budget_nusd:
             k.live[r.request_id] = (now_ms + LEASE_MS, r.cost_nusd)
             k.reserved += r.cost_nusd
-        oldest = k.window[0].start if k.window else now_ms
-        return Outcome("ok", k.requests, k.token_sum, oldest, 0, spent, k.reserved)
 
     @staticmethod
     def _tokens_free_at(k: _Key, r: Reservation, now_ms: int) -> int:
@@ -168,6 +191,11 @@ class MemoryLimiter:
         return WINDOW_MS
 
     async def settle(self, r: Reservation, tokens: int, cost_nusd: int) -> None:
+        self._settle(r, tokens, cost_nusd)
+        if r.team is not None:
+            self._settle(r.team, tokens, cost_nusd)
+
+    def _settle(self, r: Reservation, tokens: int, cost_nusd: int) -> None:
         k = self._keys.get(r.key_id)
         if k is None:
             return
@@ -197,7 +225,7 @@ class MemoryLimiter:
                     w.total += tokens - held[1]
 
     async def renew(self, held: Sequence[Reservation], now_ms: int) -> None:
-        for r in held:
+        for r in (owner for each in held for owner in each.subjects()):
             k = self._keys.get(r.key_id)
             lease = k.live.pop(r.request_id, None) if k is not None else None
             if k is not None and lease is not None:

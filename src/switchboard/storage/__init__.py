@@ -1,4 +1,4 @@
-"""The only code that speaks SQL: the engine, migrations, API keys and the usage ledger."""
+"""The only code that speaks SQL: the engine, migrations, API keys, teams and the usage ledger."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from switchboard.storage.engine import make_engine
 from switchboard.storage.keys import KeyStore
 from switchboard.storage.ledger import GROUPS, Ledger, UsageFilter
+from switchboard.storage.teams import TeamStore
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 # The newest migration. A database already there needs no Alembic at all: it is imported (12 MiB
 # of a gateway's memory) only when there is something to migrate. A test checks this against
 # the migrations directory.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005_teams"
 
 
 def _alembic(connection: Connection) -> AlembicConfig:
@@ -49,6 +50,7 @@ class Storage:
         self.url = url
         self.engine: AsyncEngine = make_engine(url)
         self.keys = KeyStore(self.engine)
+        self.teams = TeamStore(self.engine)
         self.ledger = Ledger(self.engine)
 
     async def upgrade(self) -> None:
@@ -84,4 +86,4 @@ class Storage:
         await self.engine.dispose()
 
 
-__all__ = ["GROUPS", "KeyStore", "Ledger", "Storage", "UsageFilter", "describe"]
+__all__ = ["GROUPS", "KeyStore", "Ledger", "Storage", "TeamStore", "UsageFilter", "describe"]

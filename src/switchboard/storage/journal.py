@@ -144,8 +144,9 @@ class Journal:
         os.ftruncate(fd, 0)
         os.fsync(fd)
 
-    def pending_spend(self, key_id: str, since: datetime | None) -> int | None:
-        """What the key's rows still in the journal cost (nano-USD), for seeding a budget; None
+    def pending_spend(self, key_id: str, since: datetime | None, team: bool = False) -> int | None:
+        """What the key's (with `team`: the team's) rows still in the journal cost (nano-USD),
+        for seeding a budget; None
         while a replay holds the journal (ask again: a thread never waits for the lock, so
         waiting callers cannot take every worker thread the replay needs)."""
         if self.size() == 0:
@@ -167,7 +168,8 @@ class Journal:
                     return total
                 offset = chunk.end
                 for row in chunk.rows:
-                    if row.key_id == key_id and (since is None or row.at >= since):
+                    owner = row.team_id if team else row.key_id
+                    if owner == key_id and (since is None or row.at >= since):
                         total += row.cost_nusd
         finally:
             os.close(fd)

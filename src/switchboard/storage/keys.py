@@ -9,15 +9,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import Select, select, text, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from switchboard.errors import Overloaded
-from switchboard.storage.tables import api_keys
-from switchboard.tenancy.keys import ApiKey, Limits
-from switchboard.tenancy.limit_kinds import KEY_FIELDS, make_limits
+from switchboard.storage.tables import api_keys, teams
+from switchboard.tenancy.keys import ApiKey, Limits, Team
+from switchboard.tenancy.limit_kinds import KEY_FIELDS, TEAM_FIELDS, make_limits
 
 # The PostgreSQL channel key changes are announced on (per database, like LISTEN itself).
 CHANNEL = "switchboard_keys"
@@ -40,6 +40,21 @@ def utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# A key's row with its team's columns beside it, labelled `team__<column>`: a key and its team
+# are one read, so the key cache holds both and a team change reaches it as a key change does.
+_TEAM_COLUMNS = [c.label(f"team__{c.name}") for c in teams.c]
+_KEYS: Select[Any] = select(api_keys, *_TEAM_COLUMNS).select_from(
+    api_keys.outerjoin(teams, api_keys.c.team_id == teams.c.id)
+)
+
+
+def team_from_row(row: RowMapping, label: str = "") -> Team:
+    created = utc(row[f"{label}created_at"])
+    assert created is not None
+    limits = make_limits((f, f.from_row(row[f"{label}{f.column}"])) for f in TEAM_FIELDS)
+    return Team(row[f"{label}id"], row[f"{label}name"], limits, created)
+
+
 def _key(row: RowMapping) -> ApiKey:
     created = utc(row["created_at"])
     assert created is not None
@@ -51,11 +66,12 @@ def _key(row: RowMapping) -> ApiKey:
         limits=limits,
         created_at=created,
         revoked_at=utc(row["revoked_at"]),
+        team=team_from_row(row, "team__") if row["team__id"] is not None else None,
     )
 
 
-def _limit_values(limits: Limits) -> dict[str, Any]:
-    return {f.column: f.to_row(f.get(limits)) for f in KEY_FIELDS}
+def limit_values(limits: Limits, fields: tuple[Any, ...] = KEY_FIELDS) -> dict[str, Any]:
+    return {f.column: f.to_row(f.get(limits)) for f in fields}
 
 
 class KeyStore:
@@ -63,7 +79,13 @@ class KeyStore:
         self._engine = engine
 
     async def create(
-        self, key_id: str, name: str, prefix: str, digest: bytes, limits: Limits
+        self,
+        key_id: str,
+        name: str,
+        prefix: str,
+        digest: bytes,
+        limits: Limits,
+        team: Team | None = None,
     ) -> ApiKey:
         now = datetime.now(UTC)
         async with self._engine.begin() as conn:
@@ -74,26 +96,23 @@ class KeyStore:
                     prefix=prefix,
                     secret_hash=digest,
                     created_at=now,
-                    **_limit_values(limits),
+                    team_id=team.id if team is not None else None,
+                    **limit_values(limits),
                 )
             )
             await announce(conn)
-        return ApiKey(key_id, name, prefix, limits, now)
+        return ApiKey(key_id, name, prefix, limits, now, team=team)
 
     async def get(self, key_id: str) -> ApiKey | None:
         async with self._engine.connect() as conn:
-            row = (
-                (await conn.execute(select(api_keys).where(api_keys.c.id == key_id)))
-                .mappings()
-                .first()
-            )
+            row = (await conn.execute(_KEYS.where(api_keys.c.id == key_id))).mappings().first()
         return _key(row) if row is not None else None
 
     async def by_hash(self, digest: bytes) -> ApiKey | None:
         try:
             async with self._engine.connect() as conn:
                 row = (
-                    (await conn.execute(select(api_keys).where(api_keys.c.secret_hash == digest)))
+                    (await conn.execute(_KEYS.where(api_keys.c.secret_hash == digest)))
                     .mappings()
                     .first()
                 )
@@ -118,19 +137,25 @@ class KeyStore:
             ) from None
 
     async def list(self, include_revoked: bool = True) -> list[ApiKey]:
-        query = select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
+        query = _KEYS.order_by(api_keys.c.created_at, api_keys.c.id)
         if not include_revoked:
             query = query.where(api_keys.c.revoked_at.is_(None))
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [_key(r) for r in rows]
 
-    async def update(self, key_id: str, name: str, limits: Limits) -> ApiKey | None:
+    async def update(
+        self, key_id: str, name: str, limits: Limits, team: Team | None
+    ) -> ApiKey | None:
         async with self._engine.begin() as conn:
             await conn.execute(
                 update(api_keys)
                 .where(api_keys.c.id == key_id)
-                .values(name=name, **_limit_values(limits))
+                .values(
+                    name=name,
+                    team_id=team.id if team is not None else None,
+                    **limit_values(limits),
+                )
             )
             await announce(conn)
         return await self.get(key_id)

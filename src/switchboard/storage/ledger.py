@@ -22,13 +22,21 @@ from switchboard.tenancy.keys import NANO
 from switchboard.tenancy.recorder import RowsRefused
 from switchboard.tenancy.usage import TEXT_LIMITS, UsageRow
 
-GroupBy = Literal["day", "key", "model"]
-GROUPS: dict[str, GroupBy] = {"day": "day", "key": "key", "model": "model"}
+GroupBy = Literal["day", "key", "model", "session", "team"]
+GROUPS: dict[str, GroupBy] = {
+    "day": "day",
+    "key": "key",
+    "model": "model",
+    "session": "session",
+    "team": "team",
+}
+NO_SESSION = "(none)"  # the group of requests that carried no session id
 
 
 @dataclass(frozen=True, slots=True)
 class UsageFilter:
     key_id: str | None = None
+    team_id: str | None = None
     model: str | None = None
     since: datetime | None = None
     until: datetime | None = None
@@ -114,10 +122,10 @@ class Ledger:
                 raise RowsRefused(type(exc).__name__) from exc
             raise
 
-    async def spent_since(self, key_id: str, since: datetime | None) -> int:
-        query = select(func.coalesce(func.sum(usage.c.cost_nusd), 0)).where(
-            usage.c.key_id == key_id
-        )
+    async def spent_since(self, key_id: str, since: datetime | None, team: bool = False) -> int:
+        """What a key (with `team`: a team) was charged since `since`."""
+        owner = usage.c.team_id if team else usage.c.key_id
+        query = select(func.coalesce(func.sum(usage.c.cost_nusd), 0)).where(owner == key_id)
         if since is not None:
             query = query.where(usage.c.at >= since)
         try:
@@ -133,6 +141,8 @@ class Ledger:
     def _where(self, query: Select[Any], f: UsageFilter) -> Select[Any]:
         if f.key_id is not None:
             query = query.where(usage.c.key_id == f.key_id)
+        if f.team_id is not None:
+            query = query.where(usage.c.team_id == f.team_id)
         if f.model is not None:
             query = query.where(usage.c.model == f.model)
         if f.since is not None:
@@ -159,8 +169,12 @@ class Ledger:
         group: ColumnElement[Any]
         if group_by == "key":
             group = usage.c.key_id
+        elif group_by == "team":
+            group = usage.c.team_id  # NULL: keys in no team
         elif group_by == "model":
             group = usage.c.model
+        elif group_by == "session":
+            group = usage.c.session
         elif self._engine.dialect.name == "sqlite":
             group = func.date(usage.c.at)
         else:
@@ -183,7 +197,7 @@ class Ledger:
             found = (await conn.execute(query)).mappings().all()
         return [
             {
-                group_by: str(r["group"]),
+                group_by: _group_name(group_by, r["group"]),
                 "requests": int(r["requests"]),
                 "input_tokens": int(r["input_tokens"] or 0),
                 "output_tokens": int(r["output_tokens"] or 0),
@@ -194,3 +208,11 @@ class Ledger:
             }
             for r in found
         ]
+
+
+def _group_name(group_by: GroupBy, value: object) -> str | None:
+    """A group's name: requests without a session group as NO_SESSION; keys in no team as
+    None (shown as no team)."""
+    if value is None:
+        return NO_SESSION if group_by == "session" else None
+    return str(value)

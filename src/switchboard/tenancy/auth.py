@@ -31,6 +31,11 @@ class Principal:
             return self.key.id
         return "master" if self.is_master else f"config:{self.name}"
 
+    @property
+    def team_id(self) -> str | None:
+        """The team the usage ledger charges with the key."""
+        return self.key.team.id if self.key is not None and self.key.team is not None else None
+
 
 def _hash(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()

@@ -1,5 +1,6 @@
-"""`switchboard keys ...`, `switchboard usage`, `switchboard db upgrade`: the storage commands.
-Each takes `--config FILE` like `serve` and works on that config's database."""
+"""`switchboard keys ...`, `switchboard usage`, `switchboard db upgrade`: the storage commands
+(`switchboard teams ...`: team_cli.py). Each takes `--config FILE` like `serve` and works on
+that config's database."""
 
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ from switchboard.errors import GatewayError
 from switchboard.storage import GROUPS, Storage
 from switchboard.tenancy.admin import KeyAdmin
 from switchboard.tenancy.changes import key_changes
-from switchboard.tenancy.keys import ApiKey
-from switchboard.tenancy.limit_kinds import BUDGET, BUDGET_PERIOD, KEY_FIELDS, MODELS
+from switchboard.tenancy.keys import ApiKey, Limits
+from switchboard.tenancy.limit_kinds import BUDGET, BUDGET_PERIOD, KEY_FIELDS, MODELS, KeyField
 
 T = TypeVar("T")
 
@@ -54,7 +55,8 @@ def _run(config_file: Path | None, work: Callable[[Opened], Awaitable[T]]) -> T:
         changes = key_changes(config)
         try:
             await storage.upgrade()
-            return await work(Opened(storage, KeyAdmin(storage.keys, changes=changes)))
+            admin = KeyAdmin(storage.keys, changes=changes, teams=storage.teams)
+            return await work(Opened(storage, admin))
         finally:
             await changes.close()
             await storage.close()
@@ -70,13 +72,14 @@ def _print_json(value: Any) -> None:
     click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
 
 
-def _limits(key: ApiKey) -> str:
-    info = key.public()
-    lim = key.limits
+def limits_text(
+    info: dict[str, Any], lim: Limits, fields: tuple[KeyField, ...] = KEY_FIELDS
+) -> str:
+    """A key's or a team's limits on one line; `info` is its `public()`."""
     parts = []
     if lim.models is not None:
         parts.append(f"models={','.join(lim.models)}")
-    for f in KEY_FIELDS:  # the budget last, with its period
+    for f in fields:  # the budget last, with its period
         if f not in (MODELS, BUDGET, BUDGET_PERIOD) and info[f.field] is not None:
             parts.append(f"{f.field}={info[f.field]}")
     for kind, _ in lim.more:  # a kind only a test knows of (KEY_FIELDS has the others)
@@ -87,6 +90,10 @@ def _limits(key: ApiKey) -> str:
     return "  ".join(parts)
 
 
+def _limits(key: ApiKey) -> str:
+    return limits_text(key.public(), key.limits)
+
+
 def _when(at: datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M")
 
@@ -94,6 +101,8 @@ def _when(at: datetime) -> str:
 def _describe(key: ApiKey) -> str:
     info = key.public()
     head = f"{key.id}  {key.name}  {info['prefix']}...  {info['status']}"
+    if key.team is not None:
+        head += f"  team={key.team.name}"
     limits = _limits(key)
     return f"{head}  {limits}" if limits else head
 
@@ -118,17 +127,50 @@ def keys() -> None:
     """Manage client API keys kept in the database."""
 
 
-def limit_options(command: Callable[..., None]) -> Callable[..., None]:
-    """The limits a key may carry, as `keys create` and `keys update` both take them: one option
-    per field described in limit_kinds.py."""
-    for f in reversed(KEY_FIELDS):
-        command = click.option(
-            f.option,
-            f.field,
-            type=click.Choice(f.choices) if f.choices else f.option_type,
-            help=f.help,
-        )(command)
-    return command
+def limit_options(
+    fields: tuple[KeyField, ...] = KEY_FIELDS,
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The limits a key (or a team: TEAM_FIELDS) may carry, as `create` and `update` both take
+    them: one option per field described in limit_kinds.py."""
+
+    def add(command: Callable[..., None]) -> Callable[..., None]:
+        for f in reversed(fields):
+            command = click.option(
+                f.option,
+                f.field,
+                type=click.Choice(f.choices) if f.choices else f.option_type,
+                help=f.help,
+            )(command)
+        return command
+
+    return add
+
+
+def clear_option(fields: tuple[KeyField, ...], *more: str) -> Callable[..., Any]:
+    # Every field but the name and the budget's period (which always has one) can be unset.
+    return click.option(
+        "--clear",
+        "cleared",
+        multiple=True,
+        type=click.Choice([*more, *(f.field for f in fields if f.clearable)]),
+        help="Remove this limit (repeatable).",
+    )
+
+
+def changes(fields: dict[str, Any], cleared: tuple[str, ...], name: str | None) -> dict[str, Any]:
+    """What `update` was given: new values, cleared fields (null) and a new name."""
+    both = sorted(set(cleared) & set(fields))
+    if both:
+        raise click.UsageError(f"--clear {both[0]} and a new value for it: give one")
+    fields.update(dict.fromkeys(cleared))
+    if name is not None:
+        fields["name"] = name
+    if not fields:
+        raise click.UsageError("nothing to change: give --name, a limit or --clear")
+    return fields
+
+
+team_option = click.option("--team", help="The key's team (its name or id).")
 
 
 def _given(limits: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +180,8 @@ def _given(limits: dict[str, Any]) -> dict[str, Any]:
 @keys.command("create")
 @config_option
 @click.option("--name", required=True, help="Who or what the key is for.")
-@limit_options
+@team_option
+@limit_options()
 @json_option
 def create(config_file: Path | None, name: str, as_json: bool, **limits: Any) -> None:
     """Create a key and print its secret (shown only this once)."""
@@ -155,15 +198,9 @@ def create(config_file: Path | None, name: str, as_json: bool, **limits: Any) ->
 @config_option
 @click.argument("key_id")
 @click.option("--name", help="A new name.")
-@limit_options
-@click.option(
-    "--clear",
-    "cleared",
-    multiple=True,
-    # Every field but the name and the budget's period (which always has one) can be unset.
-    type=click.Choice([f.field for f in KEY_FIELDS if f.clearable]),
-    help="Remove this limit (repeatable).",
-)
+@team_option
+@limit_options()
+@clear_option(KEY_FIELDS, "team")
 @json_option
 def update(
     config_file: Path | None,
@@ -173,17 +210,9 @@ def update(
     as_json: bool,
     **limits: Any,
 ) -> None:
-    """Change a key's name or limits; what is not given stays. The secret is unchanged.
-    Running gateways apply the change within a second."""
-    fields = _given(limits)
-    both = sorted(set(cleared) & set(fields))
-    if both:
-        raise click.UsageError(f"--clear {both[0]} and a new value for it: give one")
-    fields.update(dict.fromkeys(cleared))
-    if name is not None:
-        fields["name"] = name
-    if not fields:
-        raise click.UsageError("nothing to change: give --name, a limit or --clear")
+    """Change a key's name, team or limits; what is not given stays. The secret is
+    unchanged. Running gateways apply the change within a second."""
+    fields = changes(_given(limits), cleared, name)
     key = _run(config_file, lambda s: s.admin.update(key_id, fields))
     if as_json:
         _print_json(key.public())
@@ -257,19 +286,21 @@ def rotate(config_file: Path | None, key_id: str, as_json: bool) -> None:
 @click.command()
 @config_option
 @click.option("--key", "key_id", help="Only this key id.")
+@click.option("--team", "team", help="Only this team (its name or id).")
 @click.option("--model", help="Only this model.")
 @click.option(
     "--since",
     help="From this time: ISO 8601 (2025-01-31T12:00:00Z) or a span back from now: 30m, 24h, 7d.",
 )
 @click.option("--until", help="Before this time: ISO 8601, or a span back from now (30m, 24h, 7d).")
-@click.option("--group-by", type=click.Choice(["day", "key", "model"]), help="Totals per group.")
+@click.option("--group-by", type=click.Choice(list(GROUPS)), help="Totals per group.")
 @click.option("--limit", type=int, default=100, show_default=True, help="Rows without --group-by.")
 @json_option
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
 def usage(
     config_file: Path | None,
     key_id: str | None,
+    team: str | None,
     model: str | None,
     since: str | None,
     until: str | None,
@@ -279,18 +310,23 @@ def usage(
     as_csv: bool,
 ) -> None:
     """Report the usage ledger: one row per request (newest first), or totals grouped by day,
-    key or model."""
+    key, model, session (Claude Code's session id; requests without one: `(none)`) or team."""
     from switchboard.api.admin import usage_filter
 
-    params = {"key": key_id, "model": model, "since": since, "until": until}
+    params = {"key": key_id, "team": team, "model": model, "since": since, "until": until}
 
     async def read(s: Opened) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        if team is not None:
+            assert s.admin.teams is not None
+            params["team"] = (await s.admin.teams.get(team)).id  # a name is taken too
         f = usage_filter({k: v for k, v in params.items() if v})
         if group_by is not None:
             rows = await s.storage.ledger.report(f, GROUPS[group_by])
         else:
             rows = await s.storage.ledger.rows(f, limit)
         names = {k.id: k.name for k in await s.admin.list()} if rows else {}
+        if rows and group_by == "team":
+            names = {t.id: t.name for t, _ in await s.storage.teams.list()}
         return rows, names
 
     rows, names = _run(config_file, read)
@@ -326,6 +362,12 @@ def _key_name(key_id: str, names: dict[str, str]) -> str:
     return key_id.removeprefix("config:") if key_id != "master" else "(master key)"
 
 
+def _team_name(team_id: str | None, names: dict[str, str]) -> str:
+    if team_id is None:
+        return "(no team)"
+    return names.get(team_id, "(deleted)")
+
+
 def _usage_table(rows: list[dict[str, Any]], group_by: str | None, names: dict[str, str]) -> None:
     counts = [header for header, _ in _COUNTS]
     numeric = {"REQUESTS", "ERRORS", "STATUS", "MS", *counts}
@@ -355,11 +397,12 @@ def _usage_table(rows: list[dict[str, Any]], group_by: str | None, names: dict[s
         )
         return
     label = group_by.upper()
-    if group_by == "key":
+    if group_by in ("key", "team"):
+        name = _key_name if group_by == "key" else _team_name
         _table(
             (label, "NAME", "REQUESTS", *counts, "ERRORS"),
             (
-                [r["key"], _key_name(r["key"], names), r["requests"], *numbers(r), r["errors"]]
+                [r[group_by], name(r[group_by], names), r["requests"], *numbers(r), r["errors"]]
                 for r in rows
             ),
             numeric,

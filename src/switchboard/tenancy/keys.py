@@ -39,6 +39,10 @@ def new_key_id() -> str:
     return "key_" + secrets.token_hex(8)
 
 
+def new_team_id() -> str:
+    return "team_" + secrets.token_hex(8)
+
+
 def shown_prefix(secret: str) -> str:
     """Enough of the secret to recognise it in a list, too little to use it."""
     return secret[: len(SECRET_PREFIX) + 4]
@@ -66,6 +70,34 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class Team:
+    """Keys that share limits: a request must fit its key's limits and its team's, which count
+    every key of the team together. `limits.expires_at` is always None (keys expire, teams
+    do not: limit_kinds.TEAM_FIELDS)."""
+
+    id: str
+    name: str
+    limits: Limits
+    created_at: datetime
+
+    def public(self, keys: int | None = None) -> dict[str, object]:
+        """What the admin API and `teams --json` show; `keys`: how many keys it has."""
+        from switchboard.tenancy.limit_kinds import TEAM_FIELDS  # it imports this module
+
+        lim = self.limits
+        shown: dict[str, object] = {
+            "id": self.id,
+            "name": self.name,
+            **{f.field: f.to_json(f.get(lim)) for f in TEAM_FIELDS},
+            **{k.field: k.to_json(v) for k, v in lim.more},
+            "created_at": _iso(self.created_at),
+        }
+        if keys is not None:
+            shown["keys"] = keys
+        return shown
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKey:
     id: str
     name: str
@@ -73,6 +105,7 @@ class ApiKey:
     limits: Limits
     created_at: datetime
     revoked_at: datetime | None = None
+    team: Team | None = None  # read with the key, so a change to it reaches keys the same way
 
     def expired(self, now: datetime) -> bool:
         return self.limits.expires_at is not None and self.limits.expires_at <= now
@@ -88,6 +121,8 @@ class ApiKey:
             "prefix": self.prefix,
             **{f.field: f.to_json(f.get(lim)) for f in KEY_FIELDS},
             **{k.field: k.to_json(v) for k, v in lim.more},
+            "team": self.team.id if self.team is not None else None,
+            "team_name": self.team.name if self.team is not None else None,
             "created_at": _iso(self.created_at),
             "revoked_at": _iso(self.revoked_at),
             "status": self.status(datetime.now(UTC)),

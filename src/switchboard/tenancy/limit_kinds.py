@@ -4,6 +4,9 @@ model allow-list, the budget's period, the expiry). The CLI's options, the admin
 and their parsing, the JSON a key is shown as, the storage columns, and how the limiters reserve
 and settle each kind are all read from these descriptions.
 
+A team carries the same fields but the expiry (`TEAM_FIELDS`, `KeyField.team`): its CLI
+options, admin fields and columns on the teams table come from the same descriptions.
+
 Settings are not limit kinds: nothing counts them. The allow-list and the expiry are checked
 when a request is authorized; the period is a parameter of the budget (which counter it adds
 to). They share the description (field, option, column, parsing, display) with the kinds.
@@ -144,6 +147,7 @@ class KeyField:
     option_type: type[int] | type[float] | type[str] = int
     choices: tuple[str, ...] = ()  # the CLI option's choices, if it has a fixed set
     clearable: bool = True  # `--clear FIELD` and null in the admin API; a nullable column
+    team: bool = True  # a team carries it too (TEAM_FIELDS): its own limit, on the teams table
     server_default: str | None = None
     to_json: Callable[[Any], Any] = _same  # stored -> shown
     to_row: Callable[[Any], Any] = _same  # stored -> column value
@@ -278,6 +282,7 @@ EXPIRES_AT = KeyField(
     attr="expires_at",
     parse=_parse_expiry,
     option_type=str,
+    team=False,  # a team does not expire; its keys do
     to_json=_iso,
     from_row=lambda at: (
         None if at is None else at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
@@ -290,3 +295,6 @@ KEY_FIELDS: tuple[KeyField, ...] = (MODELS, RPM, TPM, MAX_CONCURRENT, BUDGET, BU
                                     EXPIRES_AT)  # fmt: skip
 # The counters among them: the limit kinds.
 KINDS: tuple[LimitKind, ...] = tuple(f for f in KEY_FIELDS if isinstance(f, LimitKind))
+# What a team carries: the same limits, counted for all its keys together (a request must fit
+# its key's and its team's), in the same columns on the teams table.
+TEAM_FIELDS: tuple[KeyField, ...] = tuple(f for f in KEY_FIELDS if f.team)

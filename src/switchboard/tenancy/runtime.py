@@ -36,22 +36,26 @@ class Tenancy:
         else:
             self.limiter = MemoryLimiter()
         self.leases = Leases(self.limiter)
-        self.admission = Admission(self.limiter, self._spent, self.leases)
-        self.admin = KeyAdmin(self.storage.keys, self.keys, self.key_changes)
+        self.admission = Admission(self.limiter, self._spent, self.leases, self._team_spent)
+        self.admin = KeyAdmin(self.storage.keys, self.keys, self.key_changes, self.storage.teams)
         journal = Path(config.ledger_journal or default_journal_path(config.database))
         self.ledger = LedgerWriter(self.storage.ledger, Journal(journal))
 
-    async def _spent(self, key_id: str, since: datetime | None) -> int:
-        """A key's spend in a period: the ledger's rows, and those waiting in its journal."""
+    async def _team_spent(self, team_id: str, since: datetime | None) -> int:
+        return await self._spent(team_id, since, team=True)
+
+    async def _spent(self, key_id: str, since: datetime | None, team: bool = False) -> int:
+        """A key's (or team's) spend in a period: the ledger's rows, and those waiting in its
+        journal."""
         journal = self.ledger.journal
         while True:
             waiting = journal.size()
-            stored = await self.storage.ledger.spent_since(key_id, since)
+            stored = await self.storage.ledger.spent_since(key_id, since, team)
             if journal.size() == 0:
                 if waiting == 0:
                     return stored
                 continue  # replayed meanwhile: those rows may have reached the ledger late
-            pending = await asyncio.to_thread(journal.pending_spend, key_id, since)
+            pending = await asyncio.to_thread(journal.pending_spend, key_id, since, team)
             if pending is not None:
                 return stored + pending
             await asyncio.sleep(0.05)  # being replayed: the ledger will have those rows

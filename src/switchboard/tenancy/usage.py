@@ -44,6 +44,8 @@ TEXT_LIMITS = {
     "upstream_model": 200,
     "error_type": 64,
     "dropped": 2048,
+    "session": 64,
+    "team_id": 64,
 }
 NO_USAGE = ir.Usage()
 INT32 = 2**31 - 1
@@ -94,6 +96,12 @@ class UsageRow:
     retries: int = 0  # rounds of back-off after every channel had failed
     # The loss report: what translation dropped or changed (`; `-separated), None: nothing.
     dropped: str | None = None
+    # Server tools the gateway ran (servertools/): searches are priced per use.
+    web_search_requests: int = 0
+    web_fetch_requests: int = 0
+    # The client's session (Claude Code's), already validated (api/session.py); None: none.
+    session: str | None = None
+    team_id: str | None = None  # the key's team, charged with it (None: none)
 
     def __post_init__(self) -> None:
         # The usual row passes one check (inline: this runs once per request).
@@ -106,6 +114,8 @@ class UsageRow:
             and len(self.upstream_model) <= 200
             and (self.error_type is None or len(self.error_type) <= 64)
             and (self.dropped is None or len(self.dropped) <= 2048)
+            and (self.session is None or len(self.session) <= 64)
+            and (self.team_id is None or len(self.team_id) <= 64)
             and (
                 self.request_id
                 + self.key_id
@@ -115,6 +125,8 @@ class UsageRow:
                 + self.upstream_model
                 + (self.error_type or "")
                 + (self.dropped or "")
+                + (self.session or "")
+                + (self.team_id or "")
             ).isprintable()
             and 0 <= self.input_tokens <= INT32
             and 0 <= self.output_tokens <= INT32
@@ -124,6 +136,8 @@ class UsageRow:
             and 0 <= self.status <= INT32
             and 0 <= self.failovers <= INT32
             and 0 <= self.retries <= INT32
+            and 0 <= self.web_search_requests <= INT32
+            and 0 <= self.web_fetch_requests <= INT32
         ):
             return
         self._clean()
@@ -139,6 +153,10 @@ class UsageRow:
             self.error_type = bounded(self.error_type, 64)
         if self.dropped is not None:
             self.dropped = bounded(self.dropped, 2048)
+        if self.session is not None:
+            self.session = bounded(self.session, 64)
+        if self.team_id is not None:
+            self.team_id = bounded(self.team_id, 64)
         self.input_tokens = _clamp(self.input_tokens, INT32)
         self.output_tokens = _clamp(self.output_tokens, INT32)
         self.cache_read_tokens = _clamp(self.cache_read_tokens, INT32)
@@ -147,6 +165,8 @@ class UsageRow:
         self.status = _clamp(self.status, INT32)
         self.failovers = _clamp(self.failovers, INT32)
         self.retries = _clamp(self.retries, INT32)
+        self.web_search_requests = _clamp(self.web_search_requests, INT32)
+        self.web_fetch_requests = _clamp(self.web_fetch_requests, INT32)
 
 
 def ledger_row(
@@ -192,4 +212,8 @@ def ledger_row(
         failovers=record.failovers,
         retries=record.retries,
         dropped="; ".join(dict.fromkeys(record.dropped)) if record.dropped else None,
+        web_search_requests=usage.web_search_requests,
+        web_fetch_requests=usage.web_fetch_requests,
+        session=record.session,
+        team_id=record.team_id,
     )

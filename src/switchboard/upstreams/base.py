@@ -65,6 +65,7 @@ class Forward:
     channel: Channel
     headers: Mapping[str, str]  # anthropic-version, anthropic-beta
     usage_chunk: bool = False  # OpenAI: the client asked for the stream's usage chunk
+    dropped: tuple[str, ...] = ()  # what the gateway left out (beta flags the upstream lacks)
 
 
 @dataclass(slots=True)
@@ -86,6 +87,12 @@ class PassThrough(Protocol):
     async def forward(self, fwd: Forward) -> Relayed: ...
 
     async def forward_stream(self, fwd: Forward) -> RelayStream: ...
+
+
+class Embeds(Protocol):
+    """Embeddings (`POST /v1/embeddings`), relayed to an upstream of the OpenAI dialect."""
+
+    async def embed(self, fwd: Forward) -> Relayed: ...
 
 
 class CountsRelayed(Protocol):

@@ -23,6 +23,7 @@ from switchboard.catalog import Channel
 from switchboard.config import ProviderConfig
 from switchboard.dialects.anthropic import upstream_request as anthropic_request
 from switchboard.dialects.anthropic.passthrough import StreamRelay, rewrite_response
+from switchboard.dialects.anthropic.platforms import bedrock_foundation_model
 from switchboard.dialects.anthropic.response import decode_response as anthropic_response
 from switchboard.dialects.anthropic.stream import StreamDecoder as AnthropicDecoder
 from switchboard.dialects.aws_eventstream import EventMessage, EventStreamDecoder, EventStreamError
@@ -220,9 +221,11 @@ class BedrockUpstream:
         """Whether an Anthropic client's body goes through as it is (Claude on Bedrock)."""
         return is_anthropic(channel.model)
 
-    async def _post(self, channel: Channel, action: str, body: bytes, *, stream: bool) -> Reply:
+    async def _post(
+        self, channel: Channel, action: str, body: bytes, *, stream: bool, model: str | None = None
+    ) -> Reply:
         provider = channel.provider
-        url = endpoint(provider) + _model_path(channel.model) + "/" + action
+        url = endpoint(provider) + _model_path(model or channel.model) + "/" + action
         accept = "application/vnd.amazon.eventstream" if stream else "application/json"
         headers = await self._signer(provider).headers(url, body, accept)
         try:
@@ -259,6 +262,22 @@ class BedrockUpstream:
         reader = RelayReader(provider.name, StreamRelay(fwd.client_model), redactor)
         source = FrameSource(provider, resp, redactor)
         return UpstreamStream(provider, resp, reader, source=source)
+
+    async def count_tokens(self, fwd: Forward) -> int:
+        """CountTokens of a relayed Claude body, as InvokeModel would take it (CountTokens
+        names foundation models: an inference profile's geography is taken off)."""
+        try:
+            invoke = _for_invoke(load_body(fwd.body), fwd.headers.get("anthropic-beta"))
+        except TypeError:
+            raise InvalidRequest("the request body is not a JSON object") from None
+        invoke.setdefault("max_tokens", 1)  # InvokeModel's body requires one; counts ignore it
+        body = {"input": {"invokeModel": {"body": dump_body(invoke, fwd.body).decode()}}}
+        channel = fwd.channel
+        model = bedrock_foundation_model(channel.model)
+        resp = await self._post(
+            channel, "count-tokens", orjson.dumps(body), stream=False, model=model
+        )
+        return await self._http.read_count(channel.provider, resp, "inputTokens")
 
     # Translated: Claude through InvokeModel, other models through Converse.
 

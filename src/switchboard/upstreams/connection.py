@@ -23,7 +23,7 @@ import ssl
 import time
 import zlib
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit
@@ -126,6 +126,8 @@ class Reply(asyncio.Protocol):
         self._headers_done = False
         self._complete = False
         self._keep_alive = False
+        # Told each piece of the body chunk() gives, when the request is captured (capture/).
+        self.tap: Callable[[bytes], None] | None = None
         self._error: Exception | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._deadlines: Deadlines | None = None
@@ -236,7 +238,8 @@ class Reply(asyncio.Protocol):
         inflate = self._inflate
         while True:
             if inflate is not None and inflate.unconsumed_tail:
-                return self._inflated(inflate.unconsumed_tail)
+                data = self._inflated(inflate.unconsumed_tail)
+                return data if self.tap is None else self._tapped(data)
             while not self._chunks:
                 if self._complete:
                     return b""
@@ -248,10 +251,15 @@ class Reply(asyncio.Protocol):
                 self._paused = False
                 self._transport.resume_reading()
             if inflate is None:
-                return data
+                return data if self.tap is None else self._tapped(data)
             if data := self._inflated(data):
-                return data
+                return data if self.tap is None else self._tapped(data)
             # Not a whole compressed block yet (or only the gzip header): read on.
+
+    def _tapped(self, data: bytes) -> bytes:
+        assert self.tap is not None
+        self.tap(data)
+        return data
 
     def _inflated(self, data: bytes) -> bytes:
         assert self._inflate is not None
@@ -311,6 +319,7 @@ class Reply(asyncio.Protocol):
         self.pooled = False
         self._inflate = None
         self._deadlines = None
+        self.tap = None
 
     # --- internals ------------------------------------------------------------------------------
 

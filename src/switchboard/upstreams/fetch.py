@@ -20,7 +20,12 @@ _CHUNK = 64 * 1024
 
 
 class FetchRefused(Exception):
-    """A URL the guard will not fetch, or a fetch that failed; the message says why."""
+    """A URL the guard will not fetch (`guarded`), or a fetch that failed; the message says
+    why."""
+
+    def __init__(self, message: str, *, guarded: bool = False) -> None:
+        super().__init__(message)
+        self.guarded = guarded
 
 
 class _NoNames(aiohttp.abc.AbstractResolver):
@@ -50,7 +55,7 @@ async def fetch_document(
     except TimeoutError:
         raise FetchRefused(f"fetching the URL took longer than {seconds:g}s") from None
     except Refused as exc:
-        raise FetchRefused(f"refused: {exc}") from None
+        raise FetchRefused(f"refused: {exc}", guarded=True) from None
     except (aiohttp.ClientError, OSError) as exc:
         raise FetchRefused(f"the URL could not be fetched: {_describe(exc)}") from None
 

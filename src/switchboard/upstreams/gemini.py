@@ -84,6 +84,22 @@ class GeminiCaller:
         )
         return Completion(response, encoded.dropped + notes)
 
+    async def count_tokens(self, call: Call, base: str, headers: Mapping[str, str]) -> int:
+        """`:countTokens` of the request as it would be sent (its `generateContentRequest`,
+        so the system instruction and tools count too)."""
+        provider = call.channel.provider
+        request = {"model": "models/" + call.channel.model, **self._encode(call).body}
+        resp = await self._http.post(
+            provider,
+            base + ":countTokens",
+            orjson.dumps({"generateContentRequest": request}),
+            headers,
+            upstream_error_message,
+            stream=False,
+            read_retry=retry_delay,
+        )
+        return await self._http.read_count(provider, resp, "totalTokens")
+
     async def stream(
         self, call: Call, base: str, headers: Mapping[str, str]
     ) -> UpstreamStream[list[ir.Event]]:
@@ -124,6 +140,10 @@ class GeminiUpstream:
 
     async def stream(self, call: Call) -> UpstreamStream[list[ir.Event]]:
         return await self._caller.stream(call, self._base(call.channel), _headers(call.channel))
+
+    async def count_tokens(self, call: Call) -> int | None:
+        channel = call.channel
+        return await self._caller.count_tokens(call, self._base(channel), _headers(channel))
 
 
 class EventReader(DecodingReader[StreamDecoder]):

@@ -11,10 +11,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
+import orjson
+
+from switchboard.capture import CURRENT
 from switchboard.config import ProviderConfig, Upstreams
 from switchboard.dialects.sse import EventTooLarge, SSEDecoder, SSEEvent
 from switchboard.errors import UpstreamError
-from switchboard.redact import Redactor
+from switchboard.redact import Redactor, masked
 from switchboard.upstreams.connection import (
     ConnectionFailed,
     Deadlines,
@@ -58,14 +61,21 @@ class HttpClient:
         redactor: Redactor,
         settings: Upstreams | None = None,
         env: Mapping[str, str] | None = None,
+        trace_context: Callable[[], Mapping[str, str]] | None = None,
+        capturing: bool = False,
     ) -> None:
         """`redactor`: every upstream text that becomes an error message passes it, here and in
         the stream readers of upstreams/ (in-stream error events), which take it from here.
         `env`: where HTTPS_PROXY, HTTP_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE are read (the
-        process environment)."""
+        process environment). `trace_context`: the headers that carry the current trace to
+        the upstream (traceparent), when tracing is on. `capturing`: request capture is on
+        (capture/): what goes to and comes from upstreams is copied into the current
+        request's capture, if it has one."""
         self.redactor = redactor
         self._settings = settings or Upstreams()
         self._env = env
+        self._trace_context = trace_context
+        self._capturing = capturing
         self._pool: Pool | None = None
         self._deadlines: dict[tuple[str, bool], Deadlines] = {}
 
@@ -108,6 +118,10 @@ class HttpClient:
         the caller owns (and must release) a successful reply. `read_retry`: the retry delay an
         error body asks for, for upstreams that say it there rather than in Retry-After."""
         assert self._pool is not None, "HttpClient.start() was not awaited"
+        if self._trace_context is not None:
+            headers = {**headers, **self._trace_context()}
+        capture = CURRENT.get() if self._capturing else None
+        call = None if capture is None else capture.call(url, masked(headers), body)
         try:
             resp = await self._pool.request(
                 url, headers, body, self._deadlines_for(provider, stream)
@@ -118,6 +132,9 @@ class HttpClient:
             # The message may quote the URL, and a URL may carry a key (`?key=`).
             why = self.redactor.text(str(exc))
             raise UpstreamError.unreachable(provider.name, why) from None
+        if call is not None:
+            call.status = resp.status
+            resp.tap = call.response.add
         if resp.status >= 400:
             raw = b""
             try:
@@ -145,6 +162,19 @@ class HttpClient:
             resp.close()
             raise UpstreamError.malformed(provider.name, "a JSON reply to a streaming request")
         return resp
+
+    async def read_count(self, provider: ProviderConfig, resp: Reply, field: str) -> int:
+        """A token-count reply's integer `field` (`count`, `totalTokens`, `inputTokens`)."""
+        raw = await self.read(provider, resp)
+        try:
+            count = orjson.loads(raw)[field]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            raise UpstreamError.malformed(
+                provider.name, f"the count reply has no {field}"
+            ) from None
+        if type(count) is not int:
+            raise UpstreamError.malformed(provider.name, f"the count reply's {field} is no integer")
+        return count
 
     @staticmethod
     async def read(provider: ProviderConfig, resp: Reply) -> bytes:

@@ -27,6 +27,9 @@ from switchboard.upstreams.connection import Reply
 from switchboard.upstreams.http import HttpClient
 from switchboard.upstreams.stream import DecodingReader, RelayingReader, UpstreamStream
 
+CHAT = "/chat/completions"
+EMBEDDINGS = "/embeddings"
+
 
 def _profile(call: Call, signer: ThinkingSigner) -> UpstreamProfile:
     p, provider = call.profile, call.channel.provider
@@ -43,6 +46,7 @@ def _profile(call: Call, signer: ThinkingSigner) -> UpstreamProfile:
         thinking_control=p.reasoning.control,
         echo_field=p.reasoning.echo_field if p.reasoning.echo else None,
         verify=signer.verify,
+        forward_user=provider.forward_user,
     )
 
 
@@ -68,8 +72,8 @@ class OpenAIUpstream:
             found = self._profiles[key] = _profile(call, self._signer)
         return found
 
-    def _url(self, provider: ProviderConfig) -> str:
-        return provider.base_url.rstrip("/") + "/chat/completions"
+    def _url(self, provider: ProviderConfig, path: str = CHAT) -> str:
+        return provider.base_url.rstrip("/") + path
 
     async def complete(self, call: Call) -> Completion:
         provider = call.channel.provider
@@ -104,14 +108,7 @@ class OpenAIUpstream:
             upstream_error_message,
             stream=False,
         )
-        raw = await self._http.read(provider, resp)
-        try:
-            count = orjson.loads(raw)["count"]
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            raise UpstreamError.malformed(provider.name, "tokenize reply has no count") from None
-        if not isinstance(count, int):
-            raise UpstreamError.malformed(provider.name, "tokenize count is not an integer")
-        return count
+        return await self._http.read_count(provider, resp, "count")
 
     async def stream(self, call: Call) -> UpstreamStream[list[ir.Event]]:
         provider = call.channel.provider
@@ -135,7 +132,7 @@ class OpenAIUpstream:
 
     # Pass-through (OpenAI client): the client's body with only `model` changed.
 
-    async def _forward(self, fwd: Forward, *, stream: bool) -> Reply:
+    async def _forward(self, fwd: Forward, *, stream: bool, path: str = CHAT) -> Reply:
         provider = fwd.channel.provider
         try:
             body = rewrite_request(fwd.body, fwd.channel.model)
@@ -147,7 +144,7 @@ class OpenAIUpstream:
             ) from None
         return await self._http.post(
             provider,
-            self._url(provider),
+            self._url(provider, path),
             body,
             _headers(fwd.channel),
             upstream_error_message,
@@ -155,7 +152,15 @@ class OpenAIUpstream:
         )
 
     async def forward(self, fwd: Forward) -> Relayed:
-        resp = await self._forward(fwd, stream=False)
+        return await self._relay(fwd, CHAT)
+
+    async def embed(self, fwd: Forward) -> Relayed:
+        """An embeddings request, relayed as chat completions are (its usage is the reply's
+        `prompt_tokens`)."""
+        return await self._relay(fwd, EMBEDDINGS)
+
+    async def _relay(self, fwd: Forward, path: str) -> Relayed:
+        resp = await self._forward(fwd, stream=False, path=path)
         body, usage = await self._http.read_reply(
             fwd.channel.provider, resp, lambda raw: rewrite_response(raw, fwd.client_model)
         )

@@ -14,7 +14,13 @@ from switchboard.catalog import Channel
 from switchboard.kinds import ProviderKind
 from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.anthropic import AnthropicUpstream
-from switchboard.upstreams.base import CountsRelayed, CountsTranslated, PassThrough, Upstream
+from switchboard.upstreams.base import (
+    CountsRelayed,
+    CountsTranslated,
+    Embeds,
+    PassThrough,
+    Upstream,
+)
 from switchboard.upstreams.bedrock import BedrockUpstream
 from switchboard.upstreams.gemini import GeminiUpstream
 from switchboard.upstreams.http import HttpClient
@@ -45,6 +51,7 @@ class Built:
     relays_channel: Callable[[Channel], bool] | None = None
     count_relayed: CountsRelayed | None = None
     count_translated: CountsTranslated | None = None
+    embeds: Embeds | None = None
 
 
 Factory = Callable[[Parts], Built]
@@ -57,11 +64,12 @@ def _anthropic(parts: Parts) -> Built:
 
 def _openai(parts: Parts) -> Built:
     upstream = OpenAIUpstream(parts.http, parts.signer)
-    return Built(upstream, relay=upstream, count_translated=upstream)
+    return Built(upstream, relay=upstream, count_translated=upstream, embeds=upstream)
 
 
 def _gemini(parts: Parts) -> Built:
-    return Built(GeminiUpstream(parts.http, parts.signer))
+    upstream = GeminiUpstream(parts.http, parts.signer)
+    return Built(upstream, count_translated=upstream)
 
 
 def _vertex(parts: Parts) -> Built:
@@ -70,7 +78,9 @@ def _vertex(parts: Parts) -> Built:
 
 def _bedrock(parts: Parts) -> Built:
     upstream = BedrockUpstream(parts.http)  # botocore is imported at its first request
-    return Built(upstream, relay=upstream, relays_channel=BedrockUpstream.relays)
+    return Built(
+        upstream, relay=upstream, relays_channel=BedrockUpstream.relays, count_relayed=upstream
+    )
 
 
 def _scripted(parts: Parts) -> Built:

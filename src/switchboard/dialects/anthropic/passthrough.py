@@ -27,11 +27,21 @@ def _usage(raw: Any, base: ir.Usage) -> ir.Usage:
         value = raw.get(key)
         return value if isinstance(value, int) else default
 
+    # The searches and fetches Anthropic ran (searches are billed per use).
+    tools = raw.get("server_tool_use")
+    tools = tools if isinstance(tools, dict) else {}
+
+    def uses(key: str, default: int) -> int:
+        value = tools.get(key)
+        return value if isinstance(value, int) and value >= 0 else default
+
     return ir.Usage(
         input_tokens=num("input_tokens", base.input_tokens),
         output_tokens=num("output_tokens", base.output_tokens),
         cache_read_tokens=num("cache_read_input_tokens", base.cache_read_tokens),
         cache_write_tokens=num("cache_creation_input_tokens", base.cache_write_tokens),
+        web_search_requests=uses("web_search_requests", base.web_search_requests),
+        web_fetch_requests=uses("web_fetch_requests", base.web_fetch_requests),
     )
 
 

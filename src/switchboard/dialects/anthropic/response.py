@@ -3,6 +3,7 @@ IR response (for translated requests). The block and usage mappers are shared wi
 
 from __future__ import annotations
 
+import base64
 from typing import Any, assert_never, cast, get_args
 
 import msgspec
@@ -13,16 +14,76 @@ from switchboard.dialects.anthropic import wire
 
 
 def usage_json(usage: ir.Usage) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "input_tokens": usage.input_tokens,
         "cache_creation_input_tokens": usage.cache_write_tokens,
         "cache_read_input_tokens": usage.cache_read_tokens,
         "output_tokens": usage.output_tokens,
     }
+    if usage.web_search_requests or usage.web_fetch_requests:
+        out["server_tool_use"] = {
+            "web_search_requests": usage.web_search_requests,
+            "web_fetch_requests": usage.web_fetch_requests,
+        }
+    return out
 
 
-def block_json(block: ir.Block) -> dict[str, Any]:
+def _search_result_json(block: ir.WebSearchResult) -> dict[str, Any]:
+    content: list[dict[str, Any]] | dict[str, Any]
+    if block.error_code is not None:
+        content = {"type": "web_search_tool_result_error", "error_code": block.error_code}
+    else:
+        content = [
+            {
+                "type": "web_search_result",
+                "url": hit.url,
+                "title": hit.title,
+                # Opaque to clients, as Anthropic's is; it comes back in later turns, and
+                # the decoder gives the model the page text again (request.py).
+                "encrypted_content": opaque(hit.snippet),
+                "page_age": hit.page_age,
+            }
+            for hit in block.hits
+        ]
+    return {"type": "web_search_tool_result", "tool_use_id": block.tool_use_id, "content": content}
+
+
+def _fetch_result_json(block: ir.WebFetchResult) -> dict[str, Any]:
+    content: dict[str, Any]
+    if block.error_code is not None:
+        content = {"type": "web_fetch_tool_result_error", "error_code": block.error_code}
+    else:
+        source = (
+            {"type": "text", "media_type": "text/plain", "data": block.text}
+            if block.text is not None
+            else {"type": "base64", "media_type": block.media_type, "data": block.data}
+        )
+        content = {
+            "type": "web_fetch_result",
+            "url": block.url,
+            "content": {"type": "document", "source": source, "title": None, "citations": None},
+            "retrieved_at": block.retrieved_at,
+        }
+    return {"type": "web_fetch_tool_result", "tool_use_id": block.tool_use_id, "content": content}
+
+
+def opaque(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def block_json(block: ir.ResponseBlock) -> dict[str, Any]:
     match block:
+        case ir.ServerToolUse():
+            return {
+                "type": "server_tool_use",
+                "id": block.id,
+                "name": block.name,
+                "input": block.input,
+            }
+        case ir.WebSearchResult():
+            return _search_result_json(block)
+        case ir.WebFetchResult():
+            return _fetch_result_json(block)
         case ir.Text():
             return {"type": "text", "text": block.text}
         case ir.ToolUse():

@@ -9,12 +9,19 @@ import msgspec
 
 from switchboard import ir
 from switchboard.dialects.openai_chat import wire
-from switchboard.dialects.validation import MAX_COUNT, decode, encodable, parse_json
+from switchboard.dialects.validation import (
+    MAX_COUNT,
+    decode,
+    encodable,
+    loose_items,
+    parse_json,
+)
 from switchboard.errors import InvalidRequest
 
 _decode_chat = msgspec.json.Decoder(wire.ChatRequest).decode
 _decode_head = msgspec.json.Decoder(wire.RequestHead).decode
 _decode_keys = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
+_decode_tool_heads = msgspec.json.Decoder(list[wire.ToolHead]).decode
 
 # OpenAI needs no limit; Anthropic does. This is what a request without one gets.
 DEFAULT_MAX_TOKENS = 4096
@@ -47,6 +54,18 @@ def decode_head(body: bytes) -> wire.RequestHead:
 def wants_usage(head: wire.RequestHead) -> bool:
     """Whether the client asked for the final usage chunk (`stream_options.include_usage`)."""
     return bool(head.stream and head.stream_options and head.stream_options.include_usage)
+
+
+def head_thinking(head: wire.RequestHead) -> bool:
+    """Whether the request asks for reasoning (an effort other than `none`)."""
+    return head.reasoning_effort not in (None, "none")
+
+
+def tool_keys(raw: msgspec.Raw) -> frozenset[str]:
+    """Each tool's type and function name, for routing."""
+    tools = loose_items(_decode_tool_heads, raw)
+    keys = (k for t in tools for k in (t.type, t.function.name if t.function else None) if k)
+    return frozenset(keys)
 
 
 def decode_request(body: bytes) -> ir.Request:

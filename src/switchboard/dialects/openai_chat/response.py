@@ -210,6 +210,9 @@ def encode_response(
                 calls.append(tool_call_json(block))
             case ir.Image() | ir.Document() | ir.ToolResult():
                 dropped.append(f"{type(block).__name__} in a response")
+            case ir.ServerToolUse() | ir.WebSearchResult() | ir.WebFetchResult():
+                # Only an Anthropic request can ask for server tools (servertools/).
+                dropped.append(f"{type(block).__name__} in a response")
             case _:
                 assert_never(block)
     message: dict[str, Any] = {

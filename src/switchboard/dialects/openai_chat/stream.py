@@ -379,8 +379,12 @@ class StreamEncoder:
             case _:
                 assert_never(event)
 
-    def _start(self, index: int, block: ir.Text | ir.ToolUse | ir.Thinking) -> bytes:
+    def _start(
+        self, index: int, block: ir.Text | ir.ToolUse | ir.Thinking | ir.ServerBlock
+    ) -> bytes:
         match block:
+            case ir.ServerToolUse() | ir.WebSearchResult() | ir.WebFetchResult():
+                return b""  # only an Anthropic request can ask for server tools (servertools/)
             case ir.Text():
                 return self._chunk({"content": block.text}) if block.text else b""
             case ir.Thinking():

@@ -33,6 +33,9 @@ class UpstreamProfile:
     echo_field: str | None = None  # where earlier reasoning goes back, when the model needs it
     # Verifies a thinking block's signature: only reasoning this gateway issued is echoed.
     verify: Callable[[str, str], bool] | None = None
+    # Whether the client's user id goes upstream as `user`: off unless the operator asks
+    # (config `forward_user`), since Claude Code's carries its device id.
+    forward_user: bool = False
 
 
 @dataclass(slots=True)
@@ -77,7 +80,10 @@ def encode_request(req: ir.Request, profile: UpstreamProfile) -> Encoded:
         else:
             out.dropped.append("top_k")
     if req.user_id:
-        body["user"] = req.user_id
+        if profile.forward_user:
+            body["user"] = req.user_id
+        else:
+            out.dropped.append("metadata.user_id (not forwarded: provider forward_user)")
     if req.tools:
         body["tools"] = [_tool(t, names[t.name], profile, out.dropped) for t in req.tools]
         if req.tool_choice is not None:

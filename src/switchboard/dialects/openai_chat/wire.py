@@ -264,3 +264,16 @@ class RequestHead(msgspec.Struct):
     user: str | None = None
     messages: msgspec.Raw = msgspec.Raw()  # counted by the bounds, judged by the full decode
     tools: msgspec.Raw = msgspec.Raw()
+    # Routing by scenario tests it; the full decode judges it (loose here: no 400 from the head).
+    reasoning_effort: str | None = None
+
+
+class ToolHeadFunction(msgspec.Struct):
+    name: str | None = None
+
+
+class ToolHead(msgspec.Struct):
+    """A tool as routing sees it: its type and its function's name."""
+
+    type: str | None = None
+    function: ToolHeadFunction | None = None

@@ -1,0 +1,54 @@
+"""`POST /v1/embeddings` (also under `/openai`): OpenAI's embeddings, for catalogue models
+offered on the `embeddings` endpoint. The body is checked (dialects/openai_embeddings.py) and
+relayed to the model's OpenAI-dialect channels with only `model` changed; its usage (input
+tokens) is charged at the model's input price, in the ledger like any request."""
+
+from __future__ import annotations
+
+from switchboard import ir
+from switchboard.api.bounds import Bounds, affinity
+from switchboard.api.disconnect import cancel_on_disconnect
+from switchboard.api.exchange import Exchange
+from switchboard.api.identity import authenticate
+from switchboard.api.report import served_headers
+from switchboard.dialects.openai_embeddings import decode_head
+from switchboard.errors import InvalidRequest
+from switchboard.kinds import Endpoint, ProviderKind
+from switchboard.service import Gateway, Inbound, Inlet
+from switchboard.tenancy.auth import Authenticator
+
+INLET = Inlet(Endpoint.EMBEDDINGS, relays=frozenset({ProviderKind.OPENAI}))
+
+
+def _not_translated() -> ir.Request:
+    # Embeddings are only ever relayed (service.Gateway.embed): nothing asks for their IR.
+    raise InvalidRequest("embeddings requests are relayed, not translated")
+
+
+class EmbeddingsHandler:
+    def __init__(self, gateway: Gateway, auth: Authenticator, bounds: Bounds) -> None:
+        self._gateway = gateway
+        self._auth = auth
+        self._bounds = bounds
+
+    async def __call__(self, ex: Exchange) -> None:
+        principal = await authenticate(ex, self._auth, key_header=None)
+        record = ex.record
+        body = await self._bounds.body(ex)
+        head = decode_head(body)
+        inbound = Inbound(
+            inlet=INLET,
+            body=body,
+            model=head.model,
+            stream=False,
+            headers={},
+            decode=_not_translated,
+            principal=principal,
+            max_tokens=0,  # nothing to reserve for output
+            affinity=affinity(ex, head.user),
+        )
+        record.model = head.model
+        async with cancel_on_disconnect(ex):
+            done = await self._gateway.embed(inbound, record)
+            assert done.raw is not None
+            await ex.respond(200, done.raw, served_headers(record))
