@@ -11,10 +11,12 @@ changes) or `WORKTREE` for the checkout as it is."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +77,22 @@ def measure(rig: Rig, gw: Any, scenario: str, seconds: float) -> dict[str, float
     }
 
 
+@contextlib.contextmanager
+def rig(kind: str) -> Iterator[tuple[Context, Rig]]:
+    """The scripted upstream on the rig's core and a run directory, for tools that start
+    Switchboard revisions themselves (`ab`, `instr`, `syscalls`)."""
+    cache = install.cache_dir()
+    python = Path(sys.executable)
+    workdir = cache / "runs" / f"{kind}-{int(time.time())}"
+    workdir.mkdir(parents=True)
+    upstream, port = start_upstream(python, workdir)
+    try:
+        wait_port(port, 20, upstream.popen)
+        yield Context(python, cache, workdir, port), Rig(python, upstream, port)
+    finally:
+        upstream.stop()
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--base", default="HEAD")
@@ -83,31 +101,21 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--seconds", type=float, default=5.0)
     args = p.parse_args()
-    cache = install.cache_dir()
-    python = Path(sys.executable)
-    workdir = cache / "runs" / f"ab-{int(time.time())}"
-    workdir.mkdir(parents=True)
-    variants = {"base": export(args.base, cache), "head": export(args.head, cache)}
-    upstream, port = start_upstream(python, workdir)
     results: dict[str, list[dict[str, float]]] = {"base": [], "head": []}
-    try:
-        wait_port(port, 20, upstream.popen)
-        rig = Rig(python, upstream, port)
-        ctx = Context(python, cache, workdir, port)
+    with rig("ab") as (ctx, the_rig):
+        variants = {"base": export(args.base, ctx.cache), "head": export(args.head, ctx.cache)}
         for i in range(args.rounds):
             order = ["base", "head"] if i % 2 == 0 else ["head", "base"]
             for name in order:
                 gw = start_switchboard(ctx, src=variants[name], name=f"ab-{name}")
                 try:
                     gw.proc.pin_all()
-                    measure(rig, gw, args.scenario, 1.0)  # warm-up
-                    r = measure(rig, gw, args.scenario, args.seconds)
+                    measure(the_rig, gw, args.scenario, 1.0)  # warm-up
+                    r = measure(the_rig, gw, args.scenario, args.seconds)
                 finally:
                     gw.proc.stop()
                 results[name].append(r)
                 print(f"round {i + 1} {name}: {r}", file=sys.stderr, flush=True)
-    finally:
-        upstream.stop()
     summary: dict[str, Any] = {"base": args.base, "head": args.head, "scenario": args.scenario}
     for name, rows in results.items():
         summary[name] = {k: statistics.median(r[k] for r in rows) for k in rows[0]}

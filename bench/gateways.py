@@ -4,6 +4,7 @@ production settings, and is pinned to the gateway core."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import subprocess
 from collections.abc import Callable
@@ -16,6 +17,7 @@ import yaml
 
 from bench import install
 from bench.procs import Proc, free_port, wait_port
+from bench.replies import UPSTREAM_MODEL
 
 REPO = install.REPO
 GATEWAY_CPUS = "0"
@@ -34,6 +36,9 @@ class Running:
     model: str = "bench-model"
     passthrough_model: str | None = None  # a model served by an Anthropic-kind upstream
     tools: bool = True  # translates tool calls (the floor does not: text only)
+    # The provider lanes: lane name -> (the model served through it, the upstream route a
+    # direct request takes for the same reply).
+    lanes: dict[str, tuple[str, str]] = field(default_factory=dict)
     cpus: str = GATEWAY_CPUS
     version: str = ""
     notes: list[str] = field(default_factory=list)
@@ -42,6 +47,9 @@ class Running:
     def target(self, *, passthrough: bool = False) -> dict[str, Any]:
         model = self.passthrough_model if passthrough else self.model
         return {"port": self.port, "headers": self.headers, "model": model}
+
+    def lane_target(self, lane: str) -> dict[str, Any]:
+        return {"port": self.port, "headers": self.headers, "model": self.lanes[lane][0]}
 
 
 @dataclass(slots=True)
@@ -67,11 +75,56 @@ class SwitchboardSetup:
     key_options: list[str]
 
 
-def switchboard_setup(ctx: Context) -> SwitchboardSetup:
+# The provider lanes (`--scenarios providers`): a Gemini API provider and Bedrock's InvokeModel
+# for Claude, both at the scripted upstream (loopback; the AWS key is a dummy the upstream does
+# not check). Lane -> (model, the upstream route of the same reply, for the direct baseline).
+LANES = {
+    "gemini": ("bench-gemini", f"/v1beta/models/{UPSTREAM_MODEL}:generateContent"),
+    "bedrock": ("bench-bedrock", f"/model/anthropic.{UPSTREAM_MODEL}/invoke"),
+}
+
+
+def _lane_config(up: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    providers: list[dict[str, Any]] = [
+        {
+            "name": "upg",
+            "kind": "gemini",
+            "base_url": f"http://127.0.0.1:{up}/v1beta",
+            "api_key": "bench-gemini-key",
+        },
+        {
+            "name": "upb",
+            "kind": "bedrock",
+            "base_url": f"http://127.0.0.1:{up}",
+            "region": "us-east-1",
+            "aws_access_key_id": "AKIDBENCHBENCHBENCH",
+            "aws_secret_access_key": "bench-secret",
+        },
+    ]
+    models: list[dict[str, Any]] = [
+        {
+            "id": LANES["gemini"][0],
+            "channels": [{"provider": "upg", "model": UPSTREAM_MODEL}],
+            "pricing": PRICING,
+        },
+        {
+            "id": LANES["bedrock"][0],
+            "channels": [{"provider": "upb", "model": f"anthropic.{UPSTREAM_MODEL}"}],
+            "pricing": PRICING,
+        },
+    ]
+    return providers, models
+
+
+def switchboard_setup(
+    ctx: Context, db: str = "switchboard.db", *, lanes: bool = True
+) -> SwitchboardSetup:
+    """`lanes`: with the Gemini and Bedrock providers (left out for `ab` and `instr`, whose
+    older revisions may not know those kinds)."""
     up = ctx.upstream_port
-    config = {
+    config: dict[str, Any] = {
         "master_key": "sk-bench",
-        "database": f"sqlite:///{ctx.workdir / 'switchboard.db'}",
+        "database": f"sqlite:///{ctx.workdir / db}",
         "providers": [
             {"name": "up", "kind": "openai", "base_url": f"http://127.0.0.1:{up}/v1"},
             {"name": "upa", "kind": "anthropic", "base_url": f"http://127.0.0.1:{up}"},
@@ -89,6 +142,10 @@ def switchboard_setup(ctx: Context) -> SwitchboardSetup:
             },
         ],
     }
+    if lanes:
+        more_providers, more_models = _lane_config(up)
+        config["providers"] += more_providers
+        config["models"] += more_models
     # Limits that never bind, within what a key may hold (a 32-bit column: issue 12's bounds).
     limits = ["--rpm", "100000000", "--tpm", "2000000000", "--max-concurrent", "1000000"]
     limits += ["--budget-usd", "1000000000", "--budget-period", "total"]
@@ -98,11 +155,21 @@ def switchboard_setup(ctx: Context) -> SwitchboardSetup:
 PRICING = {"input": 3.0, "output": 15.0, "cache_read": 0.3}
 
 
-def create_key(ctx: Context, setup: SwitchboardSetup, config: Path) -> str:
-    """A database key with the setup's limits (`switchboard keys create`); its secret."""
+def create_key(
+    ctx: Context, setup: SwitchboardSetup, config: Path, env: dict[str, str] | None = None
+) -> str:
+    """A database key with the setup's limits (`switchboard keys create`); its secret. `env`:
+    the gateway's own environment, so the CLI of the same revision migrates the database."""
     cmd = [str(ctx.venv_python), "-m", "switchboard", "keys", "create", "--config", str(config)]
     cmd += ["--name", "bench", *setup.key_options, "--json"]
-    out = subprocess.run(cmd, check=True, timeout=60, cwd=ctx.workdir, capture_output=True)
+    out = subprocess.run(
+        cmd,
+        check=True,
+        timeout=60,
+        cwd=ctx.workdir,
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+    )
     key: str = orjson.loads(out.stdout)["key"]
     return key
 
@@ -134,31 +201,39 @@ def start_switchboard(
     *,
     src: Path | None = None,
     name: str = "",
+    prefix: list[str] | None = None,
+    start_timeout: float = 30,
     traces: float | None = None,
 ) -> Running:
     """`src`: run Switchboard from this source tree instead of the installed one (A/B runs).
-    `traces`: OpenTelemetry on, this share of requests sampled, exported to the upstream's
-    OTLP sink."""
-    setup = switchboard_setup(ctx)
+    Such a run gets a database of its own, made by its own CLI: a shared one would carry the
+    newer revision's migrations, which an older revision refuses to start on (uvicorn's exit 3:
+    Alembic cannot find the database's revision). `prefix`: a command it runs under
+    (`bench/run instr`: Valgrind). `traces`: OpenTelemetry on, this share of requests sampled,
+    exported to the upstream's OTLP sink."""
+    name = name or ("switchboard" if workers == 1 else f"switchboard-w{workers}")
+    if src is None:
+        setup = switchboard_setup(ctx)
+    else:
+        setup = switchboard_setup(ctx, f"{name}.db", lanes=False)
     if traces is not None:
         setup.config["telemetry"] = {
             "otlp_endpoint": f"http://127.0.0.1:{ctx.upstream_port}/v1/traces",
             "sample_ratio": traces,
         }
-    name = name or ("switchboard" if workers == 1 else f"switchboard-w{workers}")
     path = ctx.workdir / f"{name}.yaml"
     path.write_text(yaml.safe_dump(setup.config, sort_keys=False))
-    api_key = create_key(ctx, setup, path)
+    env = {"PYTHONPATH": str(src)} if src is not None else None
+    api_key = create_key(ctx, setup, path, env)
     port = free_port()
-    cmd = [str(ctx.venv_python), "-m", "switchboard", "serve", "--config", str(path)]
-    cmd += ["--host", "127.0.0.1", "--port", str(port)]
+    cmd = [*(prefix or []), str(ctx.venv_python), "-m", "switchboard", "serve"]
+    cmd += ["--config", str(path), "--host", "127.0.0.1", "--port", str(port)]
     cpus = GATEWAY_CPUS
     if workers > 1:
         cmd += ["--workers", str(workers)]
         cpus = f"{GATEWAY_CPUS},{RIG_CPUS}"
-    env = {"PYTHONPATH": str(src)} if src is not None else None
     proc = Proc(name, cmd, cpus=cpus, log=ctx.workdir / f"{name}.log", cwd=ctx.workdir, env=env)
-    wait_port(port, 30, proc.popen)
+    wait_port(port, start_timeout, proc.popen)
     label = "Switchboard" if workers == 1 else f"Switchboard, {workers} workers"
     if traces is not None:
         label += f", traces at {traces:.0%}"
@@ -169,6 +244,7 @@ def start_switchboard(
         port,
         {"x-api-key": api_key},
         passthrough_model="bench-passthrough",
+        lanes=dict(LANES) if src is None and name == "switchboard" else {},  # measured once
         cpus=cpus,
         version=_git_version(),
     )

@@ -227,7 +227,12 @@ def _ant_event(data: dict[str, Any]) -> bytes:
     return chunk(b"event: " + data["type"].encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n")
 
 
-def anthropic_stream(script: Script) -> tuple[bytes, list[bytes], bytes]:
+Events = list[dict[str, Any]]
+
+
+def anthropic_stream_events(script: Script) -> tuple[Events, list[Events], Events]:
+    """The Anthropic stream's events: those sent with the head, those of each paced delta, and
+    the tail (Bedrock's InvokeModel stream carries the same events in its own framing)."""
     start = {
         "type": "message_start",
         "message": {
@@ -241,26 +246,18 @@ def anthropic_stream(script: Script) -> tuple[bytes, list[bytes], bytes]:
             "usage": {**_ANT_USAGE, "output_tokens": 1},
         },
     }
-    first = (
-        STREAM_HEAD
-        + _ant_event(start)
-        + _ant_event(
-            {
-                "type": "content_block_start",
-                "index": 0,
-                "content_block": {"type": "text", "text": ""},
-            }
-        )
-        + _ant_event({"type": "ping"})
-    )
-    deltas = [
-        _ant_event(
-            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}
-        )
+    first: Events = [
+        start,
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "ping"},
+    ]
+    deltas: list[Events] = [
+        [{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}]
         for p in text_pieces(script.text_deltas)
     ]
     if script.tool_deltas:
-        opening = _ant_event({"type": "content_block_stop", "index": 0}) + _ant_event(
+        opening: Events = [
+            {"type": "content_block_stop", "index": 0},
             {
                 "type": "content_block_start",
                 "index": 1,
@@ -270,34 +267,40 @@ def anthropic_stream(script: Script) -> tuple[bytes, list[bytes], bytes]:
                     "name": TOOL_NAME,
                     "input": {},
                 },
-            }
-        )
-        pieces = [
-            _ant_event(
+            },
+        ]
+        pieces: list[Events] = [
+            [
                 {
                     "type": "content_block_delta",
                     "index": 1,
                     "delta": {"type": "input_json_delta", "partial_json": p},
                 }
-            )
+            ]
             for p in tool_pieces(script.tool_deltas)
         ]
         pieces[0] = opening + pieces[0]
         deltas += pieces
     last = 1 if script.tool_deltas else 0
-    tail = (
-        _ant_event({"type": "content_block_stop", "index": last})
-        + _ant_event(
-            {
-                "type": "message_delta",
-                "delta": {
-                    "stop_reason": "tool_use" if script.tool_deltas else "end_turn",
-                    "stop_sequence": None,
-                },
-                "usage": {"output_tokens": COMPLETION_TOKENS},
-            }
-        )
-        + _ant_event({"type": "message_stop"})
-        + STREAM_END
-    )
+    tail: Events = [
+        {"type": "content_block_stop", "index": last},
+        {
+            "type": "message_delta",
+            "delta": {
+                "stop_reason": "tool_use" if script.tool_deltas else "end_turn",
+                "stop_sequence": None,
+            },
+            "usage": {"output_tokens": COMPLETION_TOKENS},
+        },
+        {"type": "message_stop"},
+    ]
     return first, deltas, tail
+
+
+def anthropic_stream(script: Script) -> tuple[bytes, list[bytes], bytes]:
+    first, deltas, tail = anthropic_stream_events(script)
+    return (
+        STREAM_HEAD + b"".join(map(_ant_event, first)),
+        [b"".join(map(_ant_event, d)) for d in deltas],
+        b"".join(map(_ant_event, tail)) + STREAM_END,
+    )

@@ -276,6 +276,16 @@ def markdown(results: dict[str, Any]) -> str:
             f"{ms(_get(pt, 'stream', 'ttft', 'added', 'p50'))}; CPU per relayed delta "
             f"{us(_get(pt, 'streams', 'cpu_per_delta'))}.",
         ]
+    for lane, label in (("gemini", "Gemini API"), ("bedrock", "Bedrock InvokeModel (Claude)")):
+        got = _get(results, "gateways", "switchboard", "providers", lane)
+        if got:
+            lines += [
+                "",
+                f"{label} lane (Switchboard, the scripted upstream speaking its wire format): "
+                f"gate {'pass' if _get(got, 'gate', 'ok') else 'FAIL'}; added latency p50 / p99 "
+                f"{ms(_get(got, 'latency', '1k', 'added', 'p50'))} / "
+                f"{ms(_get(got, 'latency', '1k', 'added', 'p99'))} (1 KB).",
+            ]
     soak = results.get("soak")
     if soak:
         lines += [
@@ -322,7 +332,9 @@ def _failure_lines(results: dict[str, Any]) -> list[str]:
         label = g.get("label", name)
         if g.get("error"):
             out.append(f"- {label}: {g['error']}")
-        for lane, gate in (("", g.get("gate")), (" pass-through", _get(g, "passthrough", "gate"))):
+        gates = [("", g.get("gate")), (" pass-through", _get(g, "passthrough", "gate"))]
+        gates += [(f" {lane} lane", v.get("gate")) for lane, v in g.get("providers", {}).items()]
+        for lane, gate in gates:
             if not gate or gate["ok"]:
                 continue
             for check, v in gate["checks"].items():

@@ -42,9 +42,12 @@ class Bench:
         self.cache = install.cache_dir()
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         runs = self.cache / "runs"
-        # Gateway logs (an access line per request) are big: keep the last few runs only.
-        for old in sorted(runs.glob("*"))[:-3] if runs.exists() else []:
-            shutil.rmtree(old, ignore_errors=True)
+        # Gateway logs (an access line per request) are big: keep the last few runs only, by
+        # age, and never one touched in the last hour (an `ab` or `instr` run may be using it).
+        found = sorted(runs.glob("*"), key=lambda d: d.stat().st_mtime) if runs.exists() else []
+        for old in found[:-3]:
+            if time.time() - old.stat().st_mtime > 3600:
+                shutil.rmtree(old, ignore_errors=True)
         self.workdir = runs / stamp
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.out = (
@@ -200,6 +203,20 @@ class Bench:
             self.check_time()
             self.log(f"{gw.name}: Anthropic pass-through lane")
             out["passthrough"] = self.passthrough(gw, rig)
+        if "providers" in only and gw.lanes:
+            out["providers"] = self.providers(gw, rig)
+
+    def providers(self, gw: Running, rig: Rig) -> dict[str, Any]:
+        """Each provider lane (Gemini API, Bedrock InvokeModel): the gate, added latency."""
+        out: dict[str, Any] = {}
+        for lane in gw.lanes:
+            self.check_time()
+            self.log(f"{gw.name}: {lane} lane")
+            out[lane] = {
+                "gate": scenarios.correctness(rig, gw, lane=lane),
+                "latency": {"1k": scenarios.latency(rig, gw, "1k", self.mode, lane=lane)},
+            }
+        return out
 
     def passthrough(self, gw: Running, rig: Rig) -> dict[str, Any]:
         mode = self.mode
@@ -358,8 +375,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--scenarios",
-        default="latency,saturation,streams,tools,passthrough",
-        help="comma-separated subset of latency,saturation,streams,tools,passthrough",
+        default="latency,saturation,streams,tools,passthrough,providers",
+        help="comma-separated subset of latency,saturation,streams,tools,passthrough,providers",
     )
     p.add_argument("--out", help="results directory (default bench/results[/quick])")
     p.add_argument("--note", default="", help="a note stored with the results")

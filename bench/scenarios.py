@@ -72,17 +72,21 @@ def _added(gw: dict[str, float], direct: dict[str, float]) -> dict[str, float]:
 # --- correctness -----------------------------------------------------------------------------
 
 
-def correctness(rig: Rig, gw: Running, *, passthrough: bool = False) -> dict[str, Any]:
+def correctness(
+    rig: Rig, gw: Running, *, passthrough: bool = False, lane: str = ""
+) -> dict[str, Any]:
     """Non-streaming and streaming replies, text and (where the gateway translates tools) tool
-    calls. A failing check keeps its evidence: the problems and the start of the reply."""
+    calls. A failing check keeps its evidence: the problems and the start of the reply.
+    `lane`: a provider lane's model (text only: the lanes measure the way out, not tools)."""
     checks: dict[str, Any] = {}
     cases = [("message", False, "text"), ("stream", True, "text")]
-    if gw.tools:
+    target = gw.lane_target(lane) if lane else gw.target(passthrough=passthrough)
+    if gw.tools and not lane:
         cases += [("message_tools", False, "tools"), ("stream_tools", True, "tools")]
     for name, stream, script in cases:
         job = {
             "kind": "fetch",
-            "target": gw.target(passthrough=passthrough),
+            "target": target,
             "size": "1k",
             "stream": stream,
             "script": script,
@@ -109,12 +113,18 @@ def correctness(rig: Rig, gw: Running, *, passthrough: bool = False) -> dict[str
 
 
 def latency(
-    rig: Rig, gw: Running, size: str, mode: Mode, *, passthrough: bool = False
+    rig: Rig, gw: Running, size: str, mode: Mode, *, passthrough: bool = False, lane: str = ""
 ) -> dict[str, Any]:
-    direct = rig.direct("anthropic" if passthrough else "openai")
+    """`lane`: a provider lane, against the same reply straight from the upstream's route."""
+    if lane:
+        direct = {**rig.direct("anthropic"), "path": gw.lanes[lane][1]}
+        target = gw.lane_target(lane)
+    else:
+        direct = rig.direct("anthropic" if passthrough else "openai")
+        target = gw.target(passthrough=passthrough)
     job = {
         "kind": "latency",
-        "targets": [direct, gw.target(passthrough=passthrough)],
+        "targets": [direct, target],
         "size": size,
         "n": mode.latency_n,
         "seconds": mode.latency_seconds,

@@ -1,5 +1,8 @@
 """The scripted upstream: OpenAI chat completions (`POST /v1/chat/completions`) and Anthropic
-Messages (`POST /v1/messages`), non-streaming and paced SSE, from pre-built bytes.
+Messages (`POST /v1/messages`), non-streaming and paced SSE, from pre-built bytes; for the
+provider lanes also the Gemini API (`.../models/M:generateContent`, `:streamGenerateContent`)
+and Bedrock InvokeModel for Claude (`/model/M/invoke`, `/invoke-with-response-stream`, AWS
+event-stream framing; the signature is not checked: the bench measures the gateway's cost).
 
 Raw asyncio protocol on uvloop with the httptools parser: per request it finds `"stream"` and the
 script marker in the body and writes bytes it built at start. Run it on the rig's core:
@@ -18,7 +21,7 @@ from typing import Any
 import httptools
 import uvloop
 
-from bench import replies
+from bench import provider_replies, replies
 
 Reply = tuple[bytes, list[bytes], bytes, float]  # head, paced deltas, tail, pace
 
@@ -33,11 +36,17 @@ class Replies:
             False: replies.http_response(replies.anthropic_message(tools=False)),
             True: replies.http_response(replies.anthropic_message(tools=True)),
         }
+        gemini = replies.http_response(provider_replies.gemini_response())
+        self.gemini_json = {False: gemini, True: gemini}
         self.openai_sse: dict[str, Reply] = {}
         self.anthropic_sse: dict[str, Reply] = {}
+        self.gemini_sse: dict[str, Reply] = {}
+        self.bedrock_sse: dict[str, Reply] = {}
         for name, script in replies.SCRIPTS.items():
             self.openai_sse[name] = (*replies.openai_stream(script), script.pace)
             self.anthropic_sse[name] = (*replies.anthropic_stream(script), script.pace)
+            self.gemini_sse[name] = (*provider_replies.gemini_stream(script), script.pace)
+            self.bedrock_sse[name] = (*provider_replies.bedrock_stream(script), script.pace)
         self.not_found = replies.error_response(404, "no such route")
 
 
@@ -121,15 +130,23 @@ class UpstreamProtocol(asyncio.Protocol):
             t.write(OTLP_ACCEPTED)
             return
         Stats.requests += 1
+        table = self._replies
+        stream: bool | None = None  # None: the body says (OpenAI, Anthropic); else the route
         if path.endswith(b"/chat/completions"):
-            json_table, sse_table = self._replies.openai_json, self._replies.openai_sse
+            json_table, sse_table = table.openai_json, table.openai_sse
         elif path.endswith(b"/v1/messages"):
-            json_table, sse_table = self._replies.anthropic_json, self._replies.anthropic_sse
+            json_table, sse_table = table.anthropic_json, table.anthropic_sse
+        elif path.endswith((b":generateContent", b":streamGenerateContent")):
+            json_table, sse_table = table.gemini_json, table.gemini_sse
+            stream = path.endswith(b":streamGenerateContent")
+        elif path.endswith((b"/invoke", b"/invoke-with-response-stream")):
+            json_table, sse_table = table.anthropic_json, table.bedrock_sse
+            stream = path.endswith(b"/invoke-with-response-stream")
         else:
-            t.write(self._replies.not_found)
+            t.write(table.not_found)
             return
         script = _script(body)
-        if not _wants_stream(body):
+        if not (_wants_stream(body) if stream is None else stream):
             t.write(json_table[script == "tools"])
             return
         head, deltas, tail, pace = sse_table.get(script, sse_table["text"])

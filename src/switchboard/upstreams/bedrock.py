@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
+import hashlib
 from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -65,6 +67,7 @@ class Signer:
         self._provider = provider
         self._credentials: Any = None
         self._lock = asyncio.Lock()
+        self._auth: Any = None  # the signer for the current frozen credentials
 
     def _resolve(self) -> Any:
         import botocore.credentials
@@ -109,16 +112,93 @@ class Signer:
         )
 
     async def headers(self, url: str, body: bytes, accept: str) -> dict[str, str]:
-        from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
 
         frozen = await self._frozen()
-        headers = {"content-type": "application/json", "accept": accept}
+        if self._auth is None or self._auth.credentials != frozen:  # new or refreshed ones
+            self._auth = _sigv4()(frozen, SERVICE, self._provider.region)
+        # The host botocore would work out from the URL (per request, a quarter of its cost
+        # before): signed, and left out of what is sent, since the client writes its own.
+        host = _host(url)
+        headers = {"content-type": "application/json", "accept": accept, "host": host}
         request = AWSRequest(method="POST", url=url, data=body, headers=headers)
-        SigV4Auth(frozen, SERVICE, self._provider.region).add_auth(request)
+        self._auth.add_auth(request)
         signed = {k.lower(): v for k, v in request.headers.items()}
+        del signed["host"]
         signed.update(self._provider.headers)
         return signed
+
+
+@functools.lru_cache(maxsize=256)  # URLs are per provider, model and action
+def _host(url: str) -> str:
+    from botocore.auth import _host_from_url
+
+    host: str = _host_from_url(url)
+    return host
+
+
+@functools.cache
+def _sigv4() -> Any:
+    """botocore's SigV4 signer (a subclass made on first use: botocore is imported late) that
+    works out once what is the same from one request to the next, about a third of its cost
+    per request: the signing key, four HMACs over the secret, the day, the region and the
+    service (once a day per credentials); each path's canonical form; the signed headers
+    selected once per request, not twice; the payload hash from the body bytes, without
+    botocore preparing a copy of the request. What is signed and how is botocore's."""
+    from botocore.auth import EMPTY_SHA256_HASH, SigV4Auth
+
+    class CachingSigV4Auth(SigV4Auth):  # type: ignore[misc]  # botocore has no type hints
+        def __init__(self, credentials: Any, service: str, region: str) -> None:
+            super().__init__(credentials, service, region)
+            self._day_key: tuple[str, bytes] = ("", b"")
+            self._paths: dict[str, str] = {}
+            self._selected: tuple[Any, Any] | None = None  # (request, its headers to sign)
+
+        def add_auth(self, request: Any) -> None:
+            try:
+                super().add_auth(request)
+            finally:
+                self._selected = None  # holds the request (and its body) only while signing
+
+        def signature(self, string_to_sign: str, request: Any) -> str:
+            day = request.context["timestamp"][0:8]
+            if self._day_key[0] != day:
+                key = self._sign(f"AWS4{self.credentials.secret_key}".encode(), day)
+                for part in (self._region_name, self._service_name, "aws4_request"):
+                    key = self._sign(key, part)
+                self._day_key = (day, key)
+            signature: str = self._sign(self._day_key[1], string_to_sign, hex=True)
+            return signature
+
+        def _normalize_url_path(self, path: str) -> str:
+            found = self._paths.get(path)
+            if found is None:
+                if len(self._paths) >= 1024:  # paths are per model and action: few
+                    self._paths.clear()
+                found = self._paths[path] = super()._normalize_url_path(path)
+            return found
+
+        def headers_to_sign(self, request: Any) -> Any:
+            # add_auth asks twice (the canonical request, then the Authorization header)
+            # with nothing changed in between.
+            if self._selected is not None and self._selected[0] is request:
+                return self._selected[1]
+            selected = super().headers_to_sign(request)
+            self._selected = (request, selected)
+            return selected
+
+        def payload(self, request: Any) -> str:
+            data = request.data
+            if (
+                isinstance(data, bytes)
+                and not self._is_streaming_checksum_payload(request)
+                and self._should_sha256_sign_payload(request)
+            ):
+                return hashlib.sha256(data).hexdigest() if data else EMPTY_SHA256_HASH
+            found: str = super().payload(request)
+            return found
+
+    return CachingSigV4Auth
 
 
 def _model_path(model: str) -> str:
