@@ -204,13 +204,15 @@ def start_switchboard(
     prefix: list[str] | None = None,
     start_timeout: float = 30,
     traces: float | None = None,
+    capture: bool = False,
 ) -> Running:
     """`src`: run Switchboard from this source tree instead of the installed one (A/B runs).
     Such a run gets a database of its own, made by its own CLI: a shared one would carry the
     newer revision's migrations, which an older revision refuses to start on (uvicorn's exit 3:
     Alembic cannot find the database's revision). `prefix`: a command it runs under
     (`bench/run instr`: Valgrind). `traces`: OpenTelemetry on, this share of requests sampled,
-    exported to the upstream's OTLP sink."""
+    exported to the upstream's OTLP sink. `capture`: request capture on for every request
+    (the worst case: each is buffered, redacted and stored)."""
     name = name or ("switchboard" if workers == 1 else f"switchboard-w{workers}")
     if src is None:
         setup = switchboard_setup(ctx)
@@ -221,6 +223,8 @@ def start_switchboard(
             "otlp_endpoint": f"http://127.0.0.1:{ctx.upstream_port}/v1/traces",
             "sample_ratio": traces,
         }
+    if capture:
+        setup.config["capture"] = {"sample_ratio": 1.0}
     path = ctx.workdir / f"{name}.yaml"
     path.write_text(yaml.safe_dump(setup.config, sort_keys=False))
     env = {"PYTHONPATH": str(src)} if src is not None else None
@@ -237,6 +241,8 @@ def start_switchboard(
     label = "Switchboard" if workers == 1 else f"Switchboard, {workers} workers"
     if traces is not None:
         label += f", traces at {traces:.0%}"
+    if capture:
+        label += ", every request captured"
     running = Running(
         name,
         label,
@@ -404,6 +410,9 @@ STARTERS: dict[str, Callable[[Context], Running]] = {
     "switchboard": start_switchboard,
     "switchboard-w2": lambda ctx: start_switchboard(ctx, workers=2),
     "switchboard-otel": lambda ctx: start_switchboard(ctx, name="switchboard-otel", traces=0.1),
+    "switchboard-capture": lambda ctx: start_switchboard(
+        ctx, name="switchboard-capture", capture=True
+    ),
     "litellm": start_litellm,
     "ccr": start_ccr,
     "ccr-nolog": lambda ctx: start_ccr(ctx, log=False),

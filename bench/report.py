@@ -13,6 +13,7 @@ ORDER = (
     "ccr-nolog",
     "switchboard-w2",
     "switchboard-otel",
+    "switchboard-capture",
 )
 MiB = 1024 * 1024
 

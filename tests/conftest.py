@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.closing import close_clients  # noqa: F401 - an autouse fixture
+
 TESTS = Path(__file__).parent
 E2E_DIRS = frozenset(
     {

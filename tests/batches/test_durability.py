@@ -12,6 +12,7 @@ import anthropic
 import httpx
 import pytest
 
+from tests.support.closing import opened
 from tests.support.gateway import GatewayProcess
 from tests.support.mock_upstream import ScriptedUpstream
 from tests.tenancy.services import postgres_database
@@ -30,7 +31,7 @@ def key_client(gw: GatewayProcess, **key: object) -> anthropic.Anthropic:
         gw.url + "/admin/keys", headers={"authorization": f"Bearer {MASTER}"}, json=key
     )
     assert made.status_code == 201, made.text
-    return anthropic.Anthropic(base_url=gw.url, api_key=made.json()["key"], max_retries=0)
+    return opened(anthropic.Anthropic(base_url=gw.url, api_key=made.json()["key"], max_retries=0))
 
 
 def test_a_killed_gateway_resumes_and_runs_nothing_twice(
@@ -41,7 +42,7 @@ def test_a_killed_gateway_resumes_and_runs_nothing_twice(
     mine = {f"{n}-{database_url[:6]}" for n in names}
     first = GatewayProcess(config).start()
     try:
-        c = anthropic.Anthropic(base_url=first.url, api_key=MASTER, max_retries=0)
+        c = opened(anthropic.Anthropic(base_url=first.url, api_key=MASTER, max_retries=0))
         batch = c.messages.batches.create(requests=[batch_request(n, n) for n in sorted(mine)])
         # With PER_BATCH running at a time, a request is claimed only once an earlier one has
         # stored its result: when the 4th arrives, at least two are done.
@@ -58,7 +59,7 @@ def test_a_killed_gateway_resumes_and_runs_nothing_twice(
     assert len(finished_before) >= 2
 
     with GatewayProcess(config) as second:
-        c = anthropic.Anthropic(base_url=second.url, api_key=MASTER, max_retries=0)
+        c = opened(anthropic.Anthropic(base_url=second.url, api_key=MASTER, max_retries=0))
         done = wait_ended(c, batch.id, timeout=20)
         assert done.request_counts.succeeded == len(mine)
         results = {r.custom_id: r.result for r in c.messages.batches.results(batch.id)}
@@ -109,7 +110,7 @@ def test_two_processes_on_one_postgresql_run_each_request_once(
         # Two processes starting on a shared machine: more time than one needs.
         gw = GatewayProcess(config, extra_args=["--workers", "2"]).start(timeout=60)
         try:
-            c = anthropic.Anthropic(base_url=gw.url, api_key=MASTER, max_retries=0)
+            c = opened(anthropic.Anthropic(base_url=gw.url, api_key=MASTER, max_retries=0))
             mine = [f"twoproc{i}" for i in range(24)]
             batch = c.messages.batches.create(requests=[batch_request(m, m) for m in mine])
             done = wait_ended(c, batch.id, timeout=30)
@@ -131,7 +132,7 @@ def test_what_has_not_run_when_a_batch_expires_is_expired(
         f"sqlite:///{tmp_path / 'switchboard.db'}", upstream, per_batch=1, expiry_hours=2 / 3600
     )
     with GatewayProcess(config) as gw:
-        c = anthropic.Anthropic(base_url=gw.url, api_key=MASTER, max_retries=0)
+        c = opened(anthropic.Anthropic(base_url=gw.url, api_key=MASTER, max_retries=0))
         mine = [f"slowexpire{i}" for i in range(5)]
         batch = c.messages.batches.create(requests=[batch_request(m, m) for m in mine])
         done = wait_ended(c, batch.id, timeout=20)

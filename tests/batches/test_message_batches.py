@@ -15,6 +15,7 @@ import anthropic
 import httpx
 import pytest
 
+from tests.support.closing import opened
 from tests.support.envelope import assert_envelope
 from tests.support.gateway import GatewayProcess
 from tests.support.mock_upstream import ScriptedUpstream
@@ -50,8 +51,10 @@ def gw(upstream: ScriptedUpstream, db: Path) -> Iterator[GatewayProcess]:
 
 
 def client(gw: GatewayProcess, key: str = MASTER, prefix: str = "") -> anthropic.Anthropic:
-    return anthropic.Anthropic(
-        base_url=gw.url + prefix, api_key=key, _strict_response_validation=True, max_retries=0
+    return opened(
+        anthropic.Anthropic(
+            base_url=gw.url + prefix, api_key=key, _strict_response_validation=True, max_retries=0
+        )
     )
 
 

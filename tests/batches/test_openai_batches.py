@@ -14,6 +14,7 @@ import httpx
 import openai
 import pytest
 
+from tests.support.closing import opened
 from tests.support.gateway import GatewayProcess
 from tests.support.mock_upstream import ScriptedUpstream
 
@@ -37,8 +38,10 @@ def gw(
 
 
 def client(gw: GatewayProcess, key: str = MASTER) -> openai.OpenAI:
-    return openai.OpenAI(
-        base_url=gw.url + "/v1", api_key=key, max_retries=0, _strict_response_validation=True
+    return opened(
+        openai.OpenAI(
+            base_url=gw.url + "/v1", api_key=key, max_retries=0, _strict_response_validation=True
+        )
     )
 
 

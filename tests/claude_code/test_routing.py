@@ -19,6 +19,7 @@ import pytest
 import yaml
 from anthropic.types import MessageParam, MetadataParam
 
+from tests.support.closing import opened
 from tests.support.mock_upstream import ScriptedUpstream
 from tests.tenancy.gateway import MASTER, Gateway, cli, cli_json
 
@@ -57,6 +58,9 @@ def gateway(upstream: ScriptedUpstream, work: Path, config: Path) -> Iterator[Ga
         "master_key": MASTER,
         "database": f"sqlite:///{work / 'ledger.db'}",
         "providers": [{"name": "up", "kind": "openai", "base_url": upstream.openai_base}],
+        # A web_search tool on a translated request needs a search engine (servertools/); the
+        # scripted model answers without searching, so none is ever asked.
+        "search": {"backend": "searxng", "url": upstream.base_url + "/searxng"},
         "models": [
             model(
                 "vendor/coder", "coder-up", discovery_name="claude-coder", context_window=1_000_000
@@ -86,8 +90,10 @@ def gateway(upstream: ScriptedUpstream, work: Path, config: Path) -> Iterator[Ga
 
 
 def client(gateway: Gateway, key: str = MASTER, **headers: str) -> anthropic.Anthropic:
-    return anthropic.Anthropic(
-        base_url=gateway.url + "/anthropic", api_key=key, default_headers=headers, max_retries=0
+    return opened(
+        anthropic.Anthropic(
+            base_url=gateway.url + "/anthropic", api_key=key, default_headers=headers, max_retries=0
+        )
     )
 
 
@@ -146,7 +152,7 @@ def test_the_openai_surface_is_routed_by_its_endpoint(
     gateway: Gateway, upstream: ScriptedUpstream
 ) -> None:
     before = len(upstream.received)
-    oai = openai.OpenAI(base_url=gateway.url + "/openai/v1", api_key=MASTER, max_retries=0)
+    oai = opened(openai.OpenAI(base_url=gateway.url + "/openai/v1", api_key=MASTER, max_retries=0))
     reply = oai.chat.completions.create(model="claude-opus-5-5", messages=HI)  # type: ignore[arg-type]
     assert reply.model == "claude-opus-5-5"
     assert served(upstream, before) == "openai-up"
