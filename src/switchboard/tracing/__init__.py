@@ -40,7 +40,7 @@ class TelemetryConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return bool(self.otlp_endpoint)
 
 
-_NOTHING: AbstractContextManager[None] = nullcontext()
+NOTHING: AbstractContextManager[None] = nullcontext()
 
 
 class Tracing:
@@ -58,11 +58,11 @@ class Tracing:
 
     def phase(self, name: str) -> AbstractContextManager[None]:
         """A child span of the current one for a phase of the pipeline."""
-        return _NOTHING
+        return NOTHING
 
     def attempt(self, channel: Channel, record: RequestRecord) -> AbstractContextManager[None]:
         """A child span for one upstream attempt; a failure marks it (type and status only)."""
-        return _NOTHING
+        return NOTHING
 
     def upstream_headers(self) -> Mapping[str, str]:
         """The trace context (`traceparent`) of the current span, for the upstream request."""

@@ -25,7 +25,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from switchboard.errors import GatewayError, UpstreamError
-from switchboard.tracing import TelemetryConfig, Tracing
+from switchboard.tracing import NOTHING, TelemetryConfig, Tracing
 
 if TYPE_CHECKING:
     from switchboard.catalog import Channel
@@ -86,9 +86,13 @@ class OtelTracing(Tracing):
             otel_context.detach(started.token)  # type: ignore[arg-type]
 
     def phase(self, name: str) -> AbstractContextManager[None]:
+        if not trace.get_current_span().is_recording():
+            return NOTHING  # a request not sampled: its children would not be either
         return self._span(name, SpanKind.INTERNAL, {})
 
     def attempt(self, channel: Channel, record: RequestRecord) -> AbstractContextManager[None]:
+        if not trace.get_current_span().is_recording():
+            return NOTHING
         attributes = {
             "gen_ai.operation.name": _OPERATION,
             "gen_ai.provider.name": channel.provider.name,
