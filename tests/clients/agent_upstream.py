@@ -2,8 +2,10 @@
 model driving an agent: asked with a `Write` tool, it calls it for the file named in the prompt
 (`SBFILE:<path>`); asked with an `Agent` tool to delegate (`SBAGENT:<path>`), it starts a
 subagent whose prompt names the file; asked to think (`SBTHINK`), it reasons before answering
-(`reasoning_content`, as DeepSeek and Kimi stream it); given a tool's result, it answers in text.
-Other requests (titles, summaries) get a short text. It records every request. A responder of
+(`reasoning_content`, as DeepSeek and Kimi stream it); given a tool's result, it answers in text;
+asked to compact the conversation, it writes a summary (`SUMMARY`); in a session marked
+`SBLONG` it reports a prompt near Claude Code's auto-compact threshold. Other requests (titles)
+get a short text. It records every request. A responder of
 the suite's ScriptedUpstream (a real HTTP server on 127.0.0.1)."""
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ FILE_CONTENT = "hello from switchboard\n"
 REASONING = "The user asked me to think first; I have."
 THOUGHT_ANSWER = "I thought it through."
 SUBAGENT_ANSWER = "The subagent created the file."
+LONG_MARK = "SBLONG"
+# A prompt this large fills most of a 100k-token window (CLAUDE_CODE_AUTO_COMPACT_WINDOW's
+# minimum): Claude Code compacts before its next request.
+LONG_PROMPT_TOKENS = 95_000
+# Claude Code 2.1.330's summarization request starts its last user message with this.
+COMPACT_ASK = "CRITICAL: Respond with TEXT ONLY"
+SUMMARY = "SBSUMMARY: the user asked me to count turns; I answered each."
 
 
 def _texts(message: dict[str, Any]) -> str:
@@ -60,6 +69,9 @@ def decide(body: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     # Claude Code may end a turn with system notes (a subagent's list of agent types): the
     # conversation's last word is its last non-system message.
     spoken = [m for m in messages if m.get("role") != "system"]
+    if spoken and spoken[-1].get("role") == "user" and COMPACT_ASK in _texts(spoken[-1]):
+        # The form the summarization prompt asks for; Claude Code keeps the <summary> part.
+        return f"<analysis>Two short turns.</analysis>\n<summary>{SUMMARY}</summary>", []
     if spoken and spoken[-1].get("role") == "tool":
         if str(spoken[-1].get("tool_call_id", "")).startswith("functions.Agent"):
             return SUBAGENT_ANSWER, []
@@ -151,7 +163,8 @@ def agent_reply(request: Received) -> Reply:
     reasoning = REASONING if thinks(body) and not calls else None
     if reasoning:
         text = THOUGHT_ANSWER
-    usage = {"prompt_tokens": 1200, "completion_tokens": 25, "total_tokens": 1225}
+    prompt = LONG_PROMPT_TOKENS if LONG_MARK in orjson.dumps(body).decode() else 1200
+    usage = {"prompt_tokens": prompt, "completion_tokens": 25, "total_tokens": prompt + 25}
     finish = "tool_calls" if calls else "stop"
     if not body.get("stream"):
         message: dict[str, Any] = {"role": "assistant", "content": text}

@@ -1,6 +1,7 @@
 """Claude Code itself (the npm release, headless, sealed) through the gateway: out of the box with
-no config, model discovery for its `/model` picker, a subagent round trip and a thinking turn,
-with the gateway routing Claude Code's model names (routes.py) to a scripted upstream."""
+no config, model discovery for its `/model` picker, a subagent round trip, a thinking turn and a
+long session that compacts, with the gateway routing Claude Code's model names (routes.py) to a
+scripted upstream."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ from typing import Any
 import pytest
 
 from tests.clients.agent_upstream import (
+    COMPACT_ASK,
     FILE_CONTENT,
+    LONG_MARK,
     REASONING,
     SUBAGENT_ANSWER,
+    SUMMARY,
     THOUGHT_ANSWER,
     AgentUpstream,
 )
@@ -160,3 +164,35 @@ def test_claude_code_thinking_turn(
     thinking = next(b for b in blocks if b["type"] == "thinking")
     assert thinking["thinking"] in (REASONING, "")  # Claude Code may ask for it omitted
     assert thinking["signature"]
+
+
+def test_claude_code_long_session_compacts(
+    claude: Path, routed_gateway: GatewayProcess, agent_upstream: AgentUpstream, tmp_path: Path
+) -> None:
+    # A session continued with `-c` whose upstream reports a prompt near the auto-compact
+    # threshold (95k of a 100k window): before its third turn Claude Code 2.1.330 compacts on
+    # its own, asking the model (through the gateway) for a summary of the earlier turns.
+    base = routed_gateway.url + "/anthropic"
+    env = {"CLAUDE_CODE_AUTO_COMPACT_WINDOW": "100000"}
+    before = len(agent_upstream.received)
+    runs = [
+        run_claude(claude, base, f"{LONG_MARK} turn {n}.", tmp_path, *go, env=env, stream_json=True)
+        for n, go in ((1, ()), (2, ("-c",)), (3, ("-c",)))  # -c: continue the last session
+    ]
+    assert [r.report["subtype"] for r in runs] == ["success"] * 3, runs[-1].report
+    boundaries = [x for x in runs[2].lines if x.get("subtype") == "compact_boundary"]
+    assert boundaries, runs[2].lines
+    assert boundaries[0]["compact_metadata"]["trigger"] == "auto"
+    assert not any(x.get("subtype") == "compact_boundary" for r in runs[:2] for x in r.lines)
+    bodies = _upstream_bodies(agent_upstream, before)
+    # The gateway served the summarization request: the earlier turns, then the ask.
+    asks = [b for b in bodies if COMPACT_ASK in json.dumps(spoken(b)[-1])]
+    assert len(asks) == 1, [spoken(b)[-1] for b in bodies]
+    assert f"{LONG_MARK} turn 1." in json.dumps(spoken(asks[0])[:-1])
+    # The third turn went upstream with the summary instead of the first turn.
+    third = [b for b in bodies if f"{LONG_MARK} turn 3." in json.dumps(b)]
+    assert third, [spoken(b)[-1] for b in bodies]
+    history = json.dumps(third[0]["messages"])
+    assert SUMMARY in history
+    assert f"{LONG_MARK} turn 1." not in history
+    assert COMPACT_ASK not in history
