@@ -140,6 +140,9 @@ def test_stream_without_usage(client: openai.OpenAI, model: str, upstream: Scrip
     # ...though the gateway asked the upstream for it, to account.
     if upstream.kind == "openai":
         assert upstream.last["stream_options"] == {"include_usage": True}
+    if upstream.kind == "bedrock":  # the streaming operation, not the whole reply's
+        action = "converse-stream" if converse(upstream) else "invoke-with-response-stream"
+        assert upstream.received[-1].path.endswith("/" + action)
 
 
 def test_stream_with_usage(client: openai.OpenAI, model: str, upstream: ScriptedServer) -> None:
