@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import openai
 import pytest
 
+from tests.support.bedrock_upstream import ACCESS_KEY, REGION, SECRET_KEY
 from tests.support.gateway import GatewayProcess
 from tests.support.gemini_wire import service_account
 
@@ -27,7 +28,11 @@ MODELS = {
     "claude-test": "anthropic",
     "gemini-test": "gemini",
     "vertex-claude-test": "vertex",
+    "bedrock-claude-test": "bedrock",
+    "bedrock-llama-test": "bedrock",
 }
+BEDROCK_CLAUDE = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"  # InvokeModel
+BEDROCK_LLAMA = "meta.llama3-3-70b-instruct-v1:0"  # Converse
 
 CONFIG = """
 master_key: {master}
@@ -46,6 +51,12 @@ providers:
     project: scenario-project
     location: us-east5
     credentials_file: {credentials}
+  - name: up-bedrock
+    kind: bedrock
+    base_url: "http://127.0.0.1:{bport}"
+    region: {region}
+    aws_access_key_id: {aws_key}
+    aws_secret_access_key: {aws_secret}
 models:
   - id: gpt-test
     channels: [{{provider: up-openai, model: upstream-gpt}}]
@@ -58,6 +69,11 @@ models:
   - id: vertex-claude-test
     channels: [{{provider: up-vertex, model: claude-upstream@20250101}}]
     max_output_tokens: 64000
+  - id: bedrock-claude-test
+    channels: [{{provider: up-bedrock, model: "{bclaude}"}}]
+    max_output_tokens: 64000
+  - id: bedrock-llama-test
+    channels: [{{provider: up-bedrock, model: "{bllama}"}}]
   - id: anthropic-only
     endpoints: [anthropic]
     channels: [{{provider: up-anthropic, model: upstream-claude}}]
@@ -85,6 +101,12 @@ def gateway(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Itera
             aport=servers.anthropic.port,
             gport=servers.gemini.port,
             vport=servers.vertex.port,
+            bport=servers.bedrock.port,
+            region=REGION,
+            aws_key=ACCESS_KEY,
+            aws_secret=SECRET_KEY,
+            bclaude=BEDROCK_CLAUDE,
+            bllama=BEDROCK_LLAMA,
             credentials=service_account(
                 tmp / "sa.json", f"http://127.0.0.1:{servers.vertex.port}/token"
             ),
@@ -93,7 +115,9 @@ def gateway(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Itera
             akey=UPSTREAM_ANTHROPIC_KEY,
         )
     )
-    with GatewayProcess(config, cwd=tmp) as gateway:
+    # No host AWS settings can reach the gateway; nothing may leave loopback.
+    env = {"HOME": str(tmp), "AWS_EC2_METADATA_DISABLED": "true"}
+    with GatewayProcess(config, cwd=tmp, env=env) as gateway:
         yield gateway
 
 
@@ -117,6 +141,7 @@ def upstream(model: str, servers: Servers) -> Iterator[ScriptedServer]:
         "anthropic": servers.anthropic,
         "gemini": servers.gemini,
         "vertex": servers.vertex,
+        "bedrock": servers.bedrock,
     }[MODELS[model]]
     server.reset()
     yield server

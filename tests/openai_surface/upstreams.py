@@ -1,5 +1,6 @@
 """Scripted upstreams (the suite's ScriptedUpstream, on 127.0.0.1): one speaks OpenAI chat
-completions, one Anthropic Messages, one the Gemini API (and one Claude on Vertex AI). All play
+completions, one Anthropic Messages, one the Gemini API, one Claude on Vertex AI and one AWS
+Bedrock (bedrock_replies.py: InvokeModel and Converse, behind a SigV4 check). All play
 the same `Script` (text, reasoning, tool calls, stop reason, usage, or an error), each in its own
 wire format, and record what they received, so one scenario table runs against every upstream
 dialect."""
@@ -11,8 +12,11 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from tests.support.bedrock_upstream import BedrockServer
 from tests.support.mock_upstream import JsonReply, Reply, ScriptedUpstream, SSEReply
 from tests.support.mock_upstream import Received as UpstreamReceived
+
+from .bedrock_replies import bedrock_reply
 
 Stop = Literal["end", "length", "tool", "stop_sequence", "refusal"]
 VERTEX_TOKEN = "ya29.scenario-vertex-token"
@@ -48,11 +52,16 @@ class ScriptedServer:
     """The suite's ScriptedUpstream, answering in one dialect with the next queued `Script`
     (the default one when none is)."""
 
-    # vertex: Claude on Vertex AI (rawPredict), Anthropic's wire at Google's URLs.
-    def __init__(self, kind: Literal["openai", "anthropic", "gemini", "vertex"]) -> None:
+    # vertex: Claude on Vertex AI (rawPredict), Anthropic's wire at Google's URLs. bedrock: AWS
+    # Bedrock (Claude through InvokeModel, other models through Converse), SigV4 checked.
+    def __init__(self, kind: Literal["openai", "anthropic", "gemini", "vertex", "bedrock"]) -> None:
         self.kind = kind
         self.scripts: deque[Script] = deque()
-        self.upstream = ScriptedUpstream(responder=self._respond)
+        self.upstream: ScriptedUpstream = (
+            BedrockServer(responder=self._respond)
+            if kind == "bedrock"
+            else ScriptedUpstream(responder=self._respond)
+        )
 
     @property
     def port(self) -> int:
@@ -82,6 +91,8 @@ class ScriptedServer:
             return self._token()
         body = request.json if isinstance(request.json, dict) else {}
         script = self.scripts.popleft() if self.scripts else Script()
+        if self.kind == "bedrock":
+            return bedrock_reply(script, request.path)
         if script.error is not None:
             status, message = script.error
             headers = {"retry-after": script.retry_after} if script.retry_after else {}
@@ -251,21 +262,25 @@ def _event(obj: dict[str, Any]) -> str:
 
 
 def _anthropic_frames(s: Script) -> list[str]:
+    return [_event(e) for e in anthropic_events(s)]
+
+
+def anthropic_events(s: Script) -> list[dict[str, Any]]:
+    """The Anthropic stream's events (Bedrock wraps the same ones in its event-stream frames);
+    a failing script's end in an `error` event."""
     message = {**_anthropic_whole(s), "content": [], "stop_reason": None}
     message["usage"] = {**message["usage"], "output_tokens": 1}
-    frames = [_event({"type": "message_start", "message": message})]
+    frames: list[dict[str, Any]] = [{"type": "message_start", "message": message}]
     index = 0
 
     def block(start: dict[str, Any], deltas: list[dict[str, Any]]) -> None:
         nonlocal index
-        frames.append(
-            _event({"type": "content_block_start", "index": index, "content_block": start})
-        )
+        frames.append({"type": "content_block_start", "index": index, "content_block": start})
         if index == 0:
-            frames.append(_event({"type": "ping"}))
+            frames.append({"type": "ping"})
         for d in deltas:
-            frames.append(_event({"type": "content_block_delta", "index": index, "delta": d}))
-        frames.append(_event({"type": "content_block_stop", "index": index}))
+            frames.append({"type": "content_block_delta", "index": index, "delta": d})
+        frames.append({"type": "content_block_stop", "index": index})
         index += 1
 
     if s.reasoning:
@@ -278,27 +293,21 @@ def _anthropic_frames(s: Script) -> list[str]:
         )
     if s.fail_mid_stream:
         frames.append(
-            _event(
-                {
-                    "type": "content_block_start",
-                    "index": index,
-                    "content_block": {"type": "text", "text": ""},
-                }
-            )
+            {
+                "type": "content_block_start",
+                "index": index,
+                "content_block": {"type": "text", "text": ""},
+            }
         )
         frames.append(
-            _event(
-                {
-                    "type": "content_block_delta",
-                    "index": index,
-                    "delta": {"type": "text_delta", "text": s.text[0]},
-                }
-            )
+            {
+                "type": "content_block_delta",
+                "index": index,
+                "delta": {"type": "text_delta", "text": s.text[0]},
+            }
         )
         frames.append(
-            _event(
-                {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
-            )
+            {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
         )
         return frames
     if s.text:
@@ -309,15 +318,13 @@ def _anthropic_frames(s: Script) -> list[str]:
             [{"type": "input_json_delta", "partial_json": p} for p in ("", *c.pieces)],
         )
     frames.append(
-        _event(
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": _ANTHROPIC_STOP[s.stop], "stop_sequence": None},
-                "usage": {"output_tokens": s.usage[1]},
-            }
-        )
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": _ANTHROPIC_STOP[s.stop], "stop_sequence": None},
+            "usage": {"output_tokens": s.usage[1]},
+        }
     )
-    frames.append(_event({"type": "message_stop"}))
+    frames.append({"type": "message_stop"})
     return frames
 
 
@@ -415,11 +422,15 @@ class Servers:
         self.anthropic = ScriptedServer("anthropic")
         self.gemini = ScriptedServer("gemini")
         self.vertex = ScriptedServer("vertex")
+        self.bedrock = ScriptedServer("bedrock")
+
+    def all(self) -> tuple[ScriptedServer, ...]:
+        return (self.openai, self.anthropic, self.gemini, self.vertex, self.bedrock)
 
     def start(self) -> None:
-        for server in (self.openai, self.anthropic, self.gemini, self.vertex):
+        for server in self.all():
             server.upstream.start()
 
     def stop(self) -> None:
-        for server in (self.openai, self.anthropic, self.gemini, self.vertex):
+        for server in self.all():
             server.upstream.stop()
