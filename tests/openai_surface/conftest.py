@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx2 as httpx  # the openai SDK's HTTP client
 import openai
 import pytest
 
 from tests.support.bedrock_upstream import ACCESS_KEY, REGION, SECRET_KEY
+from tests.support.chat_stream import validate_chat_stream
 from tests.support.gateway import GatewayProcess
 from tests.support.gemini_wire import service_account
+from tests.support.recording import Recorder
 
 from .upstreams import ScriptedServer, Servers
 
@@ -123,10 +126,16 @@ def gateway(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 @pytest.fixture(params=["/v1", "/openai/v1"])
 def client(request: pytest.FixtureRequest, gateway: GatewayProcess) -> Iterator[openai.OpenAI]:
+    recorder = Recorder()
     with openai.OpenAI(
-        base_url=gateway.url + request.param, api_key=CLIENT_KEY, max_retries=0
+        base_url=gateway.url + request.param,
+        api_key=CLIENT_KEY,
+        max_retries=0,
+        http_client=httpx.Client(transport=recorder),
     ) as c:
         yield c
+    for body in recorder.streams:  # every stream the test read passes the grammar
+        validate_chat_stream(bytes(body))
 
 
 @pytest.fixture(params=sorted(MODELS))

@@ -14,6 +14,7 @@ import pytest
 
 from tests.support.gateway import GatewayProcess
 from tests.support.mock_upstream import ScriptedUpstream
+from tests.support.recording import Recorder
 from tests.support.responses_stream import validate_responses_stream
 
 MASTER_KEY = "sk-responses-master"
@@ -71,46 +72,6 @@ def gateway(upstream: ScriptedUpstream) -> Iterator[GatewayProcess]:
 @pytest.fixture(autouse=True)
 def _fresh(upstream: ScriptedUpstream) -> None:
     upstream.reset()
-
-
-class _Tee(httpx.SyncByteStream):
-    def __init__(self, inner: httpx.SyncByteStream, sink: bytearray) -> None:
-        self._inner = inner
-        self._sink = sink
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._inner:
-            self._sink.extend(chunk)
-            yield chunk
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-class Recorder(httpx.BaseTransport):
-    """An HTTP transport that keeps a copy of every event-stream body it reads."""
-
-    def __init__(self) -> None:
-        self._inner = httpx.HTTPTransport()
-        self.streams: list[bytearray] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self._inner.handle_request(request)
-        if not response.headers.get("content-type", "").startswith("text/event-stream"):
-            return response
-        sink = bytearray()
-        self.streams.append(sink)
-        assert isinstance(response.stream, httpx.SyncByteStream)
-        return httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            stream=_Tee(response.stream, sink),
-            extensions=response.extensions,
-            request=request,
-        )
-
-    def close(self) -> None:
-        self._inner.close()
 
 
 @pytest.fixture

@@ -14,10 +14,11 @@ import pytest
 
 from tests.support.gateway import GatewayProcess
 from tests.support.mock_upstream import ScriptedUpstream, openai_completion
+from tests.support.recording import Recorder
 from tests.support.replies import SSEReply
 from tests.support.sse import format_sse
 
-from .conftest import MASTER_KEY, Recorder, make_client
+from .conftest import MASTER_KEY, make_client
 
 pytestmark = pytest.mark.e2e
 

@@ -21,8 +21,9 @@ from tests.support.mock_upstream import (
     openai_stream,
     openai_tool_call,
 )
+from tests.support.recording import Recorder
 
-from .conftest import BOB, Recorder, gateway_config, make_client
+from .conftest import BOB, gateway_config, make_client
 
 pytestmark = pytest.mark.e2e
 
