@@ -58,7 +58,9 @@ def test_a_flood_of_unknown_keys_costs_almost_no_queries(database_url: str) -> N
     # again after a reload); the other queries are reloads of the known hashes (when the feed
     # connects, after the creation).
     assert lookups <= 20 * (elapsed + 1) + 2, (lookups, elapsed)
-    assert queries < 30, queries
+    # Besides those budgeted lookups (more of them on a slower machine, where the flood takes
+    # longer), only a few reloads of the known hashes.
+    assert queries - lookups < 10, (queries, lookups)
     assert set(messages) == {"invalid API key in the x-api-key header"}
 
 
