@@ -15,9 +15,16 @@ TOOL_OVERHEAD = 10
 
 
 def _text_tokens(text: str) -> float:
+    if text.isascii():  # most prompts: no copy of the text to count its ASCII characters
+        return len(text) / 4
     ascii_chars = len(text.encode("ascii", "ignore"))
     # Latin text runs ~4 characters a token; CJK and other scripts nearer one.
     return ascii_chars / 4 + (len(text) - ascii_chars) * 0.9
+
+
+def _json_tokens(data: bytes) -> float:
+    """`_text_tokens` of JSON text as orjson writes it (UTF-8), decoded only if not ASCII."""
+    return len(data) / 4 if data.isascii() else _text_tokens(data.decode())
 
 
 def _block_tokens(block: ir.Block) -> float:
@@ -31,7 +38,7 @@ def _block_tokens(block: ir.Block) -> float:
                 return _text_tokens(block.text)
             return len(block.data or "") * 3 / 4 / 4  # decoded PDF bytes, ~4 bytes a token
         case ir.ToolUse():
-            return _text_tokens(block.name) + _text_tokens(orjson.dumps(block.input).decode())
+            return _text_tokens(block.name) + _json_tokens(orjson.dumps(block.input))
         case ir.ToolResult():
             return 5 + sum(_block_tokens(part) for part in block.content)
         case ir.Thinking():
@@ -47,8 +54,13 @@ def estimate_tokens(request: ir.Request) -> int:
     for message in request.messages:
         total += MESSAGE_OVERHEAD + sum(_block_tokens(b) for b in message.content)
     for tool in request.tools:
-        schema = orjson.dumps(tool.input_schema).decode()
-        total += TOOL_OVERHEAD + _text_tokens(tool.name + (tool.description or "") + schema)
+        schema = orjson.dumps(tool.input_schema)
+        total += (
+            TOOL_OVERHEAD
+            + _text_tokens(tool.name)
+            + _text_tokens(tool.description or "")
+            + _json_tokens(schema)
+        )
     return max(1, round(total))
 
 

@@ -217,6 +217,8 @@ class Gateway:
         """The catalogue model that serves a request: the first route that matches it, else the
         name it sent (without Claude Code's `[1m]` marker). The key's allow-list is checked
         against this entry (admission), so a route never takes a key where it may not go."""
+        if not self.routes.rules:  # no routes (most configs): no scenario to build
+            return self.resolve(base_name(inbound.model), inbound.inlet.endpoint)
         choice = self.routes.choose(self.scenario(inbound))
         return self.resolve(choice.target, inbound.inlet.endpoint)
 
@@ -227,7 +229,9 @@ class Gateway:
             estimate = self._input_estimate(inbound, entry, record)
             searches = 0
             if not self._passthrough(inbound, entry.channels[0]):
-                searches = self._server_tools.worst_case_nusd(inbound.request())
+                request = inbound.request()
+                if request.server_tools:
+                    searches = self._server_tools.worst_case_nusd(request)
             with self._tracing.phase("switchboard.admission"):
                 ticket = await self._admission.admit(
                     inbound.principal,

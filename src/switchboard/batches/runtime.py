@@ -64,6 +64,8 @@ class Batches:
         self.config = config
         self.store = store
         self.apis = apis
+        # The APIs whose results are files, made by the worker once a batch has ended.
+        self._file_apis = tuple(name for name, api in apis.items() if api.output_files is not None)
         self._gateway = gateway
         self._catalog: Catalog = gateway.catalog
         self._principals = principals
@@ -139,6 +141,8 @@ class Batches:
 
     async def tick(self) -> None:
         now = now_utc()
+        if not self._running and not await self.store.has_work(self._file_apis):
+            return  # (most passes of most gateways: one query, not four and a transaction)
         await self.store.sweep(now)
         for api in self.apis.values():
             if api.output_files is not None:

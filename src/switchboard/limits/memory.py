@@ -81,6 +81,12 @@ class _Window:
             self.pending[rid] = (bucket, amount)
 
 
+def _refuse(k: _Key, now_ms: int, verdict: Verdict, retry_ms: int = 0, spent: int = 0) -> Outcome:
+    """A refusal, with the owner's state as its headers show it."""
+    oldest = k.window[0].start if k.window else now_ms
+    return Outcome(verdict, k.requests, k.token_sum, oldest, retry_ms, spent, k.reserved)
+
+
 class MemoryLimiter:
     def __init__(self) -> None:
         self._keys: dict[str, _Key] = {}
@@ -122,18 +128,13 @@ class MemoryLimiter:
                 break
             del live[rid]
             k.reserved -= cost
-        count = k.requests
-        oldest = k.window[0].start if k.window else now_ms
-
-        def refuse(verdict: Verdict, retry_ms: int = 0, spent: int = 0) -> Outcome:
-            return Outcome(verdict, count, k.token_sum, oldest, retry_ms, spent, k.reserved)
-
         if r.max_concurrent and len(k.live) >= r.max_concurrent:
-            return refuse("concurrency", 1000)
-        if r.rpm and count >= r.rpm:
-            return refuse("rpm", oldest + WINDOW_MS - now_ms)
+            return _refuse(k, now_ms, "concurrency", 1000)
+        if r.rpm and k.requests >= r.rpm:
+            oldest = k.window[0].start if k.window else now_ms
+            return _refuse(k, now_ms, "rpm", oldest + WINDOW_MS - now_ms)
         if r.tpm and k.token_sum + r.tokens > r.tpm:
-            return refuse("tpm", self._tokens_free_at(k, r, now_ms))
+            return _refuse(k, now_ms, "tpm", self._tokens_free_at(k, r, now_ms))
         more = r.more  # most keys have none: the loop below is skipped, not run empty
         if more:
             for kind, limit in more:
@@ -143,7 +144,8 @@ class MemoryLimiter:
                 w.expire(now_ms, kind.window_ms)
                 amount = r.tokens if kind.amount == "tokens" else 1
                 if w.total + amount > limit:
-                    o = refuse("limit", w.free_at(limit, amount, now_ms, kind.window_ms))
+                    free_at = w.free_at(limit, amount, now_ms, kind.window_ms)
+                    o = _refuse(k, now_ms, "limit", free_at)
                     o.kind, o.used = kind.field, w.total
                     return o
         spent = 0
@@ -151,11 +153,11 @@ class MemoryLimiter:
             period = (r.key_id, r.period.id)
             if period not in self._spent:
                 if seed is None:
-                    return refuse("seed")
+                    return _refuse(k, now_ms, "seed")
                 self._spent[period] = seed
             spent = self._spent[period]
             if spent + k.reserved + r.cost_nusd > r.budget_nusd:
-                return refuse("budget", spent=spent)
+                return _refuse(k, now_ms, "budget", spent=spent)
         return spent
 
     @staticmethod

@@ -358,6 +358,21 @@ class BatchStore:
 
     # -- the worker's side ----------------------------------------------------------------
 
+    async def has_work(self, file_apis: Sequence[str]) -> bool:
+        """Whether any batch is open, or ended without the files its API reads results from:
+        one indexed query, so an idle worker's pass costs no more (the sweep's scan and its
+        transaction, the other queries, are left for when there is work)."""
+        unfiled = and_(
+            batches.c.status == ENDED,
+            batches.c.api.in_(list(file_apis)),
+            batches.c.total > 0,
+            batches.c.output_file_id.is_(None),
+            batches.c.error_file_id.is_(None),
+        )
+        query = select(batches.c.id).where(or_(batches.c.status != ENDED, unfiled)).limit(1)
+        async with self._engine.connect() as conn:
+            return (await conn.execute(query)).first() is not None
+
     async def runnable(self, now: datetime) -> list[str]:
         """Batches with requests to run, oldest first."""
         async with self._engine.connect() as conn:

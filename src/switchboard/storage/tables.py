@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 from switchboard.tenancy.limit_kinds import KEY_FIELDS, TEAM_FIELDS
@@ -57,6 +58,9 @@ api_keys = Table(
     Index("ix_api_keys_team_id", "team_id"),
 )
 
+_HAS_SESSION = text("session IS NOT NULL")
+_HAS_TEAM = text("team_id IS NOT NULL")
+
 usage = Table(
     "usage",
     metadata,
@@ -91,8 +95,9 @@ usage = Table(
     Index("ix_usage_key_at", "key_id", "at"),
     Index("ix_usage_at", "at"),
     Index("ux_usage_request_id", "request_id", unique=True),
-    Index("ix_usage_session", "session"),
-    Index("ix_usage_team_at", "team_id", "at"),
+    # Only the rows that have one (migration 0006): most rows have neither.
+    Index("ix_usage_session", "session", sqlite_where=_HAS_SESSION, postgresql_where=_HAS_SESSION),
+    Index("ix_usage_team_at", "team_id", "at", sqlite_where=_HAS_TEAM, postgresql_where=_HAS_TEAM),
 )
 
 # Captured requests (capture/, migration 0005_capture): what the client sent and received and
