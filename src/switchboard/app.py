@@ -45,6 +45,7 @@ from switchboard.signing import ThinkingSigner
 from switchboard.storage.activity import Activity
 from switchboard.storage.batches import BatchStore
 from switchboard.storage.captures import CaptureStore
+from switchboard.storage.files import FileStore
 from switchboard.tenancy.auth import Authenticator
 from switchboard.tenancy.runtime import Tenancy
 from switchboard.tenancy.usage import ledger_row
@@ -125,6 +126,7 @@ class App:
         self.batches = Batches(
             config.batches,
             BatchStore(self.tenancy.storage.engine),
+            FileStore(self.tenancy.storage.engine),
             self.gateway,
             Principals(config, self.tenancy.storage.keys),
             self.ledger,

@@ -24,7 +24,7 @@ RESPONSES = Dialect("openai_responses")
 class Endpoint(StrEnum):
     ANTHROPIC = "anthropic"
     OPENAI = "openai"
-    EMBEDDINGS = "embeddings"  # `POST /v1/embeddings`; never a default (config.py)
+    EMBEDDINGS = "embeddings"  # `POST /v1/embeddings`; never a default (config/models.py)
 
 
 # What a model is offered on when its config names no endpoints: the chat surfaces.

@@ -28,7 +28,8 @@ from switchboard.dialects.openai_chat.batches import (
 from switchboard.dialects.validation import decode
 from switchboard.errors import InvalidRequest, NotFound
 from switchboard.ids import openai_batch_id
-from switchboard.storage.batches import BatchRow, FileRow
+from switchboard.storage.batches import BatchRow
+from switchboard.storage.files import FileRow
 from switchboard.tenancy.auth import Authenticator, Principal
 
 API = "openai"
@@ -99,20 +100,20 @@ class OpenAIBatchesHandler:
             None,
             None,
         )
-        await self._batches.store.add_file(row, upload.value)
+        await self._batches.files.add(row, upload.value)
         await ex.respond(200, _file(row))
 
     async def file(self, ex: Exchange, rest: str) -> None:
         """`{id}` or `{id}/content`."""
         principal = await self._principal(ex)
         found_id, _, part = rest.partition("/")
-        row = await self._batches.store.file(found_id, principal.key_id)
+        row = await self._batches.files.get(found_id, principal.key_id)
         if row is None:
             raise NotFound(f"file: no file {found_id[:64]!r} for this key", param="file_id")
         if part == "":
             await ex.respond(200, _file(row))
         elif part == "content":
-            content = await self._batches.store.file_content(row.id)
+            content = await self._batches.files.content(row.id)
             await ex.respond(200, content or b"", content_type=JSONL)
         else:
             raise NotFound(f"no route for GET {ex.path}")
@@ -129,13 +130,13 @@ class OpenAIBatchesHandler:
             )
         if asked.completion_window != "24h":
             raise InvalidRequest("completion_window: must be '24h'", param="completion_window")
-        source = await self._batches.store.file(asked.input_file_id, principal.key_id)
+        source = await self._batches.files.get(asked.input_file_id, principal.key_id)
         if source is None or source.purpose != "batch":
             raise NotFound(
                 f"input_file_id: no batch file {asked.input_file_id[:64]!r} for this key",
                 param="input_file_id",
             )
-        content = await self._batches.store.file_content(source.id) or b""
+        content = await self._batches.files.content(source.id) or b""
         items = decode_input(content, self._batches.config.max_requests)
         checked(self._batches.apis[API], items, "input_file_id.{}.body", self._bounds)
         row = await self._batches.create(

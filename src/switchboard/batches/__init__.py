@@ -7,5 +7,6 @@ processes through the one pipeline (service.py), billed at a discount.
                  (claims with a lease, bounded concurrency, sweeps cancel / expiry / end)
     principals.py  the key a stored batch runs as, found again after a restart
 
-The SQL is in storage/batches.py, the wire formats in dialects/*/batches.py, the handlers in
-api/message_batches.py and api/openai_batches.py."""
+The SQL is in storage/batches.py (and storage/files.py, the OpenAI API's files), the wire
+formats in dialects/*/batches.py, the handlers in api/message_batches.py and
+api/openai_batches.py."""

@@ -32,14 +32,8 @@ from switchboard.ids import request_id
 from switchboard.log import events as log
 from switchboard.record import RequestRecord
 from switchboard.service import Gateway
-from switchboard.storage.batches import (
-    BatchRow,
-    BatchStore,
-    Claimed,
-    FileRow,
-    NewRequest,
-    Outcome,
-)
+from switchboard.storage.batches import BatchRow, BatchStore, Claimed, NewRequest, Outcome
+from switchboard.storage.files import FileRow, FileStore
 from switchboard.tenancy.recorder import LedgerWriter
 from switchboard.tenancy.usage import ledger_row
 
@@ -56,6 +50,7 @@ class Batches:
         self,
         config: BatchesConfig,
         store: BatchStore,
+        files: FileStore,
         gateway: Gateway,
         principals: Principals,
         ledger: LedgerWriter,
@@ -63,6 +58,7 @@ class Batches:
     ) -> None:
         self.config = config
         self.store = store
+        self.files = files
         self.apis = apis
         # The APIs whose results are files, made by the worker once a batch has ended.
         self._file_apis = tuple(name for name, api in apis.items() if api.output_files is not None)

@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from switchboard.storage.files import FileRow, file_values
 from switchboard.storage.keys import utc
 from switchboard.storage.tables import batch_requests, batches, files
 
@@ -80,18 +81,6 @@ class StoredResult:
     status: int | None
     request_id: str | None
     result: bytes | None
-
-
-@dataclass(frozen=True, slots=True)
-class FileRow:
-    id: str
-    key_id: str
-    purpose: str
-    filename: str
-    bytes: int
-    created_at: datetime
-    batch_id: str | None
-    part: str | None
 
 
 _BATCH_COLUMNS = (
@@ -278,47 +267,7 @@ class BatchStore:
             )
             return [StoredResult(*r) for r in rows]
 
-    # -- files (the OpenAI Batch API's input and output) -----------------------------------
-
-    async def add_file(self, row: FileRow, content: bytes | None) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(insert(files).values(**_file_values(row), content=content))
-
-    async def file(self, file_id: str, key_id: str) -> FileRow | None:
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(
-                        files.c.id,
-                        files.c.key_id,
-                        files.c.purpose,
-                        files.c.filename,
-                        files.c.bytes,
-                        files.c.created_at,
-                        files.c.batch_id,
-                        files.c.part,
-                    ).where(files.c.id == file_id, files.c.key_id == key_id)
-                )
-            ).first()
-        if row is None:
-            return None
-        m = row._mapping
-        return FileRow(
-            m["id"],
-            m["key_id"],
-            m["purpose"],
-            m["filename"],
-            m["bytes"],
-            _utc(m["created_at"]),
-            m["batch_id"],
-            m["part"],
-        )
-
-    async def file_content(self, file_id: str) -> bytes | None:
-        async with self._engine.connect() as conn:
-            found = await conn.execute(select(files.c.content).where(files.c.id == file_id))
-            content: bytes | None = found.scalar_one_or_none()
-            return content
+    # -- a batch's output files (storage/files.py holds the files themselves) -------------
 
     async def set_files(self, batch_id: str, made: Sequence[tuple[FileRow, bytes]]) -> bool:
         """An ended batch's output and error files, stored with it in one transaction, unless
@@ -337,7 +286,7 @@ class BatchStore:
             if not done.rowcount:
                 return False
             for row, content in made:
-                await conn.execute(insert(files).values(**_file_values(row), content=content))
+                await conn.execute(insert(files).values(**file_values(row), content=content))
             return True
 
     async def unfiled(self, api: str) -> list[BatchRow]:
@@ -512,19 +461,6 @@ class BatchStore:
                     .where(batches.c.id == batch_id, batches.c.status != ENDED)
                     .values(status=ENDED, ended_at=now)
                 )
-
-
-def _file_values(row: FileRow) -> dict[str, object]:
-    return {
-        "id": row.id,
-        "key_id": row.key_id,
-        "purpose": row.purpose,
-        "filename": row.filename,
-        "bytes": row.bytes,
-        "created_at": row.created_at,
-        "batch_id": row.batch_id,
-        "part": row.part,
-    }
 
 
 def _utc(value: datetime) -> datetime:

@@ -173,6 +173,8 @@ batch_requests = Table(
     Index("ix_batch_requests_batch_outcome", "batch_id", "outcome"),
 )
 
+# The OpenAI Batch API's files (storage/files.py): uploaded inputs, and the output and error
+# files of an ended batch (deleted with it).
 files = Table(
     "files",
     metadata,
