@@ -265,13 +265,13 @@ class Documents(_Strict, frozen=True):
 
 class Search(_Strict, frozen=True):
     """The search engine behind the `web_search` server tool on models that have none
-    (servertools/). `backend`: searxng (its JSON API at `url`), brave or tavily (an `api_key`;
-    `url` defaults to the vendor's). Off unless configured: a `web_search` tool on a translated
-    request is then refused. `price_per_1000`: USD per 1,000 searches, charged to the key
-    like tokens (Anthropic charges $10). `max_uses`: the most server tool calls (searches and
-    fetches) one request may make, whatever its tools' own `max_uses` say."""
+    (servertools/). `backend`: searxng (its JSON API at `url`), brave, tavily or exa (an
+    `api_key`; `url` defaults to the vendor's). Off unless configured: a `web_search` tool on
+    a translated request is then refused. `price_per_1000`: USD per 1,000 searches, charged to
+    the key like tokens (Anthropic charges $10). `max_uses`: the most server tool calls
+    (searches and fetches) one request may make, whatever its tools' own `max_uses` say."""
 
-    backend: Literal["searxng", "brave", "tavily"]
+    backend: Literal["searxng", "brave", "tavily", "exa"]
     url: str | None = None
     api_key: str | None = None
     max_results: int = 5
@@ -536,7 +536,7 @@ def _split_validation(message: str) -> tuple[str, str]:
 
 _ALLOWED = {
     "kind": tuple(ProviderKind),
-    "backend": ("searxng", "brave", "tavily"),
+    "backend": ("searxng", "brave", "tavily", "exa"),
     "endpoints": tuple(Endpoint),
     "max_tokens_field": ("max_tokens", "max_completion_tokens"),
     "control": (
