@@ -108,6 +108,14 @@ def test_ordinary_text_is_left_alone(redactor: Redactor, text: str) -> None:
     assert redactor.text(text) is text
 
 
+def test_an_exa_search_key_is_masked() -> None:
+    # Exa's keys are bare UUIDs: no key shape finds them, only the configured value does.
+    key = "4b1f0c7e-93d2-4a6e-b8f5-0c2d7e9a1f36"
+    config = parse_config({"search": {"backend": "exa", "api_key": key}}, "t", env={})
+    r = Redactor.of(config, "master-key-for-the-exa-test")
+    assert r.text(f"search failed: {key} rejected") == "search failed: [redacted] rejected"
+
+
 def test_a_relayed_frame_is_masked_in_its_json_form() -> None:
     r = Redactor(configured_secrets(parse_config({}, "t", env={}), "slash/in+the=master/key"))
     raw = b'event: error\ndata: {"error":{"message":"bad slash\\/in+the=master\\/key"}}\n\n'

@@ -5,20 +5,26 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import get_args, get_type_hints
 
 import pytest
 
 from switchboard import ir
-from switchboard.config import ConfigError, parse_config
+from switchboard.config import ConfigError, Search, parse_config
 from switchboard.dialects.anthropic.request import decode_request
+from switchboard.servertools.backends import BACKENDS, Exa
 
 
 @pytest.mark.parametrize(
     ("search", "problem"),
     [
-        ({"backend": "bing"}, "search.backend: invalid value 'bing'"),
+        (
+            {"backend": "bing"},
+            "search.backend: invalid value 'bing' (expected one of: searxng, brave, tavily, exa)",
+        ),
         ({"backend": "searxng"}, "search.url: searxng needs the URL of its instance"),
         ({"backend": "brave"}, "search.api_key: brave needs an API key"),
+        ({"backend": "exa"}, "search.api_key: exa needs an API key"),
         ({"backend": "tavily", "api_key": "k", "max_uses": 0}, "search.max_uses: must be from"),
         ({"backend": "searxng", "url": "ftp://x"}, "search.url: must be an http"),
     ],
@@ -34,6 +40,13 @@ def test_search_is_off_unless_configured() -> None:
     cfg = parse_config({"search": {"backend": "brave", "api_key": "k"}}, "t.yaml", env={})
     assert cfg.search is not None
     assert cfg.search.price_per_1000 == 10.0
+
+
+def test_every_backend_the_config_takes_is_registered() -> None:
+    assert set(get_args(get_type_hints(Search)["backend"])) == set(BACKENDS)
+    cfg = parse_config({"search": {"backend": "exa", "api_key": "k"}}, "t.yaml", env={})
+    assert cfg.search is not None
+    assert isinstance(BACKENDS[cfg.search.backend](cfg.search), Exa)
 
 
 def test_server_tools_decode_with_their_options() -> None:

@@ -38,6 +38,7 @@ from switchboard.log import access_fields, access_log, use_redactor
 from switchboard.log import events as log
 from switchboard.metrics import Metrics
 from switchboard.operations import Operations
+from switchboard.record import RequestRecord
 from switchboard.redact import Redactor
 from switchboard.routes import Routes
 from switchboard.service import Gateway
@@ -131,6 +132,7 @@ class App:
             Principals(config, self.tenancy.storage.keys),
             self.ledger,
             {s.batch_api.name: s.batch_api for s in surfaces if s.batch_api is not None},
+            self.finished,
         )
         self.console = Console(auth, ops, master_key)
         self.routes: dict[tuple[str, str], Handler] = {
@@ -345,8 +347,21 @@ class App:
         return self.gateway.catalog.resolve(name) is not None
 
     def _access(self, ex: Exchange, path: str, elapsed_ms: float) -> None:
-        self.metrics.observe(ex.status, elapsed_ms / 1000, ex.record)
-        access_log(access_fields(ex.record, ex.request_id, ex.method, path, ex.status, elapsed_ms))
+        self.finished(ex.record, ex.request_id, ex.method, path, ex.status, elapsed_ms)
+
+    def finished(
+        self,
+        record: RequestRecord,
+        request_id: str,
+        method: str,
+        path: str,
+        status: int,
+        elapsed_ms: float,
+    ) -> None:
+        """A request ended (online, or a batch's, run by the worker): its metrics and its
+        access line, each from its record."""
+        self.metrics.observe(status, elapsed_ms / 1000, record)
+        access_log(access_fields(record, request_id, method, path, status, elapsed_ms))
 
 
 def _dispatch(path: str, claimants: list[tuple[Surface, Handler]]) -> Handler:

@@ -68,6 +68,8 @@ def access_fields(
         line["model"] = record.model
     if record.stream is not None:
         line["stream"] = record.stream
+    if record.batch_id is not None:  # the gateway's own id
+        line["batch_id"] = record.batch_id
     if record.session is not None:  # validated where it was read (api/session.py)
         line["session"] = record.session
     if record.model_id is not None:

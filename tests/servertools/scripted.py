@@ -1,6 +1,6 @@
 """Loopback stand-ins for what is outside our control: a search engine speaking SearXNG's,
-Brave's and Tavily's APIs, and an OpenAI-dialect model that calls the function tool the gateway
-offers for a server tool, then answers from what the tool returned."""
+Brave's, Tavily's and Exa's APIs, and an OpenAI-dialect model that calls the function tool the
+gateway offers for a server tool, then answers from what the tool returned."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ from tests.support.openai_wire import openai_completion, openai_stream, openai_t
 
 BRAVE_KEY = "brave-test-key-1234"
 TAVILY_KEY = "tvly-test-key-5678"
+EXA_KEY = "4b1f0c7e-93d2-4a6e-b8f5-0c2d7e9a1f36"  # Exa's keys are UUIDs: no shape to spot
+# The passage Exa returns for a hit (its highlights), which the model reads as the snippet.
+EXA_HIGHLIGHT = "Switchboard routes every request through one pipeline."
 
 # What every engine finds: one page on the allowed domain, one elsewhere.
 HITS = [
@@ -88,9 +91,33 @@ def tavily(query: str) -> dict[str, Any]:
     }
 
 
+def exa(query: str) -> dict[str, Any]:
+    """Exa's reply when asked for highlights: no `text`, `highlights` and their scores."""
+    return {
+        "requestId": "b5947044c4b78efa9552a7c89b306d95",
+        "resolvedSearchType": "neural",
+        "results": [
+            {
+                "id": url,
+                "title": title,
+                "url": url,
+                "publishedDate": "2026-10-30T00:00:00.000Z",
+                "author": None,
+                "score": 0.5,
+                "highlights": [EXA_HIGHLIGHT if i == 0 else text],
+                "highlightScores": [0.8],
+            }
+            for i, (url, title, text) in enumerate(HITS)
+        ],
+        "searchType": "neural",
+        "context": query,
+        "costDollars": {"total": 0.005},
+    }
+
+
 def search_engine(rec: Received) -> Reply:
-    """Routes by path: /searxng/search, /res/v1/web/search (Brave), /tavily/search (Tavily);
-    /broken answers 503. A request without its vendor's credentials gets 401."""
+    """Routes by path: /searxng/search, /res/v1/web/search (Brave), /tavily/search (Tavily),
+    /exa/search (Exa); /broken answers 503. A request without its vendor's credentials gets 401."""
     params = {k: v[0] for k, v in parse_qs(rec.query).items()}
     if rec.path == "/searxng/search" and params.get("format") == "json":
         return JsonReply(searxng(params["q"]))
@@ -103,6 +130,11 @@ def search_engine(rec: Received) -> Reply:
             return JsonReply({"detail": {"error": "Unauthorized"}}, status=401)
         assert isinstance(rec.json, dict)
         return JsonReply(tavily(rec.json["query"]))
+    if rec.path == "/exa/search" and rec.method == "POST":
+        if rec.headers.get("x-api-key") != EXA_KEY:
+            return JsonReply({"error": "Invalid API key"}, status=401)
+        assert isinstance(rec.json, dict)
+        return JsonReply(exa(rec.json["query"]))
     return JsonReply({"error": "unavailable"}, status=503)
 
 

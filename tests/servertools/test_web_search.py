@@ -1,6 +1,6 @@
 """Server tools on a model without them: an Anthropic client asks for `web_search` (or
 `web_fetch`) of a model served by an OpenAI-dialect upstream; the gateway offers the model a
-function tool, runs the search on a loopback engine (SearXNG's, Brave's and Tavily's APIs) or
+function tool, runs the search on a loopback engine (SearXNG's, Brave's, Tavily's and Exa's APIs) or
 the fetch under the URL guard, and answers with what Anthropic's API would: `server_tool_use`,
 `web_search_tool_result` / `web_fetch_tool_result`, the model's answer, summed usage and
 `usage.server_tool_use`; the ledger counts and prices the searches."""
@@ -20,6 +20,8 @@ import pytest
 
 from tests.servertools.scripted import (  # noqa: F401 - fixtures
     BRAVE_KEY,
+    EXA_HIGHLIGHT,
+    EXA_KEY,
     TAVILY_KEY,
     engine_fixture,
     model,
@@ -269,9 +271,10 @@ def test_a_failing_engine_is_a_result_error_not_a_failed_request(
     [
         ("brave", {"api_key": BRAVE_KEY, "path": "/res/v1/web/search"}),
         ("tavily", {"api_key": TAVILY_KEY, "path": "/tavily/search"}),
+        ("exa", {"api_key": EXA_KEY, "path": "/exa/search"}),
     ],
 )
-def test_brave_and_tavily(
+def test_brave_tavily_and_exa(
     backend: str,
     extra: dict[str, str],
     upstream: ScriptedUpstream,
@@ -284,9 +287,11 @@ def test_brave_and_tavily(
         "api_key": extra["api_key"],
     }
     engine.reset()
+    upstream.reset()
     with GatewayProcess(config(upstream, search, f"sqlite:///{tmp_path / 'l.db'}")) as gw:
         tool = {**SEARCH, "blocked_domains": ["other.net"]}
         resp = post(gw, ask("search", tool))
+    assert extra["api_key"] not in gw.output()
     assert resp.status_code == 200, resp.text
     result = resp.json()["content"][2]
     assert [r["url"] for r in result["content"]] == ["https://docs.example.org/gateway"]
@@ -298,6 +303,20 @@ def test_brave_and_tavily(
             "max_results": 5,
             "exclude_domains": ["other.net"],
         }
+    if backend == "exa":
+        assert searched.headers["x-api-key"] == EXA_KEY
+        assert searched.json == {
+            "query": "switchboard gateway",
+            "numResults": 5,
+            "contents": {"highlights": {"maxCharacters": 1000}},
+            "excludeDomains": ["other.net"],
+        }
+        # The model read the hit's highlight as its snippet, and its date as the page's age.
+        assert result["content"][0]["page_age"] == "2026-10-30T00:00:00.000Z"
+        answered = upstream.received[-1].json
+        assert isinstance(answered, dict)
+        read = [m["content"] for m in answered["messages"] if m["role"] == "tool"]
+        assert EXA_HIGHLIGHT in str(read)
 
 
 def test_without_a_search_engine_the_tool_is_refused_by_name(

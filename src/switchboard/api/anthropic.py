@@ -178,6 +178,9 @@ def _batch_inbound(body: bytes, principal: Principal, discount: float) -> Inboun
         principal=principal,
         max_tokens=head.output_limit,
         discount=discount,
+        # What routes test, read as the online request reads it (messages_inbound).
+        thinking=head_thinking(head),
+        tools=lambda: tool_keys(head.tools),
     )
 
 
@@ -188,7 +191,9 @@ def _batch_encode(done: Completed, inbound: Inbound) -> bytes:
     return encode_response(done.response, model=inbound.model, message_id=message_id())
 
 
-BATCH_API = BatchApi("anthropic", _batch_check, _batch_inbound, _batch_encode, error_body)
+BATCH_API = BatchApi(
+    "anthropic", "/v1/messages", _batch_check, _batch_inbound, _batch_encode, error_body
+)
 
 
 def _claims(headers: Mapping[str, str]) -> bool:

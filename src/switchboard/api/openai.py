@@ -162,6 +162,9 @@ def _batch_inbound(body: bytes, principal: Principal, discount: float) -> Inboun
         max_tokens=head.output_limit,
         default_max_tokens=DEFAULT_MAX_TOKENS,
         discount=discount,
+        # What routes test, read as the online request reads it (ChatCompletionsHandler).
+        thinking=head_thinking(head),
+        tools=lambda: tool_keys(head.tools),
     )
 
 
@@ -190,7 +193,13 @@ def _output_files(results: list[StoredResult]) -> list[tuple[str, str, bytes]]:
 
 
 BATCH_API = BatchApi(
-    "openai", _batch_check, _batch_inbound, _batch_encode, error_body, _output_files
+    "openai",
+    "/v1/chat/completions",
+    _batch_check,
+    _batch_inbound,
+    _batch_encode,
+    error_body,
+    _output_files,
 )
 
 

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, slots=True)
 class BatchApi:
     name: str  # stored with each batch: which API's shapes it answers in
+    # The endpoint each of its requests stands for (`POST <path>`): the path of its access line.
+    path: str
     # Judges one request's body as its endpoint would, within the bounds on one request
     # (raises InvalidRequest naming the field).
     check: Callable[[bytes, Bounds], None]

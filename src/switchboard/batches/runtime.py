@@ -7,10 +7,11 @@ The worker, every `poll_seconds` or when woken (a batch was created, a request e
   claim       lease pending requests, oldest batch first, within `concurrency` for the
               process and `per_batch` for one batch; each runs as a task
 A request runs through the pipeline as its batch's key (limits, budget, routing, ledger), with
-`per_upstream` requests at most on one provider. Its outcome is stored once; a request the
-key's rate limit refuses is put back until the limit allows it. A process that dies leaves
-leases that lapse after `lease_seconds`; another process (or this one, restarted) takes those
-requests up again. Only a request whose outcome was not stored can run twice."""
+`per_upstream` requests at most on one provider, and ends as an online request does: an access
+line and the metrics (`Finished`, the app's), and a ledger row. Its outcome is stored once; a
+request the key's rate limit refuses is put back until the limit allows it. A process that dies
+leaves leases that lapse after `lease_seconds`; another process (or this one, restarted) takes
+those requests up again. Only a request whose outcome was not stored can run twice."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from switchboard.batches.dialect import BatchApi
@@ -37,6 +38,10 @@ from switchboard.storage.files import FileRow, FileStore
 from switchboard.tenancy.recorder import LedgerWriter
 from switchboard.tenancy.usage import ledger_row
 
+# What the app does with a request that ended: (record, request id, method, path, status,
+# latency in ms) -> its access line and metrics, the same for a batch's requests as for online
+# ones (App.finished).
+Finished = Callable[[RequestRecord, str, str, str, int, float], None]
 # How long stopping waits for the requests in flight to end (then they are put back).
 STOP_WAIT = 5.0
 
@@ -55,6 +60,7 @@ class Batches:
         principals: Principals,
         ledger: LedgerWriter,
         apis: Mapping[str, BatchApi],
+        finished: Finished,
     ) -> None:
         self.config = config
         self.store = store
@@ -66,6 +72,7 @@ class Batches:
         self._catalog: Catalog = gateway.catalog
         self._principals = principals
         self._ledger = ledger
+        self._finished = finished
         # Who holds a lease: unique per process and start, bounded to the column.
         host = socket.gethostname()[:32]
         self.owner = f"{host}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -95,7 +102,7 @@ class Batches:
             now,
             now + timedelta(hours=self.config.expiry_hours),
             input_file_id=input_file_id,
-            endpoint=None if input_file_id is None else "/v1/chat/completions",
+            endpoint=None if input_file_id is None else self.apis[api].path,
             metadata=metadata,
         )
         self.wake()
@@ -224,9 +231,11 @@ class Batches:
             exc_ = ApiError("internal error in the gateway")
             record.failed(exc_.error_type, exc_.message)
             outcome = Outcome("errored", 500, rid, api.error_body(exc_, rid))
+        elapsed = (time.perf_counter() - started) * 1000
+        # It ran, whether or not its outcome is the one stored: the log says so.
+        self._finished(record, rid, "POST", api.path, outcome.status, elapsed)
         if not await self.store.finish(item.row_id, outcome):
             return  # another process stored one first (its lease had lapsed): that one counts
-        elapsed = (time.perf_counter() - started) * 1000
         row = ledger_row(record, now_utc(), rid, outcome.status, elapsed, self._known)
         if row is not None:
             self._ledger.record(row)

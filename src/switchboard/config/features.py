@@ -29,13 +29,13 @@ class Documents(Strict, frozen=True):
 
 class Search(Strict, frozen=True):
     """The search engine behind the `web_search` server tool on models that have none
-    (servertools/). `backend`: searxng (its JSON API at `url`), brave or tavily (an `api_key`;
-    `url` defaults to the vendor's). Off unless configured: a `web_search` tool on a translated
-    request is then refused. `price_per_1000`: USD per 1,000 searches, charged to the key
-    like tokens (Anthropic charges $10). `max_uses`: the most server tool calls (searches and
-    fetches) one request may make, whatever its tools' own `max_uses` say."""
+    (servertools/). `backend`: searxng (its JSON API at `url`), brave, tavily or exa (an
+    `api_key`; `url` defaults to the vendor's). Off unless configured: a `web_search` tool on
+    a translated request is then refused. `price_per_1000`: USD per 1,000 searches, charged to
+    the key like tokens (Anthropic charges $10). `max_uses`: the most server tool calls
+    (searches and fetches) one request may make, whatever its tools' own `max_uses` say."""
 
-    backend: Literal["searxng", "brave", "tavily"]
+    backend: Literal["searxng", "brave", "tavily", "exa"]
     url: str | None = None
     api_key: str | None = None
     max_results: int = 5

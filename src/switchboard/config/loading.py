@@ -189,7 +189,7 @@ def _split_validation(message: str) -> tuple[str, str]:
 
 _ALLOWED = {
     "kind": tuple(ProviderKind),
-    "backend": ("searxng", "brave", "tavily"),
+    "backend": ("searxng", "brave", "tavily", "exa"),
     "endpoints": tuple(Endpoint),
     "max_tokens_field": ("max_tokens", "max_completion_tokens"),
     "control": (

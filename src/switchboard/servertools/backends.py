@@ -21,6 +21,9 @@ from switchboard.config import Search
 
 BRAVE_URL = "https://api.search.brave.com/res/v1/web/search"
 TAVILY_URL = "https://api.tavily.com/search"
+EXA_URL = "https://api.exa.ai/search"
+# How much of a page Exa returns as its highlights: a snippet's worth, as the other engines'.
+EXA_HIGHLIGHT_CHARS = 1000
 # What a reply may be: a page of hits is a few kilobytes.
 _MAX_REPLY = 4 * 1024 * 1024
 
@@ -160,8 +163,46 @@ class Tavily:
         return [h for h in hits if h is not None]
 
 
+class Exa:
+    """Exa's search API, which filters domains itself. It is asked for highlights (the
+    passages that answer the query, short): its full page text would be far more than a
+    snippet, and costs more."""
+
+    def __init__(self, cfg: Search) -> None:
+        self._url = cfg.url or EXA_URL
+        self._headers = {"x-api-key": cfg.api_key or ""}
+        self._seconds = cfg.timeout
+
+    async def search(self, query: Query) -> list[ir.SearchHit]:
+        body: dict[str, Any] = {
+            "query": query.text,
+            "numResults": min(query.count, 100),
+            "contents": {"highlights": {"maxCharacters": EXA_HIGHLIGHT_CHARS}},
+        }
+        if query.allowed_domains:
+            body["includeDomains"] = list(query.allowed_domains)
+        if query.blocked_domains:
+            body["excludeDomains"] = list(query.blocked_domains)
+        reply = await _call("POST", self._url, self._seconds, headers=self._headers, json=body)
+        hits = (_exa_hit(item) for item in _items(reply, "results"))
+        return [h for h in hits if h is not None]
+
+
+def _exa_hit(item: dict[str, Any]) -> ir.SearchHit | None:
+    """An Exa result: its highlights joined are the snippet (else the start of its `text`,
+    should the page text come back instead)."""
+    hit = _hit(item, "text", "publishedDate")
+    if hit is None:
+        return None
+    found = item.get("highlights")
+    parts = [h for h in found if isinstance(h, str)] if isinstance(found, list) else []
+    snippet = " ... ".join(parts) if parts else hit.snippet[:EXA_HIGHLIGHT_CHARS]
+    return msgspec.structs.replace(hit, snippet=snippet)
+
+
 BACKENDS: Mapping[str, Callable[[Search], Backend]] = {
     "searxng": SearXNG,
     "brave": Brave,
     "tavily": Tavily,
+    "exa": Exa,
 }
