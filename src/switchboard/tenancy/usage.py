@@ -20,27 +20,29 @@ def cost_nusd(pricing: Pricing, usage: ir.Usage) -> int:
     nano = PER_MILLION_TO_NANO * (
         pricing.input * usage.input_tokens
         + pricing.output * usage.output_tokens
-        + pricing.cache_read * usage.cache_read_tokens
-        + pricing.cache_write * usage.cache_write_tokens
+        + pricing.cache_read_price * usage.cache_read_tokens
+        + pricing.cache_write_price * usage.cache_write_tokens
     )
     return math.ceil(round(nano, 6))
 
 
 def discounted(pricing: Pricing, discount: float) -> Pricing:
-    """The prices with `discount` (a fraction) taken off: what batch requests are billed."""
+    """The prices with `discount` (a fraction) taken off: what batch requests are billed. A
+    cache price not given stays so: it follows the discounted input price."""
     keep = 1.0 - discount
     return Pricing(
         input=pricing.input * keep,
         output=pricing.output * keep,
-        cache_read=pricing.cache_read * keep,
-        cache_write=pricing.cache_write * keep,
+        cache_read=None if pricing.cache_read is None else pricing.cache_read * keep,
+        cache_write=None if pricing.cache_write is None else pricing.cache_write * keep,
     )
 
 
 def worst_case_nusd(pricing: Pricing, input_estimate: int, max_tokens: int) -> int:
-    """What a request may cost at most: its whole input at the dearest input price, and every
-    output token it is allowed."""
-    dearest = max(pricing.input, pricing.cache_write)
+    """What a request may cost at most: its whole input at the dearest input price (fresh,
+    cache read or cache write, as `cost_nusd` prices them), and every output token it is
+    allowed."""
+    dearest = max(pricing.input, pricing.cache_read_price, pricing.cache_write_price)
     nano = PER_MILLION_TO_NANO * (dearest * input_estimate + pricing.output * max_tokens)
     return math.ceil(round(nano, 6))
 
