@@ -113,6 +113,7 @@ class UsageRow:
     # Server tools the gateway ran (servertools/): searches are priced per use.
     web_search_requests: int = 0
     web_fetch_requests: int = 0
+    web_search_nusd: int = 0  # what the searches cost: part of `cost_nusd`, shown apart
     # The client's session (Claude Code's), already validated (api/session.py); None: none.
     session: str | None = None
     team_id: str | None = None  # the key's team, charged with it (None: none)
@@ -155,6 +156,7 @@ class UsageRow:
             and 0 <= self.retries <= INT32
             and 0 <= self.web_search_requests <= INT32
             and 0 <= self.web_fetch_requests <= INT32
+            and 0 <= self.web_search_nusd <= INT64
         ):
             return
         self._clean()
@@ -186,6 +188,7 @@ class UsageRow:
         self.retries = _clamp(self.retries, INT32)
         self.web_search_requests = _clamp(self.web_search_requests, INT32)
         self.web_fetch_requests = _clamp(self.web_fetch_requests, INT32)
+        self.web_search_nusd = _clamp(self.web_search_nusd, INT64)
 
 
 def ledger_row(
@@ -233,6 +236,7 @@ def ledger_row(
         dropped="; ".join(dict.fromkeys(record.dropped)) if record.dropped else None,
         web_search_requests=usage.web_search_requests,
         web_fetch_requests=usage.web_fetch_requests,
+        web_search_nusd=record.search_nusd,
         session=record.session,
         team_id=record.team_id,
         batch_id=record.batch_id,
