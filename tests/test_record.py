@@ -107,9 +107,9 @@ def test_settlement_charges_what_the_outcome_says() -> None:
 
     async def settle_each() -> list[int]:
         return [
-            await Ticket(pricing).settle(Served(usage)),
-            await Ticket(pricing).settle(Cut(usage, delivered=3)),
-            await Ticket(pricing).settle(FAILED),
+            (await Ticket(pricing).settle(Served(usage))).total_nusd,
+            (await Ticket(pricing).settle(Cut(usage, delivered=3))).total_nusd,
+            (await Ticket(pricing).settle(FAILED)).total_nusd,
         ]
 
     assert asyncio.run(settle_each()) == [2000_000, 2000_000, 0]

@@ -351,8 +351,8 @@ class Operations:
                     else {
                         "input": p.pricing.input,
                         "output": p.pricing.output,
-                        "cache_read": p.pricing.cache_read,
-                        "cache_write": p.pricing.cache_write,
+                        "cache_read": p.pricing.cache_read_price,
+                        "cache_write": p.pricing.cache_write_price,
                     },
                     channels=[
                         f"{c.name} (priority {c.priority}, weight {c.weight})"

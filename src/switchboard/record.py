@@ -44,6 +44,7 @@ class RequestRecord:
     # What it used and cost (None: it never got as far as an answer).
     usage: ir.Usage | None = None
     cost_nusd: int = 0
+    search_nusd: int = 0  # what its web searches cost, part of cost_nusd
     ttft_ms: float | None = None  # streams: when the first chunk was sent
     error_type: str | None = None
     error: str | None = None  # the message, for the log only
@@ -59,6 +60,10 @@ class RequestRecord:
         self.provider = provider
         self.upstream_model = upstream_model
         self.channel = channel
+
+    def charge(self, charge: Charge) -> None:
+        self.cost_nusd = charge.total_nusd
+        self.search_nusd = charge.search_nusd
 
     def failed(self, error_type: str, message: str) -> None:
         """The first failure is the one reported."""
@@ -91,6 +96,14 @@ class Failed(msgspec.Struct, frozen=True):
 FAILED = Failed()
 
 Settlement = Served | Cut | Failed
+
+
+class Charge(msgspec.Struct, frozen=True):
+    """What settlement charged a request, in nano-USD: the total, and the part of it its web
+    searches cost (shown apart in the usage report)."""
+
+    total_nusd: int = 0
+    search_nusd: int = 0
 
 
 def charged(outcome: Settlement) -> ir.Usage | None:

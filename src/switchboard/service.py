@@ -515,7 +515,7 @@ class Gateway:
         if completed.dropped:
             record.dropped += completed.dropped
         with self._tracing.phase("switchboard.settlement"):
-            record.cost_nusd = await ticket.settle(Served(usage))
+            record.charge(await ticket.settle(Served(usage)))
         self._learn(entry.id, record, usage)
         if self._tracing.enabled:
             output = completed.raw
@@ -578,7 +578,7 @@ class Gateway:
             self._learn(record.model_id, record, streaming.usage)
         if streaming.ticket is not None:
             with self._tracing.phase("switchboard.settlement"):
-                record.cost_nusd = await streaming.ticket.settle(outcome)
+                record.charge(await streaming.ticket.settle(outcome))
 
 
 async def _first(source: EventStream | RelayStream, iterator: AsyncIterator[T]) -> T:

@@ -50,12 +50,22 @@ class Reasoning(Strict, frozen=True):
 
 
 class Pricing(Strict, frozen=True):
-    """USD per million tokens."""
+    """USD per million tokens. Cached tokens are input tokens: a cache price not given (None)
+    is the input price, so that a model priced without one never serves input for free; an
+    explicit 0 is kept (the operator's word that cached input is free)."""
 
     input: float = 0.0
     output: float = 0.0
-    cache_read: float = 0.0
-    cache_write: float = 0.0
+    cache_read: float | None = None
+    cache_write: float | None = None
+
+    @property
+    def cache_read_price(self) -> float:
+        return self.input if self.cache_read is None else self.cache_read
+
+    @property
+    def cache_write_price(self) -> float:
+        return self.input if self.cache_write is None else self.cache_write
 
 
 class ModelConfig(Strict, frozen=True):

@@ -362,7 +362,15 @@ class Console:
         rows = await self._ops.usage(f, group)
         totals = {
             k: sum(r[k] for r in rows)
-            for k in ("requests", "errors", "input_tokens", "output_tokens", "cost_usd")
+            for k in (
+                "requests",
+                "errors",
+                "input_tokens",
+                "output_tokens",
+                "cost_usd",
+                "web_search_requests",
+                "web_search_usd",
+            )
         }
         ungrouped = {k: v for k, v in q.items() if k != "group_by" and v}
         names = await self._ops.names(group)

@@ -158,10 +158,13 @@ class Ledger:
         out = []
         for r in found:
             # Column names are str subclasses, which orjson will not take as keys.
-            row = {str(k): v for k, v in r.items() if k not in ("id", "cost_nusd")}
+            row = {
+                str(k): v for k, v in r.items() if k not in ("id", "cost_nusd", "web_search_nusd")
+            }
             at = utc(r["at"])
             row["at"] = at.isoformat().replace("+00:00", "Z") if at else None
             row["cost_usd"] = r["cost_nusd"] / NANO
+            row["web_search_usd"] = r["web_search_nusd"] / NANO  # part of cost_usd
             out.append(row)
         return out
 
@@ -188,6 +191,8 @@ class Ledger:
                 func.sum(usage.c.cache_read_tokens).label("cache_read_tokens"),
                 func.sum(usage.c.cache_write_tokens).label("cache_write_tokens"),
                 func.sum(usage.c.cost_nusd).label("cost_nusd"),
+                func.sum(usage.c.web_search_requests).label("web_search_requests"),
+                func.sum(usage.c.web_search_nusd).label("web_search_nusd"),
                 func.count(usage.c.error_type).label("errors"),
             ),
             f,
@@ -204,6 +209,8 @@ class Ledger:
                 "cache_read_tokens": int(r["cache_read_tokens"] or 0),
                 "cache_write_tokens": int(r["cache_write_tokens"] or 0),
                 "cost_usd": int(r["cost_nusd"] or 0) / NANO,
+                "web_search_requests": int(r["web_search_requests"] or 0),
+                "web_search_usd": int(r["web_search_nusd"] or 0) / NANO,  # part of cost_usd
                 "errors": int(r["errors"]),
             }
             for r in found

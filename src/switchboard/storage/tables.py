@@ -89,6 +89,8 @@ usage = Table(
     # Server tools the gateway ran (migration 0005_server_tools).
     Column("web_search_requests", Integer, nullable=False, server_default="0"),
     Column("web_fetch_requests", Integer, nullable=False, server_default="0"),
+    # What the searches cost, part of cost_nusd (migration 0006_search_cost).
+    Column("web_search_nusd", BigInteger, nullable=False, server_default="0"),
     Column("session", String(64), nullable=True),  # the client's session (migration 0005)
     Column("team_id", String(64), nullable=True),  # the key's team then (migration 0005_teams)
     Column("batch_id", String(64), nullable=True),  # a batch's request (migration 0005_batches)

@@ -29,7 +29,7 @@ from switchboard.limits import (
     budget_period,
 )
 from switchboard.limits.leases import Leases
-from switchboard.record import Headers, Settlement, charged
+from switchboard.record import Charge, Headers, Settlement, charged
 from switchboard.tenancy.auth import Principal
 from switchboard.tenancy.keys import NANO, ApiKey, Limits, Period, Team
 from switchboard.tenancy.usage import cost_nusd, worst_case_nusd
@@ -148,22 +148,23 @@ class Ticket:
     settled: bool = False
     search_nusd: int = 0  # the price of one web search the gateway ran (servertools/)
 
-    async def settle(self, outcome: Settlement) -> int:
-        """Charge the outcome's usage (a failed request costs nothing). Returns the cost in
-        nano-USD."""
+    async def settle(self, outcome: Settlement) -> Charge:
+        """Charge the outcome's usage (a failed request costs nothing). Returns the charge."""
         usage = charged(outcome)
-        cost = 0
+        cost = searches = 0
         if usage is not None:
-            cost = cost_nusd(self.pricing, usage) + usage.web_search_requests * self.search_nusd
+            searches = usage.web_search_requests * self.search_nusd
+            cost = cost_nusd(self.pricing, usage) + searches
+        charge = Charge(cost, searches)
         if self.settled:
-            return cost
+            return charge
         self.settled = True
         if self.limiter is not None and self.reservation is not None:
             if self.leases is not None:
                 self.leases.release(self.reservation)
             tokens = 0 if usage is None else _tokens(usage)
             await self.limiter.settle(self.reservation, tokens, cost)
-        return cost
+        return charge
 
 
 def _tokens(usage: ir.Usage) -> int:

@@ -352,7 +352,10 @@ _COUNTS = (
     ("CACHE READ", "cache_read_tokens"),
     ("CACHE WRITE", "cache_write_tokens"),
     ("COST USD", "cost_usd"),
+    ("SEARCHES", "web_search_requests"),
+    ("SEARCH USD", "web_search_usd"),  # part of COST USD
 )
+_MONEY = {"cost_usd", "web_search_usd"}
 
 
 def _key_name(key_id: str, names: dict[str, str]) -> str:
@@ -376,7 +379,7 @@ def _usage_table(rows: list[dict[str, Any]], group_by: str | None, names: dict[s
         return f"{value:.6f}"
 
     def numbers(row: dict[str, Any]) -> list[object]:
-        return [money(row[f]) if f == "cost_usd" else row[f] for _, f in _COUNTS]
+        return [money(row[f]) if f in _MONEY else row[f] for _, f in _COUNTS]
 
     if group_by is None:
         _table(

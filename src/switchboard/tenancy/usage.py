@@ -20,27 +20,29 @@ def cost_nusd(pricing: Pricing, usage: ir.Usage) -> int:
     nano = PER_MILLION_TO_NANO * (
         pricing.input * usage.input_tokens
         + pricing.output * usage.output_tokens
-        + pricing.cache_read * usage.cache_read_tokens
-        + pricing.cache_write * usage.cache_write_tokens
+        + pricing.cache_read_price * usage.cache_read_tokens
+        + pricing.cache_write_price * usage.cache_write_tokens
     )
     return math.ceil(round(nano, 6))
 
 
 def discounted(pricing: Pricing, discount: float) -> Pricing:
-    """The prices with `discount` (a fraction) taken off: what batch requests are billed."""
+    """The prices with `discount` (a fraction) taken off: what batch requests are billed. A
+    cache price not given stays so: it follows the discounted input price."""
     keep = 1.0 - discount
     return Pricing(
         input=pricing.input * keep,
         output=pricing.output * keep,
-        cache_read=pricing.cache_read * keep,
-        cache_write=pricing.cache_write * keep,
+        cache_read=None if pricing.cache_read is None else pricing.cache_read * keep,
+        cache_write=None if pricing.cache_write is None else pricing.cache_write * keep,
     )
 
 
 def worst_case_nusd(pricing: Pricing, input_estimate: int, max_tokens: int) -> int:
-    """What a request may cost at most: its whole input at the dearest input price, and every
-    output token it is allowed."""
-    dearest = max(pricing.input, pricing.cache_write)
+    """What a request may cost at most: its whole input at the dearest input price (fresh,
+    cache read or cache write, as `cost_nusd` prices them), and every output token it is
+    allowed."""
+    dearest = max(pricing.input, pricing.cache_read_price, pricing.cache_write_price)
     nano = PER_MILLION_TO_NANO * (dearest * input_estimate + pricing.output * max_tokens)
     return math.ceil(round(nano, 6))
 
@@ -111,6 +113,7 @@ class UsageRow:
     # Server tools the gateway ran (servertools/): searches are priced per use.
     web_search_requests: int = 0
     web_fetch_requests: int = 0
+    web_search_nusd: int = 0  # what the searches cost: part of `cost_nusd`, shown apart
     # The client's session (Claude Code's), already validated (api/session.py); None: none.
     session: str | None = None
     team_id: str | None = None  # the key's team, charged with it (None: none)
@@ -153,6 +156,7 @@ class UsageRow:
             and 0 <= self.retries <= INT32
             and 0 <= self.web_search_requests <= INT32
             and 0 <= self.web_fetch_requests <= INT32
+            and 0 <= self.web_search_nusd <= INT64
         ):
             return
         self._clean()
@@ -184,6 +188,7 @@ class UsageRow:
         self.retries = _clamp(self.retries, INT32)
         self.web_search_requests = _clamp(self.web_search_requests, INT32)
         self.web_fetch_requests = _clamp(self.web_fetch_requests, INT32)
+        self.web_search_nusd = _clamp(self.web_search_nusd, INT64)
 
 
 def ledger_row(
@@ -231,6 +236,7 @@ def ledger_row(
         dropped="; ".join(dict.fromkeys(record.dropped)) if record.dropped else None,
         web_search_requests=usage.web_search_requests,
         web_fetch_requests=usage.web_fetch_requests,
+        web_search_nusd=record.search_nusd,
         session=record.session,
         team_id=record.team_id,
         batch_id=record.batch_id,
