@@ -228,7 +228,7 @@ class Gateway:
         else:
             estimate = self._input_estimate(inbound, entry, record)
             searches = 0
-            if not self._passthrough(inbound, entry.channels[0]):
+            if record.estimate:  # translated (a pass-through's upstream runs its own tools)
                 request = inbound.request()
                 if request.server_tools:
                     searches = self._server_tools.worst_case_nusd(request)
@@ -293,9 +293,9 @@ class Gateway:
     def _input_estimate(self, inbound: Inbound, entry: ModelEntry, record: RequestRecord) -> int:
         """Input tokens, estimated once per request: from the IR, calibrated per model, when
         the request will be translated; from its size for a pass-through (never decoded)."""
-        if self._passthrough(inbound, entry.channels[0]):
-            return inbound.input_estimate()
-        if not record.estimate:
+        if not record.estimate:  # (set below only: the request is translated)
+            if self._passthrough(inbound, entry.channels[0]):
+                return inbound.input_estimate()
             record.estimate = estimate_tokens(inbound.request())
         return self.calibration.adjust(entry.id, record.estimate)
 
