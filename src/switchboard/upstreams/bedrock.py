@@ -36,8 +36,9 @@ from switchboard.dialects.validation import dump_body, load_body
 from switchboard.errors import InvalidRequest, UpstreamError
 from switchboard.redact import Redactor
 from switchboard.upstreams.base import Call, Completion, Forward, Relayed
-from switchboard.upstreams.connection import ConnectionFailed, Reply, ReplyTimeout
+from switchboard.upstreams.connection import ConnectionFailed, ReplyTimeout
 from switchboard.upstreams.http import HttpClient
+from switchboard.upstreams.reply import Reply
 from switchboard.upstreams.stream import DecodingReader, RelayingReader, UpstreamStream
 
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
