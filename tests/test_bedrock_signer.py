@@ -15,7 +15,7 @@ from botocore.credentials import Credentials
 
 from switchboard.config import ProviderConfig
 from switchboard.kinds import ProviderKind
-from switchboard.upstreams.bedrock import SERVICE, Signer
+from switchboard.upstreams.bedrock_sigv4 import SERVICE, Signer
 
 URL = "https://bedrock-runtime.eu-west-3.amazonaws.com/model/anthropic.claude-x%3A0/invoke"
 BODY = b'{"anthropic_version":"bedrock-2023-05-31","messages":[]}'

@@ -14,7 +14,8 @@ import zlib
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from switchboard.upstreams.connection import Deadlines, Reply
+from switchboard.upstreams.connection import Deadlines
+from switchboard.upstreams.reply import Reply
 
 from .openai_wire import openai_stream
 

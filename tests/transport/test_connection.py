@@ -8,12 +8,8 @@ import gzip
 
 import pytest
 
-from switchboard.upstreams.connection import (
-    ConnectionFailed,
-    Deadlines,
-    Pool,
-    ReplyTimeout,
-)
+from switchboard.upstreams.connection import ConnectionFailed, Deadlines, ReplyTimeout
+from switchboard.upstreams.pool import Pool
 from tests.support.raw_http import FAST, OK, Server, body_of, on_loop, read_request, replies
 
 

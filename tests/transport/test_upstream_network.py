@@ -26,8 +26,9 @@ from switchboard.config import ConfigError, ProviderConfig, Upstreams, parse_con
 from switchboard.errors import UpstreamError
 from switchboard.kinds import ProviderKind
 from switchboard.redact import Redactor
-from switchboard.upstreams.connection import ConnectionFailed, Deadlines, Pool, ReplyTimeout
+from switchboard.upstreams.connection import ConnectionFailed, Deadlines, ReplyTimeout
 from switchboard.upstreams.http import HttpClient
+from switchboard.upstreams.pool import Pool
 from tests.support.raw_http import FAST, OK, Server, body_of, on_loop, read_request
 
 UP = ProviderConfig(name="up", kind=ProviderKind.OPENAI)

@@ -17,8 +17,8 @@ from switchboard.dialects.sse import SSEEvent
 from switchboard.errors import InvalidRequest, UpstreamError
 from switchboard.redact import Redactor
 from switchboard.upstreams.base import Call, Completion, Forward, Relayed
-from switchboard.upstreams.connection import Reply
 from switchboard.upstreams.http import HttpClient
+from switchboard.upstreams.reply import Reply
 from switchboard.upstreams.stream import DecodingReader, RelayingReader, UpstreamStream
 
 # Translated requests may carry temperature/top_p/top_k, which only this version accepts.

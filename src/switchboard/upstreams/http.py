@@ -1,7 +1,7 @@
 """Upstream HTTP calls as the pipeline sees them: a POST with the provider's deadlines, error
 statuses and broken connections turned into UpstreamError in this one place (the upstream's text
 masked by the app's redactor: providers quote the key they received), and the reply read whole
-(bounded) or as SSE events. The connections themselves are in connection.py."""
+(bounded) or as SSE events. The connections themselves are in pool.py and reply.py."""
 
 from __future__ import annotations
 
@@ -18,14 +18,10 @@ from switchboard.config import ProviderConfig, Upstreams
 from switchboard.dialects.sse import EventTooLarge, SSEDecoder, SSEEvent
 from switchboard.errors import UpstreamError
 from switchboard.redact import Redactor, masked
-from switchboard.upstreams.connection import (
-    ConnectionFailed,
-    Deadlines,
-    Pool,
-    Reply,
-    ReplyTimeout,
-)
+from switchboard.upstreams.connection import ConnectionFailed, Deadlines, ReplyTimeout
+from switchboard.upstreams.pool import Pool
 from switchboard.upstreams.proxy import Proxies
+from switchboard.upstreams.reply import Reply
 
 ErrorReader = Callable[[bytes], str]
 T = TypeVar("T")

@@ -25,8 +25,8 @@ from switchboard.dialects.sse import SSEEvent
 from switchboard.errors import InvalidRequest, UpstreamError
 from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.base import Call, Completion, Forward, Relayed
-from switchboard.upstreams.connection import Reply
 from switchboard.upstreams.http import HttpClient
+from switchboard.upstreams.reply import Reply
 from switchboard.upstreams.stream import DecodingReader, RelayingReader, UpstreamStream
 
 CHAT = "/chat/completions"

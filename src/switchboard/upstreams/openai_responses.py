@@ -17,9 +17,9 @@ from switchboard.dialects.openai_responses.passthrough import (
 from switchboard.dialects.sse import SSEEvent
 from switchboard.errors import UpstreamError
 from switchboard.upstreams.base import Forward, Relayed
-from switchboard.upstreams.connection import Reply
 from switchboard.upstreams.http import HttpClient
 from switchboard.upstreams.openai import relay_post
+from switchboard.upstreams.reply import Reply
 from switchboard.upstreams.stream import RelayingReader, UpstreamStream
 
 

@@ -15,8 +15,8 @@ from switchboard import ir
 from switchboard.config import ProviderConfig
 from switchboard.dialects.sse import SSEEvent
 from switchboard.redact import Redactor
-from switchboard.upstreams.connection import Reply
 from switchboard.upstreams.http import EventSource
+from switchboard.upstreams.reply import Reply
 
 T = TypeVar("T")
 NO_NOTES: list[str] = []  # a relay's loss report: shared, never written

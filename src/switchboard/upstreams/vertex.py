@@ -21,10 +21,10 @@ from switchboard.errors import UpstreamError
 from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.anthropic import EventReader
 from switchboard.upstreams.base import Call, Completion
-from switchboard.upstreams.connection import Reply
 from switchboard.upstreams.gemini import GeminiCaller
 from switchboard.upstreams.google_auth import AccessToken
 from switchboard.upstreams.http import HttpClient
+from switchboard.upstreams.reply import Reply
 from switchboard.upstreams.stream import UpstreamStream
 
 ANTHROPIC_VERSION = "vertex-2023-10-16"
