@@ -1,13 +1,17 @@
 """The token estimate, and its calibration against what upstreams report: once calibrated on a
-corpus, estimates of requests it has not seen land within 15% of the upstream's count."""
+corpus, estimates of requests it has not seen land within 15% of the upstream's count. And
+text cut to a number of tokens by the same estimate (a fetched page's `max_content_tokens`)."""
 
 from __future__ import annotations
 
 import random
 import re
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from switchboard import ir
-from switchboard.counting import Calibration, estimate_tokens
+from switchboard.counting import Calibration, _text_tokens, cut_to_tokens, estimate_tokens
 
 WORDS = [
     "the",
@@ -84,3 +88,20 @@ def test_calibrated_estimates_are_within_15_percent() -> None:
     # Uncalibrated, the same rule is far off: calibration is doing the work.
     raw = make_request(rng)
     assert abs(estimate_tokens(raw) - upstream_count(raw)) / upstream_count(raw) > 0.15
+
+
+def test_a_cut_keeps_four_ascii_characters_a_token_and_fewer_of_other_scripts() -> None:
+    assert cut_to_tokens("abcd" * 50, 10) == "abcd" * 10
+    assert cut_to_tokens("short", 10) == "short"
+    assert cut_to_tokens("é" * 1000, 90) == "é" * 100  # 0.9 tokens each
+    assert cut_to_tokens(CJK * 10, 9) == CJK[:10]
+    assert cut_to_tokens("aé" * 50, 5) == "aéaéaéaéa"  # 5 x 0.25 + 4 x 0.9 = 4.85
+
+
+@given(st.text(max_size=300), st.integers(min_value=1, max_value=100))
+def test_a_cut_is_the_longest_start_within_the_tokens(text: str, tokens: int) -> None:
+    cut = cut_to_tokens(text, tokens)
+    assert text.startswith(cut)
+    assert _text_tokens(cut) <= tokens
+    if cut != text:
+        assert _text_tokens(text[: len(cut) + 1]) > tokens

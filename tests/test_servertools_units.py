@@ -63,12 +63,14 @@ def test_server_tools_decode_with_their_options() -> None:
                 "allowed_domains": ["example.org"],
             },
             {"type": "bash_20250124", "name": "bash"},
+            {"type": "web_fetch_20250910", "name": "web_fetch", "max_content_tokens": 500},
         ],
     }
     request = decode_request(json.dumps(body).encode())
     assert [t.name for t in request.tools] == ["calc"]
     assert request.server_tools == (
         ir.ServerTool("web_search", "web_search_20260318", 1, 2, ("example.org",), ()),
+        ir.ServerTool("web_fetch", "web_fetch_20250910", 3, max_content_tokens=500),
     )
     assert "tool bash (bash_20250124)" in request.dropped
 

@@ -22,6 +22,25 @@ def _text_tokens(text: str) -> float:
     return ascii_chars / 4 + (len(text) - ascii_chars) * 0.9
 
 
+def cut_to_tokens(text: str, tokens: int) -> str:
+    """The longest start of `text` that `_text_tokens` puts at `tokens` or fewer: 4 characters
+    a token for ASCII, fewer for other scripts (what a fetched page's `max_content_tokens`
+    keeps). A character costs at least a quarter token, so the cut is within `4 * tokens`
+    characters; past ASCII, a binary search of that span (each step one C-speed count)."""
+    end = min(len(text), 4 * tokens)
+    head = text[:end]
+    if head.isascii() or _text_tokens(head) <= tokens:
+        return head
+    low, high = 0, end  # _text_tokens(text[:low]) <= tokens < _text_tokens(text[:high])
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _text_tokens(text[:middle]) <= tokens:
+            low = middle
+        else:
+            high = middle
+    return text[:low]
+
+
 def _json_tokens(data: bytes) -> float:
     """`_text_tokens` of JSON text as orjson writes it (UTF-8), decoded only if not ASCII."""
     return len(data) / 4 if data.isascii() else _text_tokens(data.decode())

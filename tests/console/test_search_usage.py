@@ -1,6 +1,7 @@
 """The console's usage page shows the web searches the gateway ran and what they cost (part of
-the cost column), in each grouping and in its CSV, after real requests through the gateway, one
-of which searched a loopback engine twice (tests/servertools/searched.py)."""
+the cost column), in each grouping and in its CSV, and the request's page its searches, after
+real requests through the gateway, one of which searched a loopback engine twice
+(tests/servertools/searched.py)."""
 
 from __future__ import annotations
 
@@ -13,23 +14,35 @@ import pytest
 from switchboard.storage import GROUPS
 from tests.console.console_client import ConsoleClient
 from tests.servertools.scripted import engine_fixture, upstream_fixture  # noqa: F401 - fixtures
-from tests.servertools.searched import MASTER, PLAIN_USD, SEARCH_USD, SEARCHING_USD, searched
+from tests.servertools.searched import (
+    MASTER,
+    PLAIN_USD,
+    SEARCH_USD,
+    SEARCHING_USD,
+    Searched,
+    searched,
+)
 from tests.support.mock_upstream import ScriptedUpstream
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def console(
+def done(
     engine: ScriptedUpstream, upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ConsoleClient]:
+) -> Iterator[Searched]:
     with searched(engine, upstream, tmp_path_factory.mktemp("searchconsole")) as done:
-        client = ConsoleClient(done.gateway.url)
-        assert client.sign_in(MASTER).status_code == 303
-        try:
-            yield client
-        finally:
-            client.close()
+        yield done
+
+
+@pytest.fixture(scope="module")
+def console(done: Searched) -> Iterator[ConsoleClient]:
+    client = ConsoleClient(done.gateway.url)
+    assert client.sign_in(MASTER).status_code == 303
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 @pytest.mark.parametrize("group", list(GROUPS))
@@ -54,3 +67,9 @@ def test_the_rows_csv_has_each_requests_searches(console: ConsoleClient) -> None
         ("0", 0.0),
         ("2", SEARCH_USD),
     ]
+
+
+def test_the_request_page_shows_its_searches(console: ConsoleClient, done: Searched) -> None:
+    page = console.http.get(f"/console/requests/{done.request_id}").text
+    assert '<dt>Web searches</dt><dd id="web-searches">2</dd>' in page
+    assert "Web fetches" not in page  # none were made

@@ -302,17 +302,14 @@ def test_in_flight_shows_a_request_being_served(
     assert "Nothing in flight" in console.http.get("/console/inflight").text
 
 
-def test_what_translation_dropped_is_on_the_requests_page_and_in_the_details(
-    gateway: GatewayProcess, console: ConsoleClient
-) -> None:
-    """The loss report comes from the ledger row (`usage.dropped`), as a client named it: the
-    page escapes it."""
+def write_row(gateway: GatewayProcess, request_id: str, **fields: Any) -> None:
+    """A ledger row written as the gateway's recorder writes one (`fields` over a served
+    request's)."""
     config = gateway.config
     assert isinstance(config, Mapping)
-    dropped = "tools[0].cache_control; tool <b>x</b>: input_schema.$schema"
     row = UsageRow(
         at=datetime.now(UTC),
-        request_id="req_dropped_in_console",
+        request_id=request_id,
         key_id="config:ci",
         model="switchboard/demo",
         provider="demo",
@@ -329,7 +326,7 @@ def test_what_translation_dropped_is_on_the_requests_page_and_in_the_details(
         status=200,
         error_type=None,
         client_disconnected=False,
-        dropped=dropped,
+        **fields,
     )
 
     async def write() -> None:
@@ -340,6 +337,15 @@ def test_what_translation_dropped_is_on_the_requests_page_and_in_the_details(
             await storage.close()
 
     asyncio.run(write())
+
+
+def test_what_translation_dropped_is_on_the_requests_page_and_in_the_details(
+    gateway: GatewayProcess, console: ConsoleClient
+) -> None:
+    """The loss report comes from the ledger row (`usage.dropped`), as a client named it: the
+    page escapes it."""
+    dropped = "tools[0].cache_control; tool <b>x</b>: input_schema.$schema"
+    write_row(gateway, "req_dropped_in_console", dropped=dropped)
     entry = api(gateway, "/admin/requests/req_dropped_in_console")
     assert entry["dropped"] == dropped
     page = console.http.get("/console/requests").text
@@ -349,6 +355,26 @@ def test_what_translation_dropped_is_on_the_requests_page_and_in_the_details(
     assert "<li><code>tool &lt;b&gt;x&lt;/b&gt;: input_schema.$schema</code></li>" in details
     plain = console.http.get(f"/console/requests/{newest_served(gateway)}").text
     assert '<dd id="dropped">nothing</dd>' in plain
+
+
+def test_the_details_show_the_server_tools_a_request_used(
+    gateway: GatewayProcess, console: ConsoleClient
+) -> None:
+    """Web searches and fetches the gateway ran (the ledger row's counts), each only when
+    there were some; the admin API has them too."""
+    write_row(gateway, "req_tools_in_console", web_search_requests=1234, web_fetch_requests=2)
+    write_row(gateway, "req_fetched_in_console", web_fetch_requests=1)
+    entry = api(gateway, "/admin/requests/req_tools_in_console")
+    assert (entry["web_search_requests"], entry["web_fetch_requests"]) == (1234, 2)
+    both = console.http.get("/console/requests/req_tools_in_console").text
+    assert '<dt>Web searches</dt><dd id="web-searches">1,234</dd>' in both
+    assert '<dt>Web fetches</dt><dd id="web-fetches">2</dd>' in both
+    fetched = console.http.get("/console/requests/req_fetched_in_console").text
+    assert '<dt>Web fetches</dt><dd id="web-fetches">1</dd>' in fetched
+    assert "Web searches" not in fetched
+    plain = console.http.get(f"/console/requests/{newest_served(gateway)}").text
+    assert "Web searches" not in plain
+    assert "Web fetches" not in plain
 
 
 def newest_served(gateway: GatewayProcess) -> str:

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-import anthropic
 import httpx
 import pytest
 
+from tests.servertools.harness import FETCH, SEARCH, ask, client, config, post
 from tests.servertools.scripted import (  # noqa: F401 - fixtures
     BRAVE_KEY,
     EXA_HIGHLIGHT,
@@ -41,9 +41,6 @@ from tests.support.stream_validator import (
     validate_anthropic_stream,
 )
 
-KEY = "sk-servertools-client-1"
-SEARCH = {"type": "web_search_20250305", "name": "web_search"}
-FETCH = {"type": "web_fetch_20250910", "name": "web_fetch"}
 PAGE = (
     b"<html><head><title>T</title><script>var x=1;</script></head>"
     b"<body><p>Fetched fact 7</p></body></html>"
@@ -55,38 +52,6 @@ def files() -> Iterator[FileServer]:
     routes = {"/page.html": Reply(PAGE, content_type="text/html; charset=utf-8")}
     with FileServer(routes=routes) as server:
         yield server
-
-
-def config(
-    upstream: ScriptedUpstream, search: dict[str, Any] | None, database: str
-) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "master_key": "sk-servertools-master",
-        "database": database,
-        "keys": [{"name": "ci", "key": KEY}],
-        # The file server is on loopback: a test-only lift of the guard (docs: documents).
-        "documents": {"fetch_urls": True, "allow_private_addresses": True},
-        "providers": [
-            {"name": "up", "kind": "openai", "base_url": upstream.openai_base},
-            {"name": "ant", "kind": "anthropic", "base_url": upstream.anthropic_base},
-        ],
-        "models": [
-            {
-                "id": "claude-relayed",
-                "pricing": {"input": 1.0, "output": 2.0},
-                "channels": [{"provider": "ant", "model": "claude-up"}],
-            },
-            {
-                "id": "open-model",
-                "aliases": ["claude-*"],
-                "pricing": {"input": 1.0, "output": 2.0},
-                "channels": [{"provider": "up", "model": "m"}],
-            },
-        ],
-    }
-    if search is not None:
-        out["search"] = search
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -101,31 +66,6 @@ def gateway(
     search = {"backend": "searxng", "url": engine.base_url + "/searxng", "price_per_1000": 10}
     with GatewayProcess(config(upstream, search, f"sqlite:///{database}")) as gw:
         yield gw
-
-
-def client(gw: GatewayProcess) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=gw.url, api_key=KEY, max_retries=0, timeout=20)
-
-
-def ask(text: str, *tools: dict[str, Any], stream: bool = False) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "model": "claude-sonnet-4-5",
-        "max_tokens": 200,
-        "messages": [{"role": "user", "content": text}],
-        "tools": list(tools),
-    }
-    if stream:
-        body["stream"] = True
-    return body
-
-
-def post(gw: GatewayProcess, body: dict[str, Any]) -> httpx.Response:
-    return httpx.post(
-        gw.url + "/v1/messages",
-        json=body,
-        headers={"x-api-key": KEY, "anthropic-version": "2023-06-01"},
-        timeout=20,
-    )
 
 
 def test_a_search_answered_through_the_emulation(

@@ -22,7 +22,8 @@ class Tool(msgspec.Struct, frozen=True):
 
 class ServerTool(msgspec.Struct, frozen=True):
     """An Anthropic server tool (`web_search_20250305`, `web_fetch_20250910`...) the gateway
-    runs itself for upstreams that have none (servertools/). `index`: its place in `tools`."""
+    runs itself for upstreams that have none (servertools/). `index`: its place in `tools`;
+    `max_content_tokens`: web_fetch's, about how much of a fetched page the model reads."""
 
     name: Literal["web_search", "web_fetch"]
     type: str
@@ -30,6 +31,7 @@ class ServerTool(msgspec.Struct, frozen=True):
     max_uses: int | None = None
     allowed_domains: tuple[str, ...] = ()
     blocked_domains: tuple[str, ...] = ()
+    max_content_tokens: int | None = None
 
 
 class ToolChoice(msgspec.Struct, frozen=True):

@@ -14,6 +14,7 @@ import yarl
 
 from switchboard import ir
 from switchboard.config import Documents, Search
+from switchboard.counting import cut_to_tokens
 from switchboard.servertools.backends import BACKENDS, Backend, Query, SearchFailed
 
 SEARCH = ir.Tool(
@@ -40,7 +41,8 @@ OFFERED = {"web_search": SEARCH, "web_fetch": FETCH}
 MAX_QUERY = 400  # characters; longer is `query_too_long`
 MAX_URL = 2000  # characters; longer is `url_too_long`
 # What the model reads of a fetched page without the tool's `max_content_tokens`: about
-# 25,000 tokens.
+# 25,000 tokens. With it, the page is cut to that many tokens of the gateway's estimate
+# (counting.py), above this cap too: `documents.max_bytes` still bounds the page.
 DEFAULT_FETCH_CHARS = 100_000
 
 
@@ -196,4 +198,8 @@ class Runner:
         text = body.decode("utf-8", "replace")
         if media == "text/html":
             text = html_text(text)
-        return ir.WebFetchResult(use_id, url, text=text[:DEFAULT_FETCH_CHARS], retrieved_at=at)
+        if tool.max_content_tokens is None:
+            text = text[:DEFAULT_FETCH_CHARS]
+        else:
+            text = cut_to_tokens(text, tool.max_content_tokens)
+        return ir.WebFetchResult(use_id, url, text=text, retrieved_at=at)

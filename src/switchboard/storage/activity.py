@@ -67,6 +67,9 @@ class LedgerEntry:
     retries: int
     # What translation dropped or changed, `; `-separated (the loss report); None: nothing.
     dropped: str | None = None
+    # Server tools the gateway ran for it (servertools/), or Anthropic ran for a relayed one.
+    web_search_requests: int = 0
+    web_fetch_requests: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,6 +331,8 @@ def _entry(r: RowMapping) -> LedgerEntry:
         failovers=int(r["failovers"]),
         retries=int(r["retries"]),
         dropped=r["dropped"],
+        web_search_requests=int(r["web_search_requests"]),
+        web_fetch_requests=int(r["web_fetch_requests"]),
     )
 
 

@@ -369,6 +369,13 @@ def _server_tool(t: wire.ToolParam, name: str, i: int) -> ir.ServerTool:
             f"tools.{i}: allowed_domains and blocked_domains cannot both be set",
             param=f"tools.{i}",
         )
+    if name == "web_search" and t.max_content_tokens is not None:
+        # Anthropic refuses it too; ignored, it would look honoured.
+        raise InvalidRequest(
+            f"tools.{i}.max_content_tokens: {t.type} does not take max_content_tokens "
+            "(web_fetch does)",
+            param=f"tools.{i}.max_content_tokens",
+        )
     return ir.ServerTool(
         "web_search" if name == "web_search" else "web_fetch",
         str(t.type),
@@ -376,4 +383,5 @@ def _server_tool(t: wire.ToolParam, name: str, i: int) -> ir.ServerTool:
         t.max_uses,
         tuple(t.allowed_domains or ()),
         tuple(t.blocked_domains or ()),
+        t.max_content_tokens,
     )

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from switchboard.dialects.validation import Count
+from switchboard.dialects.validation import MAX_COUNT, Count
 
 
 class _Block(msgspec.Struct, tag_field="type"):
@@ -180,6 +180,7 @@ class ToolParam(msgspec.Struct):
     max_uses: Annotated[int, msgspec.Meta(ge=1)] | None = None
     allowed_domains: list[str] | None = None
     blocked_domains: list[str] | None = None
+    max_content_tokens: Annotated[int, msgspec.Meta(ge=1, le=MAX_COUNT)] | None = None  # web_fetch
 
 
 class ToolChoiceParam(msgspec.Struct):
