@@ -1,5 +1,6 @@
 """Secrets out of text the gateway did not write: an upstream's error message (several providers
-quote the key they received), an upstream's error event relayed as it came, a log line.
+quote the key they received), an upstream's error event relayed as it came, a log line, a
+captured request.
 
 One `Redactor` is built per app from the config: every configured secret (provider keys, every
 key of a rotation, channel keys, client keys written in the config, the master key, credential
@@ -12,7 +13,7 @@ value with a digit written after a word that names a credential ("api key: ...",
 
 Built once; it runs on error text and log lines that may carry outside text, and on what
 request capture stores (capture/recorder.py). Its cost grows with the text and the number of
-places that look like the start of a key, about 15 µs per KB of a Claude Code request body
+places that look like the start of a key, about 16 µs per KB of a Claude Code request body
 (bench/redaction.py), and stays linear whatever the text."""
 
 from __future__ import annotations
