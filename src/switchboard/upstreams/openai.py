@@ -4,6 +4,7 @@ OpenRouter, vLLM, SGLang, llama.cpp, Ollama..."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 import orjson
 
@@ -32,7 +33,7 @@ from switchboard.upstreams.base import Call, Completion, Forward, Relayed
 from switchboard.upstreams.connection import Reply
 from switchboard.upstreams.http import HttpClient
 from switchboard.upstreams.profiles import ProfileCache
-from switchboard.upstreams.stream import DecodingReader, RelayingReader, UpstreamStream
+from switchboard.upstreams.stream import DecodingReader, Relaying, RelayingReader, UpstreamStream
 
 CHAT = "/chat/completions"
 EMBEDDINGS = "/embeddings"
@@ -178,10 +179,29 @@ class OpenAIUpstream:
         )
 
 
-class RelayReader(RelayingReader[StreamRelay]):
-    """A relayed stream: OpenAI chunks passed on as they came, but for `model`."""
+class OpenAIRelay(Relaying, Protocol):
+    """What the chat-completions and Responses stream relays both are."""
+
+    @property
+    def done(self) -> bool:
+        """A terminal event ([DONE], or the event that ends a response) was relayed."""
+        ...
+
+    def relay(self, event: SSEEvent) -> bytes:
+        """The event, rewritten for the client (raises StreamError for an error event)."""
+        ...
+
+
+OR = TypeVar("OR", bound=OpenAIRelay)
+
+
+class OpenAIRelayReader(RelayingReader[OR]):
+    """A relayed OpenAI stream, chat chunks or Responses events: passed on as they came, but
+    for `model`; an error event becomes the upstream's error, its message masked."""
 
     __slots__ = ()
+
+    BAD = "bad stream chunk"  # what an event that does not parse is called
 
     def take(self, events: list[SSEEvent]) -> bytes:
         relay = self._relay
@@ -190,7 +210,7 @@ class RelayReader(RelayingReader[StreamRelay]):
             try:
                 piece = relay.relay(event)
             except (orjson.JSONDecodeError, ValueError):
-                raise UpstreamError.malformed(self._name, "bad stream chunk") from None
+                raise UpstreamError.malformed(self._name, self.BAD) from None
             except StreamError as exc:
                 message = self._redactor.upstream(exc.message)
                 raise UpstreamError.from_status(
@@ -202,6 +222,12 @@ class RelayReader(RelayingReader[StreamRelay]):
                 self.done = True
                 break
         return b"".join(out)
+
+
+class RelayReader(OpenAIRelayReader[StreamRelay]):
+    """A relayed stream of chat-completion chunks."""
+
+    __slots__ = ()
 
     def end(self) -> bytes:
         if not self._relay.finished:
