@@ -8,12 +8,12 @@ import orjson
 
 from switchboard import ir
 from switchboard.api import message_batches
+from switchboard.api.batch_requests import BatchRequests
 from switchboard.api.bounds import Bounds, affinity
 from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.exchange import Exchange
-from switchboard.api.identity import authenticate
-from switchboard.api.message_batches import check_request
 from switchboard.api.models import ModelsHandler
+from switchboard.api.post import PostHandler, read_body
 from switchboard.api.report import served_headers
 from switchboard.api.session import session_of
 from switchboard.api.streaming import SSE_FRAMING, Framing, serve_stream
@@ -29,10 +29,11 @@ from switchboard.dialects.anthropic.request import (
 )
 from switchboard.dialects.anthropic.response import encode_response
 from switchboard.dialects.anthropic.stream import StreamEncoder
+from switchboard.dialects.anthropic.wire import RequestHead
 from switchboard.errors import GatewayError, InvalidRequest
 from switchboard.ids import message_id
 from switchboard.kinds import Dialect, Endpoint, ProviderKind
-from switchboard.service import Completed, Gateway, Inbound, Inlet
+from switchboard.service import Gateway, Inbound, Inlet
 from switchboard.tenancy.auth import Authenticator, Principal
 
 FORWARDED = ("anthropic-version", "anthropic-beta")
@@ -47,8 +48,7 @@ async def read_inbound(
 ) -> Inbound:
     """Authenticate, read the body within bounds, decode what routing needs (the rest is
     decoded only if the request is translated)."""
-    principal = await authenticate(ex, auth)
-    body = await bounds.body(ex)
+    principal, body = await read_body(ex, auth, bounds)
     h = ex.headers
     headers = {k: h[k] for k in FORWARDED if k in h}
     return messages_inbound(ex, bounds, principal, body, headers, count_tokens=count_tokens)
@@ -91,12 +91,7 @@ def messages_inbound(
     return inbound
 
 
-class MessagesHandler:
-    def __init__(self, gateway: Gateway, auth: Authenticator, bounds: Bounds) -> None:
-        self._gateway = gateway
-        self._auth = auth
-        self._bounds = bounds
-
+class MessagesHandler(PostHandler):
     async def __call__(self, ex: Exchange) -> None:
         inbound = await read_inbound(ex, self._auth, self._bounds)
         async with cancel_on_disconnect(ex):
@@ -142,13 +137,8 @@ async def count_tokens(ex: Exchange, gateway: Gateway, inbound: Inbound) -> None
     )
 
 
-class CountTokensHandler:
+class CountTokensHandler(PostHandler):
     """`POST /v1/messages/count_tokens`."""
-
-    def __init__(self, gateway: Gateway, auth: Authenticator, bounds: Bounds) -> None:
-        self._gateway = gateway
-        self._auth = auth
-        self._bounds = bounds
 
     async def __call__(self, ex: Exchange) -> None:
         inbound = await read_inbound(ex, self._auth, self._bounds, count_tokens=True)
@@ -159,40 +149,28 @@ class CountTokensHandler:
 # -- its batch API (api/message_batches.py): each request of a batch is a Messages request.
 
 
-def _batch_check(body: bytes, bounds: Bounds) -> None:
+def _batch_head(body: bytes) -> RequestHead:
     head = decode_head(body)
-    if head.output_limit is None:
+    if head.output_limit is None:  # required, as messages_inbound requires it
         raise InvalidRequest("max_tokens: Field required", param="max_tokens")
-    check_request(head.messages, head.tools, head.stream, lambda: decode_request(body), bounds)
+    return head
 
 
-def _batch_inbound(body: bytes, principal: Principal, discount: float) -> Inbound:
-    head = decode_head(body)
-    return Inbound(
-        inlet=INLET,
-        body=body,
-        model=head.model,
-        stream=False,
-        headers={},
-        decode=lambda: decode_request(body),
-        principal=principal,
-        max_tokens=head.output_limit,
-        discount=discount,
-        # What routes test, read as the online request reads it (messages_inbound).
-        thinking=head_thinking(head),
-        tools=lambda: tool_keys(head.tools),
-    )
+def _batch_response(response: ir.Response, model: str) -> bytes:
+    return encode_response(response, model=model, message_id=message_id())
 
 
-def _batch_encode(done: Completed, inbound: Inbound) -> bytes:
-    if done.raw is not None:
-        return done.raw
-    assert done.response is not None
-    return encode_response(done.response, model=inbound.model, message_id=message_id())
-
-
+# Read as messages_inbound reads the online request.
+BATCH_REQUESTS = BatchRequests(
+    INLET, _batch_head, decode_request, head_thinking, tool_keys, _batch_response
+)
 BATCH_API = BatchApi(
-    "anthropic", "/v1/messages", _batch_check, _batch_inbound, _batch_encode, error_body
+    "anthropic",
+    "/v1/messages",
+    BATCH_REQUESTS.check,
+    BATCH_REQUESTS.inbound,
+    BATCH_REQUESTS.encode,
+    error_body,
 )
 
 

@@ -6,16 +6,15 @@ tokens) is charged at the model's input price, in the ledger like any request.""
 from __future__ import annotations
 
 from switchboard import ir
-from switchboard.api.bounds import Bounds, affinity
+from switchboard.api.bounds import affinity
 from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.exchange import Exchange
-from switchboard.api.identity import authenticate
+from switchboard.api.post import PostHandler, read_body
 from switchboard.api.report import served_headers
 from switchboard.dialects.openai_embeddings import decode_head
 from switchboard.errors import InvalidRequest
 from switchboard.kinds import Endpoint, ProviderKind
-from switchboard.service import Gateway, Inbound, Inlet
-from switchboard.tenancy.auth import Authenticator
+from switchboard.service import Inbound, Inlet
 
 INLET = Inlet(Endpoint.EMBEDDINGS, relays=frozenset({ProviderKind.OPENAI}))
 
@@ -25,16 +24,10 @@ def _not_translated() -> ir.Request:
     raise InvalidRequest("embeddings requests are relayed, not translated")
 
 
-class EmbeddingsHandler:
-    def __init__(self, gateway: Gateway, auth: Authenticator, bounds: Bounds) -> None:
-        self._gateway = gateway
-        self._auth = auth
-        self._bounds = bounds
-
+class EmbeddingsHandler(PostHandler):
     async def __call__(self, ex: Exchange) -> None:
-        principal = await authenticate(ex, self._auth, key_header=None)
+        principal, body = await read_body(ex, self._auth, self._bounds, key_header=None)
         record = ex.record
-        body = await self._bounds.body(ex)
         head = decode_head(body)
         inbound = Inbound(
             inlet=INLET,

@@ -5,11 +5,9 @@ dialects/anthropic/batches.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-import msgspec
 import orjson
 
 from switchboard.api.bounds import Bounds
@@ -45,22 +43,6 @@ def checked(api: BatchApi, items: list[tuple[str, bytes]], where: str, bounds: B
                 f"{place}.{exc.message}" if exc.param else f"{place}: {exc.message}",
                 param=f"{place}.{exc.param}" if exc.param else place,
             ) from None
-
-
-def check_request(
-    messages: msgspec.Raw,
-    tools: msgspec.Raw,
-    stream: bool | None,
-    judge: Callable[[], object],
-    bounds: Bounds,
-) -> None:
-    """One request of a batch, judged as its endpoint would judge it (`judge`: its full
-    decode), within the bounds on one request. A batch is refused at once, not request by
-    request."""
-    bounds.check(messages, tools)
-    if stream:
-        raise InvalidRequest("stream: a batch's requests do not stream", param="stream")
-    judge()
 
 
 def state(row: BatchRow) -> dict[str, Any]:

@@ -8,12 +8,12 @@ import orjson
 
 from switchboard import ir
 from switchboard.api import openai_batches
-from switchboard.api.bounds import Bounds, affinity
+from switchboard.api.batch_requests import BatchRequests
+from switchboard.api.bounds import affinity
 from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.embeddings import EmbeddingsHandler
 from switchboard.api.exchange import Exchange
-from switchboard.api.identity import authenticate
-from switchboard.api.message_batches import check_request
+from switchboard.api.post import PostHandler, read_body
 from switchboard.api.report import served_headers
 from switchboard.api.session import session_of
 from switchboard.api.streaming import serve_stream
@@ -35,9 +35,9 @@ from switchboard.dialects.openai_chat.stream import StreamEncoder
 from switchboard.errors import GatewayError
 from switchboard.ids import completion_id
 from switchboard.kinds import Dialect, Endpoint, ProviderKind
-from switchboard.service import Completed, Gateway, Inbound, Inlet
+from switchboard.service import Inbound, Inlet
 from switchboard.storage.batches import StoredResult
-from switchboard.tenancy.auth import Authenticator, Principal
+from switchboard.tenancy.auth import Authenticator
 
 DIALECT = Dialect("openai")
 OFFERED = frozenset({Endpoint.OPENAI, Endpoint.EMBEDDINGS})  # what GET /v1/models lists
@@ -45,16 +45,10 @@ OFFERED = frozenset({Endpoint.OPENAI, Endpoint.EMBEDDINGS})  # what GET /v1/mode
 INLET = Inlet(Endpoint.OPENAI, relays=frozenset({ProviderKind.OPENAI}))
 
 
-class ChatCompletionsHandler:
-    def __init__(self, gateway: Gateway, auth: Authenticator, bounds: Bounds) -> None:
-        self._gateway = gateway
-        self._auth = auth
-        self._bounds = bounds
-
+class ChatCompletionsHandler(PostHandler):
     async def __call__(self, ex: Exchange) -> None:
-        principal = await authenticate(ex, self._auth, key_header=None)
+        principal, body = await read_body(ex, self._auth, self._bounds, key_header=None)
         record = ex.record
-        body = await self._bounds.body(ex)
         head = decode_head(body)
         self._bounds.check(head.messages, head.tools)
         include_usage = wants_usage(head)
@@ -144,38 +138,23 @@ class ModelsHandler:
 # -- its batch API (api/openai_batches.py): each request of a batch is a chat completion.
 
 
-def _batch_check(body: bytes, bounds: Bounds) -> None:
-    head = decode_head(body)
-    check_request(head.messages, head.tools, head.stream, lambda: decode_request(body), bounds)
-
-
-def _batch_inbound(body: bytes, principal: Principal, discount: float) -> Inbound:
-    head = decode_head(body)
-    return Inbound(
-        inlet=INLET,
-        body=body,
-        model=head.model,
-        stream=False,
-        headers={},
-        decode=lambda: decode_request(body),
-        principal=principal,
-        max_tokens=head.output_limit,
-        default_max_tokens=DEFAULT_MAX_TOKENS,
-        discount=discount,
-        # What routes test, read as the online request reads it (ChatCompletionsHandler).
-        thinking=head_thinking(head),
-        tools=lambda: tool_keys(head.tools),
-    )
-
-
-def _batch_encode(done: Completed, inbound: Inbound) -> bytes:
-    if done.raw is not None:
-        return done.raw
-    assert done.response is not None
+def _batch_response(response: ir.Response, model: str) -> bytes:
     payload, _ = encode_response(
-        done.response, model=inbound.model, completion_id=completion_id(), created=int(time.time())
+        response, model=model, completion_id=completion_id(), created=int(time.time())
     )
     return payload
+
+
+# Read as ChatCompletionsHandler reads the online request.
+BATCH_REQUESTS = BatchRequests(
+    INLET,
+    decode_head,
+    decode_request,
+    head_thinking,
+    tool_keys,
+    _batch_response,
+    default_max_tokens=DEFAULT_MAX_TOKENS,
+)
 
 
 def _output_files(results: list[StoredResult]) -> list[tuple[str, str, bytes]]:
@@ -195,9 +174,9 @@ def _output_files(results: list[StoredResult]) -> list[tuple[str, str, bytes]]:
 BATCH_API = BatchApi(
     "openai",
     "/v1/chat/completions",
-    _batch_check,
-    _batch_inbound,
-    _batch_encode,
+    BATCH_REQUESTS.check,
+    BATCH_REQUESTS.inbound,
+    BATCH_REQUESTS.encode,
     error_body,
     _output_files,
 )

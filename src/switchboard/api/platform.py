@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from switchboard.api.anthropic import messages_inbound
 from switchboard.api.exchange import Exchange
-from switchboard.api.identity import authenticate
+from switchboard.api.post import read_body
 from switchboard.api.surface import Parts
 from switchboard.catalog import Catalog
 from switchboard.dialects.anthropic.platforms import Platform, unwrap
@@ -43,8 +43,7 @@ async def platform_inbound(
 ) -> Inbound:
     """`model`: the platform's model id from the URL (None: the body's), looked up under
     `names` of it."""
-    principal = await authenticate(ex, parts.auth)
-    body = await parts.bounds.body(ex)
+    principal, body = await read_body(ex, parts.auth, parts.bounds)
     catalog = parts.gateway.catalog
 
     def name(model_id: str) -> str:

@@ -18,7 +18,7 @@ from switchboard import ir
 from switchboard.api.bounds import Bounds, affinity
 from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.exchange import Exchange
-from switchboard.api.identity import authenticate
+from switchboard.api.post import PostHandler, read_body
 from switchboard.api.report import served_headers
 from switchboard.api.streaming import serve_stream
 from switchboard.api.surface import Parts, Route, Surface
@@ -63,7 +63,7 @@ class _Request:
     echo: Echo
 
 
-class ResponsesHandler:
+class ResponsesHandler(PostHandler):
     def __init__(
         self,
         gateway: Gateway,
@@ -72,16 +72,13 @@ class ResponsesHandler:
         settings: Responses,
         store: ResponseStore,
     ) -> None:
-        self._gateway = gateway
-        self._auth = auth
-        self._bounds = bounds
+        super().__init__(gateway, auth, bounds)
         self._settings = settings
         self._store = store
 
     async def __call__(self, ex: Exchange) -> None:
-        principal = await authenticate(ex, self._auth, key_header=None)
+        principal, body = await read_body(ex, self._auth, self._bounds, key_header=None)
         record = ex.record
-        body = await self._bounds.body(ex)
         head = decode_head(body)
         self._bounds.check(head.input, head.tools, "input")
         record.model = head.model

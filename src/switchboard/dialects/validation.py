@@ -13,7 +13,7 @@ import contextlib
 import json
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 import orjson
@@ -21,6 +21,7 @@ import orjson
 from switchboard.errors import InvalidRequest
 
 T = TypeVar("T")
+S = TypeVar("S", bound=msgspec.Struct)
 
 _INDEX = re.compile(r"\[(\d+)\]")
 
@@ -68,6 +69,38 @@ def decode(decoder: Callable[[bytes], T], body: bytes) -> T:
     except RecursionError:
         # msgspec nests as deep as Python's stack allows, then gives up.
         raise too_deep(body) from None
+
+
+def check_count(name: str, value: object) -> None:
+    """A count a head reads loosely, refused above MAX_COUNT (naming the field): what limits
+    reserve (and a pass-through forwards) is bounded."""
+    if type(value) is int and value > MAX_COUNT:
+        raise InvalidRequest(
+            f"{name}: Input should be less than or equal to {MAX_COUNT}", param=name
+        )
+
+
+_decode_keys = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
+
+
+class BodyDecoder(Generic[S]):
+    """A client's whole body as the `struct` type reads it, with the top-level fields it set
+    (not null) that the type does not read: what no translation carries, for the loss report."""
+
+    __slots__ = ("_carried", "_decode")
+
+    def __init__(self, struct: type[S]) -> None:
+        self._decode = msgspec.json.Decoder(struct).decode
+        self._carried = frozenset(struct.__struct_fields__)
+
+    def __call__(self, body: bytes) -> tuple[S, list[str]]:
+        typed = decode(self._decode, body)
+        dropped = [
+            k
+            for k, v in decode(_decode_keys, body).items()
+            if k not in self._carried and bytes(v) != b"null"
+        ]
+        return typed, dropped
 
 
 def loose_items(decoder: Callable[[bytes], list[T]], raw: msgspec.Raw) -> list[T]:

@@ -80,10 +80,7 @@ class AnthropicUpstream:
 
     async def forward(self, fwd: Forward) -> Relayed:
         resp = await self._post(fwd, stream=False)
-        body, usage = await self._http.read_reply(
-            fwd.channel.provider, resp, lambda raw: rewrite_response(raw, fwd.client_model)
-        )
-        return Relayed(body, usage)
+        return await self._http.read_relayed(fwd, resp, rewrite_response)
 
     async def forward_stream(self, fwd: Forward) -> UpstreamStream[bytes]:
         resp = await self._post(fwd, stream=True)

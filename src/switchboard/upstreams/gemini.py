@@ -26,6 +26,7 @@ from switchboard.errors import UpstreamError
 from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.base import Call, Completion
 from switchboard.upstreams.http import HttpClient
+from switchboard.upstreams.profiles import ProfileCache
 from switchboard.upstreams.reply import Reply
 from switchboard.upstreams.stream import DecodingReader, UpstreamStream
 
@@ -36,24 +37,22 @@ class GeminiCaller:
     def __init__(self, http: HttpClient, signer: ThinkingSigner) -> None:
         self._http = http
         self._signer = signer
-        # Per (provider, upstream model, model profile): all three come from the config.
-        self._profiles: dict[tuple[str, str, str], UpstreamProfile] = {}
+        self._profile = ProfileCache(self._make_profile)
+
+    def _make_profile(self, call: Call) -> UpstreamProfile:
+        p = call.profile
+        return profile_for(
+            p.id,
+            call.channel.model,
+            max_output_tokens=p.max_output_tokens,
+            vision=p.capabilities.vision,
+            pdf=p.capabilities.pdf,
+            thinking=p.capabilities.thinking,
+            unseal=self._signer.unseal,
+        )
 
     def _encode(self, call: Call) -> Encoded:
-        key = (call.channel.provider.name, call.channel.model, call.profile.id)
-        profile = self._profiles.get(key)
-        if profile is None:
-            p = call.profile
-            profile = self._profiles[key] = profile_for(
-                p.id,
-                call.channel.model,
-                max_output_tokens=p.max_output_tokens,
-                vision=p.capabilities.vision,
-                pdf=p.capabilities.pdf,
-                thinking=p.capabilities.thinking,
-                unseal=self._signer.unseal,
-            )
-        return encode_request(call.request, profile)
+        return encode_request(call.request, self._profile(call))
 
     async def _post(
         self,

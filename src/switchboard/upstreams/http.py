@@ -13,11 +13,13 @@ from typing import TypeVar
 
 import orjson
 
+from switchboard import ir
 from switchboard.capture import CURRENT
 from switchboard.config import ProviderConfig, Upstreams
 from switchboard.dialects.sse import EventTooLarge, SSEDecoder, SSEEvent
 from switchboard.errors import UpstreamError
 from switchboard.redact import Redactor, masked
+from switchboard.upstreams.base import Forward, Relayed
 from switchboard.upstreams.connection import ConnectionFailed, Deadlines, ReplyTimeout
 from switchboard.upstreams.pool import Pool
 from switchboard.upstreams.proxy import Proxies
@@ -213,6 +215,17 @@ class HttpClient:
             return parse(raw)
         except ValueError as exc:  # orjson's and msgspec's decode errors are ValueErrors
             raise UpstreamError.malformed(provider.name, str(exc)[:300]) from None
+
+    @classmethod
+    async def read_relayed(
+        cls, fwd: Forward, resp: Reply, rewrite: Callable[[bytes, str], tuple[bytes, ir.Usage]]
+    ) -> Relayed:
+        """A pass-through's whole reply: `rewrite` gives it the client's model name back and
+        reads its usage."""
+        body, usage = await cls.read_reply(
+            fwd.channel.provider, resp, lambda raw: rewrite(raw, fwd.client_model)
+        )
+        return Relayed(body, usage)
 
 
 class EventSource:

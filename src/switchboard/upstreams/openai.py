@@ -4,6 +4,7 @@ OpenRouter, vLLM, SGLang, llama.cpp, Ollama..."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 import orjson
 
@@ -20,14 +21,19 @@ from switchboard.dialects.openai_chat.passthrough import (
 )
 from switchboard.dialects.openai_chat.response import decode_response
 from switchboard.dialects.openai_chat.stream import StreamDecoder
-from switchboard.dialects.openai_chat.upstream_request import UpstreamProfile, encode_request
+from switchboard.dialects.openai_chat.upstream_request import (
+    Encoded,
+    UpstreamProfile,
+    encode_request,
+)
 from switchboard.dialects.sse import SSEEvent
 from switchboard.errors import InvalidRequest, UpstreamError
 from switchboard.signing import ThinkingSigner
 from switchboard.upstreams.base import Call, Completion, Forward, Relayed
 from switchboard.upstreams.http import HttpClient
+from switchboard.upstreams.profiles import ProfileCache
 from switchboard.upstreams.reply import Reply
-from switchboard.upstreams.stream import DecodingReader, RelayingReader, UpstreamStream
+from switchboard.upstreams.stream import DecodingReader, Relaying, RelayingReader, UpstreamStream
 
 CHAT = "/chat/completions"
 EMBEDDINGS = "/embeddings"
@@ -90,30 +96,26 @@ class OpenAIUpstream:
     def __init__(self, http: HttpClient, signer: ThinkingSigner) -> None:
         self._http = http
         self._signer = signer
-        # Per (provider, upstream model, model profile): all three come from the config.
-        self._profiles: dict[tuple[str, str, str], UpstreamProfile] = {}
-
-    def _profile(self, call: Call) -> UpstreamProfile:
-        key = (call.channel.provider.name, call.channel.model, call.profile.id)
-        found = self._profiles.get(key)
-        if found is None:
-            found = self._profiles[key] = _profile(call, self._signer)
-        return found
+        self._profile = ProfileCache(lambda call: _profile(call, signer))
 
     def _url(self, provider: ProviderConfig, path: str = CHAT) -> str:
         return provider.base_url.rstrip("/") + path
 
-    async def complete(self, call: Call) -> Completion:
+    async def _send(self, call: Call, encoded: Encoded, *, stream: bool) -> Reply:
         provider = call.channel.provider
-        encoded = encode_request(call.request, self._profile(call))
-        resp = await self._http.post(
+        return await self._http.post(
             provider,
             self._url(provider),
             orjson.dumps(encoded.body),
             request_headers(call.channel),
             upstream_error_message,
-            stream=False,
+            stream=stream,
         )
+
+    async def complete(self, call: Call) -> Completion:
+        provider = call.channel.provider
+        encoded = encode_request(call.request, self._profile(call))
+        resp = await self._send(call, encoded, stream=False)
         response, notes = await self._http.read_reply(
             provider, resp, lambda raw: decode_response(raw, encoded.tool_names, self._signer.sign)
         )
@@ -141,14 +143,7 @@ class OpenAIUpstream:
     async def stream(self, call: Call) -> UpstreamStream[list[ir.Event]]:
         provider = call.channel.provider
         encoded = encode_request(call.request, self._profile(call))
-        resp = await self._http.post(
-            provider,
-            self._url(provider),
-            orjson.dumps(encoded.body),
-            request_headers(call.channel),
-            upstream_error_message,
-            stream=True,
-        )
+        resp = await self._send(call, encoded, stream=True)
         decoder = StreamDecoder(
             provider=provider.name,
             input_estimate=call.input_estimate,
@@ -173,10 +168,7 @@ class OpenAIUpstream:
 
     async def _relay(self, fwd: Forward, path: str) -> Relayed:
         resp = await self._forward(fwd, stream=False, path=path)
-        body, usage = await self._http.read_reply(
-            fwd.channel.provider, resp, lambda raw: rewrite_response(raw, fwd.client_model)
-        )
-        return Relayed(body, usage)
+        return await self._http.read_relayed(fwd, resp, rewrite_response)
 
     async def forward_stream(self, fwd: Forward) -> UpstreamStream[bytes]:
         resp = await self._forward(fwd, stream=True)
@@ -187,10 +179,29 @@ class OpenAIUpstream:
         )
 
 
-class RelayReader(RelayingReader[StreamRelay]):
-    """A relayed stream: OpenAI chunks passed on as they came, but for `model`."""
+class OpenAIRelay(Relaying, Protocol):
+    """What the chat-completions and Responses stream relays both are."""
+
+    @property
+    def done(self) -> bool:
+        """A terminal event ([DONE], or the event that ends a response) was relayed."""
+        ...
+
+    def relay(self, event: SSEEvent) -> bytes:
+        """The event, rewritten for the client (raises StreamError for an error event)."""
+        ...
+
+
+OR = TypeVar("OR", bound=OpenAIRelay)
+
+
+class OpenAIRelayReader(RelayingReader[OR]):
+    """A relayed OpenAI stream, chat chunks or Responses events: passed on as they came, but
+    for `model`; an error event becomes the upstream's error, its message masked."""
 
     __slots__ = ()
+
+    BAD = "bad stream chunk"  # what an event that does not parse is called
 
     def take(self, events: list[SSEEvent]) -> bytes:
         relay = self._relay
@@ -199,7 +210,7 @@ class RelayReader(RelayingReader[StreamRelay]):
             try:
                 piece = relay.relay(event)
             except (orjson.JSONDecodeError, ValueError):
-                raise UpstreamError.malformed(self._name, "bad stream chunk") from None
+                raise UpstreamError.malformed(self._name, self.BAD) from None
             except StreamError as exc:
                 message = self._redactor.upstream(exc.message)
                 raise UpstreamError.from_status(
@@ -211,6 +222,12 @@ class RelayReader(RelayingReader[StreamRelay]):
                 self.done = True
                 break
         return b"".join(out)
+
+
+class RelayReader(OpenAIRelayReader[StreamRelay]):
+    """A relayed stream of chat-completion chunks."""
+
+    __slots__ = ()
 
     def end(self) -> bytes:
         if not self._relay.finished:

@@ -5,22 +5,18 @@ passthrough.py). A relay only: translated requests to these providers go to chat
 
 from __future__ import annotations
 
-import orjson
-
 from switchboard.catalog import Channel
 from switchboard.dialects.openai_responses.passthrough import (
-    StreamError,
     StreamRelay,
     rewrite_request,
     rewrite_response,
 )
-from switchboard.dialects.sse import SSEEvent
 from switchboard.errors import UpstreamError
 from switchboard.upstreams.base import Forward, Relayed
 from switchboard.upstreams.http import HttpClient
-from switchboard.upstreams.openai import relay_post
+from switchboard.upstreams.openai import OpenAIRelayReader, relay_post
 from switchboard.upstreams.reply import Reply
-from switchboard.upstreams.stream import RelayingReader, UpstreamStream
+from switchboard.upstreams.stream import UpstreamStream
 
 
 def speaks_responses(channel: Channel) -> bool:
@@ -36,10 +32,7 @@ class ResponsesRelay:
 
     async def forward(self, fwd: Forward) -> Relayed:
         resp = await self._post(fwd, stream=False)
-        body, usage = await self._http.read_reply(
-            fwd.channel.provider, resp, lambda raw: rewrite_response(raw, fwd.client_model)
-        )
-        return Relayed(body, usage)
+        return await self._http.read_relayed(fwd, resp, rewrite_response)
 
     async def forward_stream(self, fwd: Forward) -> UpstreamStream[bytes]:
         resp = await self._post(fwd, stream=True)
@@ -48,28 +41,12 @@ class ResponsesRelay:
         return UpstreamStream(provider, resp, reader)
 
 
-class RelayReader(RelayingReader[StreamRelay]):
-    """A relayed Responses stream: events passed on as they came, but for `model`."""
+class RelayReader(OpenAIRelayReader[StreamRelay]):
+    """A relayed Responses stream."""
 
     __slots__ = ()
 
-    def take(self, events: list[SSEEvent]) -> bytes:
-        out: list[bytes] = []
-        for event in events:
-            try:
-                piece = self._relay.relay(event)
-            except (orjson.JSONDecodeError, ValueError):
-                raise UpstreamError.malformed(self._name, "bad stream event") from None
-            except StreamError as exc:
-                message = self._redactor.upstream(exc.message)
-                raise UpstreamError.from_status(
-                    exc.status, f"error in stream: {message}", provider=self._name
-                ) from None
-            out.append(piece)
-            if self._relay.done:
-                self.done = True
-                break
-        return b"".join(out)
+    BAD = "bad stream event"
 
     def end(self) -> bytes:
         raise UpstreamError.malformed(self._name, "the stream ended before the response did")

@@ -13,6 +13,7 @@ import msgspec
 import orjson
 
 from switchboard import ir
+from switchboard.dialects.blocks import BlockStream
 from switchboard.dialects.gemini import wire
 from switchboard.dialects.gemini.errors import status_retry_delay
 from switchboard.dialects.gemini.response import Seal, stop_reason, tool_use, usage
@@ -21,29 +22,19 @@ from switchboard.errors import UpstreamError
 _decode_chunk = msgspec.json.Decoder(wire.Response).decode
 
 
-class StreamDecoder:
+class StreamDecoder(BlockStream):
     """Feed it each SSE `data` payload; `finish()` at the end of the stream."""
 
     def __init__(
         self, *, provider: str, input_estimate: int, tool_names: dict[str, str], seal: Seal
     ) -> None:
-        self._provider = provider
+        super().__init__(provider=provider, input_estimate=input_estimate, tool_names=tool_names)
         self._seal = seal
-        self._estimate = input_estimate
-        self._names = tool_names
-        self._started = False
-        self._next_index = 0
-        self._open: str | None = None  # "text" | "thinking"
-        self._open_index = -1
-        self._thinking: list[str] = []
         self._thought_sig = ""
         self._had_calls = False
         self._finish: str | None = None
         self._blocked: str | None = None
         self._usage: wire.UsageMetadata | None = None
-        self._generated = 0
-        self.notes: list[str] = []
-        self.finished = False
 
     def feed(self, data: bytes) -> list[ir.Event]:
         try:
@@ -79,10 +70,7 @@ class StreamDecoder:
         return events
 
     def finish(self) -> list[ir.Event]:
-        if not self._started:
-            raise UpstreamError.malformed(self._provider, "the stream ended before any chunk")
-        if self._finish is None and self._blocked is None:
-            raise UpstreamError.malformed(self._provider, "the stream ended before it finished")
+        self._check_finished(self._finish is not None or self._blocked is not None)
         events: list[ir.Event] = []
         self._close(events)
         if self._blocked is not None and self._finish is None:
@@ -98,10 +86,10 @@ class StreamDecoder:
     @property
     def usage(self) -> ir.Usage:
         """What the upstream reported (every chunk carries the counts so far); before it has,
-        an estimate of what was generated, which is what a cut stream is charged for."""
+        an estimate."""
         if self._usage is not None:
             return usage(self._usage)
-        return ir.Usage(input_tokens=self._estimate, output_tokens=-(-self._generated // 4))
+        return self._estimated_usage()
 
     def _part(self, part: wire.Part, out: list[ir.Event]) -> None:
         if part.thought:
@@ -145,22 +133,8 @@ class StreamDecoder:
         out.append(ir.BlockStop(index))
         self._open = None
 
-    def _start(
-        self, block: ir.Text | ir.ToolUse | ir.Thinking, kind: str, out: list[ir.Event]
-    ) -> int:
-        index = self._next_index
-        self._next_index += 1
-        self._open, self._open_index = kind, index
-        out.append(ir.BlockStart(index, block))
-        return index
-
-    def _close(self, out: list[ir.Event]) -> None:
-        if self._open is None:
-            return
-        if self._open == "thinking":
-            text = "".join(self._thinking)
-            out.append(ir.SignatureDelta(self._open_index, self._seal(text, self._thought_sig)))
-            self._thinking.clear()
-            self._thought_sig = ""
-        out.append(ir.BlockStop(self._open_index))
-        self._open = None
+    def _stop_thinking(self, out: list[ir.Event]) -> None:
+        text = "".join(self._thinking)
+        out.append(ir.SignatureDelta(self._open_index, self._seal(text, self._thought_sig)))
+        self._thinking.clear()
+        self._thought_sig = ""

@@ -13,6 +13,7 @@ import orjson
 from switchboard import ir
 from switchboard.dialects.openai_chat import wire
 from switchboard.dialects.openai_chat.response import usage as usage_of
+from switchboard.dialects.passthrough import rewrite_reply
 from switchboard.dialects.sse import SSEEvent, data_frame
 from switchboard.dialects.validation import dump_body, load_body
 
@@ -42,11 +43,11 @@ def _usage(raw: Any, base: ir.Usage) -> ir.Usage:
 
 
 def rewrite_response(body: bytes, model: str) -> tuple[bytes, ir.Usage]:
-    data = orjson.loads(body)
-    if not isinstance(data, dict):
-        raise ValueError("the reply is not a JSON object")
-    data["model"] = model
-    return orjson.dumps(data), _usage(data.get("usage"), ir.Usage())
+    return rewrite_reply(body, model, _reply_usage)
+
+
+def _reply_usage(raw: Any) -> ir.Usage:
+    return _usage(raw, ir.Usage())
 
 
 class StreamError(Exception):

@@ -10,7 +10,8 @@ import msgspec
 from switchboard import ir
 from switchboard.dialects.openai_chat import wire
 from switchboard.dialects.validation import (
-    MAX_COUNT,
+    BodyDecoder,
+    check_count,
     decode,
     encodable,
     loose_items,
@@ -18,9 +19,8 @@ from switchboard.dialects.validation import (
 )
 from switchboard.errors import InvalidRequest
 
-_decode_chat = msgspec.json.Decoder(wire.ChatRequest).decode
+_decode_chat = BodyDecoder(wire.ChatRequest)
 _decode_head = msgspec.json.Decoder(wire.RequestHead).decode
-_decode_keys = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
 _decode_tool_heads = msgspec.json.Decoder(list[wire.ToolHead]).decode
 
 # OpenAI needs no limit; Anthropic does. This is what a request without one gets.
@@ -36,18 +36,12 @@ EFFORT_BUDGET = {
     "max": 65536,
 }
 
-_CARRIED = frozenset(wire.ChatRequest.__struct_fields__)
-
 
 def decode_head(body: bytes) -> wire.RequestHead:
     head = decode(_decode_head, body)
     # Loose in the head, but what limits reserve (and a pass-through forwards) is bounded.
-    for name in ("max_tokens", "max_completion_tokens"):
-        value = getattr(head, name)
-        if type(value) is int and value > MAX_COUNT:
-            raise InvalidRequest(
-                f"{name}: Input should be less than or equal to {MAX_COUNT}", param=name
-            )
+    check_count("max_tokens", head.max_tokens)
+    check_count("max_completion_tokens", head.max_completion_tokens)
     return head
 
 
@@ -69,12 +63,7 @@ def tool_keys(raw: msgspec.Raw) -> frozenset[str]:
 
 
 def decode_request(body: bytes) -> ir.Request:
-    w = decode(_decode_chat, body)
-    dropped: list[str] = [
-        k
-        for k, v in decode(_decode_keys, body).items()
-        if k not in _CARRIED and bytes(v) != b"null"
-    ]
+    w, dropped = _decode_chat(body)
     if w.n is not None and w.n != 1:
         raise InvalidRequest("n: only n=1 is supported", param="n")
     system, messages = _decode_messages(w.messages, dropped)

@@ -18,6 +18,7 @@ import msgspec
 import orjson
 
 from switchboard import ir
+from switchboard.dialects.blocks import BlockStream
 from switchboard.dialects.openai_chat import wire
 from switchboard.dialects.openai_chat.names import client_tool_id
 from switchboard.dialects.openai_chat.response import (
@@ -87,7 +88,7 @@ class _Call:
         return out
 
 
-class StreamDecoder:
+class StreamDecoder(BlockStream):
     """Feed it each SSE `data` payload; `finish()` at `[DONE]` or end of stream."""
 
     def __init__(
@@ -98,16 +99,8 @@ class StreamDecoder:
         tool_names: dict[str, str],
         sign: Callable[[str], str] = no_signature,
     ) -> None:
-        self._provider = provider
+        super().__init__(provider=provider, input_estimate=input_estimate, tool_names=tool_names)
         self._sign = sign
-        self._thinking: list[str] = []  # the open thinking block's text, to sign at its stop
-        self._generated = 0  # characters of text, reasoning and arguments received
-        self._estimate = input_estimate
-        self._names = tool_names
-        self._started = False
-        self._next_index = 0
-        self._open: str | None = None  # "text" | "thinking" | "tool"
-        self._open_index = -1
         self._calls: dict[int, _Call] = {}
         self._order: list[int] = []
         self._live: int | None = None
@@ -115,8 +108,6 @@ class StreamDecoder:
         self._finish: str | None = None
         self._matched: str | int | None = None
         self._usage: wire.Usage | None = None
-        self.notes: list[str] = []
-        self.finished = False
 
     def feed(self, data: bytes) -> list[ir.Event]:
         try:
@@ -162,10 +153,7 @@ class StreamDecoder:
         return events
 
     def finish(self) -> list[ir.Event]:
-        if not self._started:
-            raise UpstreamError.malformed(self._provider, "the stream ended before any chunk")
-        if self._finish is None:
-            raise UpstreamError.malformed(self._provider, "the stream ended before it finished")
+        self._check_finished(self._finish is not None)
         events: list[ir.Event] = []
         if self._open == "tool" and self._live is not None:
             self._close_tool(self._calls[self._live], events)
@@ -189,34 +177,19 @@ class StreamDecoder:
 
     @property
     def usage(self) -> ir.Usage:
-        """What the upstream reported; before it has (a stream cut short), an estimate of what
-        was generated so far, which is what a cut stream is charged for."""
+        """What the upstream reported; before it has, an estimate."""
         if self._usage is not None:
             return usage(self._usage)
-        return ir.Usage(input_tokens=self._estimate, output_tokens=-(-self._generated // 4))
+        return self._estimated_usage()
 
     # blocks
 
-    def _start(
-        self, block: ir.Text | ir.ToolUse | ir.Thinking, kind: str, out: list[ir.Event]
-    ) -> int:
-        index = self._next_index
-        self._next_index += 1
-        self._open, self._open_index = kind, index
-        out.append(ir.BlockStart(index, block))
-        return index
-
-    def _close(self, out: list[ir.Event]) -> None:
-        if self._open is None:
-            return
-        if self._open == "thinking":
-            # The signature comes last, just before the stop, as the real API sends it.
-            signature = self._sign("".join(self._thinking))
-            self._thinking.clear()
-            if signature:
-                out.append(ir.SignatureDelta(self._open_index, signature))
-        out.append(ir.BlockStop(self._open_index))
-        self._open = None
+    def _stop_thinking(self, out: list[ir.Event]) -> None:
+        # The signature comes last, just before the stop, as the real API sends it.
+        signature = self._sign("".join(self._thinking))
+        self._thinking.clear()
+        if signature:
+            out.append(ir.SignatureDelta(self._open_index, signature))
 
     def _piece(self, kind: str, text: str, out: list[ir.Event]) -> None:
         self._generated += len(text)

@@ -11,6 +11,7 @@ import orjson
 
 from switchboard import ir
 from switchboard.dialects.openai_chat.passthrough import StreamError
+from switchboard.dialects.passthrough import rewrite_reply
 from switchboard.dialects.sse import SSEEvent, frame
 from switchboard.dialects.validation import dump_body, load_body
 
@@ -59,11 +60,7 @@ def usage_of(raw: Any) -> ir.Usage:
 
 
 def rewrite_response(body: bytes, model: str) -> tuple[bytes, ir.Usage]:
-    data = orjson.loads(body)
-    if not isinstance(data, dict):
-        raise ValueError("the reply is not a JSON object")
-    data["model"] = model
-    return orjson.dumps(data), usage_of(data.get("usage"))
+    return rewrite_reply(body, model, usage_of)
 
 
 class StreamRelay:

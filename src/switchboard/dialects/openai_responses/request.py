@@ -23,38 +23,30 @@ from switchboard.dialects.openai_chat.request import (
     tool_arguments,
 )
 from switchboard.dialects.openai_responses import wire
-from switchboard.dialects.validation import MAX_COUNT, decode, encodable, invalid
+from switchboard.dialects.validation import (
+    BodyDecoder,
+    check_count,
+    decode,
+    encodable,
+    invalid,
+)
 from switchboard.errors import InvalidRequest
 
-_decode_request = msgspec.json.Decoder(wire.ResponsesRequest).decode
+_decode_request = BodyDecoder(wire.ResponsesRequest)
 _decode_head = msgspec.json.Decoder(wire.RequestHead).decode
-_decode_keys = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
-
-# What the typed body reads; any other field is listed in the loss report.
-_CARRIED = frozenset(wire.ResponsesRequest.__struct_fields__)
 
 Item = dict[str, Any]
 
 
 def decode_head(body: bytes) -> wire.RequestHead:
     head = decode(_decode_head, body)
-    if head.max_output_tokens is not None and head.max_output_tokens > MAX_COUNT:
-        raise InvalidRequest(
-            f"max_output_tokens: Input should be less than or equal to {MAX_COUNT}",
-            param="max_output_tokens",
-        )
+    check_count("max_output_tokens", head.max_output_tokens)
     return head
 
 
 def parse(body: bytes) -> tuple[wire.ResponsesRequest, list[str]]:
     """The typed body and the fields it had that no translation carries."""
-    w = decode(_decode_request, body)
-    dropped = [
-        k
-        for k, v in decode(_decode_keys, body).items()
-        if k not in _CARRIED and bytes(v) != b"null"
-    ]
-    return w, dropped
+    return _decode_request(body)
 
 
 def items(w: wire.ResponsesRequest) -> list[Item]:
