@@ -73,6 +73,15 @@ def opaque(text: str) -> str:
 
 def block_json(block: ir.ResponseBlock) -> dict[str, Any]:
     match block:
+        case ir.Text():
+            return {"type": "text", "text": block.text}
+        case ir.ToolUse():
+            return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
+        case ir.Thinking():
+            return {"type": "thinking", "thinking": block.thinking, "signature": block.signature}
+        case ir.RedactedThinking():
+            return {"type": "redacted_thinking", "data": block.data}
+        # (after the blocks every reply has: each case is an isinstance test)
         case ir.ServerToolUse():
             return {
                 "type": "server_tool_use",
@@ -84,14 +93,6 @@ def block_json(block: ir.ResponseBlock) -> dict[str, Any]:
             return _search_result_json(block)
         case ir.WebFetchResult():
             return _fetch_result_json(block)
-        case ir.Text():
-            return {"type": "text", "text": block.text}
-        case ir.ToolUse():
-            return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
-        case ir.Thinking():
-            return {"type": "thinking", "thinking": block.thinking, "signature": block.signature}
-        case ir.RedactedThinking():
-            return {"type": "redacted_thinking", "data": block.data}
         case ir.Image() | ir.Document() | ir.ToolResult():
             raise ValueError(f"{type(block).__name__} is not a response block")
         case _:
