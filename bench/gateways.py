@@ -202,6 +202,7 @@ def start_switchboard(
     src: Path | None = None,
     name: str = "",
     prefix: list[str] | None = None,
+    interpreter_args: list[str] | None = None,
     start_timeout: float = 30,
     traces: float | None = None,
     capture: bool = False,
@@ -210,9 +211,10 @@ def start_switchboard(
     Such a run gets a database of its own, made by its own CLI: a shared one would carry the
     newer revision's migrations, which an older revision refuses to start on (uvicorn's exit 3:
     Alembic cannot find the database's revision). `prefix`: a command it runs under
-    (`bench/run instr`: Valgrind). `traces`: OpenTelemetry on, this share of requests sampled,
-    exported to the upstream's OTLP sink. `capture`: request capture on for every request
-    (the worst case: each is buffered, redacted and stored)."""
+    (`bench/run instr`: Valgrind); `interpreter_args`: what the interpreter is given before
+    `-m switchboard` (`bench/run opcodes`: its tracer script). `traces`: OpenTelemetry on, this
+    share of requests sampled, exported to the upstream's OTLP sink. `capture`: request
+    capture on for every request (the worst case: each is buffered, redacted and stored)."""
     name = name or ("switchboard" if workers == 1 else f"switchboard-w{workers}")
     if src is None:
         setup = switchboard_setup(ctx)
@@ -230,7 +232,8 @@ def start_switchboard(
     env = {"PYTHONPATH": str(src)} if src is not None else None
     api_key = create_key(ctx, setup, path, env)
     port = free_port()
-    cmd = [*(prefix or []), str(ctx.venv_python), "-m", "switchboard", "serve"]
+    cmd = [*(prefix or []), str(ctx.venv_python), *(interpreter_args or [])]
+    cmd += ["-m", "switchboard", "serve"]
     cmd += ["--config", str(path), "--host", "127.0.0.1", "--port", str(port)]
     cpus = GATEWAY_CPUS
     if workers > 1:
