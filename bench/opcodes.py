@@ -7,8 +7,8 @@ times, are what it gives.
 
     bench/run opcodes --revs e617866,main,WORKTREE [--scenario 1k] [--requests 300] [--top 40]
 
-Prints per revision the instructions and Python calls per request, then, for the last two
-revisions, the functions whose count moved most, matched by qualified name (a function moved
+Prints per revision the instructions and Python calls per request, then the functions that
+run the most (one revision) or, for the last two revisions, the functions whose count moved most, matched by qualified name (a function moved
 to another module is the same function; same-named ones of two modules are summed)."""
 
 from __future__ import annotations
@@ -85,7 +85,11 @@ def main() -> None:
             f"{rev}: {sum(opcodes.values()) / n:.0f} instructions, "
             f"{sum(calls.values()) / n:.1f} calls per request"
         )
-    if len(found) < 2:
+    if len(found) < 2:  # one revision: where its instructions go
+        opcodes, calls = found[0]
+        print(f"\n{revs[0]}, per request: instructions (calls)")
+        for k, v in opcodes.most_common(args.top):
+            print(f"{v / n:8.1f}  ({calls[k] / n:.2f})  {k}")
         return
     (a, ca), (b, cb) = found[-2], found[-1]
     moved = sorted(set(a) | set(b), key=lambda k: -abs(b[k] - a[k]))[: args.top]

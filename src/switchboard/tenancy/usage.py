@@ -18,11 +18,13 @@ PER_MILLION_TO_NANO = 1_000  # USD per million tokens -> nano-USD per token
 def cost_nusd(pricing: Pricing, usage: ir.Usage) -> int:
     """The price of `usage` in nano-USD, rounded up so that a budget is never undercounted."""
     nano = PER_MILLION_TO_NANO * (
-        pricing.input * usage.input_tokens
-        + pricing.output * usage.output_tokens
-        + pricing.cache_read_price * usage.cache_read_tokens
-        + pricing.cache_write_price * usage.cache_write_tokens
+        pricing.input * usage.input_tokens + pricing.output * usage.output_tokens
     )
+    if usage.cache_read_tokens or usage.cache_write_tokens:  # (most replies: neither)
+        nano += PER_MILLION_TO_NANO * (
+            pricing.cache_read_price * usage.cache_read_tokens
+            + pricing.cache_write_price * usage.cache_write_tokens
+        )
     return math.ceil(round(nano, 6))
 
 

@@ -60,17 +60,21 @@ def _to_ir(w: wire.MessagesRequest | wire.CountTokensRequest, body: bytes) -> ir
         system = (ir.Text(w.system),) if w.system else ()
     elif w.system:
         system = tuple(_text(b, dropped) for b in w.system if b.text)
-    if any(is_attribution(t.text) for t in system):
+    if system and any(is_attribution(t.text) for t in system):
         system = tuple(t for t in system if not is_attribution(t.text))
         dropped.add(ATTRIBUTION_NOTE)
     loaded: set[str] = set()  # tools a tool_reference has loaded (tool search)
     messages = _messages(w.messages, dropped, loaded)
     if not messages:
         raise InvalidRequest("messages: at least one message is required", param="messages")
-    loaded.update(b.name for m in messages for b in m.content if isinstance(b, ir.ToolUse))
-    if w.tool_choice is not None and w.tool_choice.name:
-        loaded.add(w.tool_choice.name)
-    tools, server_tools = _tools(w.tools or [], dropped, loaded)
+    params = w.tools or []
+    if params and any(t.defer_loading for t in params):
+        # (only deferred tools need to know what the conversation has used: most requests
+        # have none, and this is a pass over every block)
+        loaded.update(b.name for m in messages for b in m.content if isinstance(b, ir.ToolUse))
+        if w.tool_choice is not None and w.tool_choice.name:
+            loaded.add(w.tool_choice.name)
+    tools, server_tools = _tools(params, dropped, loaded)
     # What an encoder will write again for the upstream, free-form: checked once.
     encodable(
         [b.input for m in messages for b in m.content if isinstance(b, ir.ToolUse)]
