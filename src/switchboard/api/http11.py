@@ -218,7 +218,10 @@ class Connection(asyncio.Protocol):
         self._count_head(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count_head(len(name) + len(value) + 4)
+        # (_count_head inline: this runs for every header of every request)
+        self.head_bytes += len(name) + len(value) + 4
+        if self.head_bytes > MAX_HEAD_BYTES:
+            raise HeadersTooLarge(_TOO_LARGE)
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         headers = self.headers

@@ -129,6 +129,8 @@ def encodable(values: list[Any], body: bytes) -> None:
     to encode them for an upstream: refused, naming the spot in the client's `body`, when one
     nests too deep or holds an integer past 64 bits. One orjson encode of them all, wrapped in
     the room an upstream body may add around a value."""
+    if not values:  # (no tool inputs or schemas: most requests of a plain chat)
+        return
     wrapped: Any = values
     for _ in range(_ROOM - 1):
         wrapped = [wrapped]
