@@ -8,8 +8,9 @@ times, are what it gives.
     bench/run opcodes --revs e617866,main,WORKTREE [--scenario 1k] [--requests 300] [--top 40]
 
 Prints per revision the instructions and Python calls per request, then the functions that
-run the most (one revision) or, for the last two revisions, the functions whose count moved most, matched by qualified name (a function moved
-to another module is the same function; same-named ones of two modules are summed)."""
+run the most (one revision) or, for the last two revisions, the functions whose count moved
+most, matched by qualified name (a function moved to another module is the same function;
+same-named ones of two modules are summed)."""
 
 from __future__ import annotations
 
