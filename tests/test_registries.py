@@ -27,7 +27,7 @@ from switchboard.catalog import _builtin, embedded_default
 from switchboard.config import Config, ConfigError, parse_config
 from switchboard.errors import GatewayError
 from switchboard.kinds import EMBEDDING_KINDS, Dialect, Endpoint, ProviderKind
-from switchboard.service import Inbound, Inlet
+from switchboard.pipeline import Inbound, Inlet
 from switchboard.upstreams.registry import UPSTREAMS
 from tests.support.gateway import free_port
 from tests.support.gemini_wire import service_account

@@ -6,11 +6,9 @@ limits with the real usage."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TypeVar
 
 import msgspec
@@ -19,16 +17,16 @@ from switchboard import betas, ir
 from switchboard.catalog import Catalog, Channel, ModelEntry
 from switchboard.config import Documents, Routing, Search
 from switchboard.counting import Calibration, estimate_tokens
-from switchboard.errors import GatewayError, InvalidRequest, NotFound, UpstreamError
+from switchboard.errors import GatewayError, NotFound, UpstreamError
 from switchboard.kinds import Dialect, Endpoint, ProviderKind
 from switchboard.log import events as log
+from switchboard.pipeline import Completed, Inbound, Inlet, Streaming
 from switchboard.record import FAILED, Failed, RequestRecord, Served, Settlement
 from switchboard.routes import Routes, Scenario, base_name
 from switchboard.routing import Router, Target
 from switchboard.servertools import ServerTools
 from switchboard.signing import ThinkingSigner
 from switchboard.tenancy.admission import UNPRICED, Admission, Ticket, output_limit
-from switchboard.tenancy.auth import Principal
 from switchboard.tenancy.usage import discounted
 from switchboard.tracing import NO_TRACING, Tracing
 from switchboard.upstreams.base import (
@@ -44,93 +42,9 @@ from switchboard.upstreams.base import (
 )
 from switchboard.upstreams.http import HttpClient
 from switchboard.upstreams.registry import UPSTREAMS, DialectRelay, Factory, Parts
+from switchboard.url_documents import with_fetched_documents
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Inlet:
-    """What the pipeline needs of the surface a request came in by (api/surface.py): the
-    endpoint its models must be offered on, and the provider kinds whose upstreams take its
-    bodies as they are (the same wire format on both sides: relayed, not translated)."""
-
-    endpoint: Endpoint
-    relays: frozenset[ProviderKind] = frozenset()
-    # A surface whose format only some providers of a kind speak (the Responses API) names
-    # its dialect: those kinds relay it through their `Built.dialect_relays`, to the channels
-    # that speak it.
-    dialect: Dialect | None = None
-
-
-@dataclass(slots=True)
-class Inbound:
-    """A client request as the handler decoded it. `decode` gives the IR on demand, since a
-    same-format pass-through never needs it."""
-
-    inlet: Inlet
-    body: bytes
-    model: str
-    stream: bool
-    headers: Mapping[str, str]
-    decode: Callable[[], ir.Request]
-    usage_chunk: bool = False  # OpenAI: the client asked for the stream's usage chunk
-    principal: Principal | None = None
-    # The output limit the client set (None: none), and what a translation sends upstream for a
-    # request without one (None: the dialect requires one).
-    max_tokens: int | None = None
-    default_max_tokens: int | None = None
-    # A session or user id: requests that share it stick to one channel and key.
-    affinity: str | None = None
-    # What routing by scenario tests besides the name (routes.py): whether the request asks
-    # for thinking, and its tools' types and names (read only if a route tests them).
-    thinking: bool = False
-    tools: Callable[[], frozenset[str]] = frozenset
-    discount: float = 0.0  # the fraction of the price taken off (a batch's request)
-    _request: ir.Request | None = None
-
-    _documents_ready: bool = False
-
-    def request(self) -> ir.Request:
-        if self._request is None:
-            self._request = self.decode()
-        return self._request
-
-    def input_estimate(self) -> int:
-        # What limits reserve before routing: ~4 bytes of JSON per token, never a tokenizer.
-        return max(1, len(self.body) // 4)
-
-
-@dataclass(slots=True)
-class Completed:
-    """The reply; the pipeline puts what it used, cost and dropped in the request's record."""
-
-    usage: ir.Usage
-    response: ir.Response | None = None  # translated: the handler encodes it
-    raw: bytes | None = None  # passed through: already in the client's dialect
-    dropped: Sequence[str] = ()  # what the translation dropped or changed
-
-
-@dataclass(slots=True)
-class Streaming:
-    """An upstream stream that has produced its first item. Items are IR event batches, or
-    bytes already in the client's dialect (pass-through)."""
-
-    record: RequestRecord
-    first: list[ir.Event] | bytes
-    source: EventStream | RelayStream
-    rest: AsyncIterator[list[ir.Event]] | AsyncIterator[bytes]
-    ticket: Ticket | None = None
-    # Told when the stream fails after its first byte (the channel's health counts it).
-    broke: Callable[[GatewayError], None] = lambda exc: None
-    # What the translation drops or changes as the stream goes (a translated stream's loss
-    # report: grows while it is read).
-    notes: Sequence[str] = ()
-    dropped: Sequence[str] = ()  # what encoding the request for the upstream dropped
-    delivered: int = 0  # chunks sent to the client
-
-    @property
-    def usage(self) -> ir.Usage:
-        return self.source.usage
 
 
 class Gateway:
@@ -312,50 +226,9 @@ class Gateway:
             return
         request = inbound.request()
         inbound._documents_ready = True
-        if not any(
-            isinstance(b, ir.Document) and b.url and b.data is None
-            for m in request.messages
-            for b in m.content
-        ):
-            return
-        messages = list(request.messages)
-        for i, message in enumerate(messages):
-            blocks = list(message.content)
-            for j, block in enumerate(blocks):
-                if isinstance(block, ir.Document) and block.url and block.data is None:
-                    blocks[j] = await self._fetch_document(block, f"messages.{i}.content.{j}")
-            messages[i] = ir.Message(message.role, tuple(blocks))
-        inbound._request = msgspec.structs.replace(request, messages=tuple(messages))
-
-    async def _fetch_document(self, doc: ir.Document, where: str) -> ir.Document:
-        cfg = self._documents
-        if not cfg.fetch_urls:
-            raise InvalidRequest(
-                f"{where}.source: URL documents are not fetched by this gateway "
-                "(the operator can enable documents.fetch_urls)",
-                param=f"{where}.source",
-            )
-        assert doc.url is not None
-        # Imported on first use: aiohttp (11 MiB) serves only these fetches.
-        from switchboard.upstreams.fetch import FetchRefused, fetch_document
-        from switchboard.upstreams.urlguard import UrlGuard
-
-        try:
-            body, content_type = await fetch_document(
-                doc.url,
-                guard=UrlGuard.for_documents(cfg.allow_private_addresses),
-                max_bytes=cfg.max_bytes,
-                seconds=cfg.timeout,
-            )
-        except FetchRefused as exc:
-            raise InvalidRequest(
-                f"{where}.source.url: {exc}", param=f"{where}.source.url"
-            ) from None
-        media = content_type.split(";")[0].strip().lower()
-        if media.startswith("text/"):
-            return msgspec.structs.replace(doc, url=None, text=body.decode("utf-8", "replace"))
-        data = base64.b64encode(body).decode()
-        return msgspec.structs.replace(doc, url=None, data=data, media_type="application/pdf")
+        fetched = await with_fetched_documents(request, self._documents)
+        if fetched is not request:
+            inbound._request = fetched
 
     def _learn(self, model_id: str, record: RequestRecord, usage: ir.Usage) -> None:
         """A request has ended with this usage: calibrate the estimate of its model."""

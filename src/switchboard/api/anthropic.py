@@ -33,7 +33,8 @@ from switchboard.dialects.anthropic.wire import RequestHead
 from switchboard.errors import GatewayError, InvalidRequest
 from switchboard.ids import message_id
 from switchboard.kinds import Dialect, Endpoint, ProviderKind
-from switchboard.service import Gateway, Inbound, Inlet
+from switchboard.pipeline import Inbound, Inlet
+from switchboard.service import Gateway
 from switchboard.tenancy.auth import Authenticator, Principal
 
 FORWARDED = ("anthropic-version", "anthropic-beta")

@@ -13,7 +13,7 @@ import msgspec
 from switchboard import ir
 from switchboard.api.bounds import Bounds
 from switchboard.errors import InvalidRequest
-from switchboard.service import Completed, Inbound, Inlet
+from switchboard.pipeline import Completed, Inbound, Inlet
 from switchboard.tenancy.auth import Principal
 
 

@@ -14,7 +14,7 @@ from switchboard.api.report import served_headers
 from switchboard.dialects.openai_embeddings import decode_head
 from switchboard.errors import InvalidRequest
 from switchboard.kinds import Endpoint, ProviderKind
-from switchboard.service import Inbound, Inlet
+from switchboard.pipeline import Inbound, Inlet
 
 INLET = Inlet(Endpoint.EMBEDDINGS, relays=frozenset({ProviderKind.OPENAI}))
 

@@ -35,7 +35,7 @@ from switchboard.dialects.openai_chat.stream import StreamEncoder
 from switchboard.errors import GatewayError
 from switchboard.ids import completion_id
 from switchboard.kinds import Dialect, Endpoint, ProviderKind
-from switchboard.service import Inbound, Inlet
+from switchboard.pipeline import Inbound, Inlet
 from switchboard.storage.batches import StoredResult
 from switchboard.tenancy.auth import Authenticator
 

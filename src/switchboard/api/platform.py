@@ -15,7 +15,7 @@ from switchboard.catalog import Catalog
 from switchboard.dialects.anthropic.platforms import Platform, unwrap
 from switchboard.errors import NotFound
 from switchboard.kinds import Endpoint
-from switchboard.service import Inbound
+from switchboard.pipeline import Inbound
 
 
 def catalogue_name(catalog: Catalog, model_id: str, names: tuple[str, ...]) -> str:

@@ -39,7 +39,8 @@ from switchboard.errors import GatewayError, InvalidRequest, NotFound
 from switchboard.ids import response_id
 from switchboard.kinds import RESPONSES, Endpoint, ProviderKind
 from switchboard.log import events as log
-from switchboard.service import Gateway, Inbound, Inlet, Streaming
+from switchboard.pipeline import Inbound, Inlet, Streaming
+from switchboard.service import Gateway
 from switchboard.storage.responses import ResponseStore
 from switchboard.tenancy.auth import Authenticator
 

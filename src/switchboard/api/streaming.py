@@ -21,8 +21,9 @@ from switchboard.api.exchange import SSE, Exchange
 from switchboard.api.report import dropped_comment, served_headers
 from switchboard.errors import GatewayError, release
 from switchboard.log import events as log
+from switchboard.pipeline import Streaming
 from switchboard.record import FAILED, Cut, Served, Settlement
-from switchboard.service import Gateway, Streaming
+from switchboard.service import Gateway
 
 Encode = Callable[[list[ir.Event]], bytes]
 ErrorFrame = Callable[[GatewayError], bytes]

@@ -19,7 +19,8 @@ from switchboard.batches.runtime import Batches
 from switchboard.config import Config
 from switchboard.errors import GatewayError
 from switchboard.kinds import Dialect
-from switchboard.service import Gateway, Inlet
+from switchboard.pipeline import Inlet
+from switchboard.service import Gateway
 from switchboard.storage import Storage
 from switchboard.tenancy.auth import Authenticator
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from switchboard.errors import GatewayError
-from switchboard.service import Completed, Inbound
+from switchboard.pipeline import Completed, Inbound
 from switchboard.storage.batches import StoredResult
 from switchboard.tenancy.auth import Principal
 
