@@ -4,6 +4,7 @@ them: the request comes back with each such document's text or PDF data in place
 from __future__ import annotations
 
 import base64
+from typing import TypeGuard
 
 import msgspec
 
@@ -12,7 +13,7 @@ from switchboard.config import Documents
 from switchboard.errors import InvalidRequest
 
 
-def _unfetched(block: ir.Block) -> bool:
+def _unfetched(block: ir.Block) -> TypeGuard[ir.Document]:
     return isinstance(block, ir.Document) and bool(block.url) and block.data is None
 
 
@@ -24,7 +25,7 @@ async def with_fetched_documents(request: ir.Request, cfg: Documents) -> ir.Requ
     for i, message in enumerate(messages):
         blocks = list(message.content)
         for j, block in enumerate(blocks):
-            if isinstance(block, ir.Document) and _unfetched(block):
+            if _unfetched(block):
                 blocks[j] = await _fetch(block, f"messages.{i}.content.{j}", cfg)
         messages[i] = ir.Message(message.role, tuple(blocks))
     return msgspec.structs.replace(request, messages=tuple(messages))

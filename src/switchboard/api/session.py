@@ -32,8 +32,7 @@ def valid_session(value: str | None) -> str | None:
 def session_of(headers: Mapping[str, str], user_id: str | None) -> str | None:
     """The header's session id, else the one in `metadata.user_id`; None if neither is a
     plain id of at most MAX_SESSION_CHARS characters."""
-    sent = headers.get(SESSION_HEADER)
-    found = None if sent is None else valid_session(sent)
+    found = valid_session(headers.get(SESSION_HEADER))
     if found is not None or not user_id or not user_id.startswith("{"):
         return found
     try:
