@@ -21,20 +21,26 @@ _opcodes: Counter[Key] = Counter()
 _calls: Counter[Key] = Counter()
 
 
-def _key(code: types.CodeType) -> Key:
+def _key(frame: types.FrameType) -> Key:
+    code = frame.f_code
+    if code.co_filename == "<string>" and "self" in code.co_varnames:
+        # Generated methods (a dataclass's `__init__`) all share one name: tell them apart
+        # by the class they belong to.
+        owner = type(frame.f_locals.get("self")).__qualname__
+        return (code.co_filename, f"{owner}.{code.co_name}")
     return (code.co_filename, code.co_qualname)
 
 
 def _local(frame: types.FrameType, event: str, arg: Any) -> Any:
     if event == "opcode":
-        _opcodes[_key(frame.f_code)] += 1
+        _opcodes[_key(frame)] += 1
     return _local
 
 
 def _trace(frame: types.FrameType, event: str, arg: Any) -> Any:
     if event != "call":
         return None
-    _calls[_key(frame.f_code)] += 1
+    _calls[_key(frame)] += 1
     frame.f_trace_opcodes = True
     return _local
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import msgspec
+
 from switchboard import ir
 from switchboard.errors import GatewayError
 from switchboard.kinds import Dialect, Endpoint, ProviderKind
@@ -30,8 +32,7 @@ class Inlet:
     dialect: Dialect | None = None
 
 
-@dataclass(slots=True)
-class Inbound:
+class Inbound(msgspec.Struct):
     """A client request as the handler decoded it. `decode` gives the IR on demand, since a
     same-format pass-through never needs it."""
 
@@ -68,8 +69,7 @@ class Inbound:
         return max(1, len(self.body) // 4)
 
 
-@dataclass(slots=True)
-class Completed:
+class Completed(msgspec.Struct):
     """The reply; the pipeline puts what it used, cost and dropped in the request's record."""
 
     usage: ir.Usage
@@ -78,8 +78,7 @@ class Completed:
     dropped: Sequence[str] = ()  # what the translation dropped or changed
 
 
-@dataclass(slots=True)
-class Streaming:
+class Streaming(msgspec.Struct):
     """An upstream stream that has produced its first item. Items are IR event batches, or
     bytes already in the client's dialect (pass-through)."""
 

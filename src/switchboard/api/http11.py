@@ -225,10 +225,6 @@ class Connection(asyncio.Protocol):
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         headers = self.headers
-        if key == "transfer-encoding" and (key in headers or text.strip().lower() != "chunked"):
-            # The parser takes `identity, chunked` as chunked; a proxy in front may not: a
-            # body two parties frame differently is how requests are smuggled.
-            raise InvalidRequest("transfer-encoding other than a single `chunked` is refused")
         if key in headers:
             if key == "host":  # two hosts: which one the request is for is ambiguous
                 raise InvalidRequest("the request has more than one Host header")
@@ -243,6 +239,12 @@ class Connection(asyncio.Protocol):
         self.in_head = False
         if parser.should_upgrade():
             return  # feed_data raises HttpParserUpgrade next; refused there
+        coding = self.headers.get("transfer-encoding")
+        if coding is not None and coding.strip().lower() != "chunked":
+            # The parser takes `identity, chunked` as chunked; a proxy in front may not: a
+            # body two parties frame differently is how requests are smuggled. (Checked
+            # once the head is read: two such headers were joined with a comma above.)
+            raise InvalidRequest("transfer-encoding other than a single `chunked` is refused")
         url = httptools.parse_url(self.url)
         path = url.path.decode("latin-1")
         if "%" in path:

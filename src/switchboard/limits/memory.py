@@ -95,13 +95,18 @@ class MemoryLimiter:
     async def acquire(
         self, r: Reservation, now_ms: int, seed: int | None, team_seed: int | None = None
     ) -> Outcome:
-        k = self._keys.setdefault(r.key_id, _Key())
+        keys = self._keys
+        k = keys.get(r.key_id)
+        if k is None:  # (not setdefault: that would build a _Key for every request)
+            k = keys[r.key_id] = _Key()
         spent = self._check(k, r, now_ms, seed)
         if isinstance(spent, Outcome):
             return spent
         team = r.team
         if team is not None:  # both are checked before either is counted
-            tk = self._keys.setdefault(team.key_id, _Key())
+            tk = keys.get(team.key_id)
+            if tk is None:
+                tk = keys[team.key_id] = _Key()
             in_team = self._check(tk, team, now_ms, team_seed)
             if isinstance(in_team, Outcome):
                 in_team.team = True

@@ -13,7 +13,6 @@ ends with `pause_turn`, as Anthropic's does, and the client may send it back to 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -81,7 +80,7 @@ class ServerTools:
         tools: dict[str, ir.ServerTool] = {t.name: t for t in request.server_tools}
         runner = Runner.build(self._search, self._documents, self.cap)
         # One model call per use allowed, one to read the last results, one to answer.
-        return Loop(dataclasses.replace(call, request=first), tools, runner, self.cap + 2)
+        return Loop(msgspec.structs.replace(call, request=first), tools, runner, self.cap + 2)
 
 
 @dataclass(slots=True)
@@ -108,7 +107,7 @@ class Loop:
         messages = (*request.messages, ir.Message("assistant", tuple(said)))
         messages += (ir.Message("user", tuple(results)),)
         request = msgspec.structs.replace(request, messages=messages, tool_choice=choice)
-        return dataclasses.replace(call, request=request)
+        return msgspec.structs.replace(call, request=request)
 
     async def complete(self, run: Callable[[Call], Awaitable[Completion]]) -> Completion:
         call = self.call

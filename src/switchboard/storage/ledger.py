@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ class UsageFilter:
     until: datetime | None = None
 
 
-_FIELDS = tuple(f.name for f in dataclasses.fields(UsageRow))
+_FIELDS = UsageRow.__struct_fields__
 Processor = Callable[[Any], Any]
 
 

@@ -11,8 +11,9 @@ import fnmatch
 import functools
 import math
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+import msgspec
 
 from switchboard import ir
 from switchboard.catalog import ModelEntry
@@ -136,12 +137,11 @@ def _reservation(
     )
 
 
-@dataclass(slots=True)
-class Ticket:
+class Ticket(msgspec.Struct):  # (a Struct: one per request, built in C)
     """One admitted request. `settle` runs once, however the request ended."""
 
     pricing: Pricing
-    headers: Headers = field(default_factory=list)
+    headers: Headers = msgspec.field(default_factory=list)
     limiter: Limiter | None = None
     reservation: Reservation | None = None
     leases: Leases | None = None

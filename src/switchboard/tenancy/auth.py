@@ -9,17 +9,17 @@ import hashlib
 import hmac
 import os
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+import msgspec
 
 from switchboard.config import Config, data_dir
 from switchboard.errors import AuthenticationFailed
 from switchboard.tenancy.keys import SECRET_PREFIX, ApiKey, KeyCache
 
 
-@dataclass(slots=True)  # not frozen: one per request, and frozen inits are slow
-class Principal:
+class Principal(msgspec.Struct):
     name: str
     is_master: bool = False
     key: ApiKey | None = None  # a database key, with its limits

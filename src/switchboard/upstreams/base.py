@@ -4,26 +4,26 @@ separate, optional ability (`PassThrough`), never a stub that raises."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
+
+import msgspec
 
 from switchboard import ir
 from switchboard.catalog import Channel
 from switchboard.config import ModelConfig
 
 
-@dataclass(slots=True)  # not frozen: one per request, and frozen inits are slow
-class Call:
+class Call(msgspec.Struct):
     request: ir.Request
     channel: Channel
     profile: ModelConfig
     input_estimate: int
 
 
-@dataclass(slots=True)
-class Completion:
+class Completion(msgspec.Struct):
     response: ir.Response
-    dropped: list[str] = field(default_factory=list)
+    dropped: list[str] = msgspec.field(default_factory=list)
 
 
 class EventStream(Protocol):

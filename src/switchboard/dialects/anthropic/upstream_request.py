@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, assert_never
+
+import msgspec
 
 from switchboard import ir
 from switchboard.errors import InvalidRequest
@@ -27,10 +29,9 @@ class UpstreamProfile:
     pdf: bool = False
 
 
-@dataclass(slots=True)
-class Encoded:
+class Encoded(msgspec.Struct):
     body: dict[str, Any]
-    dropped: list[str] = field(default_factory=list)
+    dropped: list[str] = msgspec.field(default_factory=list)
 
 
 def tool_id(client_id: str) -> str:

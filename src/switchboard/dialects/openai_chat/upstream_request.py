@@ -4,9 +4,10 @@ upstream cannot take is either refused with a named error or listed in `Encoded.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, assert_never
 
+import msgspec
 import orjson
 
 from switchboard import ir
@@ -38,11 +39,10 @@ class UpstreamProfile:
     forward_user: bool = False
 
 
-@dataclass(slots=True)
-class Encoded:
+class Encoded(msgspec.Struct):
     body: dict[str, Any]
-    tool_names: dict[str, str] = field(default_factory=dict)  # upstream name -> client name
-    dropped: list[str] = field(default_factory=list)
+    tool_names: dict[str, str] = msgspec.field(default_factory=dict)  # upstream name -> client name
+    dropped: list[str] = msgspec.field(default_factory=list)
 
 
 def encode_request(req: ir.Request, profile: UpstreamProfile) -> Encoded:
