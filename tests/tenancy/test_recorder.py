@@ -117,7 +117,7 @@ def test_journal_pending_spend_counts_a_keys_rows_since(tmp_path: Path) -> None:
 @given(st.text(max_size=600), st.sampled_from(sorted(TEXT_LIMITS)))
 def test_every_string_of_a_row_is_bounded_and_printable(text: str, field: str) -> None:
     r = row(1)
-    kept = UsageRow(**{**{f: getattr(r, f) for f in UsageRow.__dataclass_fields__}, field: text})
+    kept = UsageRow(**{**{f: getattr(r, f) for f in UsageRow.__struct_fields__}, field: text})
     value = getattr(kept, field)
     assert len(value) <= TEXT_LIMITS[field]
     assert value.isprintable()

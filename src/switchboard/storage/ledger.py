@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Dialect, Select, String, cast, func, select
+from sqlalchemy import Boolean, ColumnElement, Dialect, Select, String, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -70,7 +70,12 @@ class _Insert:
         self._values = operator.attrgetter(*order)
         self._processors: list[tuple[int, Processor]] = []
         for i, name in enumerate(order):
-            process = usage.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            column_type = usage.c[name].type
+            if isinstance(column_type, Boolean):
+                # A row's flags are bools already (UsageRow's types), which every driver
+                # takes: SQLAlchemy's processor would only check that again, per row.
+                continue
+            process = column_type.dialect_impl(dialect).bind_processor(dialect)
             if process is not None:
                 self._processors.append((i, process))
 

@@ -98,20 +98,23 @@ def _who(key: ApiKey, team: bool) -> str:
 def ratelimit_headers(key: ApiKey, o: Outcome, now_ms: int) -> Headers:
     """The key's rate-limit state; after a refusal by its team, the team's."""
     lim = key.team.limits if o.team and key.team is not None else key.limits
+    rpm, tpm = lim.rpm, lim.tpm
+    if not (rpm or tpm):
+        return []
     reset = _rfc3339((o.oldest_ms + WINDOW_MS) if o.requests else now_ms)
     headers: Headers = []
-    if lim.rpm:
-        headers += [
-            (b"anthropic-ratelimit-requests-limit", str(lim.rpm).encode()),
-            (b"anthropic-ratelimit-requests-remaining", str(max(0, lim.rpm - o.requests)).encode()),
+    if rpm:
+        headers += (
+            (b"anthropic-ratelimit-requests-limit", b"%d" % rpm),
+            (b"anthropic-ratelimit-requests-remaining", b"%d" % max(0, rpm - o.requests)),
             (b"anthropic-ratelimit-requests-reset", reset),
-        ]
-    if lim.tpm:
-        headers += [
-            (b"anthropic-ratelimit-tokens-limit", str(lim.tpm).encode()),
-            (b"anthropic-ratelimit-tokens-remaining", str(max(0, lim.tpm - o.tokens)).encode()),
+        )
+    if tpm:
+        headers += (
+            (b"anthropic-ratelimit-tokens-limit", b"%d" % tpm),
+            (b"anthropic-ratelimit-tokens-remaining", b"%d" % max(0, tpm - o.tokens)),
             (b"anthropic-ratelimit-tokens-reset", reset),
-        ]
+        )
     return headers
 
 
