@@ -3,7 +3,13 @@ numbers on a noisy machine. CPU time per request (or per relayed delta) is the s
 it does not care how busy the other core is.
 
     bench/run ab --base HEAD~1 [--head WORKTREE] [--scenario 1k|90k|stream|tools|passthrough]
-                 [--rounds 5] [--seconds 5]
+                 [--rounds 5] [--seconds 5] [--floor]
+
+`--floor` (1k, 15k, 90k) measures the floor relay too in every round and reports each
+revision's ratio to it: the floor's CPU per request over the revision's, which is the
+saturation ratio a gateway bound by its one core reaches (what `bench/run --quick` estimates
+from a search of open-loop rates that the VM's noise moves by a third), taken round by round
+so that both sides of a ratio share their minute of the machine.
 
 `--base`/`--head` are git revisions (exported with `git archive`, nothing in the repository
 changes) or `WORKTREE` for the checkout as it is."""
@@ -23,7 +29,7 @@ from typing import Any
 import orjson
 
 from bench import install, scenarios
-from bench.gateways import REPO, Context, start_switchboard, start_upstream
+from bench.gateways import REPO, Context, start_floor, start_switchboard, start_upstream
 from bench.procs import wait_port
 from bench.runner import Rig
 
@@ -100,14 +106,22 @@ def main() -> None:
     p.add_argument("--scenario", default="1k")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--floor", action="store_true", help="the floor relay too, and ratios to it")
     args = p.parse_args()
-    results: dict[str, list[dict[str, float]]] = {"base": [], "head": []}
+    if args.floor and args.scenario not in ("1k", "15k", "90k"):
+        p.error("--floor measures 1k, 15k or 90k (the floor relays text requests only)")
+    names = ["base", "head", *(["floor"] if args.floor else [])]
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     with rig("ab") as (ctx, the_rig):
         variants = {"base": export(args.base, ctx.cache), "head": export(args.head, ctx.cache)}
         for i in range(args.rounds):
-            order = ["base", "head"] if i % 2 == 0 else ["head", "base"]
+            # Each side goes first in turn: a machine that slows within a round slows both.
+            order = names[i % len(names) :] + names[: i % len(names)]
             for name in order:
-                gw = start_switchboard(ctx, src=variants[name], name=f"ab-{name}")
+                if name == "floor":
+                    gw = start_floor(ctx)
+                else:
+                    gw = start_switchboard(ctx, src=variants[name], name=f"ab-{name}")
                 try:
                     gw.proc.pin_all()
                     measure(the_rig, gw, args.scenario, 1.0)  # warm-up
@@ -122,7 +136,23 @@ def main() -> None:
     for k in summary["base"]:
         b, h = summary["base"][k], summary["head"][k]
         summary.setdefault("change", {})[k] = (h - b) / b if b else None
+    if args.floor:
+        summary["ratio_to_floor"] = {side: _ratios(results, side) for side in ("base", "head")}
     print(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
+
+
+def _ratios(results: dict[str, list[dict[str, float]]], side: str) -> dict[str, Any]:
+    """A revision's ratio to the floor relay, round by round (both measured in that round):
+    by CPU per request (the floor's over the revision's) and by closed-loop throughput."""
+    pairs = list(zip(results["floor"], results[side], strict=True))
+    cpu = [f["cpu_us_per_req"] / g["cpu_us_per_req"] for f, g in pairs]
+    rate = [g["req_per_s"] / f["req_per_s"] for f, g in pairs]
+    return {
+        "cpu": statistics.median(cpu),
+        "cpu_rounds": [round(x, 3) for x in cpu],
+        "req_per_s": statistics.median(rate),
+        "req_per_s_rounds": [round(x, 3) for x in rate],
+    }
 
 
 if __name__ == "__main__":

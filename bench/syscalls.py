@@ -25,16 +25,18 @@ _ROW = re.compile(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$")
 
 
 def threads(pid: int) -> dict[str, float]:
-    """CPU seconds (user + system) per thread name of a process."""
+    """CPU seconds of a process, user and system apart, for its main thread (the event loop)
+    and for all its other threads together (the access log's, the ledger driver's ...)."""
     out: dict[str, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             stat = (task / "stat").read_text()
         except OSError:
             continue
-        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat.rsplit(")", 1)[1].split()
-        out[comm] = out.get(comm, 0.0) + (int(fields[11]) + int(fields[12])) / TICK
+        who = "main" if task.name == str(pid) else "others"
+        for kind, i in (("user", 11), ("sys", 12)):
+            out[f"{who}:{kind}"] = out.get(f"{who}:{kind}", 0.0) + int(fields[i]) / TICK
     return out
 
 
