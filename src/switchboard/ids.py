@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 
 _ALPHABET = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # Each random byte becomes one base-62 character (byte mod 62) in a single C call. The mod
@@ -12,38 +11,8 @@ _ALPHABET = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _TABLE = bytes(_ALPHABET[b % 62] for b in range(256))
 
 
-class _Entropy:
-    """The OS's random bytes, read a page at a time: a request takes three ids, and a
-    `getrandom` call for each was three system calls per request. The bytes are the same
-    unpredictable ones, handed out once each; a forked child starts a page of its own (two
-    workers must never hand out the same bytes)."""
-
-    PAGE = 4096
-
-    def __init__(self) -> None:
-        self._page = b""
-        self._at = 0
-        self._lock = threading.Lock()  # ids are made on the event loop; a thread stays safe
-        os.register_at_fork(after_in_child=self._drop)
-
-    def _drop(self) -> None:
-        self._page, self._at = b"", 0
-        self._lock = threading.Lock()
-
-    def take(self, n: int) -> bytes:
-        with self._lock:
-            at = self._at
-            if at + n > len(self._page):
-                self._page, at = os.urandom(max(self.PAGE, n)), 0
-            self._at = at + n
-            return self._page[at : at + n]
-
-
-_entropy = _Entropy()
-
-
 def _base62(length: int) -> str:
-    return _entropy.take(length).translate(_TABLE).decode()
+    return os.urandom(length).translate(_TABLE).decode()
 
 
 def message_id() -> str:
