@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
+
 from switchboard import ir
 from switchboard.config import Pricing
 from switchboard.log import access_fields
 from switchboard.record import FAILED, Cut, RequestRecord, Served, charged
 from switchboard.tenancy.admission import Ticket
-from switchboard.tenancy.usage import UNKNOWN_MODEL, ledger_row
+from switchboard.tenancy.usage import INT32, INT64, UNKNOWN_MODEL, UsageRow, ledger_row
 
 AT = datetime(2026, 1, 2, tzinfo=UTC)
 
@@ -113,3 +115,32 @@ def test_settlement_charges_what_the_outcome_says() -> None:
         ]
 
     assert asyncio.run(settle_each()) == [2000_000, 2000_000, 0]
+
+
+# Each count column and its range (storage/tables.py: INTEGER or BIGINT).
+COUNTS = {
+    "input_tokens": INT32,
+    "output_tokens": INT32,
+    "cache_read_tokens": INT32,
+    "cache_write_tokens": INT32,
+    "status": INT32,
+    "failovers": INT32,
+    "retries": INT32,
+    "web_search_requests": INT32,
+    "web_fetch_requests": INT32,
+    "cost_nusd": INT64,
+    "web_search_nusd": INT64,
+}
+
+
+@pytest.mark.parametrize("field", sorted(COUNTS))
+def test_every_count_of_a_row_is_held_to_its_column(field: str) -> None:
+    """A count past its column's range would fail the insert of the whole batch: the row is
+    clamped when it is built, whichever count it is."""
+    row = ledger_row(served_record(), AT, "req_1", 200, 12.5, lambda name: False)
+    assert row is not None
+    values = {f: getattr(row, f) for f in UsageRow.__struct_fields__}
+    top = COUNTS[field]
+    assert getattr(UsageRow(**{**values, field: top + 1}), field) == top
+    assert getattr(UsageRow(**{**values, field: -top - 7}), field) == -top
+    assert getattr(UsageRow(**{**values, field: top}), field) == top

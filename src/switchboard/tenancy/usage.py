@@ -123,42 +123,40 @@ class UsageRow(msgspec.Struct):
     batch_id: str | None = None  # the batch it was a request of (ids are the gateway's own)
 
     def __post_init__(self) -> None:
-        # The usual row passes one check (inline: this runs once per request).
+        # The usual row passes one check (it runs once per request, so the columns are
+        # checked a group at a time, in C: the 64-character texts by the longest, every text
+        # printable at once, the counts by the least and the greatest).
+        short = (
+            self.request_id,
+            self.key_id,
+            self.error_type or "",
+            self.session or "",
+            self.team_id or "",
+            self.batch_id or "",
+        )
+        counts = (
+            self.input_tokens,
+            self.output_tokens,
+            self.cache_read_tokens,
+            self.cache_write_tokens,
+            self.status,
+            self.failovers,
+            self.retries,
+            self.web_search_requests,
+            self.web_fetch_requests,
+        )
+        dropped = self.dropped or ""
         if (
-            len(self.request_id) <= 64
-            and len(self.key_id) <= 64
-            and len(self.model) <= 200
-            and len(self.provider) <= 200
+            max(map(len, short)) <= 64
+            and max(len(self.model), len(self.provider), len(self.upstream_model)) <= 200
             and len(self.channel) <= 400
-            and len(self.upstream_model) <= 200
-            and (self.error_type is None or len(self.error_type) <= 64)
-            and (self.dropped is None or len(self.dropped) <= 2048)
-            and (self.session is None or len(self.session) <= 64)
-            and (self.team_id is None or len(self.team_id) <= 64)
-            and (self.batch_id is None or len(self.batch_id) <= 64)
-            and (
-                self.request_id
-                + self.key_id
-                + self.model
-                + self.channel  # holds provider and upstream_model
-                + self.provider
-                + self.upstream_model
-                + (self.error_type or "")
-                + (self.dropped or "")
-                + (self.session or "")
-                + (self.team_id or "")
-                + (self.batch_id or "")
+            and len(dropped) <= 2048
+            and "".join(
+                (*short, self.model, self.provider, self.upstream_model, self.channel, dropped)
             ).isprintable()
-            and 0 <= self.input_tokens <= INT32
-            and 0 <= self.output_tokens <= INT32
-            and 0 <= self.cache_read_tokens <= INT32
-            and 0 <= self.cache_write_tokens <= INT32
+            and min(counts) >= 0
+            and max(counts) <= INT32
             and 0 <= self.cost_nusd <= INT64
-            and 0 <= self.status <= INT32
-            and 0 <= self.failovers <= INT32
-            and 0 <= self.retries <= INT32
-            and 0 <= self.web_search_requests <= INT32
-            and 0 <= self.web_fetch_requests <= INT32
             and 0 <= self.web_search_nusd <= INT64
         ):
             return
