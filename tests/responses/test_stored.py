@@ -270,7 +270,7 @@ def test_on_postgresql(upstream: ScriptedUpstream, recorder: Recorder) -> None:
             alice, bob = make_client(gw, ALICE, recorder), make_client(gw, BOB, recorder)
             upstream.enqueue(text_reply("gpt-test", "Hello", stream=True))
             stream = alice.responses.create(model="gpt-test", input="hi", stream=True)
-            final = [e.response for e in stream if e.type == "response.completed"][0]
+            (final,) = [e.response for e in stream if e.type == "response.completed"]
             assert alice.responses.retrieve(final.id).model_dump() == final.model_dump()
             assert [i.type for i in alice.responses.input_items.list(final.id)] == ["message"]
             with pytest.raises(openai.NotFoundError):
