@@ -114,7 +114,7 @@ def test_each_surface_route_resolves_to_its_envelope(tmp_path: Path) -> None:
                 if (route.method, path) not in shared:
                     assert app.dialects[path] == surface.dialect, path
         for suffix in surface.suffix_routes:
-            for prefix in surface.prefixes:
+            for prefix in suffix.prefixes or surface.prefixes:
                 assert (suffix.method, prefix + suffix.path) in {
                     (m, p) for m, p, _, _ in app.suffix_routes
                 }

@@ -182,12 +182,15 @@ class App:
                         self.metered.add(path)
             for suffix in surface.suffix_routes:
                 retrieve = suffix.handler(parts)
-                for prefix in surface.prefixes:
+                for prefix in suffix.prefixes or surface.prefixes:
                     under = prefix + suffix.path
                     self.suffix_routes.append((suffix.method, under, retrieve, surface.dialect))
                     self.prefixes.append((under, surface.dialect))
                     if suffix.metered is not None:
                         self.metered_under.append((under, suffix.metered))
+        # The longest prefix decides: `/openai/responses/` is the Responses surface's, though
+        # `/openai/` (the chat surface's) was registered before it.
+        self.prefixes.sort(key=lambda entry: len(entry[0]), reverse=True)
         for (method, path), claimants in claimed.items():
             self.routes[(method, path)] = _dispatch(path, claimants)
         for path in {p for _, p in self.routes}:

@@ -1,4 +1,5 @@
-"""`POST /v1/responses` (also under `/openai`): the OpenAI Responses surface (docs/responses.md).
+"""`POST /v1/responses` (also under `/openai`): the OpenAI Responses surface (docs/responses.md);
+its stored responses read back and deleted by api/stored_responses.py.
 
 Requests are translated through the IR to any upstream kind; an OpenAI provider marked
 `responses_api` gets them relayed as they are. With `responses.store` on, a response's
@@ -20,8 +21,9 @@ from switchboard.api.disconnect import cancel_on_disconnect
 from switchboard.api.exchange import Exchange
 from switchboard.api.post import PostHandler, read_body
 from switchboard.api.report import served_headers
+from switchboard.api.stored_responses import StoredResponsesHandler
 from switchboard.api.streaming import serve_stream
-from switchboard.api.surface import Parts, Route, Surface
+from switchboard.api.surface import Parts, Route, SuffixRoute, Surface
 from switchboard.config import Responses
 from switchboard.dialects.openai_chat.request import DEFAULT_MAX_TOKENS
 from switchboard.dialects.openai_responses import wire
@@ -33,7 +35,7 @@ from switchboard.dialects.openai_responses.request import (
     items,
     parse,
 )
-from switchboard.dialects.openai_responses.response import Echo, encode_response
+from switchboard.dialects.openai_responses.response import Echo, Json, encode_response
 from switchboard.dialects.openai_responses.stream import StreamEncoder
 from switchboard.errors import GatewayError, InvalidRequest, NotFound
 from switchboard.ids import response_id
@@ -50,7 +52,7 @@ DIALECT = RESPONSES
 INLET = Inlet(Endpoint.OPENAI, relays=frozenset({ProviderKind.OPENAI}), dialect=RESPONSES)
 
 
-Save = Callable[[list[Item]], Awaitable[None]]
+Save = Callable[[Json], Awaitable[None]]  # the response object, as served
 
 
 @dataclass(slots=True)
@@ -113,12 +115,13 @@ class ResponsesHandler(PostHandler):
             affinity=affinity(ex, head.prompt_cache_key, head.user),
         )
 
-        async def save(output: list[Item]) -> None:
+        async def save(response: Json) -> None:
             # Before the client reads the response's id: it may continue from it at once.
             if not store:
                 return
+            output: list[Item] = response["output"]
             try:
-                await self._store.save(echo.id, principal.key_id, conversation + output)
+                await self._store.save(echo.id, principal.key_id, conversation + output, response)
             except SQLAlchemyError as exc:
                 # The reply is served (and charged) all the same; only its continuation is lost.
                 log.error("could not store response %s: %s", echo.id, type(exc).__name__)
@@ -152,7 +155,7 @@ class ResponsesHandler(PostHandler):
             def error_frame(exc: GatewayError) -> bytes:
                 return encoder.failed(error_code(exc, ex.request_id), exc.message)
 
-            _save_before_end(streaming, lambda: save(encoder.output))
+            _save_before_end(streaming, lambda: save(encoder.final()))
             await serve_stream(ex, self._gateway, streaming, encode, error_frame)
             return
         done = await self._gateway.complete(inbound, ex.record)
@@ -162,7 +165,7 @@ class ResponsesHandler(PostHandler):
         assert done.response is not None
         body, lost = encode_response(done.response, req.echo)
         ex.record.dropped += lost
-        await save(body["output"])
+        await save(body)
         await ex.respond(200, orjson.dumps(body), served_headers(ex.record))
 
 
@@ -201,6 +204,12 @@ def _responses(parts: Parts) -> ResponsesHandler:
     return ResponsesHandler(parts.gateway, parts.auth, parts.bounds, settings, store)
 
 
+def _stored(parts: Parts) -> StoredResponsesHandler:
+    settings = parts.config.responses
+    store = ResponseStore(parts.storage.engine, settings.retention_days)
+    return StoredResponsesHandler(parts.auth, settings, store)
+
+
 SURFACE = Surface(
     name="responses",
     dialect=DIALECT,
@@ -209,6 +218,14 @@ SURFACE = Surface(
     routes=(
         Route("POST", "/v1/responses", _responses, metered=True),
         Route("POST", "/responses", _responses, metered=True, prefixes=("/openai",)),
+    ),
+    # `{response_id}` and `{response_id}/input_items`; under /openai with or without /v1, as
+    # the POST.
+    suffix_routes=(
+        SuffixRoute("GET", "/v1/responses/", lambda p: _stored(p).get),
+        SuffixRoute("DELETE", "/v1/responses/", lambda p: _stored(p).delete),
+        SuffixRoute("GET", "/responses/", lambda p: _stored(p).get, prefixes=("/openai",)),
+        SuffixRoute("DELETE", "/responses/", lambda p: _stored(p).delete, prefixes=("/openai",)),
     ),
     error_body=error_body,
     error_event=error_event,

@@ -60,6 +60,7 @@ class SuffixRoute:
     handler: Callable[[Parts], SuffixHandler]
     # Whether a request to this rest of the path goes in the usage ledger (None: none does).
     metered: Callable[[str], bool] | None = None
+    prefixes: tuple[str, ...] | None = None  # None: the surface's
 
 
 @dataclass(frozen=True, slots=True)

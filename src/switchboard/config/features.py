@@ -46,8 +46,8 @@ class Search(Strict, frozen=True):
 
 class Responses(Strict, frozen=True):
     """The Responses API surface (docs/responses.md). `store`: responses are kept in the
-    database for `previous_response_id`, scoped to the key that made them, for
-    `retention_days`; off, a request naming a previous response is refused."""
+    database for `previous_response_id` and `GET`/`DELETE /v1/responses/{id}`, scoped to the
+    key that made them, for `retention_days`; off, those requests are refused."""
 
     store: bool = False
     retention_days: Annotated[float, msgspec.Meta(gt=0, le=3650)] = 30.0

@@ -118,7 +118,8 @@ captures = Table(
     Index("ix_captures_at", "at"),
 )
 
-# Responses kept for `previous_response_id` (storage/responses.py; migration 0005_responses).
+# Responses kept for `previous_response_id` and `GET /v1/responses/{id}` (storage/responses.py;
+# migrations 0005_responses, 0007_response_objects).
 responses = Table(
     "responses",
     metadata,
@@ -127,6 +128,7 @@ responses = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("conversation", Text, nullable=False),  # its items, JSON
+    Column("response", Text, nullable=True),  # the response object as served, JSON (0007)
     Index("ix_responses_expires_at", "expires_at"),
 )
 

@@ -159,6 +159,11 @@ def response_json(
     }
 
 
+def deleted(response_id: str) -> Json:
+    """What `DELETE /v1/responses/{id}` answers, as OpenAI does."""
+    return {"id": response_id, "object": "response.deleted", "deleted": True}
+
+
 def message_item(id: str, text: str | None, status: str = "completed") -> Json:
     content = [] if text is None else [output_text(text)]
     return {"id": id, "type": "message", "role": "assistant", "status": status, "content": content}

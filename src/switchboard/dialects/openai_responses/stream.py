@@ -85,19 +85,21 @@ class StreamEncoder:
                 self._reason = event.stop_reason
                 return b""
             case ir.MessageStop():
-                status, incomplete = status_of(self._reason)
-                final = response_json(
-                    self._echo,
-                    status=status,
-                    output=self.output,
-                    usage=self._usage,
-                    incomplete=incomplete,
-                )
-                kind = "response.completed" if status == "completed" else "response.incomplete"
+                final = self.final()
+                completed = final["status"] == "completed"
+                kind = "response.completed" if completed else "response.incomplete"
                 self.finished = True
                 return self._event(kind, {"response": final})
             case _:
                 assert_never(event)
+
+    def final(self) -> Json:
+        """The whole response, as the stream's last event carries it (and storage keeps it):
+        complete once every item is done and the stop reason and usage are in."""
+        status, incomplete = status_of(self._reason)
+        return response_json(
+            self._echo, status=status, output=self.output, usage=self._usage, incomplete=incomplete
+        )
 
     def failed(self, code: str, message: str) -> bytes:
         """The stream's last event when it breaks after its first byte."""
