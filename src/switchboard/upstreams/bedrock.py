@@ -1,5 +1,5 @@
 """AWS Bedrock (`kind: bedrock`). Anthropic models speak the Messages API through InvokeModel
-(bedrock_invoke.py): Anthropic clients are relayed, others translated through the IR. Other
+(bedrock_anthropic.py): Anthropic clients are relayed, others translated through the IR. Other
 models speak Converse, translated through the IR (dialects/bedrock_converse/). Every request is
 SigV4-signed (bedrock_sigv4.py); streamed replies come in the AWS event-stream framing
 (bedrock_stream.py)."""
@@ -25,7 +25,7 @@ from switchboard.dialects.bedrock_converse.stream import StreamDecoder as Conver
 from switchboard.dialects.validation import dump_body, load_body
 from switchboard.errors import InvalidRequest, UpstreamError
 from switchboard.upstreams.base import Call, Completion, Forward, Relayed
-from switchboard.upstreams.bedrock_invoke import (
+from switchboard.upstreams.bedrock_anthropic import (
     AnthropicChunks,
     RelayReader,
     anthropic_profile,

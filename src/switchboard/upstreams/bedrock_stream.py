@@ -95,7 +95,7 @@ class FrameSource:
 
 
 class Decoder(Protocol):
-    """What EventReader feeds: Converse's decoder, or bedrock_invoke's AnthropicChunks."""
+    """What EventReader feeds: Converse's decoder, or bedrock_anthropic's AnthropicChunks."""
 
     @property
     def finished(self) -> bool: ...
