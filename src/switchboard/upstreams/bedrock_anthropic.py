@@ -1,26 +1,27 @@
 """Bedrock's InvokeModel half: Claude speaks the Messages API (`anthropic_version:
 bedrock-2023-05-31`, betas in the body, the model in the URL). The body as InvokeModel takes it,
-and a streamed reply's `chunk`s (each one Anthropic event's data, base64 in JSON) read either
-into the IR or relayed to an Anthropic client as the SSE events they carry."""
+and how a streamed reply's `chunk`s (each one Anthropic event's data, base64 in JSON) are
+unwrapped into the events they carry, for anthropic.py's own readers: translated into the IR, or
+relayed to an Anthropic client. Only the wrapping is Bedrock's; the reading is Anthropic's."""
 
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from switchboard import ir
-from switchboard.dialects.anthropic import upstream_request as anthropic_request
 from switchboard.dialects.anthropic.passthrough import StreamRelay
-from switchboard.dialects.anthropic.stream import StreamDecoder as AnthropicDecoder
+from switchboard.dialects.anthropic.stream import StreamDecoder
 from switchboard.dialects.sse import SSEEvent
 from switchboard.dialects.validation import dump_body, load_body
-from switchboard.errors import UpstreamError
-from switchboard.upstreams.base import Call
-from switchboard.upstreams.stream import RelayingReader
+from switchboard.redact import Redactor
+from switchboard.upstreams import anthropic
+from switchboard.upstreams.bedrock_stream import Carried, EventStreamFraming
 
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
+T = TypeVar("T")
 
 
 def for_invoke(body: Any, beta: str | None) -> dict[str, Any]:
@@ -45,23 +46,16 @@ def invoke_body(body: bytes, beta: str | None) -> bytes:
     return dump_body(for_invoke(load_body(body), beta), body)
 
 
-def anthropic_profile(call: Call) -> anthropic_request.UpstreamProfile:
-    p = call.profile
-    return anthropic_request.UpstreamProfile(
-        model_id=p.id,
-        upstream_model=call.channel.model,
-        max_output_tokens=p.max_output_tokens,
-        vision=p.capabilities.vision,
-        pdf=p.capabilities.pdf,
-    )
+def chunk_data(payload: bytes) -> bytes:
+    """An InvokeModelWithResponseStream `chunk`'s payload, `{"bytes": base64(one Anthropic
+    event's data)}` -> that data."""
+    return base64.b64decode(orjson.loads(payload)["bytes"], validate=True)
 
 
 def chunk_event(payload: bytes) -> SSEEvent:
-    """An InvokeModelWithResponseStream `chunk`'s payload: `{"bytes": base64(one Anthropic
-    event's data)}` -> that event as an SSE event, named by its `type` as the Anthropic API
-    names it."""
-    wrapper = orjson.loads(payload)
-    data = base64.b64decode(wrapper["bytes"], validate=True)
+    """A `chunk`'s payload -> the Anthropic event it carries as an SSE event, named by its
+    `type` as the Anthropic API names it."""
+    data = chunk_data(payload)
     event = orjson.loads(data)
     name = event["type"]
     if not isinstance(name, str):
@@ -71,66 +65,56 @@ def chunk_event(payload: bytes) -> SSEEvent:
     return SSEEvent(name, data, b"event: " + name.encode() + b"\ndata: " + data)
 
 
-class AnthropicChunks:
-    """Claude's streamed `chunk`s, each one Anthropic event's data, for the Anthropic decoder."""
-
-    __slots__ = ("_decoder", "_provider")
-
-    def __init__(self, provider: str) -> None:
-        self._provider = provider
-        self._decoder = AnthropicDecoder(provider=provider)
-
-    @property
-    def finished(self) -> bool:
-        return self._decoder.finished
-
-    @property
-    def usage(self) -> ir.Usage:
-        return self._decoder.usage
-
-    @property
-    def notes(self) -> list[str]:
-        return self._decoder.notes
-
-    def feed(self, event_type: str, payload: bytes) -> list[ir.Event]:
-        if event_type != "chunk":
-            return []
-        try:
-            data = base64.b64decode(orjson.loads(payload)["bytes"], validate=True)
-        except (ValueError, KeyError, TypeError):
-            raise UpstreamError.malformed(self._provider, "a chunk without bytes") from None
-        return self._decoder.feed(data)
-
-    def finish(self) -> list[ir.Event]:
-        if not self._decoder.finished:
-            raise UpstreamError.malformed(self._provider, "the stream ended before message_stop")
-        return []
+def _data_event(payload: bytes) -> SSEEvent:
+    """A `chunk`'s payload -> its event's data, all the Anthropic decoder reads."""
+    data = chunk_data(payload)
+    if not data:  # the Anthropic reader passes empty data over; an empty chunk is broken
+        raise ValueError("an empty chunk")
+    return SSEEvent(None, data, b"")
 
 
-class RelayReader(RelayingReader[StreamRelay]):
-    """Claude's stream relayed to an Anthropic client: each `chunk` becomes the SSE event it
-    carries, through the same relay as Anthropic's own streams."""
+# Claude's chunks for anthropic.py's readers: relayed to an Anthropic client, or translated.
+RELAYED = Carried(chunk_event, "a chunk that is not an Anthropic event")
+TRANSLATED = Carried(_data_event, "a chunk without bytes")
 
-    __slots__ = ()
+
+class EventReader(anthropic.EventReader):
+    """Claude's stream translated: the events its chunks carry, read by the Anthropic reader. A
+    chunk the framing could not read fails the read it came in, after the events before it,
+    unless they ended the stream: where the reader would have met it."""
+
+    __slots__ = ("_framing",)
+
+    def __init__(
+        self, name: str, decoder: StreamDecoder, redactor: Redactor, framing: EventStreamFraming
+    ) -> None:
+        super().__init__(name, decoder, redactor)
+        self._framing = framing
+
+    def take(self, events: list[SSEEvent]) -> list[ir.Event]:
+        return _checked(super().take(events), self.done, self._framing)
+
+
+class RelayReader(anthropic.RelayReader):
+    """Claude's stream relayed to an Anthropic client: the events its chunks carry, relayed by
+    the Anthropic reader; a chunk the framing could not read as for EventReader."""
+
+    __slots__ = ("_framing",)
+
+    def __init__(
+        self, name: str, relay: StreamRelay, redactor: Redactor, framing: EventStreamFraming
+    ) -> None:
+        super().__init__(name, relay, redactor)
+        self._framing = framing
 
     def take(self, events: list[SSEEvent]) -> bytes:
-        relay = self._relay
-        out: list[bytes] = []
-        for event in events:
-            if event.event != "chunk":
-                continue
-            try:
-                out.append(relay.relay(chunk_event(event.data)))
-            except (ValueError, KeyError, TypeError):
-                raise UpstreamError.malformed(
-                    self._name, "a chunk that is not an Anthropic event"
-                ) from None
-            if relay.stopped:
-                if out[-1].startswith(b"event: error"):
-                    out[-1] = self._redactor.frame(out[-1])  # relayed: masked first
-                self.done = True
-                break
-        return b"".join(out)
+        return _checked(super().take(events), self.done, self._framing)
 
-    def end(self) -> bytes:
-        raise UpstreamError.malformed(self._name, "the stream ended before message_stop")
+
+def _checked(item: T, done: bool, framing: EventStreamFraming) -> T:
+    """A read's item, unless the framing found a broken chunk after the read's events and they
+    did not end the stream."""
+    broken = framing.broken
+    if broken is not None and not done:
+        raise broken
+    return item
