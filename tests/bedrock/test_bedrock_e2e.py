@@ -4,6 +4,7 @@ event-stream framing for streams)."""
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -15,7 +16,9 @@ import pytest
 from tests.support.anthropic_wire import ToolUseBlock, anthropic_stream_events
 from tests.support.bedrock_upstream import SECRET_KEY, BedrockServer, ResetReply
 from tests.support.bedrock_wire import (
+    EVENTSTREAM,
     bedrock_error,
+    chunk,
     claude_chunk,
     claude_stream,
     converse_message,
@@ -459,3 +462,133 @@ def test_count_tokens_through_bedrock_count_tokens(
         "anthropic_beta": ["context-1m-2025-08-07"],
         "max_tokens": 1,
     }
+
+
+NOT_JSON = {"bytes": base64.b64encode(b"{not json").decode()}
+NO_BYTES = {"p": "abcdefgh"}
+
+
+def claude_frames(tail: list[bytes], *, cut: int = 4) -> SSEReply:
+    """The first `cut` events of a Claude stream, then `tail`, each a read of its own."""
+    frames: list[str | bytes] = [claude_chunk(e) for e in anthropic_stream_events(["Hel"])[:cut]]
+    return SSEReply([*frames, *tail], delay=0.05, content_type=EVENTSTREAM)
+
+
+def openai_stream_text(client: openai.OpenAI, seen: list[str]) -> None:
+    """A streamed chat completion of test/claude, its text put in `seen` as it comes."""
+    stream = client.chat.completions.create(
+        model="test/claude",
+        max_tokens=64,
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
+    )
+    for c in stream:
+        seen.extend(choice.delta.content or "" for choice in c.choices)
+
+
+NOT_ANTHROPIC = "a chunk that is not an Anthropic event"
+NO_BYTES_SAID = "a chunk without bytes"
+CUT = "the stream ended before message_stop"
+# A Claude stream that goes wrong after its first events: the tail, then what the error says
+# relayed (an Anthropic client) and translated (an OpenAI client).
+BROKEN_CLAUDE = [
+    pytest.param([chunk(NOT_JSON)], NOT_ANTHROPIC, "bad stream event", id="not-json"),
+    pytest.param([chunk(NO_BYTES)], NOT_ANTHROPIC, NO_BYTES_SAID, id="no-bytes"),
+    pytest.param([chunk({"bytes": "not base64!"})], NOT_ANTHROPIC, NO_BYTES_SAID, id="not-base64"),
+    pytest.param(
+        [chunk({"bytes": ""})], NOT_ANTHROPIC, "a reply the gateway cannot read", id="empty"
+    ),
+    pytest.param([], CUT, CUT, id="cut"),
+]
+
+
+@pytest.mark.parametrize(("tail", "message", "_translated"), BROKEN_CLAUDE)
+def test_a_relayed_claude_stream_that_goes_wrong_ends_in_an_error_event(
+    gateway: GatewayProcess,
+    primary: BedrockServer,
+    tail: list[bytes],
+    message: str,
+    _translated: str,
+) -> None:
+    primary.enqueue(claude_frames(tail))
+    raw = raw_stream(gateway, ask("test/claude"))
+    validate_anthropic_stream(raw)
+    events = raw.decode().strip().split("\n\n")
+    assert any('"Hel"' in e for e in events)  # what came before went out
+    assert events[-1].startswith("event: error")
+    error = json.loads(events[-1].split("data: ", 1)[1])
+    assert error["error"]["type"] == "api_error"
+    assert message in error["error"]["message"]
+
+
+@pytest.mark.parametrize(("tail", "_relayed", "message"), BROKEN_CLAUDE)
+def test_a_translated_claude_stream_that_goes_wrong_ends_in_an_error(
+    openai_client: openai.OpenAI,
+    primary: BedrockServer,
+    tail: list[bytes],
+    _relayed: str,
+    message: str,
+) -> None:
+    primary.enqueue(claude_frames(tail))
+    seen: list[str] = []
+    with pytest.raises(openai.APIError) as caught:
+        openai_stream_text(openai_client, seen)
+    assert "".join(seen) == "Hel"
+    assert message in caught.value.message
+
+
+def test_what_follows_message_stop_in_a_claude_stream_is_not_read(
+    gateway: GatewayProcess, openai_client: openai.OpenAI, primary: BedrockServer
+) -> None:
+    # The events of one read after the last one are never looked at, relayed or translated.
+    events = [claude_chunk(e) for e in anthropic_stream_events(["Hel", "lo"])]
+    whole = SSEReply([b"".join([*events, chunk(NOT_JSON)])], content_type=EVENTSTREAM)
+    primary.enqueue(whole, whole)
+    raw = raw_stream(gateway, ask("test/claude"))
+    validate_anthropic_stream(raw)
+    assert accumulate_message(raw)["content"][0]["text"] == "Hello"
+    assert raw.rstrip().split(b"\n\n")[-1].startswith(b"event: message_stop")
+    seen: list[str] = []
+    openai_stream_text(openai_client, seen)
+    assert "".join(seen) == "Hello"
+
+
+def test_a_broken_chunk_in_the_first_read_is_retried_before_anything_is_sent(
+    gateway: GatewayProcess, primary: BedrockServer
+) -> None:
+    # The relayed events of the read before it are not sent: the stream fails before its first
+    # byte, so the request is tried again.
+    first = [claude_chunk(e) for e in anthropic_stream_events(["Hel"])[:4]]
+    broken = SSEReply([b"".join([*first, chunk(NOT_JSON)])], content_type=EVENTSTREAM)
+    primary.enqueue(broken, claude_stream(["Hel", "lo"]))
+    raw = raw_stream(gateway, ask("test/claude"))
+    validate_anthropic_stream(raw)
+    assert accumulate_message(raw)["content"][0]["text"] == "Hello"
+    assert len(primary.received) == 2
+
+
+def _corrupt(message: bytes) -> bytes:
+    return message[:-5] + bytes([message[-5] ^ 1]) + message[-4:]  # the payload's last byte
+
+
+@pytest.mark.parametrize(
+    ("tail", "message"),
+    [
+        (lambda m: m[:-3], "the stream ended inside a message"),
+        (_corrupt, "CRC"),
+    ],
+    ids=["cut-inside", "corrupt"],
+)
+def test_an_event_stream_that_breaks_ends_in_an_error_event(
+    gateway: GatewayProcess, primary: BedrockServer, tail: Any, message: str
+) -> None:
+    messages = converse_stream_messages(["partial ", "answer"])
+    frames: list[str | bytes] = [*messages[:2], tail(messages[2])]
+    primary.enqueue(SSEReply(frames, delay=0.05, content_type=EVENTSTREAM))
+    raw = raw_stream(gateway, ask("test/llama"))
+    validate_anthropic_stream(raw)
+    events = raw.decode().strip().split("\n\n")
+    assert any("partial " in e for e in events)
+    error = json.loads(events[-1].split("data: ", 1)[1])
+    assert error["error"]["type"] == "api_error"
+    assert message in error["error"]["message"]

@@ -22,7 +22,7 @@ from switchboard.dialects.bedrock_converse.stream import StreamDecoder
 from switchboard.dialects.bedrock_converse.upstream_request import UpstreamProfile, encode_request
 from switchboard.errors import InvalidRequest, UpstreamError
 from switchboard.upstreams.bedrock import is_anthropic
-from switchboard.upstreams.bedrock_invoke import chunk_event, invoke_body
+from switchboard.upstreams.bedrock_anthropic import chunk_event, invoke_body
 from tests.support.stream_validator import accumulate_message, validate_anthropic_stream
 
 PROFILE = UpstreamProfile(model_id="test/llama", upstream_model="meta.llama", max_output_tokens=100)

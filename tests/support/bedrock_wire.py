@@ -32,6 +32,11 @@ def claude_chunk(event: dict[str, Any]) -> bytes:
     return _event("chunk", {"bytes": base64.b64encode(data).decode(), "p": "abcdefgh"})
 
 
+def chunk(payload: dict[str, Any]) -> bytes:
+    """A `chunk` message with `payload` as given: for chunks that are not what Bedrock sends."""
+    return _event("chunk", payload)
+
+
 def claude_message(text: str = "ok", **kwargs: Any) -> JsonReply:
     """InvokeModel's reply for Claude: the Anthropic message itself."""
     reply = anthropic_message(text, **kwargs)

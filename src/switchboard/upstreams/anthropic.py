@@ -105,13 +105,13 @@ class AnthropicUpstream:
 
     async def complete(self, call: Call) -> Completion:
         provider = call.channel.provider
-        encoded = encode_request(call.request, _profile(call))
+        encoded = encode_request(call.request, profile(call))
         resp = await self._send(call, encoded.body, stream=False)
         response, notes = await self._http.read_reply(provider, resp, decode_response)
         return Completion(response, encoded.dropped + notes)
 
     async def stream(self, call: Call) -> UpstreamStream[list[ir.Event]]:
-        encoded = encode_request(call.request, _profile(call))
+        encoded = encode_request(call.request, profile(call))
         resp = await self._send(call, encoded.body, stream=True)
         provider = call.channel.provider
         decoder = StreamDecoder(provider=provider.name)
@@ -119,7 +119,8 @@ class AnthropicUpstream:
         return UpstreamStream(provider, resp, reader, encoded.dropped)
 
 
-def _profile(call: Call) -> UpstreamProfile:
+def profile(call: Call) -> UpstreamProfile:
+    """How a call's model is encoded in the Messages API (also Claude's on Bedrock)."""
     p = call.profile
     return UpstreamProfile(
         model_id=p.id,

@@ -1,5 +1,5 @@
 """AWS Bedrock (`kind: bedrock`). Anthropic models speak the Messages API through InvokeModel
-(bedrock_invoke.py): Anthropic clients are relayed, others translated through the IR. Other
+(bedrock_anthropic.py): Anthropic clients are relayed, others translated through the IR. Other
 models speak Converse, translated through the IR (dialects/bedrock_converse/). Every request is
 SigV4-signed (bedrock_sigv4.py); streamed replies come in the AWS event-stream framing
 (bedrock_stream.py)."""
@@ -18,25 +18,33 @@ from switchboard.dialects.anthropic import upstream_request as anthropic_request
 from switchboard.dialects.anthropic.passthrough import StreamRelay, rewrite_response
 from switchboard.dialects.anthropic.platforms import bedrock_foundation_model
 from switchboard.dialects.anthropic.response import decode_response as anthropic_response
+from switchboard.dialects.anthropic.stream import StreamDecoder as AnthropicDecoder
 from switchboard.dialects.bedrock_converse import upstream_request as converse_request
 from switchboard.dialects.bedrock_converse.errors import upstream_error_message
 from switchboard.dialects.bedrock_converse.response import decode_response as converse_response
 from switchboard.dialects.bedrock_converse.stream import StreamDecoder as ConverseDecoder
 from switchboard.dialects.validation import dump_body, load_body
 from switchboard.errors import InvalidRequest, UpstreamError
+from switchboard.upstreams.anthropic import profile as anthropic_profile
 from switchboard.upstreams.base import Call, Completion, Forward, Relayed
-from switchboard.upstreams.bedrock_invoke import (
-    AnthropicChunks,
+from switchboard.upstreams.bedrock_anthropic import (
+    RELAYED,
+    TRANSLATED,
+    EventReader,
     RelayReader,
-    anthropic_profile,
     for_invoke,
     invoke_body,
 )
 from switchboard.upstreams.bedrock_sigv4 import Signer
-from switchboard.upstreams.bedrock_stream import Decoder, EventReader, FrameSource, remap
+from switchboard.upstreams.bedrock_stream import (
+    ConverseReader,
+    EventStreamFraming,
+    FrameSource,
+    remap,
+)
 from switchboard.upstreams.http import HttpClient
 from switchboard.upstreams.reply import Reply
-from switchboard.upstreams.stream import UpstreamStream
+from switchboard.upstreams.stream import Reader, UpstreamStream
 
 
 def is_anthropic(model: str) -> bool:
@@ -102,17 +110,15 @@ class BedrockUpstream:
 
     async def forward(self, fwd: Forward) -> Relayed:
         resp = await self._forward(fwd, stream=False)
-        body, usage = await self._http.read_reply(
-            fwd.channel.provider, resp, lambda raw: rewrite_response(raw, fwd.client_model)
-        )
-        return Relayed(body, usage)
+        return await self._http.read_relayed(fwd, resp, rewrite_response)
 
     async def forward_stream(self, fwd: Forward) -> UpstreamStream[bytes]:
         resp = await self._forward(fwd, stream=True)
         provider = fwd.channel.provider
         redactor = self._http.redactor
-        reader = RelayReader(provider.name, StreamRelay(fwd.client_model), redactor)
-        source = FrameSource(provider, resp, redactor)
+        framing = EventStreamFraming(provider, redactor, RELAYED)
+        reader = RelayReader(provider.name, StreamRelay(fwd.client_model), redactor, framing)
+        source = FrameSource(provider, resp, framing)
         return UpstreamStream(provider, resp, reader, source=source)
 
     async def count_tokens(self, fwd: Forward) -> int:
@@ -151,22 +157,24 @@ class BedrockUpstream:
     async def stream(self, call: Call) -> UpstreamStream[list[ir.Event]]:
         channel = call.channel
         provider = channel.provider
+        redactor = self._http.redactor
         if is_anthropic(channel.model):
             encoded = anthropic_request.encode_request(call.request, anthropic_profile(call))
             body = orjson.dumps(for_invoke(encoded.body, None))
             resp = await self._post(channel, "invoke-with-response-stream", body, stream=True)
-            decoder: Decoder = AnthropicChunks(provider.name)
+            decoder = AnthropicDecoder(provider=provider.name)
+            framing = EventStreamFraming(provider, redactor, TRANSLATED)
+            reader: Reader[list[ir.Event]] = EventReader(provider.name, decoder, redactor, framing)
             dropped = encoded.dropped
         else:
             converse = converse_request.encode_request(call.request, _converse_profile(call))
             resp = await self._post(
                 channel, "converse-stream", orjson.dumps(converse.body), stream=True
             )
-            decoder = ConverseDecoder(provider=provider.name)
+            framing = EventStreamFraming(provider, redactor)
+            reader = ConverseReader(ConverseDecoder(provider=provider.name), redactor)
             dropped = converse.dropped
-        redactor = self._http.redactor
-        source = FrameSource(provider, resp, redactor)
-        reader = EventReader(decoder, redactor)
+        source = FrameSource(provider, resp, framing)
         return UpstreamStream(provider, resp, reader, dropped, source=source)
 
 

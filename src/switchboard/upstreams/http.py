@@ -9,14 +9,14 @@ import email.utils
 import os
 import time
 from collections.abc import Callable, Mapping
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import orjson
 
 from switchboard import ir
 from switchboard.capture import CURRENT
 from switchboard.config import ProviderConfig, Upstreams
-from switchboard.dialects.sse import EventTooLarge, SSEDecoder, SSEEvent
+from switchboard.dialects.sse import SSEDecoder, SSEEvent
 from switchboard.errors import UpstreamError
 from switchboard.redact import Redactor, masked
 from switchboard.upstreams.base import Forward, Relayed
@@ -228,16 +228,35 @@ class HttpClient:
         return Relayed(body, usage)
 
 
+class Framing(Protocol):
+    """How a streamed reply's bytes become events: SSE (SSEDecoder), or another framing read as
+    events (Bedrock's event stream: each message's type and payload)."""
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        """The events `chunk` completed. Bytes the framing cannot read (an event over the
+        bound, a corrupt message) raise ValueError: EventTooLarge, EventStreamError."""
+        ...
+
+    def flush(self) -> list[SSEEvent]:
+        """At the end of the reply: what is left."""
+        ...
+
+
 class EventSource:
-    """A streamed reply's SSE events, one upstream read at a time: the events a read completed
-    come back together, so the relay sends them as one chunk (one write to the client)."""
+    """A streamed reply's events, one upstream read at a time: the events a read completed
+    come back together, so the relay sends them as one chunk (one write to the client). SSE
+    unless the upstream gives another `framing`."""
 
     __slots__ = ("_decoder", "_ended", "_provider", "_resp")
 
-    def __init__(self, provider: ProviderConfig, resp: Reply) -> None:
+    def __init__(
+        self, provider: ProviderConfig, resp: Reply, framing: Framing | None = None
+    ) -> None:
         self._provider = provider
         self._resp = resp
-        self._decoder = SSEDecoder(provider.max_event_bytes)
+        if framing is None:
+            framing = SSEDecoder(provider.max_event_bytes)
+        self._decoder = framing
         self._ended = False
 
     async def read(self) -> list[SSEEvent] | None:
@@ -253,7 +272,7 @@ class EventSource:
         if chunk:
             try:
                 return self._decoder.feed(chunk)
-            except EventTooLarge as exc:
+            except ValueError as exc:  # EventTooLarge, or another framing's unreadable bytes
                 self._resp.close()
                 raise UpstreamError.malformed(self._provider.name, str(exc)) from None
         self._ended = True

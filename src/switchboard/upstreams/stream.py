@@ -113,8 +113,8 @@ class RelayingReader(Generic[R]):
 
 
 class Source(Protocol):
-    """Where a stream's events come from: the reply's SSE events (EventSource), or another
-    framing read as events (Bedrock's event stream: each message's type and payload)."""
+    """Where a stream's events come from: the reply read by EventSource (http.py), in SSE or
+    another framing read as events (Bedrock's event stream: each message's type and payload)."""
 
     async def read(self) -> list[SSEEvent] | None:
         """The events of the next read ([] when it completed none); None after the end."""
