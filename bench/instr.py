@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -99,12 +100,12 @@ def measure(ctx: Context, src: Path, name: str, args: argparse.Namespace) -> dic
     }
 
 
-Measure = Callable[[Context, Path, str, argparse.Namespace], dict[str, float]]
+Measure = Callable[[Context, Path, str, argparse.Namespace], dict[str, Any]]
 
 
 def each_revision(kind: str, args: argparse.Namespace, measure: Measure) -> None:
     """`measure` for each of `--revs`, one after the other; the summary as JSON."""
-    summary: dict[str, dict[str, float]] = {}
+    summary: dict[str, dict[str, Any]] = {}
     with rig(kind) as (ctx, _):
         for i, rev in enumerate(args.revs.split(",")):
             summary[rev] = measure(ctx, export(rev, ctx.cache), f"{kind}-{i}", args)
