@@ -8,7 +8,13 @@ import gzip
 
 import pytest
 
-from switchboard.upstreams.connection import ConnectionFailed, Deadlines, ReplyTimeout
+from switchboard.upstreams.connection import (
+    ConnectionFailed,
+    Deadlines,
+    Origin,
+    ReplyTimeout,
+    request_head,
+)
 from switchboard.upstreams.pool import Pool
 from tests.support.raw_http import FAST, OK, Server, body_of, on_loop, read_request, replies
 
@@ -169,6 +175,28 @@ async def test_abandoning_a_reply_closes_its_connection() -> None:
         assert await reply.chunk() == b"abc"
         reply.close()
         await asyncio.wait_for(closed.wait(), 2)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("x-beta", "a\rb"),
+        ("x-beta", "a\nb"),
+        ("x-beta", "a\r\nhost: evil"),
+        ("x-be\nta", "a"),
+        ("x-beta\r", "a"),
+    ],
+)
+def test_no_header_line_carries_a_lone_or_paired_cr_or_lf(name: str, value: str) -> None:
+    origin = Origin.parse("http://127.0.0.1:9/v1/chat", {})
+    clean = {"content-type": "application/json", "authorization": "Bearer k"}
+    assert request_head(origin, clean, 2) == (
+        b"POST /v1/chat HTTP/1.1\r\nhost: 127.0.0.1:9\r\ncontent-length: 2\r\n"
+        b"accept-encoding: gzip, deflate\r\ncontent-type: application/json\r\n"
+        b"authorization: Bearer k\r\n\r\n"
+    )
+    with pytest.raises(ValueError, match="line break"):
+        request_head(origin, {**clean, name: value}, 2)
 
 
 @on_loop
