@@ -188,7 +188,7 @@ async def test_abandoning_a_reply_closes_its_connection() -> None:
     ],
 )
 def test_no_header_line_carries_a_lone_or_paired_cr_or_lf(name: str, value: str) -> None:
-    origin = Origin.parse("http://127.0.0.1:9/v1/chat", {})
+    origin = Origin.parse("http://127.0.0.1:9/v1/chat")
     clean = {"content-type": "application/json", "authorization": "Bearer k"}
     assert request_head(origin, clean, 2) == (
         b"POST /v1/chat HTTP/1.1\r\nhost: 127.0.0.1:9\r\ncontent-length: 2\r\n"
