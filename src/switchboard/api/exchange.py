@@ -264,12 +264,9 @@ class Exchange:
             # The one place response headers are written, so the one place they are checked:
             # the lines hold no control byte but the CRLF that ends each (one C pass over a
             # few hundred bytes; a regex per header cost four times the whole head).
-            lines: list[bytes] = []
-            for name, value in extra:
-                lines += (name, b": ", value, b"\r\n")
-            section = b"".join(lines)
+            section = b"".join([b"%s: %s\r\n" % header for header in extra])
             if len(section.translate(None, _CONTROL)) != len(section) - 2 * len(extra):
-                lines = []
+                lines: list[bytes] = []
                 for name, value in extra:
                     checked = safe_header(name, value)
                     if checked is not None:
