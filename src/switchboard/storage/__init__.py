@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 # The newest migration. A database already there needs no Alembic at all: it is imported (12 MiB
 # of a gateway's memory) only when there is something to migrate. A test checks this against
 # the migrations directory.
-HEAD_REVISION = "0006_search_cost"
+HEAD_REVISION = "0007_response_objects"
 
 
 def _alembic(connection: Connection) -> AlembicConfig:
