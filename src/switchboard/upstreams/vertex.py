@@ -15,11 +15,11 @@ from switchboard.catalog import Channel
 from switchboard.config import ProviderConfig
 from switchboard.dialects.anthropic.response import decode_response
 from switchboard.dialects.anthropic.stream import StreamDecoder
-from switchboard.dialects.anthropic.upstream_request import UpstreamProfile, encode_request
+from switchboard.dialects.anthropic.upstream_request import encode_request
 from switchboard.dialects.gemini.errors import retry_delay, upstream_error_message
 from switchboard.errors import UpstreamError
 from switchboard.signing import ThinkingSigner
-from switchboard.upstreams.anthropic import EventReader
+from switchboard.upstreams.anthropic import EventReader, profile
 from switchboard.upstreams.base import Call, Completion
 from switchboard.upstreams.gemini import GeminiCaller
 from switchboard.upstreams.google_auth import AccessToken
@@ -131,15 +131,7 @@ class VertexUpstream:
 
 
 def _anthropic_body(call: Call) -> tuple[bytes, list[str]]:
-    p = call.profile
-    profile = UpstreamProfile(
-        model_id=p.id,
-        upstream_model=call.channel.model,
-        max_output_tokens=p.max_output_tokens,
-        vision=p.capabilities.vision,
-        pdf=p.capabilities.pdf,
-    )
-    encoded = encode_request(call.request, profile)
+    encoded = encode_request(call.request, profile(call))
     body = encoded.body
     del body["model"]
     body["anthropic_version"] = ANTHROPIC_VERSION
