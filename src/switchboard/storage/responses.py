@@ -50,9 +50,26 @@ class ResponseStore:
     async def get(self, response_id: str, key_id: str) -> StoredResponse | None:
         """A response this key made and that has not expired; else None (whether another key
         made it is not told apart)."""
-        query = select(
-            responses.c.conversation, responses.c.response, responses.c.expires_at
-        ).where(responses.c.id == response_id, responses.c.key_id == key_id)
+        row = await self._row(response_id, key_id, responses.c.conversation, responses.c.response)
+        if row is None:
+            return None
+        response = None if row.response is None else orjson.loads(row.response)
+        return StoredResponse(orjson.loads(row.conversation), response)
+
+    async def load(self, response_id: str, key_id: str) -> list[Any] | None:
+        """The items of a response this key made and that has not expired; else None (the
+        response object is not read: `previous_response_id` needs only the items)."""
+        row = await self._row(response_id, key_id, responses.c.conversation)
+        if row is None:
+            return None
+        items: list[Any] = orjson.loads(row.conversation)
+        return items
+
+    async def _row(self, response_id: str, key_id: str, *columns: Any) -> Any:
+        """`columns` of a response this key made and that has not expired; else None."""
+        query = select(*columns, responses.c.expires_at).where(
+            responses.c.id == response_id, responses.c.key_id == key_id
+        )
         async with self._engine.connect() as conn:
             row = (await conn.execute(query)).first()
         if row is None:
@@ -60,15 +77,7 @@ class ResponseStore:
         expires = row.expires_at
         if expires.tzinfo is None:  # SQLite gives datetimes back without their zone
             expires = expires.replace(tzinfo=UTC)
-        if expires < datetime.now(UTC):
-            return None
-        response = None if row.response is None else orjson.loads(row.response)
-        return StoredResponse(orjson.loads(row.conversation), response)
-
-    async def load(self, response_id: str, key_id: str) -> list[Any] | None:
-        """The items of a response this key made and that has not expired; else None."""
-        found = await self.get(response_id, key_id)
-        return None if found is None else found.conversation
+        return None if expires < datetime.now(UTC) else row
 
     async def delete(self, response_id: str, key_id: str) -> bool:
         """Deletes a response this key made and that has not expired; whether there was one."""
